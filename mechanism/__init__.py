@@ -1,0 +1,31 @@
+"""HCFL's reference mechanism: truthful crowdfunding by the Clarke tax (SPEC sections 2-3).
+
+``settle`` is the exact integer reference that the contract, the z3 encoding and the
+experiments are checked against; ``settle_fast`` is its vectorized twin for big simulations;
+``utility`` computes a participant's utility under its true values.
+"""
+
+from mechanism.clarke import choose, clarke_tax, others_welfare
+from mechanism.fast import settle_fast
+from mechanism.settle import Outcome, settle, settle_checked, utility
+from mechanism.shares import ceil_div, cost_shares, dust, effective_budgets, reward_shares
+from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
+
+__all__ = [
+    "BUDGET_POLICIES",
+    "MAX_AMOUNT",
+    "RULES",
+    "Outcome",
+    "ceil_div",
+    "choose",
+    "clarke_tax",
+    "cost_shares",
+    "dust",
+    "effective_budgets",
+    "others_welfare",
+    "reward_shares",
+    "settle",
+    "settle_checked",
+    "settle_fast",
+    "utility",
+]

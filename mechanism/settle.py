@@ -1,0 +1,181 @@
+"""The reference settlement: ``settle(...) -> Outcome`` (SPEC sections 2, 3 and 6).
+
+This is the exact, integer-only function that the contract, the z3 encoding and the
+experiments are all checked against. It validates its input, fixes the shares from the
+registered weights, picks the welfare-maximizing proposal and charges every participant
+its Clarke tax, in O(N*M).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mechanism.clarke import choose, clarke_tax, others_welfare
+from mechanism.shares import cost_shares, effective_budgets, reward_shares
+from mechanism.validate import (
+    BUDGET_POLICIES,
+    RULES,
+    check_choice,
+    check_int,
+    check_matrix,
+    check_vector,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of one settlement; every amount is an exact integer (wei, or any one unit).
+
+    The first seven fields are SPEC section 6's interface; the rest say how they were reached.
+    """
+
+    winner: int | None
+    welfare: list[int]  # S(m) per proposal
+    owner_tax: list[int]
+    station_tax: list[int]
+    owner_pays: list[int]  # c[i][x*] + tax_i
+    station_receives: list[int]  # r[j][x*] - tax_j, may be negative
+    surplus: int  # sum of taxes + dust of the winner
+    budgets: list[int]  # C_m actually used (differs from the input under midpoint/uniform)
+    owner_share: list[int]  # c[i][x*], 0 at none
+    station_share: list[int]  # r[j][x*], 0 at none
+    dust: int  # D_{x*}, 0 at none
+    rule: str = "clarke"
+    budget_policy: str = "budget"
+
+    @property
+    def owner_pivotal(self) -> list[bool]:
+        return [t > 0 for t in self.owner_tax]
+
+    @property
+    def station_pivotal(self) -> list[bool]:
+        return [t > 0 for t in self.station_tax]
+
+    @property
+    def paid_in(self) -> int:
+        """What owners pay plus what stations pay (negative receipts)."""
+        return sum(self.owner_pays) + sum(-r for r in self.station_receives if r < 0)
+
+    @property
+    def paid_out(self) -> int:
+        """What stations receive (positive receipts only)."""
+        return sum(r for r in self.station_receives if r > 0)
+
+
+def settle(
+    budgets: Sequence[int] | None,
+    owner_weights: Sequence[int],
+    station_weights: Sequence[int],
+    owner_values: Sequence[Sequence[int]],
+    station_costs: Sequence[Sequence[int]],
+    rule: str = "clarke",
+    budget_policy: str = "budget",
+    seed: int | None = None,
+) -> Outcome:
+    """Settle one round of the crowdfunding auction (SPEC section 3).
+
+    Args:
+        budgets: ``C_m`` per proposal (wei); may be ``None`` under ``midpoint``/``uniform``.
+        owner_weights: registered weight ``w_i >= 1`` of every owner.
+        station_weights: registered weight ``u_j >= 1`` of every station.
+        owner_values: ``b[i][m] >= 0``, one row per owner, one claim per proposal.
+        station_costs: ``k[j][m] >= 0``, one row per station, one claim per proposal.
+        rule: ``"clarke"`` (default, truthful) or ``"paper"`` (the paper's one-sided tax).
+        budget_policy: ``"budget"`` (default), ``"midpoint"`` or ``"uniform"`` (needs ``seed``).
+        seed: seed of the ``uniform`` draw.
+
+    Raises:
+        ValueError: naming the field, for any input SPEC section 6 calls bad.
+    """
+    rule = check_choice("rule", rule, RULES)
+    budget_policy = check_choice("budget_policy", budget_policy, BUDGET_POLICIES)
+    ow = check_vector("owner_weights", owner_weights, minimum=1)
+    sw = check_vector("station_weights", station_weights, minimum=1)
+    if not ow:
+        raise ValueError("owner_weights: no owners; at least one owner must take part")
+    if not sw:
+        raise ValueError("station_weights: no stations; at least one station must take part")
+    if budget_policy == "budget" or budgets is not None:
+        bud = check_vector("budgets", budgets, minimum=0)
+        n_props = len(bud)
+    else:
+        bud = None
+        first = owner_values[0] if isinstance(owner_values, Sequence) and owner_values else []
+        n_props = len(first) if isinstance(first, Sequence) else 0
+    if n_props == 0:
+        raise ValueError("budgets: no proposals; at least one proposal is needed")
+    values = check_matrix("owner_values", owner_values, n_rows=len(ow), n_cols=n_props)
+    costs = check_matrix("station_costs", station_costs, n_rows=len(sw), n_cols=n_props)
+    if budget_policy == "uniform":
+        if seed is None:
+            raise ValueError("seed: budget_policy 'uniform' needs a seed")
+        check_int("seed", seed, minimum=0, maximum=2**256)
+    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed)
+
+
+def settle_checked(
+    budgets: list[int] | None,
+    ow: list[int],
+    sw: list[int],
+    values: list[list[int]],
+    costs: list[list[int]],
+    rule: str,
+    budget_policy: str,
+    seed: int | None,
+) -> Outcome:
+    """``settle`` without the input checks (for callers that validated already)."""
+    n_props = len(values[0])
+    cb = effective_budgets(budget_policy, budgets, values, costs, n_props, seed)
+    # shares[m][i]: computed once per proposal from the weights alone.
+    c_by_m = [cost_shares(C, ow) for C in cb]
+    r_by_m = [reward_shares(C, sw) for C in cb]
+    welfare = [sum(row[m] for row in values) - sum(row[m] for row in costs) for m in range(n_props)]
+    winner = choose(welfare)
+
+    owner_net = [[values[i][m] - c_by_m[m][i] for m in range(n_props)] for i in range(len(ow))]
+    station_net = [[r_by_m[m][j] - costs[j][m] for m in range(n_props)] for j in range(len(sw))]
+    if rule == "clarke":
+        owner_total = station_total = welfare
+    else:  # "paper": each side's tax counts only the others of its own side
+        owner_total = [sum(n[m] for n in owner_net) for m in range(n_props)]
+        station_total = [sum(n[m] for n in station_net) for m in range(n_props)]
+    owner_tax = [clarke_tax(others_welfare(owner_total, n), winner) for n in owner_net]
+    station_tax = [clarke_tax(others_welfare(station_total, n), winner) for n in station_net]
+
+    if winner is None:
+        owner_share, station_share, d = [0] * len(ow), [0] * len(sw), 0
+    else:
+        owner_share, station_share = c_by_m[winner], r_by_m[winner]
+        d = sum(owner_share) - sum(station_share)
+    return Outcome(
+        winner=winner,
+        welfare=welfare,
+        owner_tax=owner_tax,
+        station_tax=station_tax,
+        owner_pays=[c + t for c, t in zip(owner_share, owner_tax)],
+        station_receives=[r - t for r, t in zip(station_share, station_tax)],
+        surplus=sum(owner_tax) + sum(station_tax) + d,
+        budgets=cb,
+        owner_share=list(owner_share),
+        station_share=list(station_share),
+        dust=d,
+        rule=rule,
+        budget_policy=budget_policy,
+    )
+
+
+def utility(outcome: Outcome, side: str, index: int, true_claims: Sequence[int]) -> int:
+    """Utility of one participant under its **true** values (SPEC section 3).
+
+    Owner ``i``: ``v[i][x*] - c[i][x*] - tax_i``. Station ``j``: ``r[j][x*] - kappa[j][x*] - tax_j``.
+    ``true_claims`` is the participant's true value (owner) or true cost (station) per
+    proposal; at ``none`` both are 0.
+    """
+    x = outcome.winner
+    own = 0 if x is None else true_claims[x]
+    if side == "owner":
+        return own - outcome.owner_pays[index]
+    if side == "station":
+        return outcome.station_receives[index] - own
+    raise ValueError(f"side: unknown value {side!r}, expected owner or station")

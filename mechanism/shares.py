@@ -1,0 +1,59 @@
+"""Cost and reward shares, and the budget policies (SPEC section 2 and section 3's last part).
+
+Shares depend only on the registered weights and the budget, never on a participant's own
+claim under the default ``budget`` policy: that independence is what makes the Clarke tax
+truthful. Rounding always favours the contract (owners round up, stations round down); the
+difference is the dust that goes to the recycle pool.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+
+def ceil_div(a: int, b: int) -> int:
+    """Exact ceiling of ``a / b`` for ``a >= 0, b > 0`` (no floats)."""
+    return -(-a // b)
+
+
+def cost_shares(budget: int, owner_weights: Sequence[int]) -> list[int]:
+    """Owner cost shares ``c[i] = ceil(C * w_i / W)`` of one proposal's budget ``C``."""
+    total = sum(owner_weights)
+    return [ceil_div(budget * w, total) for w in owner_weights]
+
+
+def reward_shares(budget: int, station_weights: Sequence[int]) -> list[int]:
+    """Station reward shares ``r[j] = floor(C * u_j / U)`` of one proposal's budget ``C``."""
+    total = sum(station_weights)
+    return [budget * u // total for u in station_weights]
+
+
+def dust(budget: int, owner_weights: Sequence[int], station_weights: Sequence[int]) -> int:
+    """``D = sum_i c[i] - sum_j r[j] >= 0``: what rounding leaves to the contract."""
+    return sum(cost_shares(budget, owner_weights)) - sum(reward_shares(budget, station_weights))
+
+
+def effective_budgets(
+    policy: str,
+    budgets: Sequence[int] | None,
+    owner_values: Sequence[Sequence[int]],
+    station_costs: Sequence[Sequence[int]],
+    n_proposals: int,
+    seed: int | None,
+) -> list[int]:
+    """The budget ``C_m`` of every proposal under a budget policy.
+
+    ``budget`` takes the proposals' own budgets. ``midpoint`` and ``uniform`` are the paper's
+    policies (section III, "within the interval of the sum of the cost and the bid"): they are
+    computed from the claims, which makes shares depend on claims (SPEC section 3).
+    """
+    if policy == "budget":
+        assert budgets is not None
+        return list(budgets)
+    lows = [sum(row[m] for row in station_costs) for m in range(n_proposals)]
+    highs = [sum(row[m] for row in owner_values) for m in range(n_proposals)]
+    if policy == "midpoint":
+        return [(lo + hi) // 2 for lo, hi in zip(lows, highs)]
+    rng = random.Random(seed)
+    return [rng.randint(min(lo, hi), max(lo, hi)) for lo, hi in zip(lows, highs)]
