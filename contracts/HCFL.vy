@@ -1,0 +1,887 @@
+# pragma version ~=0.4.3
+"""
+@title HCFL crowdfunding round: truthful model selection by the Clarke tax
+@custom:contract-name HCFL
+@license MIT
+@notice Holds the deposits of model owners and base stations, keeps their claims
+        sealed until all are in, chooses the proposal of highest reported welfare and
+        charges every participant its Clarke tax, exactly as `mechanism.settle` does
+        (SPEC sections 2, 3 and 5). Several rounds run one after the other in one
+        deployment; each round walks the phases
+        Register -> Propose -> Commit -> Reveal -> Train -> Vote -> Finalized.
+@dev No function loops over participants. Welfare totals are accumulated at reveal
+     time, so `close` is O(M); every participant is settled by its own `settle` call in
+     O(M), which anyone may send (the claims travel again as calldata and are checked
+     against the stored commitment, so claims are never stored). Money leaves only by
+     pull payments (`withdraw`, `withdraw_bond`). After every transaction:
+         self.balance == withdrawable + held + pool
+     where "withdrawable" is every settled, unwithdrawn payout and every released,
+     unwithdrawn bond; "held" is every unsettled deposit, every unreleased bond, every
+     round's unswept float and every round's reserved subsidy (see `held_float`).
+     Storage is laid out for gas: a proposal's budget and its biased welfare total share
+     one slot that the proposer writes first (so no reveal pays a zero-to-nonzero write),
+     and a participant's commitment slot is made nonzero at registration.
+"""
+
+
+# @dev Phases of a round (one bit each, so that a set of phases is a mask).
+PHASE_REGISTER: constant(uint256) = 1
+PHASE_PROPOSE: constant(uint256) = 2
+PHASE_COMMIT: constant(uint256) = 4
+PHASE_REVEAL: constant(uint256) = 8
+PHASE_TRAIN: constant(uint256) = 16
+PHASE_VOTE: constant(uint256) = 32
+PHASE_FINALIZED: constant(uint256) = 64
+
+
+# @dev Roles; 0 means "not registered in this round".
+ROLE_OWNER: constant(uint256) = 1
+ROLE_STATION: constant(uint256) = 2
+
+
+# @dev Participant status bits.
+STATUS_REVEALED: constant(uint256) = 1
+STATUS_SETTLED: constant(uint256) = 2
+STATUS_WITHDRAWN: constant(uint256) = 4
+STATUS_VOTED: constant(uint256) = 8
+
+
+# @dev Bond states of a proposal.
+BOND_HELD: constant(uint256) = 0
+BOND_RELEASED: constant(uint256) = 1
+BOND_SLASHED: constant(uint256) = 2
+BOND_WITHDRAWN: constant(uint256) = 3
+
+
+# @dev Most proposals in one round (M).
+MAX_M: constant(uint256) = 32
+# @dev Most stations whose contributions one training report lists.
+MAX_STATIONS: constant(uint256) = 1024
+# @dev Largest claim, budget or weight (SPEC section 1).
+MAX_AMOUNT: constant(uint256) = 2**96 - 1
+# @dev Largest deposit; keeps every product of a deposit and a weight below 2**256.
+MAX_DEPOSIT: constant(uint256) = 2**128 - 1
+# @dev Most participants of one side (keeps the weight sums below 2**128).
+MAX_PARTICIPANTS: constant(uint256) = 2**31
+# @dev Sentinel written into a fresh commitment slot: "registered, not committed".
+NO_COMMITMENT: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
+# @dev Welfare totals are stored as `WELFARE_BIAS + S(m)` in the high 160 bits of a slot.
+WELFARE_BIAS: constant(uint256) = 2**159
+# @dev A round's float (owner shares in, station rewards out) is stored biased too.
+FLOAT_BIAS: constant(uint256) = 2**190
+# @dev Masks of the packed slots.
+MASK_96: constant(uint256) = 2**96 - 1
+MASK_64: constant(uint256) = 2**64 - 1
+# @dev Largest basis-point figure (100 %).
+MAX_BPS: constant(uint256) = 10_000
+
+
+# @dev Length of each phase in seconds, fixed at deployment.
+REGISTER_SECONDS: public(immutable(uint256))
+PROPOSE_SECONDS: public(immutable(uint256))
+COMMIT_SECONDS: public(immutable(uint256))
+REVEAL_SECONDS: public(immutable(uint256))
+TRAIN_SECONDS: public(immutable(uint256))
+VOTE_SECONDS: public(immutable(uint256))
+# @dev What a registered participant that did not reveal forfeits (capped by its payout).
+NO_SHOW_PENALTY: public(immutable(uint256))
+# @dev Smallest responsibility bond of a proposal.
+MIN_BOND: public(immutable(uint256))
+
+
+# @dev One participant of one round.
+struct Participant:
+    role: uint256
+    status: uint256
+    index: uint256
+    weight: uint256
+    # deposit while unsettled, then the payout
+    amount: uint256
+    commitment: bytes32
+
+
+# @dev One proposal of one round; its budget lives in `prop_acc` next to its welfare.
+struct Proposal:
+    proposer: address
+    bond: uint256
+    bond_state: uint256
+    content_hash: bytes32
+    accuracy_bps: uint256
+
+
+# @dev The round now open for registration, or the last one.
+current_round: public(uint256)
+# @dev Recycle pool: taxes, dust, penalties and slashed bonds not yet handed out.
+pool: public(uint256)
+
+# @dev Per round: phase, deadline of the phase and the counts fixed at registration.
+phase: public(HashMap[uint256, uint256])
+deadline: public(HashMap[uint256, uint256])
+n_owners: public(HashMap[uint256, uint256])
+n_stations: public(HashMap[uint256, uint256])
+# @dev Sums of the registered weights W and U.
+owner_weight_sum: public(HashMap[uint256, uint256])
+station_weight_sum: public(HashMap[uint256, uint256])
+# @dev The owner with the least deposit per weight (deposit, weight): caps every budget
+#      so that every owner's deposit covers its cost share of any proposal.
+min_ratio_deposit: public(HashMap[uint256, uint256])
+min_ratio_weight: public(HashMap[uint256, uint256])
+# @dev Number of proposals M and the largest budget among them.
+n_proposals: public(HashMap[uint256, uint256])
+max_budget: public(HashMap[uint256, uint256])
+# @dev Pool reserved at `start_round` to lower the winner's owner cost shares: every
+#      owner share is `ceil((C_m - min(subsidy, C_m)) * w_i / W)`.
+subsidy: public(HashMap[uint256, uint256])
+# @dev Winner index plus one (0: none), set by `close`.
+winner_plus_one: public(HashMap[uint256, uint256])
+# @dev Packed `(FLOAT_BIAS + float) << 64 | settled count`, written first by `close`.
+round_acc: public(HashMap[uint256, uint256])
+# @dev True when a round ended without a choice (no owner, no station or no proposal).
+cancelled: public(HashMap[uint256, bool])
+# @dev The winner's training report and the owners' vote.
+model_hash: public(HashMap[uint256, bytes32])
+achieved_accuracy_bps: public(HashMap[uint256, uint256])
+contributions_hash: public(HashMap[uint256, bytes32])
+reported: public(HashMap[uint256, bool])
+punish_votes: public(HashMap[uint256, uint256])
+slashed: public(HashMap[uint256, bool])
+
+# @dev round -> address -> participant.
+participants: public(HashMap[uint256, HashMap[address, Participant]])
+# @dev round -> proposal index -> metadata.
+proposals: public(HashMap[uint256, HashMap[uint256, Proposal]])
+# @dev round -> proposal index -> `(WELFARE_BIAS + S(m)) << 96 | budget`.
+prop_acc: public(HashMap[uint256, HashMap[uint256, uint256]])
+
+
+# @dev A round opened; `subsidy` of the pool lowers its winner's owner cost shares.
+event RoundStarted:
+    round_id: indexed(uint256)
+    deadline: uint256
+    subsidy: uint256
+
+
+# @dev A round entered `phase`, which ends at `deadline`.
+event PhaseChanged:
+    round_id: indexed(uint256)
+    phase: uint256
+    deadline: uint256
+
+
+# @dev A participant registered and injected its deposit.
+event Registered:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+    role: uint256
+    index: uint256
+    weight: uint256
+    deposit: uint256
+
+
+# @dev An owner posted proposal `index` with its bond and the metadata of SPEC section 1.
+event Proposed:
+    round_id: indexed(uint256)
+    index: uint256
+    proposer: indexed(address)
+    budget: uint256
+    bond: uint256
+    content_hash: bytes32
+    accuracy_bps: uint256
+    training_rounds: uint256
+    label_mask: uint256
+    param_count: uint256
+
+
+# @dev A participant sealed its claims.
+event Committed:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+    commitment: bytes32
+
+
+# @dev A participant opened its commitment.
+event Revealed:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+    claims: DynArray[uint256, MAX_M]
+
+
+# @dev The choice: winner index (meaningless when `has_winner` is false) and S(m).
+event Closed:
+    round_id: indexed(uint256)
+    has_winner: bool
+    winner: uint256
+    welfare: DynArray[int256, MAX_M]
+    subsidy_used: uint256
+
+
+# @dev One participant's settlement: its share of the winner (c or r), tax and payout.
+event Settled:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+    role: uint256
+    index: uint256
+    share: uint256
+    tax: uint256
+    penalty: uint256
+    payout: uint256
+
+
+# @dev The last settlement of a round moved the rounding dust to the pool.
+event DustSwept:
+    round_id: indexed(uint256)
+    dust: uint256
+
+
+# @dev The winner's training report.
+event TrainingReported:
+    round_id: indexed(uint256)
+    model_hash: bytes32
+    accuracy_bps: uint256
+    contributions: DynArray[uint256, MAX_STATIONS]
+
+
+# @dev An owner voted on punishing the winner.
+event Voted:
+    round_id: indexed(uint256)
+    owner: indexed(address)
+    punish: bool
+
+
+# @dev The round ended; the winner's bond was slashed to the pool or released.
+event Finalized:
+    round_id: indexed(uint256)
+    cancelled: bool
+    slashed: bool
+    punish_votes: uint256
+
+
+# @dev Money moved into the recycle pool.
+event PoolChanged:
+    round_id: indexed(uint256)
+    pool: uint256
+
+
+# @dev A participant pulled its payout.
+event Withdrawn:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+    amount: uint256
+
+
+# @dev A proposer pulled its bond.
+event BondWithdrawn:
+    round_id: indexed(uint256)
+    index: uint256
+    proposer: indexed(address)
+    amount: uint256
+
+
+@deploy
+def __init__(
+    phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint256
+):
+    """
+    @dev Opens round 1 for registration.
+    @param phase_seconds Lengths of Register, Propose, Commit, Reveal, Train and Vote.
+    @param no_show_penalty What a participant that does not reveal forfeits.
+    @param min_bond Smallest responsibility bond of a proposal.
+    """
+    for s: uint256 in phase_seconds:
+        assert s > 0, "hcfl: zero phase length"
+    REGISTER_SECONDS = phase_seconds[0]
+    PROPOSE_SECONDS = phase_seconds[1]
+    COMMIT_SECONDS = phase_seconds[2]
+    REVEAL_SECONDS = phase_seconds[3]
+    TRAIN_SECONDS = phase_seconds[4]
+    VOTE_SECONDS = phase_seconds[5]
+    NO_SHOW_PENALTY = no_show_penalty
+    MIN_BOND = min_bond
+    self._open_round(1)
+
+
+@external
+def start_round():
+    """
+    @notice Opens the next round once the current one is finalized.
+    @dev The whole pool is reserved as the new round's subsidy and announced in
+         `RoundStarted`, before its registration closes.
+    """
+    r: uint256 = self.current_round
+    assert self.phase[r] == PHASE_FINALIZED, "hcfl: current round not finalized"
+    self._open_round(r + 1)
+
+
+@external
+@payable
+def register(round_id: uint256, role: uint256, weight: uint256):
+    """
+    @notice Registers the caller as an owner (role 1) or a base station (role 2) with a
+            weight, and injects `msg.value` as its deposit.
+    @param round_id The round, which must be in its Register phase.
+    @param role 1 for a model owner, 2 for a base station.
+    @param weight The registered weight (w_i or u_j), 1 .. 2**96-1.
+    """
+    self._require_phase(round_id, PHASE_REGISTER)
+    assert role == ROLE_OWNER or role == ROLE_STATION, "hcfl: unknown role"
+    assert weight >= 1 and weight <= MAX_AMOUNT, "hcfl: weight out of range"
+    assert msg.value > 0, "hcfl: zero deposit"
+    assert msg.value <= MAX_DEPOSIT, "hcfl: deposit too large"
+    assert self.participants[round_id][msg.sender].role == 0, "hcfl: already registered"
+    index: uint256 = 0
+    if role == ROLE_OWNER:
+        index = self.n_owners[round_id]
+        assert index < MAX_PARTICIPANTS, "hcfl: too many owners"
+        self.n_owners[round_id] = index + 1
+        self.owner_weight_sum[round_id] += weight
+        # keep the owner of least deposit per weight: msg.value / weight < dep / w
+        if index == 0 or msg.value * self.min_ratio_weight[round_id] < self.min_ratio_deposit[round_id] * weight:
+            self.min_ratio_deposit[round_id] = msg.value
+            self.min_ratio_weight[round_id] = weight
+    else:
+        index = self.n_stations[round_id]
+        assert index < MAX_PARTICIPANTS, "hcfl: too many stations"
+        self.n_stations[round_id] = index + 1
+        self.station_weight_sum[round_id] += weight
+    self.participants[round_id][msg.sender] = Participant(
+        role=role, status=0, index=index, weight=weight, amount=msg.value, commitment=NO_COMMITMENT
+    )
+    log Registered(
+        round_id=round_id, participant=msg.sender, role=role, index=index, weight=weight, deposit=msg.value
+    )
+
+
+@external
+def advance(round_id: uint256):
+    """
+    @notice Moves a round to its next phase once the current phase's deadline passed:
+            Register -> Propose, Propose -> Commit, Commit -> Reveal, Train -> Vote.
+    @dev A round with no owner or no station, or with no proposal, is cancelled instead
+         (Finalized; every deposit and bond goes back). Reveal ends by `close`, Vote by
+         `finalize`. Only one step per call, so no phase is skipped by accident.
+    @param round_id The round.
+    """
+    p: uint256 = self.phase[round_id]
+    assert p != 0, "hcfl: no such round"
+    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    if p == PHASE_REGISTER:
+        if self.n_owners[round_id] == 0 or self.n_stations[round_id] == 0:
+            self._cancel(round_id)
+        else:
+            self._enter(round_id, PHASE_PROPOSE, PROPOSE_SECONDS)
+    elif p == PHASE_PROPOSE:
+        if self.n_proposals[round_id] == 0:
+            self._cancel(round_id)
+        else:
+            self._enter(round_id, PHASE_COMMIT, COMMIT_SECONDS)
+    elif p == PHASE_COMMIT:
+        self._enter(round_id, PHASE_REVEAL, REVEAL_SECONDS)
+    elif p == PHASE_TRAIN:
+        # the winner missed its report: the vote phase still runs, finalize slashes
+        self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
+    elif p == PHASE_REVEAL:
+        raise "hcfl: reveal ends by close"
+    elif p == PHASE_VOTE:
+        raise "hcfl: vote ends by finalize"
+    else:
+        raise "hcfl: round finalized"
+
+
+@external
+@payable
+def propose(
+    round_id: uint256,
+    budget: uint256,
+    content_hash: bytes32,
+    accuracy_bps: uint256,
+    training_rounds: uint256,
+    label_mask: uint256,
+    param_count: uint256,
+) -> uint256:
+    """
+    @notice Posts a proposal with `msg.value` as its responsibility bond.
+    @dev The budget is capped so that every owner's deposit covers its cost share
+         `ceil(C * w_i / W)`: `C * w_min <= d_min * W` over the owner of least deposit
+         per weight. The proposer writes its proposal's welfare slot first, so that no
+         reveal pays a zero-to-nonzero write.
+    @param round_id The round, in its Propose phase.
+    @param budget C_m, the total reward of the stations if the proposal is trained.
+    @param content_hash Hash of the model description.
+    @param accuracy_bps Promised accuracy in basis points (<= 10000).
+    @param training_rounds Number of global training rounds t.
+    @param label_mask Target labels y as a bitmask.
+    @param param_count Number of model parameters.
+    @return The proposal's index m.
+    """
+    self._require_phase(round_id, PHASE_PROPOSE)
+    assert self.participants[round_id][msg.sender].role == ROLE_OWNER, "hcfl: not an owner"
+    assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
+    assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
+    assert msg.value >= MIN_BOND and msg.value > 0, "hcfl: bond too small"
+    assert (
+        budget * self.min_ratio_weight[round_id]
+        <= self.min_ratio_deposit[round_id] * self.owner_weight_sum[round_id]
+    ), "hcfl: budget over an owner's deposit"
+    m: uint256 = self.n_proposals[round_id]
+    assert m < MAX_M, "hcfl: too many proposals"
+    self.n_proposals[round_id] = m + 1
+    if budget > self.max_budget[round_id]:
+        self.max_budget[round_id] = budget
+    self.prop_acc[round_id][m] = (WELFARE_BIAS << 96) | budget
+    self.proposals[round_id][m] = Proposal(
+        proposer=msg.sender,
+        bond=msg.value,
+        bond_state=BOND_HELD,
+        content_hash=content_hash,
+        accuracy_bps=accuracy_bps,
+    )
+    log Proposed(
+        round_id=round_id,
+        index=m,
+        proposer=msg.sender,
+        budget=budget,
+        bond=msg.value,
+        content_hash=content_hash,
+        accuracy_bps=accuracy_bps,
+        training_rounds=training_rounds,
+        label_mask=label_mask,
+        param_count=param_count,
+    )
+    return m
+
+
+@external
+def commit(round_id: uint256, commitment: bytes32):
+    """
+    @notice Seals the caller's claims: `keccak256(abi_encode(this contract, round_id,
+            msg.sender, claims, salt))` (see `commitment_of`). May be replaced until the
+            Commit phase ends.
+    @param round_id The round, in its Commit phase.
+    @param commitment The hash.
+    """
+    self._require_phase(round_id, PHASE_COMMIT)
+    assert self.participants[round_id][msg.sender].role != 0, "hcfl: not registered"
+    assert commitment != empty(bytes32) and commitment != NO_COMMITMENT, "hcfl: empty commitment"
+    self.participants[round_id][msg.sender].commitment = commitment
+    log Committed(round_id=round_id, participant=msg.sender, commitment=commitment)
+
+
+@external
+def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
+    """
+    @notice Opens the caller's commitment: one claim per proposal (owners: values b,
+            stations: costs k) and the salt; adds them to the welfare totals.
+    @dev Checked against the commitment, which binds contract, round and sender, and
+         against the deposit bound that covers the worst tax (SPEC section 5):
+         owner `max b + max c <= deposit`, station `max k <= deposit`.
+    @param round_id The round, in its Reveal phase.
+    @param claims b[i][m] or k[j][m] for m = 0..M-1, each <= 2**96-1.
+    @param salt The salt of the commitment.
+    """
+    self._require_phase(round_id, PHASE_REVEAL)
+    role: uint256 = self.participants[round_id][msg.sender].role
+    assert role != 0, "hcfl: not registered"
+    status: uint256 = self.participants[round_id][msg.sender].status
+    assert status & STATUS_REVEALED == 0, "hcfl: already revealed"
+    M: uint256 = self.n_proposals[round_id]
+    assert len(claims) == M, "hcfl: one claim per proposal"
+    assert (
+        self._commitment(round_id, msg.sender, claims, salt)
+        == self.participants[round_id][msg.sender].commitment
+    ), "hcfl: claims do not match the commitment"
+    top: uint256 = 0
+    for b: uint256 in claims:
+        assert b <= MAX_AMOUNT, "hcfl: claim out of range"
+        top = max(top, b)
+    bound: uint256 = top
+    if role == ROLE_OWNER:
+        # the largest cost share is the share of the largest (subsidized) budget
+        big: uint256 = self.max_budget[round_id]
+        big -= min(big, self.subsidy[round_id])
+        bound += self._ceil_div(big * self.participants[round_id][msg.sender].weight, self.owner_weight_sum[round_id])
+    assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
+    self.participants[round_id][msg.sender].status = status | STATUS_REVEALED
+    for m: uint256 in range(MAX_M):
+        if m == M:
+            break
+        if claims[m] == 0:
+            continue
+        if role == ROLE_OWNER:
+            self.prop_acc[round_id][m] += claims[m] << 96
+        else:
+            self.prop_acc[round_id][m] -= claims[m] << 96
+    log Revealed(round_id=round_id, participant=msg.sender, claims=claims)
+
+
+@external
+def close(round_id: uint256):
+    """
+    @notice Ends the Reveal phase: chooses the proposal of highest welfare in O(M).
+    @dev Ties go to the lowest index; a best welfare of 0 or less chooses none. The
+         subsidy used (at most the winner's budget) stays in the round's float; the rest
+         goes back to the pool. Losing bonds are released. With no winner the round is
+         finalized at once.
+    @param round_id The round, in its Reveal phase past the deadline.
+    """
+    assert self.phase[round_id] == PHASE_REVEAL, "hcfl: not in reveal phase"
+    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    M: uint256 = self.n_proposals[round_id]
+    welfare: DynArray[int256, MAX_M] = []
+    best: int256 = 0
+    winner: uint256 = 0
+    found: bool = False
+    for m: uint256 in range(MAX_M):
+        if m == M:
+            break
+        s: int256 = convert(self.prop_acc[round_id][m] >> 96, int256) - convert(WELFARE_BIAS, int256)
+        welfare.append(s)
+        if s > best:
+            best = s
+            winner = m
+            found = True
+    sub: uint256 = self.subsidy[round_id]
+    used: uint256 = 0
+    if found:
+        used = min(sub, self.prop_acc[round_id][winner] & MASK_96)
+        self.winner_plus_one[round_id] = winner + 1
+    # the subsidy stays recorded: settlements recompute the shares it lowered
+    self.round_acc[round_id] = (FLOAT_BIAS + used) << 64
+    if sub > used:
+        self.pool += sub - used
+        log PoolChanged(round_id=round_id, pool=self.pool)
+    for m: uint256 in range(MAX_M):
+        if m == M:
+            break
+        if not found or m != winner:
+            self.proposals[round_id][m].bond_state = BOND_RELEASED
+    log Closed(round_id=round_id, has_winner=found, winner=winner, welfare=welfare, subsidy_used=used)
+    if found:
+        self._enter(round_id, PHASE_TRAIN, TRAIN_SECONDS)
+    else:
+        self.phase[round_id] = PHASE_FINALIZED
+        log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+        log Finalized(round_id=round_id, cancelled=False, slashed=False, punish_votes=0)
+
+
+@external
+def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32):
+    """
+    @notice Settles one participant in O(M): its Clarke tax, what it pays or receives,
+            and its payout, which it can then `withdraw`. Anyone may call it.
+    @dev A participant that revealed passes its claims again (checked against its
+         commitment); one that did not passes no claims, counts as all zeros and
+         forfeits the no-show penalty. Owner: pays `c[x*] + tax`. Station: receives
+         `r[x*] - tax`. Taxes and penalties go to the pool; owner shares come into the
+         round's float and station rewards leave it; the last settlement sweeps the
+         float (the rounding dust) into the pool.
+    @param round_id A closed round (Train, Vote or Finalized).
+    @param who The participant.
+    @param claims Its revealed claims, or none if it did not reveal.
+    @param salt The salt of its commitment (ignored without claims).
+    """
+    p: uint256 = self.phase[round_id]
+    assert p >= PHASE_TRAIN, "hcfl: round not closed"
+    role: uint256 = self.participants[round_id][who].role
+    assert role != 0, "hcfl: not registered"
+    status: uint256 = self.participants[round_id][who].status
+    assert status & STATUS_SETTLED == 0, "hcfl: already settled"
+    amount: uint256 = self.participants[round_id][who].amount
+    index: uint256 = self.participants[round_id][who].index
+    if self.cancelled[round_id]:
+        self.participants[round_id][who].status = status | STATUS_SETTLED
+        log Settled(round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount)
+        return
+    revealed: bool = status & STATUS_REVEALED != 0
+    M: uint256 = self.n_proposals[round_id]
+    if revealed:
+        assert len(claims) == M, "hcfl: one claim per proposal"
+        assert (
+            self._commitment(round_id, who, claims, salt) == self.participants[round_id][who].commitment
+        ), "hcfl: claims do not match the commitment"
+    else:
+        assert len(claims) == 0, "hcfl: participant did not reveal"
+    weight: uint256 = self.participants[round_id][who].weight
+    wp1: uint256 = self.winner_plus_one[round_id]
+    total_w: uint256 = 0
+    sub: uint256 = 0
+    if role == ROLE_OWNER:
+        total_w = self.owner_weight_sum[round_id]
+        sub = self.subsidy[round_id]
+    else:
+        total_w = self.station_weight_sum[round_id]
+    # tax = max(0, max_m S_-p(m)) - S_-p(x*), with S_-p(m) = S(m) - n_p(m)
+    best: int256 = 0
+    at_winner: int256 = 0
+    share: uint256 = 0
+    for m: uint256 in range(MAX_M):
+        if m == M:
+            break
+        acc: uint256 = self.prop_acc[round_id][m]
+        budget: uint256 = acc & MASK_96
+        claim: int256 = 0
+        if revealed:
+            claim = convert(claims[m], int256)
+        sh: uint256 = 0
+        net: int256 = 0
+        if role == ROLE_OWNER:
+            budget -= min(budget, sub)
+            sh = self._ceil_div(budget * weight, total_w)
+            net = claim - convert(sh, int256)
+        else:
+            sh = budget * weight // total_w
+            net = convert(sh, int256) - claim
+        others: int256 = convert(acc >> 96, int256) - convert(WELFARE_BIAS, int256) - net
+        best = max(best, others)
+        if m + 1 == wp1:
+            at_winner = others
+            share = sh
+    tax: uint256 = convert(best - at_winner, uint256)
+    payout: uint256 = 0
+    flt: uint256 = self.round_acc[round_id]
+    if role == ROLE_OWNER:
+        assert share + tax <= amount, "hcfl: owner deposit short"
+        payout = unsafe_sub(amount, share + tax)
+        flt += share << 64
+    else:
+        assert tax <= amount + share, "hcfl: station deposit short"
+        payout = unsafe_sub(amount + share, tax)
+        flt -= share << 64
+    penalty: uint256 = 0
+    if not revealed:
+        penalty = min(NO_SHOW_PENALTY, payout)
+        payout = unsafe_sub(payout, penalty)
+    flt += 1
+    self.participants[round_id][who].status = status | STATUS_SETTLED
+    self.participants[round_id][who].amount = payout
+    to_pool: uint256 = tax + penalty
+    if flt & MASK_64 == self.n_owners[round_id] + self.n_stations[round_id]:
+        dust: uint256 = (flt >> 64) - FLOAT_BIAS
+        to_pool += dust
+        flt = (FLOAT_BIAS << 64) | (flt & MASK_64)
+        log DustSwept(round_id=round_id, dust=dust)
+    self.round_acc[round_id] = flt
+    if to_pool > 0:
+        self.pool += to_pool
+    log Settled(
+        round_id=round_id, participant=who, role=role, index=index, share=share, tax=tax, penalty=penalty, payout=payout
+    )
+
+
+@external
+def report_training(
+    round_id: uint256, model_hash: bytes32, accuracy_bps: uint256, contributions: DynArray[uint256, MAX_STATIONS]
+):
+    """
+    @notice The winner's training report: the trained model's hash, its accuracy and
+            each station's measured contribution (one per station, in registration order).
+    @dev Only a hash of the contributions is stored; the event carries them in full.
+    @param round_id The round, in its Train phase.
+    @param model_hash Hash of the trained model.
+    @param accuracy_bps Achieved accuracy in basis points (<= 10000).
+    @param contributions Measured contribution of every station.
+    """
+    self._require_phase(round_id, PHASE_TRAIN)
+    wp1: uint256 = self.winner_plus_one[round_id]
+    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
+    assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
+    assert len(contributions) == self.n_stations[round_id], "hcfl: one contribution per station"
+    self.model_hash[round_id] = model_hash
+    self.achieved_accuracy_bps[round_id] = accuracy_bps
+    self.contributions_hash[round_id] = keccak256(abi_encode(contributions))
+    self.reported[round_id] = True
+    log TrainingReported(
+        round_id=round_id, model_hash=model_hash, accuracy_bps=accuracy_bps, contributions=contributions
+    )
+    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
+
+
+@external
+def vote(round_id: uint256, punish: bool):
+    """
+    @notice An owner other than the winner votes whether the winner's model misses its
+            promised accuracy; a strict majority of them slashes the winner's bond.
+    @param round_id The round, in its Vote phase.
+    @param punish True to punish.
+    """
+    self._require_phase(round_id, PHASE_VOTE)
+    assert self.participants[round_id][msg.sender].role == ROLE_OWNER, "hcfl: not an owner"
+    wp1: uint256 = self.winner_plus_one[round_id]
+    assert msg.sender != self.proposals[round_id][wp1 - 1].proposer, "hcfl: winner cannot vote"
+    status: uint256 = self.participants[round_id][msg.sender].status
+    assert status & STATUS_VOTED == 0, "hcfl: already voted"
+    self.participants[round_id][msg.sender].status = status | STATUS_VOTED
+    if punish:
+        self.punish_votes[round_id] += 1
+    log Voted(round_id=round_id, owner=msg.sender, punish=punish)
+
+
+@external
+def finalize(round_id: uint256):
+    """
+    @notice Ends the Vote phase: slashes the winner's bond to the pool when a strict
+            majority of the other owners voted to punish, or when the winner never
+            reported; releases it otherwise.
+    @param round_id The round, in its Vote phase past the deadline.
+    """
+    assert self.phase[round_id] == PHASE_VOTE, "hcfl: not in vote phase"
+    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    w: uint256 = self.winner_plus_one[round_id] - 1
+    votes: uint256 = self.punish_votes[round_id]
+    others: uint256 = self.n_owners[round_id] - 1
+    cut: bool = (not self.reported[round_id]) or 2 * votes > others
+    if cut:
+        self.proposals[round_id][w].bond_state = BOND_SLASHED
+        self.slashed[round_id] = True
+        self.pool += self.proposals[round_id][w].bond
+        log PoolChanged(round_id=round_id, pool=self.pool)
+    else:
+        self.proposals[round_id][w].bond_state = BOND_RELEASED
+    self.phase[round_id] = PHASE_FINALIZED
+    log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+    log Finalized(round_id=round_id, cancelled=False, slashed=cut, punish_votes=votes)
+
+
+@external
+@nonreentrant
+def withdraw(round_id: uint256):
+    """
+    @notice Pays the caller its settled payout of a round (pull payment).
+    @param round_id The round.
+    """
+    status: uint256 = self.participants[round_id][msg.sender].status
+    assert status & STATUS_SETTLED != 0, "hcfl: not settled"
+    assert status & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
+    amount: uint256 = self.participants[round_id][msg.sender].amount
+    # effects before the interaction: a reentrant call finds the payout gone
+    self.participants[round_id][msg.sender].status = status | STATUS_WITHDRAWN
+    self.participants[round_id][msg.sender].amount = 0
+    log Withdrawn(round_id=round_id, participant=msg.sender, amount=amount)
+    if amount > 0:
+        raw_call(msg.sender, b"", value=amount)
+
+
+@external
+@nonreentrant
+def withdraw_bond(round_id: uint256, index: uint256):
+    """
+    @notice Pays a proposer its released bond (pull payment).
+    @param round_id The round.
+    @param index The proposal.
+    """
+    assert self.proposals[round_id][index].proposer == msg.sender, "hcfl: not the proposer"
+    assert self.proposals[round_id][index].bond_state == BOND_RELEASED, "hcfl: bond not released"
+    amount: uint256 = self.proposals[round_id][index].bond
+    self.proposals[round_id][index].bond_state = BOND_WITHDRAWN
+    log BondWithdrawn(round_id=round_id, index=index, proposer=msg.sender, amount=amount)
+    raw_call(msg.sender, b"", value=amount)
+
+
+@external
+@view
+def commitment_of(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32) -> bytes32:
+    """
+    @notice The commitment `who` must send for `claims` and `salt` in round `round_id`.
+    @param round_id The round.
+    @param who The participant.
+    @param claims One claim per proposal.
+    @param salt Any 32 secret bytes.
+    @return keccak256(abi_encode(this contract, round_id, who, claims, salt)).
+    """
+    return self._commitment(round_id, who, claims, salt)
+
+
+@external
+@view
+def welfare(round_id: uint256, index: uint256) -> int256:
+    """
+    @notice The welfare total S(m) of proposal `index` accumulated so far.
+    @param round_id The round.
+    @param index The proposal.
+    @return S(m) = sum of owners' values - sum of stations' costs.
+    """
+    return convert(self.prop_acc[round_id][index] >> 96, int256) - convert(WELFARE_BIAS, int256)
+
+
+@external
+@view
+def budget(round_id: uint256, index: uint256) -> uint256:
+    """
+    @notice The budget C_m of proposal `index`.
+    @param round_id The round.
+    @param index The proposal.
+    @return C_m in wei.
+    """
+    return self.prop_acc[round_id][index] & MASK_96
+
+
+@external
+@view
+def held_float(round_id: uint256) -> uint256:
+    """
+    @notice Money of a round held outside deposits and bonds: the reserved subsidy
+            before close, the float (owner shares in minus station rewards out plus the
+            subsidy used) after it, until the last settlement sweeps it.
+    @dev The float is negative while stations settled before owners; this view returns
+         the float's signed value plus the subsidy reserve, which only tests read. It
+         is non-negative whenever every deposit still held is counted beside it.
+    @param round_id The round.
+    @return The amount (as a two's-complement uint256 if negative).
+    """
+    acc: uint256 = self.round_acc[round_id]
+    if acc == 0:
+        return self.subsidy[round_id]
+    return unsafe_sub(acc >> 64, FLOAT_BIAS)
+
+
+@internal
+def _open_round(round_id: uint256):
+    self.current_round = round_id
+    sub: uint256 = self.pool
+    self.pool = 0
+    self.subsidy[round_id] = sub
+    self.phase[round_id] = PHASE_REGISTER
+    self.deadline[round_id] = block.timestamp + REGISTER_SECONDS
+    log RoundStarted(round_id=round_id, deadline=block.timestamp + REGISTER_SECONDS, subsidy=sub)
+    log PhaseChanged(round_id=round_id, phase=PHASE_REGISTER, deadline=block.timestamp + REGISTER_SECONDS)
+
+
+@internal
+def _enter(round_id: uint256, p: uint256, seconds: uint256):
+    self.phase[round_id] = p
+    self.deadline[round_id] = block.timestamp + seconds
+    log PhaseChanged(round_id=round_id, phase=p, deadline=block.timestamp + seconds)
+
+
+@internal
+def _cancel(round_id: uint256):
+    self.cancelled[round_id] = True
+    # the reserved subsidy goes back to the pool; every deposit and bond goes back
+    sub: uint256 = self.subsidy[round_id]
+    self.subsidy[round_id] = 0
+    self.pool += sub
+    for m: uint256 in range(MAX_M):
+        if m == self.n_proposals[round_id]:
+            break
+        self.proposals[round_id][m].bond_state = BOND_RELEASED
+    self.phase[round_id] = PHASE_FINALIZED
+    log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+    log Finalized(round_id=round_id, cancelled=True, slashed=False, punish_votes=0)
+
+
+@internal
+@view
+def _require_phase(round_id: uint256, p: uint256):
+    assert self.phase[round_id] == p, "hcfl: wrong phase"
+    assert block.timestamp < self.deadline[round_id], "hcfl: deadline passed"
+
+
+@internal
+@pure
+def _ceil_div(a: uint256, b: uint256) -> uint256:
+    return (a + b - 1) // b
+
+
+@internal
+@view
+def _commitment(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32) -> bytes32:
+    return keccak256(abi_encode(self, round_id, who, claims, salt))

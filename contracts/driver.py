@@ -1,0 +1,285 @@
+"""Step-by-step driver of the HCFL contract: one method per contract step (SPEC section 5).
+
+``Deployment`` (also exported as ``Round``) deploys the contract on a chain from
+``contracts.chain.connect`` and sends one transaction per method, remembering what a
+participant needs later (claims and salt for ``reveal`` and ``settle``) and the gas of every
+call. It never recomputes an outcome: everything it reports is read from chain state or
+from the contract's events.
+
+    from contracts.driver import Deployment
+    d = Deployment.deploy(rpc=None)                 # titanoboa; or rpc="http://127.0.0.1:8545"
+    o = d.new_account(10**18); s = d.new_account(10**18)
+    d.register(o, "owner", weight=1, deposit=500)
+    d.register(s, "station", weight=1, deposit=100)
+    d.next_phase()                                  # time travel past the deadline + advance
+    m = d.propose(o, budget=100, bond=1)
+    d.next_phase()
+    d.commit(o, [300]); d.commit(s, [50])
+    d.next_phase()
+    d.reveal(o); d.reveal(s)
+    d.close()                                       # travels to the reveal deadline first
+    d.settle(o); d.settle(s)
+    d.report_training(model_hash=b"\\x01" * 32, accuracy_bps=9000, contributions=[7])
+    d.next_phase(); d.finalize()                    # vote phase over (or d.vote(owner, True))
+    d.withdraw(o); d.withdraw(s); d.withdraw_bond(o, m)
+    d.start_round()                                 # the next round, same deployment
+    d.events()                                      # [Event(name, args), ...] of the deployment
+    d.gas                                           # {"reveal": [gas, ...], ...}
+
+Views: ``phase()``, ``pool()``, ``contract_balance()``, ``withdrawable(addr)``,
+``held(addr)``, ``winner()``, ``welfare()``, ``settled(addr)`` (the ``Settled`` event's
+arguments). ``commitment(contract, round, sender, claims, salt)`` is the pure Python twin of
+the contract's commitment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from contracts.chain import BoaChain, Event, RpcChain, Tx, connect
+
+PHASES = {1: "Register", 2: "Propose", 4: "Commit", 8: "Reveal", 16: "Train", 32: "Vote", 64: "Finalized"}
+"""Phase numbers of the contract and their names."""
+
+ROLES = {"owner": 1, "station": 2}
+"""Role numbers of the contract."""
+
+DEFAULT_PHASE_SECONDS = (3600, 3600, 3600, 3600, 86_400, 3600)
+"""Register, Propose, Commit, Reveal, Train, Vote (seconds)."""
+
+STATUS_REVEALED, STATUS_SETTLED, STATUS_WITHDRAWN = 1, 2, 4
+
+
+def commitment(contract: str, round_id: int, sender: str, claims: Sequence[int], salt: bytes) -> bytes:
+    """``keccak256(abi_encode(contract, round_id, sender, claims, salt))``, as the contract does.
+
+    ``claims`` is encoded as a dynamic ``uint256[]`` (one claim per proposal) and ``salt`` as
+    ``bytes32``; binding contract, round and sender makes a copied or replayed commitment fail.
+    """
+    if len(salt) != 32:
+        raise ValueError(f"salt: expected 32 bytes, got {len(salt)}")
+    data = abi_encode(
+        ["address", "uint256", "address", "uint256[]", "bytes32"],
+        [to_checksum_address(contract), round_id, to_checksum_address(sender), list(claims), bytes(salt)],
+    )
+    return keccak(data)
+
+
+class Deployment:
+    """One deployment of the contract and the driver's memory of it (see module docstring)."""
+
+    def __init__(self, chain: BoaChain | RpcChain, address: str, deployer: str) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.deployer = deployer
+        self.gas: dict[str, list[int]] = {}
+        self.txs: list[Tx] = []
+        self._events: list[Event] = []
+        self._secrets: dict[tuple[int, str], tuple[list[int], bytes]] = {}
+        self._revealed: set[tuple[int, str]] = set()
+        self.round_id = int(self.chain.call("current_round", []))
+
+    # -- deployment -------------------------------------------------------------------
+    @classmethod
+    def deploy(
+        cls,
+        rpc: str | None = None,
+        *,
+        chain: BoaChain | RpcChain | None = None,
+        phase_seconds: Sequence[int] = DEFAULT_PHASE_SECONDS,
+        no_show_penalty: int = 0,
+        min_bond: int = 1,
+    ) -> Deployment:
+        """Deploy a fresh contract (titanoboa when ``rpc`` is None) and open round 1."""
+        if len(phase_seconds) != 6 or any(int(s) <= 0 for s in phase_seconds):
+            raise ValueError("phase_seconds: expected six positive lengths (Register..Vote)")
+        chain = chain or connect(rpc)
+        deployer = chain.new_account(10**21)
+        address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond], deployer)
+        d = cls(chain, address, deployer)
+        return d
+
+    def new_account(self, funds: int = 10**21) -> str:
+        """A fresh, funded externally owned account."""
+        return to_checksum_address(self.chain.new_account(funds))
+
+    # -- transactions -------------------------------------------------------------------
+    def _tx(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
+        tx = self.chain.transact(sender, fn, args, value)
+        self.gas.setdefault(fn, []).append(tx.gas)
+        self.txs.append(tx)
+        self._events.extend(tx.events)
+        return tx
+
+    def start_round(self, sender: str | None = None) -> int:
+        """Open the next round (the current one must be finalized); returns its id."""
+        self._tx(sender or self.deployer, "start_round", [])
+        self.round_id = int(self.chain.call("current_round", []))
+        return self.round_id
+
+    def register(self, who: str, role: str, *, weight: int, deposit: int) -> int:
+        """Register ``who`` as ``"owner"`` or ``"station"``; returns its index in its side."""
+        if role not in ROLES:
+            raise ValueError(f"role: expected owner or station, got {role!r}")
+        tx = self._tx(who, "register", [self.round_id, ROLES[role], weight], deposit)
+        return int(next(e.args["index"] for e in tx.events if e.name == "Registered"))
+
+    def propose(
+        self,
+        who: str,
+        *,
+        budget: int,
+        bond: int,
+        content_hash: bytes = b"\x00" * 32,
+        accuracy_bps: int = 0,
+        training_rounds: int = 1,
+        label_mask: int = 2**10 - 1,
+        param_count: int = 0,
+    ) -> int:
+        """Post a proposal with its bond and SPEC section 1's metadata; returns its index."""
+        tx = self._tx(
+            who,
+            "propose",
+            [self.round_id, budget, content_hash, accuracy_bps, training_rounds, label_mask, param_count],
+            bond,
+        )
+        return int(next(e.args["index"] for e in tx.events if e.name == "Proposed"))
+
+    def commit(self, who: str, claims: Sequence[int], salt: bytes | None = None) -> bytes:
+        """Seal ``claims`` (one per proposal); the driver keeps claims and salt for later."""
+        salt = salt if salt is not None else os.urandom(32)
+        h = commitment(self.address, self.round_id, who, claims, salt)
+        self._tx(who, "commit", [self.round_id, h])
+        self._secrets[(self.round_id, to_checksum_address(who))] = (list(claims), salt)
+        return h
+
+    def reveal(self, who: str, claims: Sequence[int] | None = None, salt: bytes | None = None) -> Tx:
+        """Open ``who``'s commitment (by default with what ``commit`` remembered)."""
+        key = (self.round_id, to_checksum_address(who))
+        if claims is None or salt is None:
+            kc, ks = self._secrets[key]
+            claims = kc if claims is None else claims
+            salt = ks if salt is None else salt
+        tx = self._tx(who, "reveal", [self.round_id, list(claims), salt])
+        self._revealed.add(key)
+        return tx
+
+    def advance(self, sender: str | None = None) -> str:
+        """Move to the next phase (its deadline must be over); returns the new phase's name."""
+        self._tx(sender or self.deployer, "advance", [self.round_id])
+        return self.phase()
+
+    def travel_to_deadline(self) -> None:
+        """Let time pass until the current phase's deadline (inclusive)."""
+        left = int(self.chain.call("deadline", [self.round_id])) - self.chain.now()
+        if left > 0:
+            self.chain.time_travel(left)
+
+    def next_phase(self, sender: str | None = None) -> str:
+        """Travel to the deadline, then end the phase: ``advance``, ``close`` or ``finalize``."""
+        self.travel_to_deadline()
+        p = self.phase()
+        if p == "Reveal":
+            self.close(sender)
+        elif p == "Vote":
+            self.finalize(sender)
+        else:
+            self.advance(sender)
+        return self.phase()
+
+    def close(self, sender: str | None = None) -> Tx:
+        """End the Reveal phase (travelling to its deadline first): choose the winner."""
+        self.travel_to_deadline()
+        return self._tx(sender or self.deployer, "close", [self.round_id])
+
+    def settle(self, who: str, sender: str | None = None, round_id: int | None = None) -> dict[str, Any]:
+        """Settle ``who`` (sent by ``sender``, default the deployer); returns ``Settled``'s args."""
+        r = self.round_id if round_id is None else round_id
+        key = (r, to_checksum_address(who))
+        if key in self._revealed:
+            claims, salt = self._secrets[key]
+        else:
+            claims, salt = [], b"\x00" * 32
+        tx = self._tx(sender or self.deployer, "settle", [r, who, claims, salt])
+        return next(e.args for e in tx.events if e.name == "Settled")
+
+    def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int]) -> Tx:
+        """The winner's report: model hash, accuracy (bps) and one contribution per station."""
+        w = self.winner()
+        if w is None:
+            raise ValueError("report_training: the round has no winner")
+        proposer = self.chain.call("proposals", [self.round_id, w])[0]
+        return self._tx(to_checksum_address(proposer), "report_training",
+                        [self.round_id, model_hash, accuracy_bps, list(contributions)])
+
+    def vote(self, owner: str, punish: bool) -> Tx:
+        """``owner`` (not the winner) votes whether to punish the winner."""
+        return self._tx(owner, "vote", [self.round_id, punish])
+
+    def finalize(self, sender: str | None = None) -> Tx:
+        """End the Vote phase (travelling to its deadline first): slash or release the bond."""
+        self.travel_to_deadline()
+        return self._tx(sender or self.deployer, "finalize", [self.round_id])
+
+    def withdraw(self, who: str, round_id: int | None = None) -> int:
+        """Pull ``who``'s settled payout; returns the amount."""
+        r = self.round_id if round_id is None else round_id
+        tx = self._tx(who, "withdraw", [r])
+        return int(next(e.args["amount"] for e in tx.events if e.name == "Withdrawn"))
+
+    def withdraw_bond(self, who: str, index: int, round_id: int | None = None) -> int:
+        """Pull the released bond of proposal ``index``; returns the amount."""
+        r = self.round_id if round_id is None else round_id
+        tx = self._tx(who, "withdraw_bond", [r, index])
+        return int(next(e.args["amount"] for e in tx.events if e.name == "BondWithdrawn"))
+
+    # -- views -------------------------------------------------------------------------
+    def phase(self, round_id: int | None = None) -> str:
+        return PHASES[int(self.chain.call("phase", [self.round_id if round_id is None else round_id]))]
+
+    def pool(self) -> int:
+        return int(self.chain.call("pool", []))
+
+    def contract_balance(self) -> int:
+        return self.chain.balance(self.address)
+
+    def participant(self, who: str, round_id: int | None = None) -> dict[str, Any]:
+        """The stored record: role, status, index, weight, amount (deposit, then payout), commitment."""
+        r = self.round_id if round_id is None else round_id
+        rec = self.chain.call("participants", [r, who])
+        names = ("role", "status", "index", "weight", "amount", "commitment")
+        if isinstance(rec, dict):
+            return dict(rec)
+        return dict(zip(names, tuple(rec)))
+
+    def withdrawable(self, who: str, round_id: int | None = None) -> int:
+        """Settled, not yet withdrawn payout of ``who``."""
+        p = self.participant(who, round_id)
+        return p["amount"] if p["status"] & STATUS_SETTLED and not p["status"] & STATUS_WITHDRAWN else 0
+
+    def held(self, who: str, round_id: int | None = None) -> int:
+        """Deposit of ``who`` still held (registered, not settled)."""
+        p = self.participant(who, round_id)
+        return p["amount"] if p["role"] and not p["status"] & STATUS_SETTLED else 0
+
+    def winner(self, round_id: int | None = None) -> int | None:
+        wp1 = int(self.chain.call("winner_plus_one", [self.round_id if round_id is None else round_id]))
+        return None if wp1 == 0 else wp1 - 1
+
+    def welfare(self, round_id: int | None = None) -> list[int]:
+        r = self.round_id if round_id is None else round_id
+        m = int(self.chain.call("n_proposals", [r]))
+        return [int(self.chain.call("welfare", [r, k])) for k in range(m)]
+
+    def events(self, name: str | None = None) -> list[Event]:
+        """Decoded events of this deployment, in order (optionally only those named ``name``)."""
+        return [e for e in self._events if name is None or e.name == name]
+
+
+Round = Deployment
+"""Alias: the driver of a deployment's rounds."""

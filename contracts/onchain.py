@@ -1,0 +1,128 @@
+"""``settle_on_chain``: one whole round of SPEC section 5 on a chain, read back (SPEC section 6).
+
+It takes ``mechanism.settle``'s keyword arguments, deploys the contract, funds and registers
+one account per participant (owner deposit ``max_m b + max_m c``, the bound of section 5;
+station deposit ``max(max_m k, 1)``), posts the proposals (proposal ``m`` by owner
+``m mod nO``), commits, reveals, closes and settles everyone, and returns the outcome read
+from the contract's events (``Closed``, ``Settled``, ``DustSwept``): never recomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mechanism import cost_shares
+from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_matrix, check_vector
+
+from contracts.driver import Deployment
+
+CONTRACT_RULES = ("clarke",)
+"""Rules the contract implements (``paper`` is the reference's comparison rule only)."""
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    """``mechanism.Outcome``'s SPEC fields, read back from the chain, plus gas and context."""
+
+    winner: int | None
+    welfare: list[int]
+    owner_tax: list[int]
+    station_tax: list[int]
+    owner_pays: list[int]
+    station_receives: list[int]
+    surplus: int
+    gas: dict[str, list[int]] = field(default_factory=dict)
+    owner_share: list[int] = field(default_factory=list)
+    station_share: list[int] = field(default_factory=list)
+    dust: int = 0
+    address: str = ""
+    rule: str = "clarke"
+    budget_policy: str = "budget"
+
+
+def settle_on_chain(
+    budgets: Sequence[int],
+    owner_weights: Sequence[int],
+    station_weights: Sequence[int],
+    owner_values: Sequence[Sequence[int]],
+    station_costs: Sequence[Sequence[int]],
+    rule: str = "clarke",
+    budget_policy: str = "budget",
+    rpc: str | None = None,
+) -> ChainOutcome:
+    """Run one round on the contract and read the outcome back (SPEC section 6).
+
+    Raises:
+        ValueError: naming the field, for the inputs ``mechanism.settle`` rejects, and for
+            a rule or budget policy that the contract does not implement (only
+            ``clarke`` with ``budget``: shares must be fixed before any claim).
+    """
+    rule = check_choice("rule", rule, RULES)
+    budget_policy = check_choice("budget_policy", budget_policy, BUDGET_POLICIES)
+    if rule not in CONTRACT_RULES:
+        raise ValueError(f"rule: the contract implements only {', '.join(CONTRACT_RULES)}, got {rule!r}")
+    if budget_policy != "budget":
+        raise ValueError(f"budget_policy: the contract implements only 'budget', got {budget_policy!r}")
+    ow = check_vector("owner_weights", owner_weights, minimum=1)
+    sw = check_vector("station_weights", station_weights, minimum=1)
+    if not ow:
+        raise ValueError("owner_weights: no owners; at least one owner must take part")
+    if not sw:
+        raise ValueError("station_weights: no stations; at least one station must take part")
+    bud = check_vector("budgets", budgets, minimum=0)
+    if not bud:
+        raise ValueError("budgets: no proposals; at least one proposal is needed")
+    if len(bud) > 32:
+        raise ValueError(f"budgets: the contract takes at most 32 proposals, got {len(bud)}")
+    values = check_matrix("owner_values", owner_values, n_rows=len(ow), n_cols=len(bud))
+    costs = check_matrix("station_costs", station_costs, n_rows=len(sw), n_cols=len(bud))
+
+    d = Deployment.deploy(rpc)
+    # deposits: the section 5 bound (sizing the input only; the outcome is read from chain)
+    shares = [cost_shares(C, ow) for C in bud]
+    owner_dep = [max(values[i]) + max(s[i] for s in shares) or 1 for i in range(len(ow))]
+    station_dep = [max(max(row), 1) for row in costs]
+    gas_money = 10**17
+    owners = [d.new_account(dep + gas_money) for dep in owner_dep]
+    stations = [d.new_account(dep + gas_money) for dep in station_dep]
+    for a, w, dep in zip(owners, ow, owner_dep):
+        d.register(a, "owner", weight=w, deposit=dep)
+    for a, u, dep in zip(stations, sw, station_dep):
+        d.register(a, "station", weight=u, deposit=dep)
+    d.next_phase()
+    for m, C in enumerate(bud):
+        d.propose(owners[m % len(owners)], budget=C, bond=1, content_hash=m.to_bytes(32, "big"))
+    d.next_phase()
+    for a, row in zip(owners, values):
+        d.commit(a, row)
+    for a, row in zip(stations, costs):
+        d.commit(a, row)
+    d.next_phase()
+    for a in owners + stations:
+        d.reveal(a)
+    close = d.close()
+    closed = next(e.args for e in close.events if e.name == "Closed")
+    settled = {}
+    for a in owners + stations:
+        settled[a] = d.settle(a)
+    swept = d.events("DustSwept")
+    dust = int(swept[-1].args["dust"]) if swept else 0
+    o_set = [settled[a] for a in owners]
+    s_set = [settled[a] for a in stations]
+    return ChainOutcome(
+        winner=int(closed["winner"]) if closed["has_winner"] else None,
+        welfare=[int(s) for s in closed["welfare"]],
+        owner_tax=[int(s["tax"]) for s in o_set],
+        station_tax=[int(s["tax"]) for s in s_set],
+        owner_pays=[int(s["share"]) + int(s["tax"]) for s in o_set],
+        station_receives=[int(s["share"]) - int(s["tax"]) for s in s_set],
+        surplus=sum(int(s["tax"]) for s in o_set + s_set) + dust,
+        gas={k: list(v) for k, v in d.gas.items()},
+        owner_share=[int(s["share"]) for s in o_set],
+        station_share=[int(s["share"]) for s in s_set],
+        dust=dust,
+        address=d.address,
+        rule=rule,
+        budget_policy=budget_policy,
+    )
