@@ -51,6 +51,8 @@ def settle_fast(
     rule: str = "clarke",
     budget_policy: str = "budget",
     seed: int | None = None,
+    *,
+    subsidy: int = 0,
 ) -> Outcome:
     """Same outcome as ``mechanism.settle`` on int64 arrays; arguments as there.
 
@@ -98,8 +100,11 @@ def settle_fast(
     # Every sum below is of at most N terms each below max_b + max_c (or max_k + max_c).
     _check_headroom("budgets", (w.size + u.size) * (max_b + max_k + 2 * max_c))
 
+    if isinstance(subsidy, bool) or not isinstance(subsidy, int) or not 0 <= subsidy:
+        raise ValueError(f"subsidy: expected a non-negative integer, got {subsidy!r}")
     W, U = int(w.sum()), int(u.sum())
-    c = -((-(C[None, :] * w[:, None])) // W)  # (nO, M): ceil(C*w/W)
+    owner_budget = C - np.minimum(C, subsidy)  # the pool's subsidy lowers owners' shares only
+    c = -((-(owner_budget[None, :] * w[:, None])) // W)  # (nO, M): ceil((C-s)*w/W)
     r = (C[None, :] * u[:, None]) // U  # (nB, M): floor(C*u/U)
     welfare = b.sum(axis=0) - k.sum(axis=0)  # (M,)
     top = int(np.argmax(welfare))  # first index of the maximum: ties to the lowest
@@ -119,7 +124,8 @@ def settle_fast(
         station_share = np.zeros(u.size, dtype=np.int64)
     else:
         owner_share, station_share = c[:, winner], r[:, winner]
-    d = int(owner_share.sum()) - int(station_share.sum())
+    used = 0 if winner is None else min(subsidy, int(C[winner]))
+    d = int(owner_share.sum()) + used - int(station_share.sum())
     return Outcome(
         winner=winner,
         welfare=welfare.tolist(),

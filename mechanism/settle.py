@@ -36,7 +36,7 @@ class Outcome:
     station_tax: list[int]
     owner_pays: list[int]  # c[i][x*] + tax_i
     station_receives: list[int]  # r[j][x*] - tax_j, may be negative
-    surplus: int  # sum of taxes + dust of the winner
+    surplus: int  # sum of taxes + dust of the winner (with a subsidy, the pool also paid it in)
     budgets: list[int]  # C_m actually used (differs from the input under midpoint/uniform)
     owner_share: list[int]  # c[i][x*], 0 at none
     station_share: list[int]  # r[j][x*], 0 at none
@@ -72,6 +72,8 @@ def settle(
     rule: str = "clarke",
     budget_policy: str = "budget",
     seed: int | None = None,
+    *,
+    subsidy: int = 0,
 ) -> Outcome:
     """Settle one round of the crowdfunding auction (SPEC section 3).
 
@@ -84,6 +86,10 @@ def settle(
         rule: ``"clarke"`` (default, truthful) or ``"paper"`` (the paper's one-sided tax).
         budget_policy: ``"budget"`` (default), ``"midpoint"`` or ``"uniform"`` (needs ``seed``).
         seed: seed of the ``uniform`` draw.
+        subsidy: recycled tax announced before registration closed (SPEC section 5 step 8):
+            owners' cost shares of proposal ``m`` are taken of ``C_m - min(subsidy, C_m)``
+            while stations still share ``C_m``; the pool pays the difference. It is fixed
+            before any claim, so truthfulness is untouched. Default 0 (no recycling).
 
     Raises:
         ValueError: naming the field, for any input SPEC section 6 calls bad.
@@ -111,7 +117,8 @@ def settle(
         if seed is None:
             raise ValueError("seed: budget_policy 'uniform' needs a seed")
         check_int("seed", seed, minimum=0, maximum=2**256)
-    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed)
+    check_int("subsidy", subsidy, minimum=0)
+    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed, subsidy)
 
 
 def settle_checked(
@@ -123,12 +130,13 @@ def settle_checked(
     rule: str,
     budget_policy: str,
     seed: int | None,
+    subsidy: int = 0,
 ) -> Outcome:
     """``settle`` without the input checks (for callers that validated already)."""
     n_props = len(values[0])
     cb = effective_budgets(budget_policy, budgets, values, costs, n_props, seed)
-    # shares[m][i]: computed once per proposal from the weights alone.
-    c_by_m = [cost_shares(C, ow) for C in cb]
+    # shares[m][i]: computed once per proposal from the weights (and the fixed subsidy) alone.
+    c_by_m = [cost_shares(C - min(subsidy, C), ow) for C in cb]
     r_by_m = [reward_shares(C, sw) for C in cb]
     welfare = [sum(row[m] for row in values) - sum(row[m] for row in costs) for m in range(n_props)]
     winner = choose(welfare)
@@ -147,7 +155,8 @@ def settle_checked(
         owner_share, station_share, d = [0] * len(ow), [0] * len(sw), 0
     else:
         owner_share, station_share = c_by_m[winner], r_by_m[winner]
-        d = sum(owner_share) - sum(station_share)
+        # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
+        d = sum(owner_share) + min(subsidy, cb[winner]) - sum(station_share)
     return Outcome(
         winner=winner,
         welfare=welfare,

@@ -97,11 +97,28 @@ def test_the_winner_maximizes_reported_welfare(profile: dict[str, Any]) -> None:
     st.one_of(profiles(), profiles(max_amount=10**15, max_weight=1000)),
     st.sampled_from(["clarke", "paper"]),
     st.sampled_from(["budget", "midpoint", "uniform"]),
+    st.sampled_from([0, 0, 7, 10**6]),
 )
-def test_numpy_path_gives_the_same_outcome_as_the_exact_path(profile: dict[str, Any], rule: str, policy: str) -> None:
-    exact = settle(**profile, rule=rule, budget_policy=policy, seed=3)
+def test_numpy_path_gives_the_same_outcome_as_the_exact_path(
+    profile: dict[str, Any], rule: str, policy: str, subsidy: int
+) -> None:
+    exact = settle(**profile, rule=rule, budget_policy=policy, seed=3, subsidy=subsidy)
     arrays = {k: np.array(v, dtype=np.int64) for k, v in profile.items()}
-    assert settle_fast(**arrays, rule=rule, budget_policy=policy, seed=3) == exact
+    assert settle_fast(**arrays, rule=rule, budget_policy=policy, seed=3, subsidy=subsidy) == exact
+
+
+@settings(max_examples=1000, deadline=None)
+@given(profile_with_lie(), st.integers(0, 300))
+def test_a_recycled_subsidy_keeps_the_mechanism_truthful_and_the_books_exact(case: tuple, subsidy: int) -> None:
+    profile, side, index, lie = case
+    truth = (profile["owner_values"] if side == "owner" else profile["station_costs"])[index]
+    out = settle(**profile, subsidy=subsidy)
+    lying = settle(**_with_claim(profile, side, index, lie), subsidy=subsidy)
+    assert utility(out, side, index, truth) >= utility(lying, side, index, truth)
+    used = 0 if out.winner is None else min(subsidy, out.budgets[out.winner])
+    # the pool pays the subsidy in and gets the surplus back; nothing else moves
+    assert sum(out.owner_pays) + used - sum(out.station_receives) == out.surplus
+    assert out.dust >= 0
 
 
 def _search_profitable_lie(rule: str, policy: str, trials: int = 20000) -> dict[str, Any] | None:
