@@ -61,17 +61,22 @@ MAX_STATIONS: constant(uint256) = 1024
 MAX_AMOUNT: constant(uint256) = 2**96 - 1
 # @dev Largest deposit; keeps every product of a deposit and a weight below 2**256.
 MAX_DEPOSIT: constant(uint256) = 2**128 - 1
-# @dev Most participants of one side (keeps the weight sums below 2**128).
+# @dev Most participants of one side (keeps the weight sums below 2**128 and every
+#      count within its 32 packed bits).
 MAX_PARTICIPANTS: constant(uint256) = 2**31
 # @dev Sentinel written into a fresh commitment slot: "registered, not committed".
 NO_COMMITMENT: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
 # @dev Welfare totals are stored as `WELFARE_BIAS + S(m)` in the high 160 bits of a slot.
 WELFARE_BIAS: constant(uint256) = 2**159
-# @dev A round's float (owner shares in, station rewards out) is stored biased too.
-FLOAT_BIAS: constant(uint256) = 2**190
+# @dev A round's float (owner shares in, station rewards out) is stored biased too, in
+#      the high 160 bits of `round_acc`.
+FLOAT_BIAS: constant(uint256) = 2**159
 # @dev Masks of the packed slots.
 MASK_96: constant(uint256) = 2**96 - 1
-MASK_64: constant(uint256) = 2**64 - 1
+MASK_32: constant(uint256) = 2**32 - 1
+MASK_8: constant(uint256) = 2**8 - 1
+# @dev Bit of `round_acc` marking a cancelled round.
+ACC_CANCELLED: constant(uint256) = 2**80
 # @dev Largest basis-point figure (100 %).
 MAX_BPS: constant(uint256) = 10_000
 
@@ -89,12 +94,10 @@ NO_SHOW_PENALTY: public(immutable(uint256))
 MIN_BOND: public(immutable(uint256))
 
 
-# @dev One participant of one round.
+# @dev One participant of one round. `info` packs `role | status << 8 | index << 16 |
+#      weight << 64` so that one cold read serves a whole call.
 struct Participant:
-    role: uint256
-    status: uint256
-    index: uint256
-    weight: uint256
+    info: uint256
     # deposit while unsettled, then the payout
     amount: uint256
     commitment: bytes32
@@ -111,12 +114,13 @@ struct Proposal:
 
 # @dev The round now open for registration, or the last one.
 current_round: public(uint256)
-# @dev Recycle pool: taxes, dust, penalties and slashed bonds not yet handed out.
-pool: public(uint256)
+# @dev Recycle pool plus one: taxes, dust, penalties and slashed bonds not yet handed
+#      out. The slot never holds zero, so no settlement pays a zero-to-nonzero write.
+pool_plus_one: uint256
 
-# @dev Per round: phase, deadline of the phase and the counts fixed at registration.
-phase: public(HashMap[uint256, uint256])
-deadline: public(HashMap[uint256, uint256])
+# @dev Per round: `phase | deadline << 8` (one slot: every call reads both), then the
+#      counts fixed at registration.
+schedule: HashMap[uint256, uint256]
 n_owners: public(HashMap[uint256, uint256])
 n_stations: public(HashMap[uint256, uint256])
 # @dev Sums of the registered weights W and U.
@@ -134,10 +138,12 @@ max_budget: public(HashMap[uint256, uint256])
 subsidy: public(HashMap[uint256, uint256])
 # @dev Winner index plus one (0: none), set by `close`.
 winner_plus_one: public(HashMap[uint256, uint256])
-# @dev Packed `(FLOAT_BIAS + float) << 64 | settled count`, written first by `close`.
+# @dev Everything a settlement needs of its round, in one slot written first by `close`
+#      (or by a cancellation): `settled count | participants << 32 | M << 64 |
+#      (winner + 1) << 72 | cancelled << 80 | (FLOAT_BIAS + float) << 96`. The float is
+#      what owners' shares brought in minus what stations' rewards took out (plus the
+#      subsidy used); the last settlement sweeps it, the rounding dust, to the pool.
 round_acc: public(HashMap[uint256, uint256])
-# @dev True when a round ended without a choice (no owner, no station or no proposal).
-cancelled: public(HashMap[uint256, bool])
 # @dev The winner's training report and the owners' vote.
 model_hash: public(HashMap[uint256, bytes32])
 achieved_accuracy_bps: public(HashMap[uint256, uint256])
@@ -278,17 +284,15 @@ event BondWithdrawn:
 
 
 @deploy
-def __init__(
-    phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint256
-):
+def __init__(phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint256):
     """
     @dev Opens round 1 for registration.
     @param phase_seconds Lengths of Register, Propose, Commit, Reveal, Train and Vote.
     @param no_show_penalty What a participant that does not reveal forfeits.
-    @param min_bond Smallest responsibility bond of a proposal.
+    @param min_bond Smallest responsibility bond of a proposal (at least 1 wei).
     """
     for s: uint256 in phase_seconds:
-        assert s > 0, "hcfl: zero phase length"
+        assert s > 0 and s < 2**32, "hcfl: phase length out of range"
     REGISTER_SECONDS = phase_seconds[0]
     PROPOSE_SECONDS = phase_seconds[1]
     COMMIT_SECONDS = phase_seconds[2]
@@ -296,7 +300,8 @@ def __init__(
     TRAIN_SECONDS = phase_seconds[4]
     VOTE_SECONDS = phase_seconds[5]
     NO_SHOW_PENALTY = no_show_penalty
-    MIN_BOND = min_bond
+    MIN_BOND = max(min_bond, 1)
+    self.pool_plus_one = 1
     self._open_round(1)
 
 
@@ -308,7 +313,7 @@ def start_round():
          `RoundStarted`, before its registration closes.
     """
     r: uint256 = self.current_round
-    assert self.phase[r] == PHASE_FINALIZED, "hcfl: current round not finalized"
+    assert self._phase(r) == PHASE_FINALIZED, "hcfl: current round not finalized"
     self._open_round(r + 1)
 
 
@@ -318,6 +323,8 @@ def register(round_id: uint256, role: uint256, weight: uint256):
     """
     @notice Registers the caller as an owner (role 1) or a base station (role 2) with a
             weight, and injects `msg.value` as its deposit.
+    @dev The commitment slot gets a nonzero sentinel now, so that `commit` pays a
+         nonzero-to-nonzero write.
     @param round_id The round, which must be in its Register phase.
     @param role 1 for a model owner, 2 for a base station.
     @param weight The registered weight (w_i or u_j), 1 .. 2**96-1.
@@ -327,7 +334,7 @@ def register(round_id: uint256, role: uint256, weight: uint256):
     assert weight >= 1 and weight <= MAX_AMOUNT, "hcfl: weight out of range"
     assert msg.value > 0, "hcfl: zero deposit"
     assert msg.value <= MAX_DEPOSIT, "hcfl: deposit too large"
-    assert self.participants[round_id][msg.sender].role == 0, "hcfl: already registered"
+    assert self.participants[round_id][msg.sender].info == 0, "hcfl: already registered"
     index: uint256 = 0
     if role == ROLE_OWNER:
         index = self.n_owners[round_id]
@@ -344,7 +351,7 @@ def register(round_id: uint256, role: uint256, weight: uint256):
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(
-        role=role, status=0, index=index, weight=weight, amount=msg.value, commitment=NO_COMMITMENT
+        info=role | (index << 16) | (weight << 64), amount=msg.value, commitment=NO_COMMITMENT
     )
     log Registered(
         round_id=round_id, participant=msg.sender, role=role, index=index, weight=weight, deposit=msg.value
@@ -358,12 +365,13 @@ def advance(round_id: uint256):
             Register -> Propose, Propose -> Commit, Commit -> Reveal, Train -> Vote.
     @dev A round with no owner or no station, or with no proposal, is cancelled instead
          (Finalized; every deposit and bond goes back). Reveal ends by `close`, Vote by
-         `finalize`. Only one step per call, so no phase is skipped by accident.
+         `finalize`. One step per call, so no phase is skipped by accident.
     @param round_id The round.
     """
-    p: uint256 = self.phase[round_id]
+    sched: uint256 = self.schedule[round_id]
+    p: uint256 = sched & MASK_8
     assert p != 0, "hcfl: no such round"
-    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
     if p == PHASE_REGISTER:
         if self.n_owners[round_id] == 0 or self.n_stations[round_id] == 0:
             self._cancel(round_id)
@@ -377,7 +385,7 @@ def advance(round_id: uint256):
     elif p == PHASE_COMMIT:
         self._enter(round_id, PHASE_REVEAL, REVEAL_SECONDS)
     elif p == PHASE_TRAIN:
-        # the winner missed its report: the vote phase still runs, finalize slashes
+        # the winner missed its report: the vote still runs, and finalize slashes
         self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
     elif p == PHASE_REVEAL:
         raise "hcfl: reveal ends by close"
@@ -414,10 +422,10 @@ def propose(
     @return The proposal's index m.
     """
     self._require_phase(round_id, PHASE_PROPOSE)
-    assert self.participants[round_id][msg.sender].role == ROLE_OWNER, "hcfl: not an owner"
+    assert self.participants[round_id][msg.sender].info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
     assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
-    assert msg.value >= MIN_BOND and msg.value > 0, "hcfl: bond too small"
+    assert msg.value >= MIN_BOND, "hcfl: bond too small"
     assert (
         budget * self.min_ratio_weight[round_id]
         <= self.min_ratio_deposit[round_id] * self.owner_weight_sum[round_id]
@@ -460,7 +468,7 @@ def commit(round_id: uint256, commitment: bytes32):
     @param commitment The hash.
     """
     self._require_phase(round_id, PHASE_COMMIT)
-    assert self.participants[round_id][msg.sender].role != 0, "hcfl: not registered"
+    assert self.participants[round_id][msg.sender].info != 0, "hcfl: not registered"
     assert commitment != empty(bytes32) and commitment != NO_COMMITMENT, "hcfl: empty commitment"
     self.participants[round_id][msg.sender].commitment = commitment
     log Committed(round_id=round_id, participant=msg.sender, commitment=commitment)
@@ -479,10 +487,10 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
     @param salt The salt of the commitment.
     """
     self._require_phase(round_id, PHASE_REVEAL)
-    role: uint256 = self.participants[round_id][msg.sender].role
+    info: uint256 = self.participants[round_id][msg.sender].info
+    role: uint256 = info & MASK_8
     assert role != 0, "hcfl: not registered"
-    status: uint256 = self.participants[round_id][msg.sender].status
-    assert status & STATUS_REVEALED == 0, "hcfl: already revealed"
+    assert (info >> 8) & STATUS_REVEALED == 0, "hcfl: already revealed"
     M: uint256 = self.n_proposals[round_id]
     assert len(claims) == M, "hcfl: one claim per proposal"
     assert (
@@ -498,9 +506,9 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         # the largest cost share is the share of the largest (subsidized) budget
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * self.participants[round_id][msg.sender].weight, self.owner_weight_sum[round_id])
+        bound += self._ceil_div(big * (info >> 64), self.owner_weight_sum[round_id])
     assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
-    self.participants[round_id][msg.sender].status = status | STATUS_REVEALED
+    self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << 8)
     for m: uint256 in range(MAX_M):
         if m == M:
             break
@@ -518,13 +526,14 @@ def close(round_id: uint256):
     """
     @notice Ends the Reveal phase: chooses the proposal of highest welfare in O(M).
     @dev Ties go to the lowest index; a best welfare of 0 or less chooses none. The
-         subsidy used (at most the winner's budget) stays in the round's float; the rest
+         subsidy used (at most the winner's budget) enters the round's float; the rest
          goes back to the pool. Losing bonds are released. With no winner the round is
          finalized at once.
     @param round_id The round, in its Reveal phase past the deadline.
     """
-    assert self.phase[round_id] == PHASE_REVEAL, "hcfl: not in reveal phase"
-    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    sched: uint256 = self.schedule[round_id]
+    assert sched & MASK_8 == PHASE_REVEAL, "hcfl: not in reveal phase"
+    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
     M: uint256 = self.n_proposals[round_id]
     welfare: DynArray[int256, MAX_M] = []
     best: int256 = 0
@@ -541,14 +550,17 @@ def close(round_id: uint256):
             found = True
     sub: uint256 = self.subsidy[round_id]
     used: uint256 = 0
+    wp1: uint256 = 0
     if found:
         used = min(sub, self.prop_acc[round_id][winner] & MASK_96)
-        self.winner_plus_one[round_id] = winner + 1
+        wp1 = winner + 1
+        self.winner_plus_one[round_id] = wp1
     # the subsidy stays recorded: settlements recompute the shares it lowered
-    self.round_acc[round_id] = (FLOAT_BIAS + used) << 64
+    n: uint256 = self.n_owners[round_id] + self.n_stations[round_id]
+    self.round_acc[round_id] = ((FLOAT_BIAS + used) << 96) | (wp1 << 72) | (M << 64) | (n << 32)
     if sub > used:
-        self.pool += sub - used
-        log PoolChanged(round_id=round_id, pool=self.pool)
+        self.pool_plus_one += sub - used
+        log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
     for m: uint256 in range(MAX_M):
         if m == M:
             break
@@ -558,8 +570,7 @@ def close(round_id: uint256):
     if found:
         self._enter(round_id, PHASE_TRAIN, TRAIN_SECONDS)
     else:
-        self.phase[round_id] = PHASE_FINALIZED
-        log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+        self._enter(round_id, PHASE_FINALIZED, 0)
         log Finalized(round_id=round_id, cancelled=False, slashed=False, punish_votes=0)
 
 
@@ -574,25 +585,26 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
          `r[x*] - tax`. Taxes and penalties go to the pool; owner shares come into the
          round's float and station rewards leave it; the last settlement sweeps the
          float (the rounding dust) into the pool.
-    @param round_id A closed round (Train, Vote or Finalized).
+    @param round_id A closed (or cancelled) round.
     @param who The participant.
     @param claims Its revealed claims, or none if it did not reveal.
     @param salt The salt of its commitment (ignored without claims).
     """
-    p: uint256 = self.phase[round_id]
-    assert p >= PHASE_TRAIN, "hcfl: round not closed"
-    role: uint256 = self.participants[round_id][who].role
+    acc: uint256 = self.round_acc[round_id]
+    assert acc != 0, "hcfl: round not closed"
+    info: uint256 = self.participants[round_id][who].info
+    role: uint256 = info & MASK_8
     assert role != 0, "hcfl: not registered"
-    status: uint256 = self.participants[round_id][who].status
+    status: uint256 = (info >> 8) & MASK_8
     assert status & STATUS_SETTLED == 0, "hcfl: already settled"
     amount: uint256 = self.participants[round_id][who].amount
-    index: uint256 = self.participants[round_id][who].index
-    if self.cancelled[round_id]:
-        self.participants[round_id][who].status = status | STATUS_SETTLED
+    index: uint256 = (info >> 16) & MASK_32
+    self.participants[round_id][who].info = info | (STATUS_SETTLED << 8)
+    if acc & ACC_CANCELLED != 0:
         log Settled(round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount)
         return
     revealed: bool = status & STATUS_REVEALED != 0
-    M: uint256 = self.n_proposals[round_id]
+    M: uint256 = (acc >> 64) & MASK_8
     if revealed:
         assert len(claims) == M, "hcfl: one claim per proposal"
         assert (
@@ -600,8 +612,8 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         ), "hcfl: claims do not match the commitment"
     else:
         assert len(claims) == 0, "hcfl: participant did not reveal"
-    weight: uint256 = self.participants[round_id][who].weight
-    wp1: uint256 = self.winner_plus_one[round_id]
+    weight: uint256 = info >> 64
+    wp1: uint256 = (acc >> 72) & MASK_8
     total_w: uint256 = 0
     sub: uint256 = 0
     if role == ROLE_OWNER:
@@ -616,8 +628,8 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     for m: uint256 in range(MAX_M):
         if m == M:
             break
-        acc: uint256 = self.prop_acc[round_id][m]
-        budget: uint256 = acc & MASK_96
+        pa: uint256 = self.prop_acc[round_id][m]
+        budget: uint256 = pa & MASK_96
         claim: int256 = 0
         if revealed:
             claim = convert(claims[m], int256)
@@ -630,38 +642,37 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         else:
             sh = budget * weight // total_w
             net = convert(sh, int256) - claim
-        others: int256 = convert(acc >> 96, int256) - convert(WELFARE_BIAS, int256) - net
+        others: int256 = convert(pa >> 96, int256) - convert(WELFARE_BIAS, int256) - net
         best = max(best, others)
         if m + 1 == wp1:
             at_winner = others
             share = sh
     tax: uint256 = convert(best - at_winner, uint256)
     payout: uint256 = 0
-    flt: uint256 = self.round_acc[round_id]
     if role == ROLE_OWNER:
         assert share + tax <= amount, "hcfl: owner deposit short"
         payout = unsafe_sub(amount, share + tax)
-        flt += share << 64
+        acc += share << 96
     else:
         assert tax <= amount + share, "hcfl: station deposit short"
         payout = unsafe_sub(amount + share, tax)
-        flt -= share << 64
+        acc -= share << 96
     penalty: uint256 = 0
     if not revealed:
         penalty = min(NO_SHOW_PENALTY, payout)
         payout = unsafe_sub(payout, penalty)
-    flt += 1
-    self.participants[round_id][who].status = status | STATUS_SETTLED
     self.participants[round_id][who].amount = payout
+    acc += 1
     to_pool: uint256 = tax + penalty
-    if flt & MASK_64 == self.n_owners[round_id] + self.n_stations[round_id]:
-        dust: uint256 = (flt >> 64) - FLOAT_BIAS
+    if acc & MASK_32 == (acc >> 32) & MASK_32:
+        # the last settlement of the round: what is left of the float is the dust
+        dust: uint256 = (acc >> 96) - FLOAT_BIAS
         to_pool += dust
-        flt = (FLOAT_BIAS << 64) | (flt & MASK_64)
+        acc = (FLOAT_BIAS << 96) | (acc & (2**96 - 1))
         log DustSwept(round_id=round_id, dust=dust)
-    self.round_acc[round_id] = flt
+    self.round_acc[round_id] = acc
     if to_pool > 0:
-        self.pool += to_pool
+        self.pool_plus_one += to_pool
     log Settled(
         round_id=round_id, participant=who, role=role, index=index, share=share, tax=tax, penalty=penalty, payout=payout
     )
@@ -704,12 +715,12 @@ def vote(round_id: uint256, punish: bool):
     @param punish True to punish.
     """
     self._require_phase(round_id, PHASE_VOTE)
-    assert self.participants[round_id][msg.sender].role == ROLE_OWNER, "hcfl: not an owner"
+    info: uint256 = self.participants[round_id][msg.sender].info
+    assert info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
     wp1: uint256 = self.winner_plus_one[round_id]
     assert msg.sender != self.proposals[round_id][wp1 - 1].proposer, "hcfl: winner cannot vote"
-    status: uint256 = self.participants[round_id][msg.sender].status
-    assert status & STATUS_VOTED == 0, "hcfl: already voted"
-    self.participants[round_id][msg.sender].status = status | STATUS_VOTED
+    assert (info >> 8) & STATUS_VOTED == 0, "hcfl: already voted"
+    self.participants[round_id][msg.sender].info = info | (STATUS_VOTED << 8)
     if punish:
         self.punish_votes[round_id] += 1
     log Voted(round_id=round_id, owner=msg.sender, punish=punish)
@@ -723,8 +734,9 @@ def finalize(round_id: uint256):
             reported; releases it otherwise.
     @param round_id The round, in its Vote phase past the deadline.
     """
-    assert self.phase[round_id] == PHASE_VOTE, "hcfl: not in vote phase"
-    assert block.timestamp >= self.deadline[round_id], "hcfl: phase not over"
+    sched: uint256 = self.schedule[round_id]
+    assert sched & MASK_8 == PHASE_VOTE, "hcfl: not in vote phase"
+    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
     w: uint256 = self.winner_plus_one[round_id] - 1
     votes: uint256 = self.punish_votes[round_id]
     others: uint256 = self.n_owners[round_id] - 1
@@ -732,12 +744,11 @@ def finalize(round_id: uint256):
     if cut:
         self.proposals[round_id][w].bond_state = BOND_SLASHED
         self.slashed[round_id] = True
-        self.pool += self.proposals[round_id][w].bond
-        log PoolChanged(round_id=round_id, pool=self.pool)
+        self.pool_plus_one += self.proposals[round_id][w].bond
+        log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
     else:
         self.proposals[round_id][w].bond_state = BOND_RELEASED
-    self.phase[round_id] = PHASE_FINALIZED
-    log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+    self._enter(round_id, PHASE_FINALIZED, 0)
     log Finalized(round_id=round_id, cancelled=False, slashed=cut, punish_votes=votes)
 
 
@@ -748,12 +759,12 @@ def withdraw(round_id: uint256):
     @notice Pays the caller its settled payout of a round (pull payment).
     @param round_id The round.
     """
-    status: uint256 = self.participants[round_id][msg.sender].status
-    assert status & STATUS_SETTLED != 0, "hcfl: not settled"
-    assert status & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
+    info: uint256 = self.participants[round_id][msg.sender].info
+    assert (info >> 8) & STATUS_SETTLED != 0, "hcfl: not settled"
+    assert (info >> 8) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
     amount: uint256 = self.participants[round_id][msg.sender].amount
     # effects before the interaction: a reentrant call finds the payout gone
-    self.participants[round_id][msg.sender].status = status | STATUS_WITHDRAWN
+    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << 8)
     self.participants[round_id][msg.sender].amount = 0
     log Withdrawn(round_id=round_id, participant=msg.sender, amount=amount)
     if amount > 0:
@@ -774,6 +785,75 @@ def withdraw_bond(round_id: uint256, index: uint256):
     self.proposals[round_id][index].bond_state = BOND_WITHDRAWN
     log BondWithdrawn(round_id=round_id, index=index, proposer=msg.sender, amount=amount)
     raw_call(msg.sender, b"", value=amount)
+
+
+@external
+@view
+def pool() -> uint256:
+    """
+    @notice The recycle pool: taxes, dust, penalties and slashed bonds, reserved as
+            the next round's subsidy when that round starts.
+    @return The pool in wei.
+    """
+    return self.pool_plus_one - 1
+
+
+@external
+@view
+def phase(round_id: uint256) -> uint256:
+    """
+    @notice The phase of a round (1 Register, 2 Propose, 4 Commit, 8 Reveal, 16 Train,
+            32 Vote, 64 Finalized; 0: no such round).
+    @param round_id The round.
+    @return The phase.
+    """
+    return self._phase(round_id)
+
+
+@external
+@view
+def deadline(round_id: uint256) -> uint256:
+    """
+    @notice When the current phase of a round ends (block timestamp).
+    @param round_id The round.
+    @return The deadline.
+    """
+    return self.schedule[round_id] >> 8
+
+
+@external
+@view
+def cancelled(round_id: uint256) -> bool:
+    """
+    @notice Whether a round ended without a choice (no owner, station or proposal).
+    @param round_id The round.
+    @return True if cancelled.
+    """
+    return self.round_acc[round_id] & ACC_CANCELLED != 0
+
+
+@external
+@view
+def participant(
+    round_id: uint256, who: address
+) -> (uint256, uint256, uint256, uint256, uint256, bytes32):
+    """
+    @notice A participant's record, unpacked.
+    @param round_id The round.
+    @param who The participant.
+    @return role (0 none, 1 owner, 2 station), status bits (1 revealed, 2 settled,
+            4 withdrawn, 8 voted), index in its side, weight, amount (the deposit while
+            unsettled, then the payout) and commitment.
+    """
+    info: uint256 = self.participants[round_id][who].info
+    return (
+        info & MASK_8,
+        (info >> 8) & MASK_8,
+        (info >> 16) & MASK_32,
+        info >> 64,
+        self.participants[round_id][who].amount,
+        self.participants[round_id][who].commitment,
+    )
 
 
 @external
@@ -816,63 +896,70 @@ def budget(round_id: uint256, index: uint256) -> uint256:
 
 @external
 @view
-def held_float(round_id: uint256) -> uint256:
+def held_float(round_id: uint256) -> int256:
     """
-    @notice Money of a round held outside deposits and bonds: the reserved subsidy
-            before close, the float (owner shares in minus station rewards out plus the
-            subsidy used) after it, until the last settlement sweeps it.
-    @dev The float is negative while stations settled before owners; this view returns
-         the float's signed value plus the subsidy reserve, which only tests read. It
-         is non-negative whenever every deposit still held is counted beside it.
+    @notice Money of a round held besides its deposits and bonds: the reserved subsidy
+            before close; after it, the float (owner shares in, station rewards out, plus
+            the subsidy used) until the last settlement sweeps it.
+    @dev Negative while stations settled before owners; the owners' deposits still held
+         cover it. Only the balance-equation checks need it.
     @param round_id The round.
-    @return The amount (as a two's-complement uint256 if negative).
+    @return The amount in wei.
     """
     acc: uint256 = self.round_acc[round_id]
     if acc == 0:
-        return self.subsidy[round_id]
-    return unsafe_sub(acc >> 64, FLOAT_BIAS)
+        return convert(self.subsidy[round_id], int256)
+    if acc & ACC_CANCELLED != 0:
+        return 0
+    return convert(acc >> 96, int256) - convert(FLOAT_BIAS, int256)
 
 
 @internal
 def _open_round(round_id: uint256):
     self.current_round = round_id
-    sub: uint256 = self.pool
-    self.pool = 0
+    sub: uint256 = self.pool_plus_one - 1
+    self.pool_plus_one = 1
     self.subsidy[round_id] = sub
-    self.phase[round_id] = PHASE_REGISTER
-    self.deadline[round_id] = block.timestamp + REGISTER_SECONDS
+    self._enter(round_id, PHASE_REGISTER, REGISTER_SECONDS)
     log RoundStarted(round_id=round_id, deadline=block.timestamp + REGISTER_SECONDS, subsidy=sub)
-    log PhaseChanged(round_id=round_id, phase=PHASE_REGISTER, deadline=block.timestamp + REGISTER_SECONDS)
 
 
 @internal
 def _enter(round_id: uint256, p: uint256, seconds: uint256):
-    self.phase[round_id] = p
-    self.deadline[round_id] = block.timestamp + seconds
+    self.schedule[round_id] = p | ((block.timestamp + seconds) << 8)
     log PhaseChanged(round_id=round_id, phase=p, deadline=block.timestamp + seconds)
 
 
 @internal
 def _cancel(round_id: uint256):
-    self.cancelled[round_id] = True
     # the reserved subsidy goes back to the pool; every deposit and bond goes back
+    self.round_acc[round_id] = ACC_CANCELLED
     sub: uint256 = self.subsidy[round_id]
-    self.subsidy[round_id] = 0
-    self.pool += sub
+    if sub > 0:
+        self.subsidy[round_id] = 0
+        self.pool_plus_one += sub
+        log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
+    M: uint256 = self.n_proposals[round_id]
     for m: uint256 in range(MAX_M):
-        if m == self.n_proposals[round_id]:
+        if m == M:
             break
         self.proposals[round_id][m].bond_state = BOND_RELEASED
-    self.phase[round_id] = PHASE_FINALIZED
-    log PhaseChanged(round_id=round_id, phase=PHASE_FINALIZED, deadline=block.timestamp)
+    self._enter(round_id, PHASE_FINALIZED, 0)
     log Finalized(round_id=round_id, cancelled=True, slashed=False, punish_votes=0)
 
 
 @internal
 @view
+def _phase(round_id: uint256) -> uint256:
+    return self.schedule[round_id] & MASK_8
+
+
+@internal
+@view
 def _require_phase(round_id: uint256, p: uint256):
-    assert self.phase[round_id] == p, "hcfl: wrong phase"
-    assert block.timestamp < self.deadline[round_id], "hcfl: deadline passed"
+    sched: uint256 = self.schedule[round_id]
+    assert sched & MASK_8 == p, "hcfl: wrong phase"
+    assert block.timestamp < sched >> 8, "hcfl: deadline passed"
 
 
 @internal

@@ -251,7 +251,7 @@ class Deployment:
     def participant(self, who: str, round_id: int | None = None) -> dict[str, Any]:
         """The stored record: role, status, index, weight, amount (deposit, then payout), commitment."""
         r = self.round_id if round_id is None else round_id
-        rec = self.chain.call("participants", [r, who])
+        rec = self.chain.call("participant", [r, who])
         names = ("role", "status", "index", "weight", "amount", "commitment")
         if isinstance(rec, dict):
             return dict(rec)
