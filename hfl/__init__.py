@@ -1,0 +1,15 @@
+"""Hierarchical federated learning (HierFAVG) for HCFL: clients -> base stations -> the winning owner.
+
+Public entry points (stable; the Flower app and the `hcfl` command build on them):
+- `hfl.config.TrainConfig`, `labels_from_bitmask`
+- `hfl.data.build_federation(cfg, device)`, `load_cifar10`, `write_fake_cifar10`, `partition`
+- `hfl.aggregate.weighted_average(states, weights)`
+- `hfl.train.station_update(global_state, station_clients, cfg, round_idx, station_idx)`,
+  `cloud_aggregate`, `evaluate(state, test, cfg)`, `init_state(cfg)`, `train(cfg, progress=...)`
+- `hfl.contribution.contributions(station_states, station_weights, evaluate_fn, ...)`
+- `hfl.result.TrainResult`, `write_result(result, out_dir)`
+"""
+
+from hfl.config import ConfigError, TrainConfig, labels_from_bitmask
+
+__all__ = ["ConfigError", "TrainConfig", "labels_from_bitmask"]

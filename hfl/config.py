@@ -1,0 +1,181 @@
+"""The trainer's configuration: one plain frozen dataclass, saved next to every result.
+
+Every run of `hfl` (in-process, from the `hcfl round` command or on Flower) is fully described by
+a `TrainConfig`; `train(cfg)` is a function of it alone, so a result can be reproduced from the
+`config` object stored in its `result.json`.
+
+Bad values raise `ConfigError` (a `ValueError`) whose `field` names the offending field, so that
+the command line can name the matching option in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+MODELS = ("cnn", "resnet18", "resnet50")
+DATASETS = ("digits", "cifar10")
+KAPPA1_UNITS = ("epochs", "steps")
+CONTRIBUTION_METHODS = ("loo", "shapley")
+DEVICES = ("auto", "cpu", "cuda")
+# The environment variable naming the local CIFAR-10 folder when no `data_dir` is given.
+CIFAR10_ENV = "HCFL_CIFAR10_DIR"
+NUM_LABELS = {"digits": 10, "cifar10": 10}
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; `field` is the `TrainConfig` field (or option) at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One hierarchical FL training job (HierFAVG: clients -> base stations -> cloud/owner).
+
+    Defaults train the small CNN on scikit-learn's digits on the CPU in a few seconds.
+    """
+
+    seed: int = 0
+    model: str = "cnn"  # one of MODELS
+    dataset: str = "digits"  # one of DATASETS
+    data_dir: str | None = None  # CIFAR-10 root (holding cifar-10-batches-py); else $HCFL_CIFAR10_DIR
+    n_stations: int = 4  # base stations (edge aggregators)
+    clients_per_station: int = 5
+    iid: bool = False  # IID split; otherwise Dirichlet(alpha) label skew over clients
+    alpha: float = 0.5  # Dirichlet concentration (smaller = more skew); ignored when iid
+    kappa1: int = 2  # local epochs (or steps, see kappa1_unit) per edge round
+    kappa1_unit: str = "epochs"  # one of KAPPA1_UNITS
+    kappa2: int = 2  # edge rounds per global round
+    global_rounds: int = 8
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 32
+    # Labels the proposal targets (indices into the dataset's labels); None means all labels.
+    # Training data and evaluation are restricted to them. See `labels_from_bitmask`.
+    target_labels: tuple[int, ...] | None = None
+    max_train_samples: int | None = None  # cap on training images after the target filter
+    augment: bool | None = None  # random crop + flip on the device; None = on for cifar10 only
+    device: str = "auto"  # one of DEVICES; auto = cuda when available, else cpu
+    amp: bool | None = None  # bfloat16 autocast; None = on for cuda only
+    vectorize: bool | None = None  # vmap over a station's clients; None = for models without buffers
+    contribution: str = "shapley"  # one of CONTRIBUTION_METHODS (leave-one-out is always reported)
+    max_evals: int = 64  # bound on model evaluations spent on contribution measurement
+    shuffled_label_stations: tuple[int, ...] = ()  # stations whose clients' labels are shuffled (tests, experiments)
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        # Accept lists (from JSON or callers) but store tuples, so the config stays hashable.
+        if self.target_labels is not None and not isinstance(self.target_labels, tuple):
+            object.__setattr__(self, "target_labels", tuple(int(t) for t in self.target_labels))
+        if not isinstance(self.shuffled_label_stations, tuple):
+            object.__setattr__(self, "shuffled_label_stations", tuple(int(s) for s in self.shuffled_label_stations))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the first bad field."""
+        if self.model not in MODELS:
+            raise ConfigError("model", f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.dataset not in DATASETS:
+            raise ConfigError("dataset", f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        for name in ("n_stations", "clients_per_station", "kappa1", "kappa2", "global_rounds", "batch_size",
+                     "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(name, f"must be an integer >= 1, got {value!r}")
+        if not self.iid and not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha > 0):
+            raise ConfigError("alpha", f"the Dirichlet concentration must be a finite number > 0, got {self.alpha!r}")
+        if self.kappa1_unit not in KAPPA1_UNITS:
+            raise ConfigError("kappa1_unit", f"must be one of {', '.join(KAPPA1_UNITS)}, got {self.kappa1_unit!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError("lr", f"must be > 0, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError("momentum", f"must be in [0, 1), got {self.momentum!r}")
+        if self.weight_decay < 0:
+            raise ConfigError("weight_decay", f"must be >= 0, got {self.weight_decay!r}")
+        n_labels = NUM_LABELS[self.dataset]
+        if self.target_labels is not None:
+            if len(self.target_labels) == 0:
+                raise ConfigError("target_labels", "must hold at least one label")
+            bad = [t for t in self.target_labels if not 0 <= t < n_labels]
+            if bad:
+                raise ConfigError("target_labels", f"labels {bad} are outside 0..{n_labels - 1} of {self.dataset}")
+            if len(set(self.target_labels)) != len(self.target_labels):
+                raise ConfigError("target_labels", f"repeated label in {list(self.target_labels)}")
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ConfigError("max_train_samples", f"must be >= 1, got {self.max_train_samples!r}")
+        if self.device not in DEVICES:
+            raise ConfigError("device", f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.contribution not in CONTRIBUTION_METHODS:
+            raise ConfigError("contribution", f"must be one of {', '.join(CONTRIBUTION_METHODS)}")
+        if self.max_evals < 1:
+            raise ConfigError("max_evals", f"must be >= 1, got {self.max_evals!r}")
+        bad = [s for s in self.shuffled_label_stations if not 0 <= s < self.n_stations]
+        if bad:
+            raise ConfigError("shuffled_label_stations", f"stations {bad} are outside 0..{self.n_stations - 1}")
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> tuple[int, ...]:
+        """The target labels, sorted (all of the dataset's labels when none are given)."""
+        if self.target_labels is None:
+            return tuple(range(NUM_LABELS[self.dataset]))
+        return tuple(sorted(self.target_labels))
+
+    @property
+    def n_clients(self) -> int:
+        return self.n_stations * self.clients_per_station
+
+    def resolved_data_dir(self) -> str | None:
+        """The CIFAR-10 folder: `data_dir`, else the `HCFL_CIFAR10_DIR` environment variable."""
+        return self.data_dir or os.environ.get(CIFAR10_ENV) or None
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        for k, v in out.items():
+            if isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(unknown[0], "unknown configuration field")
+        return cls(**data)
+
+
+def labels_from_bitmask(mask: int, n_labels: int = 10) -> tuple[int, ...]:
+    """Target labels of a proposal's bitmask (SPEC section 1): bit `l` set means label `l` is targeted."""
+    if not isinstance(mask, int) or mask <= 0:
+        raise ConfigError("target_labels", f"the label bitmask must be a positive integer, got {mask!r}")
+    if mask >> n_labels:
+        raise ConfigError("target_labels", f"bitmask {mask:#x} has bits beyond the dataset's {n_labels} labels")
+    return tuple(l for l in range(n_labels) if mask >> l & 1)
+
+
+def bitmask_from_labels(labels: tuple[int, ...] | list[int]) -> int:
+    """Inverse of `labels_from_bitmask`."""
+    return sum(1 << int(l) for l in set(labels))
+
+
+__all__ = [
+    "CIFAR10_ENV",
+    "ConfigError",
+    "TrainConfig",
+    "bitmask_from_labels",
+    "labels_from_bitmask",
+]

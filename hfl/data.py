@@ -1,0 +1,329 @@
+"""Data for the trainer: decoded once into uint8 tensors on the device, then split into a federation.
+
+Two image sets, neither downloaded at run time:
+- scikit-learn's digits (shipped inside the package: 1797 real 8x8 grey images, 10 classes), the
+  default, so that any machine learns something real in seconds. Pixels 0..16 are scaled to
+  0..255 and kept at their native 8x8 (the models take any size; native size keeps the CPU fast).
+- CIFAR-10 in its standard python format (`cifar-10-batches-py`), read by
+  `torchvision.datasets.CIFAR10(root, download=False)` from `--data-dir` or `$HCFL_CIFAR10_DIR`.
+  torchvision's md5 check is replaced by a structural one (files present, each batch decodes to
+  uint8 images and labels 0..9), so that the small folders written by `write_fake_cifar10` for
+  tests load through the same code as the real set.
+
+A federation is `n_stations x clients_per_station` clients, each holding `(x, y)`: x a uint8
+tensor [n, C, H, W] and y an int64 tensor [n] on the training device. The training set is first
+restricted to the proposal's target labels, then split IID or by Dirichlet(alpha) label skew
+(Hsu et al. 2019, "Measuring the effects of non-identical data distribution"): every sample goes
+to exactly one client. Everything is a function of the config's seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hfl.config import CIFAR10_ENV, ConfigError, TrainConfig
+
+Client = tuple[Tensor, Tensor]  # (x uint8 [n, C, H, W], y int64 [n])
+
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
+                 "batches.meta")
+CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+class DataError(ConfigError):
+    """The data folder is missing or corrupt (field `data_dir`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("data_dir", message)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape and normalisation of a dataset (per-channel mean/std of pixels scaled to [0, 1])."""
+
+    name: str
+    in_channels: int
+    image_size: int
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+DATASET_INFO = {
+    # digits: pixel mean/std over the whole set (0..16 scaled to [0, 1]).
+    "digits": DatasetInfo("digits", 1, 8, 10, (0.3053,), (0.3760,)),
+    "cifar10": DatasetInfo("cifar10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A whole dataset as four tensors on one device."""
+
+    info: DatasetInfo
+    x_train: Tensor  # [N, C, H, W] uint8
+    y_train: Tensor  # [N] int64
+    x_test: Tensor  # [M, C, H, W] uint8
+    y_test: Tensor  # [M] int64
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        return ImageSet(self.info, self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
+                        self.y_test.to(device))
+
+
+@dataclass(frozen=True)
+class Federation:
+    """Per-station lists of per-client `(x, y)` and the test set (all of it; evaluation filters labels)."""
+
+    info: DatasetInfo
+    stations: tuple[tuple[Client, ...], ...]
+    test: Client
+    labels: tuple[int, ...]  # target labels: training data holds only these
+
+    @property
+    def station_samples(self) -> list[int]:
+        return [sum(int(y.numel()) for _, y in clients) for clients in self.stations]
+
+    @property
+    def n_train(self) -> int:
+        return sum(self.station_samples)
+
+
+# Loading ------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_cpu() -> ImageSet:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = np.clip(np.rint(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]  # [1797, 1, 8, 8]
+    y = d.target.astype(np.int64)
+    # A fixed stratified split, independent of the training seed, so accuracies are comparable.
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    return ImageSet(DATASET_INFO["digits"], torch.from_numpy(x_tr), torch.from_numpy(y_tr), torch.from_numpy(x_te),
+                    torch.from_numpy(y_te))
+
+
+def load_digits_set(device: torch.device | str = "cpu") -> ImageSet:
+    """scikit-learn's digits: 1437 training and 360 test images, [N, 1, 8, 8] uint8."""
+    return _digits_cpu().to(device)
+
+
+def _cifar_dataset_class() -> type:
+    from torchvision.datasets import CIFAR10
+
+    class LocalCIFAR10(CIFAR10):
+        """torchvision's CIFAR10 with the md5 check replaced by a presence check (see module doc)."""
+
+        def _check_integrity(self) -> bool:
+            base = os.path.join(self.root, self.base_folder)
+            return all(os.path.isfile(os.path.join(base, name)) for name, _ in self.train_list + self.test_list)
+
+        def _load_meta(self) -> None:
+            path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+            with open(path, "rb") as infile:
+                data = pickle.load(infile, encoding="latin1")
+            self.classes = data[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    return LocalCIFAR10
+
+
+def _expected(root: Path) -> str:
+    return f"expected {root / CIFAR10_FOLDER}/{{{','.join(CIFAR10_FILES)}}} in the CIFAR-10 python format"
+
+
+@functools.lru_cache(maxsize=2)
+def _cifar10_cpu(root: str) -> ImageSet:
+    path = Path(root)
+    if not path.is_dir():
+        raise DataError(f"CIFAR-10 folder {path} does not exist; {_expected(path)}")
+    missing = [f for f in CIFAR10_FILES if not (path / CIFAR10_FOLDER / f).is_file()]
+    if missing:
+        raise DataError(f"CIFAR-10 folder {path} lacks {', '.join(missing)}; {_expected(path)}")
+    cls = _cifar_dataset_class()
+    parts = []
+    for train in (True, False):
+        try:
+            ds = cls(str(path), train=train, download=False)
+            x = np.asarray(ds.data)
+            y = np.asarray(ds.targets, dtype=np.int64)
+        except Exception as exc:  # pickle, EOF, shape and key errors all mean the same to the user
+            raise DataError(f"CIFAR-10 folder {path} is corrupt ({type(exc).__name__}: {exc}); {_expected(path)}") \
+                from exc
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3) or len(y) != len(x) or len(x) == 0:
+            raise DataError(f"CIFAR-10 folder {path} is corrupt (images of shape {x.shape} {x.dtype}, "
+                            f"{len(y)} labels); {_expected(path)}")
+        if y.min() < 0 or y.max() > 9:
+            raise DataError(f"CIFAR-10 folder {path} is corrupt (labels outside 0..9); {_expected(path)}")
+        # HWC -> CHW once, here, so that the hot path never permutes.
+        parts.append((torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)))
+    (x_tr, y_tr), (x_te, y_te) = parts
+    return ImageSet(DATASET_INFO["cifar10"], x_tr, y_tr, x_te, y_te)
+
+
+def load_cifar10(root: str | os.PathLike[str] | None, device: torch.device | str = "cpu") -> ImageSet:
+    """CIFAR-10 from `root` (the folder holding `cifar-10-batches-py`), decoded once per process.
+
+    Raises `DataError` naming the folder and the expected files when it is missing or corrupt.
+    """
+    if root is None or str(root) == "":
+        raise DataError(f"no CIFAR-10 folder given: pass --data-dir or set ${CIFAR10_ENV} to the folder holding "
+                        f"{CIFAR10_FOLDER}/")
+    return _cifar10_cpu(str(Path(root).expanduser().resolve())).to(device)
+
+
+def load_dataset(cfg: TrainConfig, device: torch.device | str = "cpu") -> ImageSet:
+    if cfg.dataset == "digits":
+        return load_digits_set(device)
+    return load_cifar10(cfg.resolved_data_dir(), device)
+
+
+def write_fake_cifar10(root: str | os.PathLike[str], *, n_train: int = 500, n_test: int = 100, seed: int = 0) -> Path:
+    """Write a small, learnable folder in the CIFAR-10 python format under `root`; returns `root`.
+
+    Each class is a fixed random colour pattern plus noise, so a short run can learn it. The
+    training images are spread over the five `data_batch_*` files as in the real set.
+    """
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    templates = rng.integers(40, 216, size=(10, 3, 32, 32)).astype(np.int16)
+
+    def batch(n: int, label: str) -> dict:
+        y = rng.integers(0, 10, size=n)
+        x = templates[y] + rng.integers(-40, 41, size=(n, 3, 32, 32))
+        x = np.clip(x, 0, 255).astype(np.uint8).reshape(n, 3072)
+        return {"batch_label": label, "labels": [int(v) for v in y], "data": x,
+                "filenames": [f"fake_{label}_{i}.png" for i in range(n)]}
+
+    sizes = np.array_split(np.arange(n_train), 5)
+    for i, part in enumerate(sizes, start=1):
+        with open(folder / f"data_batch_{i}", "wb") as f:
+            pickle.dump(batch(len(part), f"training batch {i} of 5"), f)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump(batch(n_test, "testing batch 1 of 1"), f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(CIFAR10_LABELS), "num_cases_per_batch": max(len(p) for p in sizes),
+                     "num_vis": 3072}, f)
+    return Path(root)
+
+
+# Partitioning -------------------------------------------------------------------------------
+
+
+def partition(labels: np.ndarray, n_clients: int, *, alpha: float | None, seed: int) -> list[np.ndarray]:
+    """Split sample indices `0..len(labels)-1` among `n_clients`; every index lands in exactly one client.
+
+    `alpha=None` is IID (a shuffled split into sizes that differ by at most one). Otherwise, for each
+    label, the fractions of its samples given to the clients are drawn from Dirichlet(alpha, ..., alpha):
+    smaller alpha gives each client fewer labels. Clients left empty take one sample from the largest.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n_clients < 1:
+        raise ConfigError("clients_per_station", f"need at least one client, got {n_clients}")
+    if n_clients > n:
+        raise ConfigError("clients_per_station",
+                          f"{n_clients} clients (n_stations x clients_per_station) but only {n} training samples")
+    rng = np.random.default_rng(seed)
+    if alpha is None:
+        return [np.sort(part) for part in np.array_split(rng.permutation(n), n_clients)]
+    if not alpha > 0:
+        raise ConfigError("alpha", f"the Dirichlet concentration must be > 0, got {alpha!r}")
+    buckets: list[list[np.ndarray]] = [[] for _ in range(n_clients)]
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        p = rng.dirichlet(np.full(n_clients, float(alpha)))
+        cuts = np.rint(np.cumsum(p)[:-1] * len(idx)).astype(int)
+        for k, part in enumerate(np.split(idx, cuts)):
+            buckets[k].append(part)
+    parts = [np.concatenate(b) if b else np.empty(0, dtype=np.int64) for b in buckets]
+    # Tiny alpha can leave a client with nothing; move one sample from the largest client.
+    for k in range(n_clients):
+        if len(parts[k]) == 0:
+            big = int(np.argmax([len(p) for p in parts]))
+            parts[k], parts[big] = parts[big][-1:], parts[big][:-1]
+    return [np.sort(p.astype(np.int64)) for p in parts]
+
+
+def label_skew(parts: list[np.ndarray], labels: np.ndarray, num_classes: int) -> float:
+    """Mean total-variation distance between each client's label distribution and the overall one.
+
+    0 means every client sees the global mix; it approaches 1 as clients hold single labels.
+    """
+    labels = np.asarray(labels)
+    overall = np.bincount(labels, minlength=num_classes) / len(labels)
+    dists = []
+    for p in parts:
+        if len(p) == 0:
+            continue
+        local = np.bincount(labels[p], minlength=num_classes) / len(p)
+        dists.append(0.5 * np.abs(local - overall).sum())
+    return float(np.mean(dists))
+
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed from integers (deterministic across processes, unlike `hash`)."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def build_federation(cfg: TrainConfig, device: torch.device | str = "cpu", *,
+                     dataset: ImageSet | None = None) -> Federation:
+    """The federation of `cfg`, deterministic in `cfg.seed`: data restricted to the target labels,
+    capped at `max_train_samples`, split over `n_stations x clients_per_station` clients (client `k`
+    belongs to station `k // clients_per_station`); stations in `shuffled_label_stations` get their
+    clients' labels shuffled among their own samples (a station with useless data).
+    """
+    data = (dataset if dataset is not None else load_dataset(cfg, "cpu"))
+    labels = cfg.labels
+    y_all = data.y_train.cpu().numpy()
+    keep = np.flatnonzero(np.isin(y_all, labels))
+    if cfg.max_train_samples is not None and cfg.max_train_samples < len(keep):
+        rng = np.random.default_rng(_seed(cfg.seed, 1))
+        keep = np.sort(rng.choice(keep, size=cfg.max_train_samples, replace=False))
+    parts = partition(y_all[keep], cfg.n_clients, alpha=None if cfg.iid else cfg.alpha, seed=_seed(cfg.seed, 2))
+    x_dev = data.x_train.to(device)
+    y_dev = data.y_train.to(device)
+    stations: list[tuple[Client, ...]] = []
+    for s in range(cfg.n_stations):
+        clients = []
+        for k in range(s * cfg.clients_per_station, (s + 1) * cfg.clients_per_station):
+            idx = torch.from_numpy(keep[parts[k]]).to(device)
+            x, y = x_dev[idx], y_dev[idx]
+            if s in cfg.shuffled_label_stations:
+                g = torch.Generator().manual_seed(_seed(cfg.seed, 3, k))
+                y = y[torch.randperm(len(y), generator=g).to(device)]
+            clients.append((x, y))
+        stations.append(tuple(clients))
+    return Federation(data.info, tuple(stations), (data.x_test.to(device), data.y_test.to(device)), labels)
+
+
+__all__ = [
+    "CIFAR10_FILES",
+    "CIFAR10_FOLDER",
+    "Client",
+    "DATASET_INFO",
+    "DataError",
+    "DatasetInfo",
+    "Federation",
+    "ImageSet",
+    "build_federation",
+    "label_skew",
+    "load_cifar10",
+    "load_dataset",
+    "load_digits_set",
+    "partition",
+    "write_fake_cifar10",
+]

@@ -1,0 +1,433 @@
+"""Hierarchical FedAvg (HierFAVG, Liu et al. 2020): clients -> base stations -> cloud (the winning owner).
+
+One global round: every station starts from the global model and runs `kappa2` edge rounds; in
+each, its clients train locally for `kappa1` epochs (or steps) of SGD from the station's model,
+and the station replaces its model by the average of its clients' models weighted by their
+sample counts. The cloud then averages the stations' models weighted by their sample counts.
+With one station and `kappa2 = 1` this is exactly FedAvg (McMahan et al. 2017).
+
+`station_update` is the unit of work of one station in one global round; it is deterministic
+given `(cfg.seed, round_idx, station_idx)` and the incoming model, so running stations in other
+processes (the Flower app) reproduces the in-process result on the same device kind.
+
+Speed: data stays as uint8 on the device; normalisation and augmentation (random crop with
+padding, horizontal flip) run there on whole batches. Models without buffers (the small CNN)
+train all clients of a station at once: `torch.func.vmap` over parameters stacked along a
+client axis, with a hand-written SGD that matches `torch.optim.SGD` (momentum, weight decay).
+Clients with fewer samples than the largest simply sit out (masked) in the steps they lack, so
+the schedule is exactly per-client epochs. Models with batch norm (the ResNets) train client by
+client, channels-last and under bfloat16 autocast on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from hfl.aggregate import weighted_average, weighted_average_stacked
+from hfl.config import ConfigError, TrainConfig
+from hfl.contribution import measure_contributions
+from hfl.data import DATASET_INFO, Client, DatasetInfo, Federation, build_federation
+from hfl.models import build_model, has_buffers
+from hfl.result import TrainResult
+
+State = dict[str, Tensor]
+
+
+# Device, precision, model templates ---------------------------------------------------------
+
+
+def resolve_device(cfg: TrainConfig) -> torch.device:
+    """`auto` -> cuda when available, else cpu; asking for cuda without one is a `ConfigError`."""
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "cuda was asked for but torch sees no CUDA device")
+    return torch.device(cfg.device)
+
+
+def autocast_for(device: torch.device, cfg: TrainConfig) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on CUDA (unless `cfg.amp` is False); full precision on the CPU by default."""
+    enabled = cfg.amp if cfg.amp is not None else device.type == "cuda"
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _channels_last(device: torch.device) -> bool:
+    return device.type == "cuda"
+
+
+@functools.lru_cache(maxsize=8)
+def _template(model: str, dataset: str, device: str) -> nn.Module:
+    """One model object per (architecture, device), reused by loading states into it."""
+    info = DATASET_INFO[dataset]
+    m = build_model(model, info.in_channels, info.num_classes).to(device)
+    if _channels_last(torch.device(device)):
+        m = m.to(memory_format=torch.channels_last)
+    return m
+
+
+def model_for(cfg: TrainConfig, device: torch.device | str) -> nn.Module:
+    return _template(cfg.model, cfg.dataset, str(torch.device(device)))
+
+
+def init_state(cfg: TrainConfig, device: torch.device | str = "cpu") -> State:
+    """The initial global model, a function of `cfg.seed` only (the global RNG is left untouched)."""
+    info = DATASET_INFO[cfg.dataset]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, info.in_channels, info.num_classes)
+    return {k: v.detach().to(device) for k, v in model.state_dict().items()}
+
+
+def _vectorize(cfg: TrainConfig, model: nn.Module, device: torch.device) -> bool:
+    if cfg.vectorize is None:
+        # Measured on the CPU (small CNN, digits, 1 thread): a vmap step over 5 clients x 32 images
+        # costs more than 5 single-client steps (62 vs 49 ms): the CPU is compute-bound even here,
+        # and masked clients add waste. vmap pays where kernel launches dominate: on CUDA.
+        return device.type == "cuda" and not has_buffers(model)
+    if cfg.vectorize and has_buffers(model):
+        raise ConfigError("vectorize", f"model {cfg.model} has buffers (batch norm); train it client by client")
+    return cfg.vectorize
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device: torch.device) -> torch.Generator:
+    """The random stream of one station in one global round (batch order, augmentation)."""
+    return torch.Generator(device=device).manual_seed(_seed(cfg.seed, 1000 + round_idx, station_idx))
+
+
+# Batches on the device ----------------------------------------------------------------------
+
+
+def prepare_batch(x: Tensor, info: DatasetInfo, *, augment: bool, gen: torch.Generator | None) -> Tensor:
+    """uint8 [B, C, H, W] -> normalised float [B, C, H, W]; with `augment`, a random crop after
+    zero-padding by H/8 pixels and a random horizontal flip, all on the tensor's device."""
+    b, c, h, w = x.shape
+    xf = x.float().div_(255.0)
+    mean = torch.tensor(info.mean, device=x.device).view(1, c, 1, 1)
+    std = torch.tensor(info.std, device=x.device).view(1, c, 1, 1)
+    xf = (xf - mean) / std
+    if augment:
+        pad = max(1, h // 8)
+        padded = F.pad(xf, (pad, pad, pad, pad))  # zeros = the mean after normalisation
+        off = torch.randint(0, 2 * pad + 1, (2, b), device=x.device, generator=gen)
+        rows = (off[0].view(b, 1) + torch.arange(h, device=x.device)).view(b, 1, h, 1).expand(b, c, h, w)
+        cols = (off[1].view(b, 1) + torch.arange(w, device=x.device)).view(b, 1, 1, w).expand(b, c, h, w)
+        xf = _crop(padded, rows, cols)
+        flip = torch.rand(b, device=x.device, generator=gen) < 0.5
+        xf = torch.where(flip.view(b, 1, 1, 1), xf.flip(3), xf)
+    return xf
+
+
+def _crop(padded: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    # padded [B, C, H+2p, W+2p]; rows/cols [B, C, H, W] absolute indices -> [B, C, H, W]
+    b, c, hp, wp = padded.shape
+    h, w = rows.shape[2], rows.shape[3]
+    flat = padded.reshape(b, c, hp * wp)
+    return flat.gather(2, (rows * wp + cols).reshape(b, c, h * w)).view(b, c, h, w)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which samples each client uses at each local step of one edge round.
+
+    idx [S, K, B] int64 positions into the station's concatenated data; valid [S, K] (CPU) the
+    number of real samples in each client's batch (0 = the client sits this step out).
+    """
+
+    idx: Tensor
+    valid: np.ndarray
+
+
+def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> Schedule:
+    """Epochs: each client reshuffles its data every epoch and walks it in batches (last one partial).
+    Steps: each batch is drawn uniformly (with replacement) from the client's data."""
+    k = len(sizes)
+    bsz = cfg.batch_size
+    sizes_t = torch.tensor(sizes, device=device)
+    offsets = torch.tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]), device=device)
+    if cfg.kappa1_unit == "steps":
+        u = torch.rand(cfg.kappa1, k, bsz, device=device, generator=gen)
+        idx = (u * sizes_t.view(1, k, 1)).long().clamp_max(sizes_t.view(1, k, 1) - 1) + offsets.view(1, k, 1)
+        return Schedule(idx, np.full((cfg.kappa1, k), bsz, dtype=np.int64))
+    n_max = max(sizes)
+    steps = math.ceil(n_max / bsz)
+    sizes_np = np.asarray(sizes)
+    valid_epoch = np.clip(sizes_np[None, :] - bsz * np.arange(steps)[:, None], 0, bsz)  # [steps, K]
+    pos = torch.arange(n_max, device=device)
+    parts = []
+    for _ in range(cfg.kappa1):
+        keys = torch.rand(k, n_max, device=device, generator=gen)
+        keys = keys.masked_fill(pos.view(1, -1) >= sizes_t.view(-1, 1), 2.0)  # padding sorts last
+        perm = keys.argsort(dim=1)  # [K, n_max]: a permutation of 0..n_k-1 first, then padding
+        perm = torch.where(perm < sizes_t.view(-1, 1), perm, 0) + offsets.view(-1, 1)
+        perm = F.pad(perm, (0, steps * bsz - n_max))  # [K, steps*B]
+        parts.append(perm.view(k, steps, bsz).transpose(0, 1))  # [steps, K, B]
+    return Schedule(torch.cat(parts, 0), np.tile(valid_epoch, (cfg.kappa1, 1)))
+
+
+# Local training -----------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def sgd_step(params: Sequence[Tensor], grads: Sequence[Tensor], bufs: Sequence[Tensor], cfg: TrainConfig) -> None:
+    """In place, the update of `torch.optim.SGD(lr, momentum, weight_decay)` (no dampening or
+    Nesterov; a zero momentum buffer makes the first step equal to torch's). Written out because
+    the optimizer's first use imports torch._dynamo, several seconds on a small CPU."""
+    for p, g, buf in zip(params, grads, bufs):
+        g = g.float()
+        if cfg.weight_decay:
+            g = g.add(p, alpha=cfg.weight_decay)
+        buf.mul_(cfg.momentum).add_(g)
+        p.add_(buf, alpha=-cfg.lr)
+
+
+def _loss(model: nn.Module, params: Mapping[str, Tensor], x: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    logits = functional_call(model, params, (x,))  # [B, classes]
+    ce = F.cross_entropy(logits.float(), y, reduction="none")
+    return (ce * w).sum() / w.sum().clamp_min(1.0)
+
+
+def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: Tensor, y: Tensor,
+                             sched: Schedule, cfg: TrainConfig, gen: torch.Generator,
+                             device: torch.device) -> dict[str, Tensor]:
+    """All K clients of a station at once; returns their parameters stacked: each tensor [K, ...]."""
+    info = DATASET_INFO[cfg.dataset]
+    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    n_steps, k, bsz = sched.idx.shape
+    params = {n: start[n].detach().unsqueeze(0).repeat(k, *([1] * start[n].dim())) for n, _ in
+              model.named_parameters()}
+    bufs = {n: torch.zeros_like(p) for n, p in params.items()}
+    grad_fn = vmap(grad(functools.partial(_loss, model)))
+    lr, mu, wd = cfg.lr, cfg.momentum, cfg.weight_decay
+    arange_b = torch.arange(bsz)
+    for s in range(n_steps):
+        valid = sched.valid[s]  # [K] on the CPU: no device sync
+        w = (arange_b.view(1, bsz) < torch.from_numpy(valid).view(k, 1)).float().to(device)  # [K, B]
+        idx = sched.idx[s]  # [K, B]
+        xb = prepare_batch(x[idx.reshape(-1)], info, augment=augment, gen=gen)
+        xb = xb.view(k, bsz, *xb.shape[1:])  # [K, B, C, H, W]
+        yb = y[idx]  # [K, B]
+        with autocast_for(device, cfg):
+            g = grad_fn(params, xb, yb, w)
+        all_active = bool((valid > 0).all())
+        mask = None if all_active else torch.from_numpy(valid > 0).to(device)
+        for n, p in params.items():
+            gn = g[n].float()
+            if wd:
+                gn = gn.add(p, alpha=wd)
+            buf = bufs[n]
+            if mask is None:  # the same operations as `sgd_step`
+                buf.mul_(mu).add_(gn)
+                p.add_(buf, alpha=-lr)
+            else:  # clients that finished their epoch keep both their weights and their momentum
+                m = mask.view(k, *([1] * (p.dim() - 1)))
+                bufs[n] = torch.where(m, buf * mu + gn, buf)
+                p.copy_(torch.where(m, p - lr * bufs[n], p))
+    out = dict(params)
+    for n, v in start.items():  # buffers (none for vectorizable models) pass through unchanged
+        if n not in out:
+            out[n] = v.unsqueeze(0).repeat(k, *([1] * v.dim()))
+    return {n: out[n] for n in start}
+
+
+def train_clients_loop(model: nn.Module, start: Mapping[str, Tensor], x: Tensor, y: Tensor, sched: Schedule,
+                       cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> list[State]:
+    """Client by client, each with its own SGD momentum (any model, batch norm included)."""
+    info = DATASET_INFO[cfg.dataset]
+    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    cl = _channels_last(device)
+    n_steps, k, _ = sched.idx.shape
+    states = []
+    model.train()
+    for c in range(k):
+        model.load_state_dict(start)
+        params = [p for p in model.parameters() if p.requires_grad]
+        bufs = [torch.zeros_like(p) for p in params]
+        for s in range(n_steps):
+            nv = int(sched.valid[s, c])
+            if nv == 0:
+                continue
+            idx = sched.idx[s, c, :nv]
+            xb = prepare_batch(x[idx], info, augment=augment, gen=gen)
+            if cl:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with autocast_for(device, cfg):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), y[idx])
+            for p in params:
+                p.grad = None
+            loss.backward()
+            sgd_step(params, [p.grad for p in params], bufs, cfg)  # type: ignore[misc]
+        states.append({n: v.detach().clone() for n, v in model.state_dict().items()})
+    return states
+
+
+def station_update(global_state: Mapping[str, Tensor], station_clients: Sequence[Client], cfg: TrainConfig,
+                   round_idx: int, station_idx: int) -> tuple[State, int]:
+    """One station's share of global round `round_idx`: `kappa2` edge rounds of client training
+    (`kappa1` local epochs/steps each) and edge aggregation weighted by client sample counts.
+
+    Returns the station's model and its number of training samples (its weight in the cloud
+    aggregation). Deterministic in (cfg.seed, round_idx, station_idx, global_state).
+    """
+    device = resolve_device(cfg)
+    sizes = [int(yc.numel()) for _, yc in station_clients]
+    n_samples = sum(sizes)
+    state: State = {n: v.to(device) for n, v in global_state.items()}
+    if n_samples == 0:
+        return state, 0
+    members = [i for i, s in enumerate(sizes) if s > 0]
+    x = torch.cat([station_clients[i][0].to(device) for i in members])
+    y = torch.cat([station_clients[i][1].to(device) for i in members])
+    sizes = [sizes[i] for i in members]
+    model = model_for(cfg, device)
+    vectorize = _vectorize(cfg, model, device)
+    gen = station_generator(cfg, round_idx, station_idx, device)
+    for _ in range(cfg.kappa2):
+        sched = make_schedule(sizes, cfg, gen, device)
+        if vectorize:
+            stacked = train_clients_vectorized(model, state, x, y, sched, cfg, gen, device)
+            state = weighted_average_stacked(stacked, sizes)
+        else:
+            state = weighted_average(train_clients_loop(model, state, x, y, sched, cfg, gen, device), sizes)
+    return state, n_samples
+
+
+def images_per_station_update(station_clients: Sequence[Client], cfg: TrainConfig) -> int:
+    """Training images one `station_update` processes (for throughput figures)."""
+    sizes = [int(yc.numel()) for _, yc in station_clients]
+    per_client = [cfg.kappa1 * cfg.batch_size if cfg.kappa1_unit == "steps" else cfg.kappa1 * s for s in sizes if s]
+    return cfg.kappa2 * sum(per_client)
+
+
+# Evaluation ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate(state_or_model: Mapping[str, Tensor] | nn.Module, test: Client, cfg: TrainConfig, *,
+             labels: Sequence[int] | None = None) -> float:
+    """Accuracy on the test samples whose label is in `labels` (default: the config's target labels).
+
+    The prediction is the arg-max over all of the model's classes, so a label the model was never
+    trained on counts as a miss (what an owner interested in it would see).
+    """
+    device = resolve_device(cfg)
+    info = DATASET_INFO[cfg.dataset]
+    if isinstance(state_or_model, nn.Module):
+        model = state_or_model
+    else:
+        model = model_for(cfg, device)
+        model.load_state_dict({n: v.to(device) for n, v in state_or_model.items()})
+    was_training = model.training
+    model.eval()
+    xt, yt = test[0].to(device), test[1].to(device)
+    wanted = torch.tensor(sorted(set(labels if labels is not None else cfg.labels)), device=device)
+    keep = torch.isin(yt, wanted)
+    xt, yt = xt[keep], yt[keep]
+    if yt.numel() == 0:
+        raise ValueError("labels: no test sample carries any of the requested labels")
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for i in range(0, yt.numel(), cfg.eval_batch_size):
+        xb = prepare_batch(xt[i:i + cfg.eval_batch_size], info, augment=False, gen=None)
+        if _channels_last(device):
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast_for(device, cfg):
+            pred = model(xb).argmax(1)
+        correct += (pred == yt[i:i + cfg.eval_batch_size]).sum()
+    model.train(was_training)
+    return int(correct) / int(yt.numel())
+
+
+# The in-process loop ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Passed to the progress callback after each global round."""
+
+    round_idx: int  # 0-based
+    global_rounds: int
+    accuracy: float
+    elapsed_s: float
+
+
+def cloud_aggregate(station_results: Sequence[tuple[Mapping[str, Tensor], int]]) -> State:
+    """The owner's aggregation: stations' models weighted by their sample counts."""
+    return weighted_average([s for s, _ in station_results], [n for _, n in station_results])
+
+
+def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = None,
+          federation: Federation | None = None, measure: bool = True) -> TrainResult:
+    """Run `cfg.global_rounds` global rounds in this process and measure station contributions.
+
+    `progress` is called after every global round (None = silent). A prebuilt `federation` (from
+    `build_federation(cfg, device)`) skips data loading. `measure=False` skips the contribution
+    measurement (all stations then get weight 1).
+    """
+    t0 = time.perf_counter()
+    device = resolve_device(cfg)
+    fed = federation if federation is not None else build_federation(cfg, device)
+    state = init_state(cfg, device)
+    accuracy: list[float] = []
+    train_s = 0.0
+    images = 0
+    last: list[tuple[State, int]] = []
+    for r in range(cfg.global_rounds):
+        t = time.perf_counter()
+        last = [station_update(state, clients, cfg, r, j) for j, clients in enumerate(fed.stations)]
+        state = cloud_aggregate(last)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_s += time.perf_counter() - t
+        images += sum(images_per_station_update(clients, cfg) for clients in fed.stations)
+        accuracy.append(evaluate(state, fed.test, cfg))
+        if progress is not None:
+            progress(RoundReport(r, cfg.global_rounds, accuracy[-1], time.perf_counter() - t0))
+    samples = [n for _, n in last]
+    if measure:
+        report = measure_contributions(
+            [s for s, _ in last], samples, lambda st: evaluate(st, fed.test, cfg),
+            method=cfg.contribution, max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.labels), seed=cfg.seed)
+        contrib, loo, shap, evals, exact = report.weights, report.loo, report.shapley, report.evaluations, report.exact
+    else:
+        contrib, loo, shap, evals, exact = tuple(1 for _ in samples), (), None, 0, False
+    return TrainResult(config=cfg, accuracy=tuple(accuracy), contributions=tuple(contrib),
+                       wall_s=time.perf_counter() - t0, train_s=train_s, images=images, device=str(device),
+                       station_samples=tuple(samples), loo=loo, shapley=shap, contribution_evals=evals,
+                       contribution_exact=exact, final_state={k: v.detach().cpu() for k, v in state.items()})
+
+
+__all__ = [
+    "RoundReport",
+    "Schedule",
+    "autocast_for",
+    "cloud_aggregate",
+    "evaluate",
+    "images_per_station_update",
+    "init_state",
+    "make_schedule",
+    "model_for",
+    "prepare_batch",
+    "resolve_device",
+    "station_generator",
+    "station_update",
+    "train",
+    "train_clients_loop",
+    "train_clients_vectorized",
+]
