@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from contracts.build import Compiled, compiled
 
@@ -85,6 +85,8 @@ class EventDecoder:
         }
         for i in item["inputs"]:
             v = topic_values[i["name"]] if i["indexed"] else by_name[i["name"]]
+            if i["type"] == "address":
+                v = to_checksum_address(v)
             args[i["name"]] = list(v) if isinstance(v, tuple) else v
         return Event(item["name"], args)
 
