@@ -30,6 +30,93 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_round(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hcfl_cli.report import gas_table, gwei, participants_table, proposals_table
+    from hcfl_cli.round import chain_outcome, play_round, record_json
+    from hcfl_cli.scenario import load_scenario, sample_scenario
+
+    sc = load_scenario(args.scenario) if args.scenario else sample_scenario(args.seed)
+    overrides: dict = {}
+    if args.data_dir:
+        overrides.update(dataset="cifar10", data_dir=str(args.data_dir))
+    if args.device:
+        overrides["device"] = args.device
+    if args.train_rounds:
+        overrides["global_rounds"] = args.train_rounds
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        rpc = args.rpc
+        if args.node:
+            from benchmarks.nodes import start_node
+
+            node = stack.enter_context(start_node(args.node))
+            rpc = node.url
+            console.print(f"started {args.node} at {rpc}")
+        where = rpc or "titanoboa's embedded EVM"
+        console.rule(f"HCFL round on {where}: {len(sc.owner_weights)} owners, {len(sc.station_weights)} stations, "
+                     f"{len(sc.proposals)} proposals")
+        bar = stack.enter_context(Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[acc]}"),
+                                           TimeElapsedColumn(), console=console, transient=True))
+        task = bar.add_task("training", total=None, acc="", visible=False)
+
+        def on_train(rep) -> None:  # type: ignore[no-untyped-def]
+            bar.update(task, visible=True, total=rep.global_rounds, completed=rep.round_idx + 1,
+                       description=f"training: global round {rep.round_idx + 1}/{rep.global_rounds}",
+                       acc=f"accuracy {rep.accuracy:.1%}")
+
+        rec = play_round(sc, rpc=rpc, train_overrides=overrides, on_step=lambda m: console.log(m), on_train_round=on_train)
+    out = chain_outcome(rec)
+    console.print(proposals_table(sc, out))
+    console.print(participants_table(sc, out))
+    if rec.training is not None:
+        tr = rec.training
+        console.print("accuracy per global round (target labels): "
+                      + "  ".join(f"{i + 1}: {a:.1%}" for i, a in enumerate(tr.accuracy)))
+        prop = sc.proposals[out.winner]
+        console.print(f"achieved {rec.accuracy_bps / 100:.2f}% vs promised {prop.expected_accuracy_bps / 100:.0f}%; "
+                      f"votes to punish {sum(p for _, p in rec.votes)}/{len(rec.votes)} -> bond "
+                      f"{'SLASHED to the pool' if rec.slashed else 'returned'}; station contributions {list(tr.contributions)}")
+    console.print(gas_table(rec.gas))
+    r = rec.reconciliation
+    bad = [row for row in r.rows if row[1] != row[2]]
+    console.print(f"audit from the event logs: {'[green]no difference[/]' if all(a.ok for a in rec.audit) else rec.audit}")
+    console.print(f"reconciliation: {len(r.rows)} withdrawals equal the reference to the wei: "
+                  f"{'[green]yes[/]' if not bad else '[red]NO[/] ' + str(bad)}; pool {gwei(r.pool)} Gwei = surplus"
+                  f"{' + slashed bond' if rec.slashed else ''} {gwei(r.expected_pool)} Gwei = contract balance "
+                  f"{gwei(r.contract_balance)} Gwei: {'[green]yes[/]' if r.ok else '[red]NO[/]'}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "round.json").write_text(json.dumps(record_json(rec), indent=2, default=str))
+        if rec.training is not None:
+            from hfl.result import write_result
+
+            write_result(rec.training, args.out)
+        console.print(f"wrote {args.out / 'round.json'}" + (" and the training's result.json + plot" if rec.training else ""))
+    console.print(f"round done in {time.perf_counter() - t0:.1f} s")
+    ok = r.ok and all(a.ok for a in rec.audit)
+    return 0 if ok else 1
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from hcfl_cli.audit import audit_events, fetch_events
+
+    events = fetch_events(args.rpc, args.address)
+    audits = audit_events(events)
+    if not audits:
+        raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")
+    for a in audits:
+        status = "[green]matches the reference[/]" if a.ok else "[red]DIFFERS[/]"
+        console.print(f"round {a.round_id}: {a.participants} participants, {a.proposals} proposals: {status}")
+        for d in a.differences:
+            console.print(f"   {d}")
+    return 0 if all(a.ok for a in audits) else 1
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -66,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the sample scenario (default 0)")
     demo.add_argument("--rule", choices=["clarke", "paper"], default="clarke", help="tax rule (default clarke)")
     demo.set_defaults(func=_cmd_demo)
+
+    rnd = sub.add_parser("round", help="one full crowdfunding round on a chain, with training (the main job)",
+                         description="Play one whole HCFL round: deposits, proposals, sealed claims, Clarke taxes, "
+                         "hierarchical FL training of the winner, the punishment vote and the payouts, then audit it "
+                         "against the reference mechanism and reconcile every wei.")
+    rnd.add_argument("--scenario", type=Path, help="JSON/TOML scenario (default: a seeded sample, 10 owners, 10 stations)")
+    rnd.add_argument("--seed", type=int, default=0, help="seed of the sample scenario (default 0)")
+    rnd.add_argument("--rpc", help="JSON-RPC URL of a running node (default: titanoboa's embedded EVM)")
+    rnd.add_argument("--node", choices=["anvil", "geth"], help="start this node on loopback for the round, stop it after")
+    rnd.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
+    rnd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device (default auto)")
+    rnd.add_argument("--train-rounds", type=int, help="global training rounds (default: the winning proposal's)")
+    rnd.add_argument("--out", type=Path, help="write round.json, result.json and the accuracy plot here")
+    rnd.set_defaults(func=_cmd_round)
+
+    aud = sub.add_parser("audit", help="rebuild every round from a deployment's event logs and re-check it",
+                         description="Rebuild every round of a deployed HCFL contract from its event logs alone, "
+                         "recompute it with mechanism.settle and report any difference (exit 1 if any).")
+    aud.add_argument("--rpc", required=True, help="JSON-RPC URL of the node")
+    aud.add_argument("--address", required=True, help="address of the HCFL contract")
+    aud.set_defaults(func=_cmd_audit)
 
     exp = sub.add_parser("experiment", help="reproduce the paper's figures 3-5 (CSV + PNG)",
                          description="Reproduce one of the paper's section V experiments; writes FIG.csv and FIG.png.")

@@ -1,0 +1,100 @@
+"""``hcfl round`` end to end (embedded chain and anvil) and the auditor's planted differences."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.nodes import NodeUnavailable, anvil_path, start_node
+from contracts.chain import Event
+from hcfl_cli.audit import audit_events, fetch_events
+from hcfl_cli.main import main
+from hcfl_cli.round import RoundRecord, play_round
+from hcfl_cli.scenario import sample_scenario
+
+SMALL_TRAINING = {"global_rounds": 1, "contribution": "loo", "clients_per_station": 1}
+
+
+@pytest.fixture(scope="module")
+def small_round() -> RoundRecord:
+    return play_round(sample_scenario(1, owners=4, stations=3, proposals=3), train_overrides=SMALL_TRAINING)
+
+
+def test_a_round_on_the_embedded_chain_pays_everyone_what_the_reference_says(small_round: RoundRecord) -> None:
+    rec = small_round
+    assert rec.chain["winner"] == rec.reference.winner is not None
+    assert rec.reconciliation.ok, rec.reconciliation
+    assert len([r for r in rec.reconciliation.rows if r[0].startswith(("owner", "station"))]) == 7
+    assert all(a.ok for a in rec.audit)
+    assert rec.training is not None and len(rec.training.contributions) == 3
+    # the vote follows the promise: every other owner votes to punish iff the accuracy missed it
+    promised = rec.scenario.proposals[rec.reference.winner].expected_accuracy_bps
+    assert all(p == (rec.accuracy_bps < promised) for _, p in rec.votes)
+    assert rec.slashed == (rec.accuracy_bps < promised)
+
+
+def test_the_auditor_finds_a_tampered_tax_in_the_logs(small_round: RoundRecord) -> None:
+    events = _events_of(small_round)
+    first = next(k for k, e in enumerate(events) if e.name == "Settled")
+    tampered = list(events)
+    tampered[first] = Event("Settled", {**events[first].args, "tax": int(events[first].args["tax"]) + 1})
+    audits = audit_events(tampered)
+    assert not audits[0].ok
+    assert any("tax: chain" in d for d in audits[0].differences)
+
+
+def test_the_auditor_finds_a_wrong_reference_input(small_round: RoundRecord) -> None:
+    events = _events_of(small_round)
+    # A revealed claim altered after the fact: the recomputed winner or taxes no longer match.
+    changed = [Event(e.name, {**e.args, "claims": [c * 3 + 10**12 for c in e.args["claims"]]})
+               if e.name == "Revealed" else e for e in events]
+    assert not audit_events(changed)[0].ok
+
+
+def _events_of(rec: RoundRecord) -> list[Event]:
+    assert rec.events, "the record keeps the deployment's logs"
+    return list(rec.events)
+
+
+def test_hcfl_round_prints_the_round_and_writes_its_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({
+        "owners": [{"weight": 1, "values": [30, 5]}, {"weight": 2, "values": [8, 20]}],
+        "stations": [{"weight": 1, "costs": [5, 5]}, {"weight": 1, "costs": [9, 1]}],
+        "proposals": [{"owner": 0, "labels": [0, 1], "budget": 10}, {"owner": 1, "labels": [2, 3], "budget": 12}],
+    }))
+    assert main(["round", "--scenario", str(scenario), "--train-rounds", "1", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "no difference" in out and "to the wei: yes" in out
+    record = json.loads((tmp_path / "out" / "round.json").read_text())
+    assert record["reconciliation"]["ok"] is True
+    assert record["reference"]["winner"] == 0
+    assert (tmp_path / "out" / "result.json").exists()
+
+
+def test_a_bad_scenario_file_ends_with_one_line_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"owners": [{"values": [1]}], "stations": [{"costs": [1]}],
+                               "proposals": [{"owner": 3, "labels": [0], "budget": 1}]}))
+    assert main(["round", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "proposals[0].owner" in err[0]
+
+
+@pytest.mark.anvil
+def test_a_round_against_anvil_started_by_the_test_reconciles_and_audits_from_its_logs() -> None:
+    try:
+        anvil_path()
+    except NodeUnavailable as e:
+        pytest.skip(str(e))
+    with start_node("anvil") as node:
+        rec = play_round(sample_scenario(2, owners=3, stations=2, proposals=2), rpc=node.url,
+                         train_overrides=SMALL_TRAINING)
+        assert rec.chain_kind == "rpc"
+        assert rec.reconciliation.ok, rec.reconciliation
+        audits = audit_events(fetch_events(node.url, rec.address))
+        assert [a.ok for a in audits] == [True]
+        assert dataclasses.asdict(audits[0].reference) == dataclasses.asdict(rec.reference)
