@@ -54,7 +54,7 @@ class TrainConfig:
     kappa1_unit: str = "epochs"  # one of KAPPA1_UNITS
     kappa2: int = 2  # edge rounds per global round
     global_rounds: int = 8
-    lr: float = 0.1
+    lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 32

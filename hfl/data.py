@@ -193,13 +193,18 @@ def load_dataset(cfg: TrainConfig, device: torch.device | str = "cpu") -> ImageS
 def write_fake_cifar10(root: str | os.PathLike[str], *, n_train: int = 500, n_test: int = 100, seed: int = 0) -> Path:
     """Write a small, learnable folder in the CIFAR-10 python format under `root`; returns `root`.
 
-    Each class is a fixed random colour pattern plus noise, so a short run can learn it. The
+    Each class is a fixed colour and coarse pattern plus pixel noise, so a short run can learn it. The
     training images are spread over the five `data_batch_*` files as in the real set.
     """
     rng = np.random.default_rng(seed)
     folder = Path(root) / CIFAR10_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    templates = rng.integers(40, 216, size=(10, 3, 32, 32)).astype(np.int16)
+    # Each class gets its own colour from a 3x3x3 grid (so any two differ by >= 77 in a channel)
+    # plus a coarse 4x4 pattern: both survive the random crops and flips of augmentation.
+    grid = np.array([(r, g, b) for r in (50, 128, 205) for g in (50, 128, 205) for b in (50, 128, 205)])
+    colours = grid[rng.choice(len(grid), size=10, replace=False)]
+    coarse = rng.integers(-20, 21, size=(10, 3, 4, 4)).repeat(8, axis=2).repeat(8, axis=3)
+    templates = (colours[:, :, None, None] + coarse).astype(np.int16)  # [10, 3, 32, 32]
 
     def batch(n: int, label: str) -> dict:
         y = rng.integers(0, 10, size=n)

@@ -1,0 +1,182 @@
+"""`python -m hfl`: train one proposal's model by hierarchical FedAvg and write its result.
+
+With no options it trains the small CNN on scikit-learn's digits on the CPU (a few seconds on a
+laptop) and writes `out/hfl/result.json` and `out/hfl/accuracy.png`. A bad option ends with one
+line naming it and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from hfl.config import (CIFAR10_ENV, CONTRIBUTION_METHODS, DATASETS, DEVICES, KAPPA1_UNITS, MODELS, ConfigError,
+                        TrainConfig, labels_from_bitmask)
+
+# Config field -> the option that sets it, so that errors name what the user typed.
+OPTION_OF = {
+    "n_stations": "--stations",
+    "global_rounds": "--rounds",
+    "target_labels": "--labels/--target-mask",
+    "shuffled_label_stations": "--shuffled-stations",
+}
+
+
+def option_name(field: str) -> str:
+    return OPTION_OF.get(field, "--" + field.replace("_", "-"))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is reported in one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _labels(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip() != "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated label indices, got {text!r}") from None
+
+
+def _int_auto_base(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer (decimal or 0x..), got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = OneLineParser(
+        prog="python -m hfl",
+        description="Train a proposal's model by hierarchical federated learning (HierFAVG: clients -> base "
+                    "stations -> owner), measure each station's contribution, write result.json and a plot.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("model and data")
+    g.add_argument("--model", default=d.model, help=f"one of {', '.join(MODELS)}")
+    g.add_argument("--dataset", default=None,
+                   help=f"one of {', '.join(DATASETS)}; default digits, or cifar10 when --data-dir is given")
+    g.add_argument("--data-dir", default=None,
+                   help=f"folder holding cifar-10-batches-py (else ${CIFAR10_ENV}); nothing is downloaded")
+    g.add_argument("--labels", type=_labels, default=None, help="target labels, e.g. 0,1,7 (default: all)")
+    g.add_argument("--target-mask", type=_int_auto_base, default=None,
+                   help="target labels as the proposal's bitmask (bit l = label l), e.g. 0x3f")
+    g.add_argument("--max-train-samples", type=int, default=None, help="cap on training images (after --labels)")
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random crop + flip on the device (default: on for cifar10 only)")
+    f = p.add_argument_group("federation")
+    f.add_argument("--stations", type=int, default=d.n_stations, help="number of base stations")
+    f.add_argument("--clients-per-station", type=int, default=d.clients_per_station)
+    f.add_argument("--iid", action="store_true", help="IID split instead of Dirichlet label skew")
+    f.add_argument("--alpha", type=float, default=d.alpha, help="Dirichlet concentration (> 0; smaller = more skew)")
+    f.add_argument("--shuffled-stations", type=_labels, default=(),
+                   help="stations whose clients hold label-shuffled data, e.g. 0,2 (to see contributions drop)")
+    t = p.add_argument_group("training")
+    t.add_argument("--rounds", type=int, default=d.global_rounds, help="global rounds")
+    t.add_argument("--kappa1", type=int, default=d.kappa1, help="local epochs (or steps) per edge round")
+    t.add_argument("--kappa1-unit", default=d.kappa1_unit, help=f"one of {', '.join(KAPPA1_UNITS)}")
+    t.add_argument("--kappa2", type=int, default=d.kappa2, help="edge rounds per global round")
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--momentum", type=float, default=d.momentum)
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--device", default=d.device, help=f"one of {', '.join(DEVICES)}")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bfloat16 autocast (default: on for cuda)")
+    t.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=None,
+                   help="train a station's clients together with torch.func.vmap (default: on cuda, buffer-free "
+                        "models)")
+    t.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: 1 for the small CNN on the CPU, else torch's default)")
+    c = p.add_argument_group("contribution and output")
+    c.add_argument("--contribution", default=d.contribution, help=f"one of {', '.join(CONTRIBUTION_METHODS)}")
+    c.add_argument("--max-evals", type=int, default=d.max_evals, help="bound on evaluations for Shapley sampling")
+    c.add_argument("--out", default="out/hfl", help="folder for result.json and accuracy.png")
+    c.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Raises ConfigError naming the field (see `option_name`)."""
+    if args.labels is not None and args.target_mask is not None:
+        raise ConfigError("target_labels", "give --labels or --target-mask, not both")
+    dataset = args.dataset or ("cifar10" if args.data_dir else "digits")
+    target = args.labels
+    if args.target_mask is not None:
+        target = labels_from_bitmask(args.target_mask)
+    return TrainConfig(
+        seed=args.seed, model=args.model, dataset=dataset, data_dir=args.data_dir, n_stations=args.stations,
+        clients_per_station=args.clients_per_station, iid=args.iid, alpha=args.alpha, kappa1=args.kappa1,
+        kappa1_unit=args.kappa1_unit, kappa2=args.kappa2, global_rounds=args.rounds, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size, target_labels=target,
+        max_train_samples=args.max_train_samples, augment=args.augment, device=args.device, amp=args.amp,
+        vectorize=args.vectorize, contribution=args.contribution, max_evals=args.max_evals,
+        shuffled_label_stations=tuple(args.shuffled_stations),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        if args.threads is not None and args.threads < 1:
+            raise ConfigError("threads", f"must be >= 1, got {args.threads}")
+        return run(cfg, out=args.out, quiet=args.quiet, threads=args.threads)
+    except ConfigError as exc:  # DataError included
+        print(f"{parser.prog}: error: {option_name(exc.field)}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
+    import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from hfl.data import build_federation
+    from hfl.result import write_result
+    from hfl.train import RoundReport, default_threads, resolve_device, train
+
+    device = resolve_device(cfg)
+    torch.set_num_threads(threads or default_threads(cfg, device))
+    fed = build_federation(cfg, device)  # data errors surface here, before any progress bar
+    console = Console(stderr=False, quiet=quiet)
+    with Progress(TextColumn("[bold]global round {task.completed}/{task.total}"), BarColumn(),
+                  TextColumn("{task.fields[acc]}"), TimeElapsedColumn(), console=console,
+                  disable=quiet) as bar:
+        task = bar.add_task("train", total=cfg.global_rounds, acc="")
+
+        def progress(rep: RoundReport) -> None:
+            bar.update(task, completed=rep.round_idx + 1, acc=f"accuracy {100 * rep.accuracy:.1f}%")
+            bar.console.print(f"round {rep.round_idx + 1:>3}/{rep.global_rounds}: accuracy on target labels "
+                              f"{100 * rep.accuracy:.2f}%  ({rep.elapsed_s:.1f} s)")
+
+        result = train(cfg, progress=progress, federation=fed)
+    path = write_result(result, out)
+    table = Table(title=f"{cfg.model} on {cfg.dataset}, {cfg.n_stations} stations x {cfg.clients_per_station} "
+                        f"clients, device {result.device}")
+    table.add_column("station", justify="right")
+    table.add_column("samples", justify="right")
+    table.add_column("leave-one-out", justify="right")
+    table.add_column("Shapley", justify="right")
+    table.add_column("contribution (int)", justify="right")
+    for j, n in enumerate(result.station_samples):
+        table.add_row(str(j), str(n), f"{result.loo[j]:+.4f}" if result.loo else "-",
+                      f"{result.shapley[j]:+.4f}" if result.shapley is not None else "-",
+                      str(result.contributions[j]))
+    console.print(table)
+    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.labels)}; "
+                  f"wall {result.wall_s:.1f} s; {result.images_per_s:,.0f} training images/s; wrote {path} and "
+                  f"{path.parent / 'accuracy.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
