@@ -1,0 +1,446 @@
+"""Stateful fuzzing: a hypothesis ``RuleBasedStateMachine`` drives the contract and a Python
+model of the rounds side by side, with legal and illegal actions (wrong phase, wrong role,
+zero deposit, bad or late reveal, copied commitment, double settle, double withdraw, vote by
+the winner, ...). Every illegal action must revert with the reason the model predicts; every
+settlement must pay what the reference says; after every step the contract's balance equals
+the model's and ``balance == withdrawable + held + pool``.
+
+CI runs a few short sequences; ``HCFL_HYPOTHESIS_PROFILE=long`` runs 375 sequences of 500
+steps (the depth snekmate's CI uses).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import boa
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from contracts import commitment
+from mechanism import MAX_AMOUNT
+from tests.contract_helpers import deploy, expected_round, ledger
+
+LONG = os.environ.get("HCFL_HYPOTHESIS_PROFILE") == "long"
+PENALTY = 7
+BOND = 5
+N_ACTORS = 6
+
+actors = st.integers(0, N_ACTORS - 1)
+amounts = st.integers(0, 80)
+
+
+@dataclass
+class RoundModel:
+    """What the model knows of one round."""
+
+    phase: str = "Register"
+    subsidy: int = 0
+    reg: dict[str, tuple[str, int, int, int]] = field(default_factory=dict)  # role, weight, deposit, index
+    proposals: list[tuple[str, int]] = field(default_factory=list)  # proposer, budget
+    bond_state: list[str] = field(default_factory=list)  # held, released, slashed, withdrawn
+    commits: dict[str, bytes] = field(default_factory=dict)
+    secrets: dict[str, tuple[list[int], bytes]] = field(default_factory=dict)
+    revealed: dict[str, list[int]] = field(default_factory=dict)
+    settled: dict[str, int] = field(default_factory=dict)  # payout
+    withdrawn: set[str] = field(default_factory=set)
+    voted: set[str] = field(default_factory=set)
+    punish: int = 0
+    reported: bool = False
+    cancelled: bool = False
+    winner: int | None = None
+    expected: object = None
+    float_: int = 0
+
+    def side(self, role: str) -> list[str]:
+        return sorted((a for a, v in self.reg.items() if v[0] == role), key=lambda a: self.reg[a][3])
+
+    def weight_sum(self, role: str) -> int:
+        return sum(v[1] for v in self.reg.values() if v[0] == role)
+
+
+class HCFLMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._anchor = boa.env.anchor()
+        self._anchor.__enter__()
+        self.d = deploy(no_show_penalty=PENALTY, min_bond=BOND)
+        self.actors = [self.d.new_account(10**9) for _ in range(N_ACTORS)]
+        self.rounds: dict[int, RoundModel] = {1: RoundModel()}
+        self.r = 1
+        self.pool = 0
+        self.balance = 0
+
+    def teardown(self) -> None:
+        self._anchor.__exit__(None, None, None)
+
+    @property
+    def m(self) -> RoundModel:
+        return self.rounds[self.r]
+
+    def expect(self, reason: str | None, fn, *args, **kwargs):
+        if reason is None:
+            return fn(*args, **kwargs)
+        with boa.reverts(reason):
+            fn(*args, **kwargs)
+        return None
+
+    # -- registration and proposals ---------------------------------------------------------
+    @rule(a=actors, role=st.sampled_from(["owner", "station"]), weight=st.integers(0, 4),
+          deposit=st.one_of(st.just(0), st.integers(1, 400)))
+    def register(self, a, role, weight, deposit):
+        who, m = self.actors[a], self.m
+        reason = None
+        if m.phase != "Register":
+            reason = "hcfl: wrong phase"
+        elif weight == 0:
+            reason = "hcfl: weight out of range"
+        elif deposit == 0:
+            reason = "hcfl: zero deposit"
+        elif who in m.reg:
+            reason = "hcfl: already registered"
+        self.expect(reason, self.d.register, who, role, weight=weight, deposit=deposit)
+        if reason is None:
+            m.reg[who] = (role, weight, deposit, len(m.side(role)))
+            self.balance += deposit
+
+    @rule(a=actors, budget=st.integers(0, 120), bond=st.sampled_from([0, BOND]))
+    def propose(self, a, budget, bond):
+        who, m = self.actors[a], self.m
+        reason = None
+        owners = m.side("owner")
+        W = m.weight_sum("owner")
+        if m.phase != "Propose":
+            reason = "hcfl: wrong phase"
+        elif who not in owners:
+            reason = "hcfl: not an owner"
+        elif bond < BOND:
+            reason = "hcfl: bond too small"
+        elif any(budget * m.reg[o][1] > m.reg[o][2] * W for o in owners):
+            reason = "hcfl: budget over an owner's deposit"
+        elif len(m.proposals) == 32:
+            reason = "hcfl: too many proposals"
+        self.expect(reason, self.d.propose, who, budget=budget, bond=bond)
+        if reason is None:
+            m.proposals.append((who, budget))
+            m.bond_state.append("held")
+            self.balance += bond
+
+    # -- sealed claims -------------------------------------------------------------------------
+    @rule(a=actors, claims=st.lists(amounts, min_size=0, max_size=4), salt=st.binary(min_size=32, max_size=32))
+    def commit(self, a, claims, salt):
+        who, m = self.actors[a], self.m
+        reason = None
+        if m.phase != "Commit":
+            reason = "hcfl: wrong phase"
+        elif who not in m.reg:
+            reason = "hcfl: not registered"
+        h = commitment(self.d.address, self.r, who, claims, salt)
+        self.expect(reason, self.d.chain.transact, who, "commit", [self.r, h])
+        if reason is None:
+            m.commits[who] = h
+            m.secrets[who] = (claims, salt)
+
+    @rule(a=actors, b=actors)
+    def copy_commitment(self, a, b):
+        """Actor ``b`` copies ``a``'s commitment: its reveal of ``a``'s claims must fail later."""
+        m = self.m
+        src, who = self.actors[a], self.actors[b]
+        if m.phase != "Commit" or src not in m.commits or who not in m.reg or src == who:
+            return
+        self.d.chain.transact(who, "commit", [self.r, m.commits[src]])
+        m.commits[who] = m.commits[src]
+        m.secrets[who] = m.secrets[src]  # what a copier knows at best
+
+    @rule(a=actors, tamper=st.booleans())
+    def reveal(self, a, tamper):
+        who, m = self.actors[a], self.m
+        claims, salt = m.secrets.get(who, ([0] * len(m.proposals), b"\x00" * 32))
+        if tamper:
+            salt = bytes([salt[0] ^ 1]) + salt[1:]
+        reason = None
+        if m.phase != "Reveal":
+            reason = "hcfl: wrong phase"
+        elif who not in m.reg:
+            reason = "hcfl: not registered"
+        elif who in m.revealed:
+            reason = "hcfl: already revealed"
+        elif len(claims) != len(m.proposals):
+            reason = "hcfl: one claim per proposal"
+        elif who not in m.commits or commitment(self.d.address, self.r, who, claims, salt) != m.commits[who]:
+            reason = "hcfl: claims do not match the commitment"
+        else:
+            role, w, dep, _ = m.reg[who]
+            bound = max(claims)
+            if role == "owner":
+                big = max(c for _, c in m.proposals)
+                big -= min(big, m.subsidy)
+                W = m.weight_sum("owner")
+                bound += -(-big * w // W)
+            if bound > dep:
+                reason = "hcfl: claims exceed the deposit bound"
+        self.expect(reason, self.d.chain.transact, who, "reveal", [self.r, claims, salt])
+        if reason is None:
+            m.revealed[who] = claims
+
+    @rule(data=st.data())
+    def play_the_phase(self, data):
+        """Mostly legal moves of the whole current phase at once, so that sequences reach
+        close, settlement, the vote and later rounds often (single moves stay possible)."""
+        m = self.m
+        if m.phase == "Register":
+            for a in range(N_ACTORS):
+                if data.draw(st.booleans()):
+                    role = "owner" if a % 2 == 0 else "station"
+                    self.register(a, role, data.draw(st.integers(1, 4)), data.draw(st.integers(150, 400)))
+        elif m.phase == "Propose":
+            owners = [self.actors.index(o) for o in m.side("owner")]
+            for _ in range(data.draw(st.integers(1, 3))):
+                if owners:
+                    self.propose(data.draw(st.sampled_from(owners)), data.draw(st.integers(0, 60)), BOND)
+        elif m.phase == "Commit":
+            n = len(m.proposals)
+            for a in range(N_ACTORS):
+                if self.actors[a] in m.reg and data.draw(st.integers(0, 9)) > 0:
+                    claims = data.draw(st.lists(amounts, min_size=n, max_size=n))
+                    self.commit(a, claims, data.draw(st.binary(min_size=32, max_size=32)))
+        elif m.phase == "Reveal":
+            for a in range(N_ACTORS):
+                if self.actors[a] in m.commits and data.draw(st.integers(0, 9)) > 0:
+                    self.reveal(a, False)
+        elif m.phase == "Train":
+            self.report(self.actors.index(m.proposals[m.winner][0]), data.draw(st.integers(0, 10_000)))
+        elif m.phase == "Vote":
+            for o in m.side("owner"):
+                self.vote(self.actors.index(o), data.draw(st.booleans()))
+        else:
+            for a in range(N_ACTORS):
+                self.settle(a, False, False)
+            if data.draw(st.booleans()):
+                self.start_round()
+            return
+        if data.draw(st.integers(0, 3)) > 0:
+            self.next_phase()
+
+    # -- time ----------------------------------------------------------------------------------
+    @rule()
+    def next_phase(self):
+        m = self.m
+        if m.phase == "Finalized":
+            with boa.reverts("hcfl: round finalized"):
+                self.d.advance()
+            return
+        self.d.travel_to_deadline()
+        if m.phase == "Register":
+            if not m.side("owner") or not m.side("station"):
+                self._cancel()
+            else:
+                m.phase = "Propose"
+            self.d.advance()
+        elif m.phase == "Propose":
+            if not m.proposals:
+                self._cancel()
+            else:
+                m.phase = "Commit"
+            self.d.advance()
+        elif m.phase == "Commit":
+            m.phase = "Reveal"
+            self.d.advance()
+        elif m.phase == "Reveal":
+            with boa.reverts("hcfl: reveal ends by close"):
+                self.d.advance()
+            self._close()
+        elif m.phase == "Train":
+            m.phase = "Vote"
+            self.d.advance()
+        elif m.phase == "Vote":
+            with boa.reverts("hcfl: vote ends by finalize"):
+                self.d.advance()
+            self._finalize()
+        assert self.d.phase() == m.phase
+
+    def _cancel(self):
+        m = self.m
+        m.cancelled, m.phase = True, "Finalized"
+        self.pool += m.subsidy
+        m.subsidy = 0
+        m.bond_state = ["released"] * len(m.bond_state)
+
+    def _close(self):
+        m = self.m
+        owners, stations = m.side("owner"), m.side("station")
+        exp = expected_round(
+            [c for _, c in m.proposals],
+            [m.reg[o][1] for o in owners],
+            [m.reg[s][1] for s in stations],
+            [m.revealed.get(o) for o in owners],
+            [m.revealed.get(s) for s in stations],
+            subsidy=m.subsidy,
+        )
+        self.d.close()
+        event("closed a round" if exp.winner is not None else "closed a round with no winner")
+        m.expected, m.winner = exp, exp.winner
+        assert self.d.winner() == exp.winner
+        used = 0 if exp.winner is None else min(m.subsidy, m.proposals[exp.winner][1])
+        self.pool += m.subsidy - used
+        m.float_ = used
+        for k in range(len(m.proposals)):
+            if k != exp.winner:
+                m.bond_state[k] = "released"
+        m.phase = "Train" if exp.winner is not None else "Finalized"
+
+    def _finalize(self):
+        m = self.m
+        others = len(m.side("owner")) - 1
+        cut = not m.reported or 2 * m.punish > others
+        self.d.finalize()
+        m.bond_state[m.winner] = "slashed" if cut else "released"
+        if cut:
+            self.pool += BOND
+        m.phase = "Finalized"
+
+    @rule()
+    def start_round(self):
+        if self.m.phase != "Finalized":
+            with boa.reverts("hcfl: current round not finalized"):
+                self.d.start_round()
+            return
+        self.d.start_round()
+        event("started a second round")
+        self.r += 1
+        self.rounds[self.r] = RoundModel(subsidy=self.pool)
+        self.pool = 0
+
+    # -- settlement ----------------------------------------------------------------------------
+    @rule(a=actors, old=st.booleans(), bad=st.booleans())
+    def settle(self, a, old, bad):
+        r = max(1, self.r - 1) if old else self.r
+        who, m = self.actors[a], self.rounds[r]
+        if m.phase in ("Register", "Propose", "Commit", "Reveal"):
+            with boa.reverts("hcfl: round not closed"):
+                self.d.chain.transact(self.d.deployer, "settle", [r, who, [], b"\x00" * 32])
+            return
+        if who not in m.reg:
+            with boa.reverts("hcfl: not registered"):
+                self.d.chain.transact(self.d.deployer, "settle", [r, who, [], b"\x00" * 32])
+            return
+        if who in m.settled:
+            with boa.reverts("hcfl: already settled"):
+                self.d.chain.transact(self.d.deployer, "settle", [r, who, [], b"\x00" * 32])
+            return
+        revealed = who in m.revealed and not m.cancelled
+        if revealed:
+            claims, salt = m.secrets[who]
+        else:
+            claims, salt = [], b"\x00" * 32
+        if bad and revealed:
+            with boa.reverts("hcfl: claims do not match the commitment"):
+                self.d.chain.transact(self.d.deployer, "settle", [r, who, claims, bytes(32)])
+            return
+        tx = self.d.chain.transact(self.d.deployer, "settle", [r, who, claims, salt])
+        got = next(e.args for e in tx.events if e.name == "Settled")
+        role, _, dep, idx = m.reg[who]
+        if m.cancelled:
+            assert (got["tax"], got["share"], got["payout"]) == (0, 0, dep)
+            m.settled[who] = dep
+            return
+        exp = m.expected
+        if role == "owner":
+            tax, share = exp.owner_tax[idx], exp.owner_share[idx]
+            payout = dep - share - tax
+            m.float_ += share
+        else:
+            tax, share = exp.station_tax[idx], exp.station_share[idx]
+            payout = dep + share - tax
+            m.float_ -= share
+        assert payout >= 0
+        penalty = 0 if revealed else min(PENALTY, payout)
+        payout -= penalty
+        assert (got["tax"], got["share"], got["penalty"], got["payout"]) == (tax, share, penalty, payout)
+        m.settled[who] = payout
+        event("settled a participant" + (" who did not reveal" if not revealed else ""))
+        self.pool += tax + penalty
+        if len(m.settled) == len(m.reg):
+            assert m.float_ >= 0, "the rounding dust is never negative"
+            self.pool += m.float_
+            m.float_ = 0
+
+    @rule(a=actors, old=st.booleans())
+    def withdraw(self, a, old):
+        r = max(1, self.r - 1) if old else self.r
+        who, m = self.actors[a], self.rounds[r]
+        reason = None
+        if who not in m.settled:
+            reason = "hcfl: not settled"
+        elif who in m.withdrawn:
+            reason = "hcfl: already withdrawn"
+        before = boa.env.get_balance(who)
+        self.expect(reason, self.d.withdraw, who, r)
+        if reason is None:
+            assert boa.env.get_balance(who) == before + m.settled[who]
+            self.balance -= m.settled[who]
+            m.withdrawn.add(who)
+
+    @rule(a=actors, k=st.integers(0, 3))
+    def withdraw_bond(self, a, k):
+        who, m = self.actors[a], self.m
+        reason = None
+        if k >= len(m.proposals) or m.proposals[k][0] != who:
+            reason = "hcfl: not the proposer"
+        elif m.bond_state[k] != "released":
+            reason = "hcfl: bond not released"
+        self.expect(reason, self.d.withdraw_bond, who, k, self.r)
+        if reason is None:
+            m.bond_state[k] = "withdrawn"
+            self.balance -= BOND
+
+    # -- training report and vote ------------------------------------------------------------
+    @rule(a=actors, acc=st.integers(0, 10_000))
+    def report(self, a, acc):
+        who, m = self.actors[a], self.m
+        n_s = len(m.side("station"))
+        reason = None
+        if m.phase != "Train":
+            reason = "hcfl: wrong phase"
+        elif who != m.proposals[m.winner][0]:
+            reason = "hcfl: not the winner"
+        self.expect(reason, self.d.chain.transact, who, "report_training", [self.r, b"\x05" * 32, acc, [1] * n_s])
+        if reason is None:
+            m.reported, m.phase = True, "Vote"
+
+    @rule(a=actors, punish=st.booleans())
+    def vote(self, a, punish):
+        who, m = self.actors[a], self.m
+        reason = None
+        if m.phase != "Vote":
+            reason = "hcfl: wrong phase"
+        elif who not in m.side("owner"):
+            reason = "hcfl: not an owner"
+        elif who == m.proposals[m.winner][0]:
+            reason = "hcfl: winner cannot vote"
+        elif who in m.voted:
+            reason = "hcfl: already voted"
+        self.expect(reason, self.d.vote, who, punish)
+        if reason is None:
+            m.voted.add(who)
+            m.punish += int(punish)
+
+    # -- invariants ----------------------------------------------------------------------------
+    @invariant()
+    def the_balance_equation_holds_and_matches_the_model(self):
+        led = ledger(self.d)
+        assert led.balanced, led
+        assert led.balance == self.balance
+        assert led.pool == self.pool
+        assert self.d.phase() == self.m.phase
+
+
+HCFLMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("HCFL_STATEFUL_EXAMPLES", 375 if LONG else 12)),
+    stateful_step_count=500 if LONG else 40,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+test_the_contract_keeps_every_wei_through_random_legal_and_illegal_actions = HCFLMachine.TestCase
