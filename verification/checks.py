@@ -1,0 +1,338 @@
+"""Logic layer: SPEC section 4's properties, bounded, over the exact encoding.
+
+Each check builds the symbolic settlement(s) with ``verification.encoder``, asserts the
+**negation** of its property (``verification.solver``), and turns the answer into a
+``CheckResult``. A counterexample is decoded into ``settle`` keyword arguments and replayed
+through ``mechanism.settle`` / ``mechanism.utility`` (``verification.replay``); a model the
+reference does not reproduce raises ``EncodingError``.
+
+Bounds: the number of proposals ``M`` and the participants' registered weights are concrete
+(they fix the rounding of the shares); every budget and claim is a free integer in
+``[0, 2**96 - 1]`` (SPEC section 1). For a property that may fail, z3 is first asked for a
+witness with small amounts (easy to read and, under ``uniform``, to reproduce with a seed);
+only the search over the full range can prove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+import mechanism
+from mechanism.validate import MAX_AMOUNT
+from verification import encoder as enc
+from verification import replay
+from verification.results import FAILS, HOLDS, CheckResult
+from verification.solver import PROVED, REFUTED, UNKNOWN, Solved, solve
+
+SMALL_AMOUNT = 100
+"""Cap on amounts in the first, witness-seeking search of a property that may fail."""
+
+UNIFORM_RETRIES = 20
+"""Under ``uniform``, how many models to try before giving up on finding a reproducing seed."""
+
+UNIFORM_WIDTH = 2
+"""In the witness-seeking search under ``uniform``, every draw interval is at most this wide:
+with at most 3 possible draws per proposal, some seed soon draws what the model drew."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The finite part of a bounded check: ``M`` and the registered weights."""
+
+    n_proposals: int
+    owner_weights: tuple[int, ...] = (1, 2)
+    station_weights: tuple[int, ...] = (2, 3)
+
+    def __post_init__(self) -> None:
+        if self.n_proposals < 1:
+            raise ValueError(f"n_proposals: at least 1 proposal, got {self.n_proposals}")
+        if not self.owner_weights or min(self.owner_weights) < 1:
+            raise ValueError("owner_weights: at least one owner, every weight >= 1")
+        if not self.station_weights or min(self.station_weights) < 1:
+            raise ValueError("station_weights: at least one station, every weight >= 1")
+
+    def describe(self) -> str:
+        w = ",".join(map(str, self.owner_weights))
+        u = ",".join(map(str, self.station_weights))
+        return f"M={self.n_proposals}; w=({w}); u=({u}); amounts<2**96"
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """What one check asks the solver, and how to replay a model of it."""
+
+    background: Callable[[int], list[z3.BoolRef]]  # the domain, given the amount cap
+    negated: z3.BoolRef
+    decode: Callable[[z3.ModelRef], dict[str, Any] | None]  # replayed witness (None: not reproduced)
+    variables: tuple[enc.Term, ...]  # the free amounts, to block a model no seed reproduces
+
+
+def _run(
+    prop: str,
+    rule: str,
+    policy: str,
+    side: str,
+    bounds: Bounds,
+    encoded: _Encoded,
+    *,
+    expected: str,
+    timeout_s: float,
+    bounds_text: str | None = None,
+) -> CheckResult:
+    """Solve, decode, replay; small amounts first when the property may fail."""
+    spent = 0.0
+    caps = [MAX_AMOUNT] if expected == HOLDS else [SMALL_AMOUNT, MAX_AMOUNT]
+    answer: Solved | None = None
+    witness = None
+    for cap in caps:
+        blocked: list[z3.BoolRef] = []
+        for _ in range(UNIFORM_RETRIES if policy == "uniform" else 1):
+            answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s)
+            spent += answer.seconds
+            if answer.verdict != REFUTED:
+                break
+            assert answer.model is not None
+            witness = encoded.decode(answer.model)
+            if witness is not None:
+                break
+            # Under ``uniform`` the same seed couples the two runs' draws, so some models
+            # have no seed at all: exclude this one and ask for another.
+            model = answer.model
+            blocked.append(z3.Or([x != enc.model_int(model, x) for x in encoded.variables]))
+        if answer is not None and answer.verdict == REFUTED:
+            break
+        # proved or unknown under a small cap says nothing about the full range: go on.
+    assert answer is not None
+    verdict = answer.verdict
+    if verdict == REFUTED and witness is None:
+        # Only under ``uniform``: the model is consistent with settle for its draws, but no
+        # seed we tried draws them; not proved, not shown refuted either.
+        verdict = UNKNOWN
+    text = bounds_text or bounds.describe()
+    if answer.verdict == UNKNOWN:
+        text += f" (z3: {answer.reason})"
+    elif verdict == UNKNOWN:
+        text += f" (no seed < {replay.SEED_TRIES} reproduces any of {UNIFORM_RETRIES} models)"
+    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected)
+
+
+def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:
+    def background(cap: int) -> list[z3.BoolRef]:
+        facts = enc.amount_domain([*profile.amounts(), *extra], cap)
+        for out in outs:
+            facts += list(out.constraints)
+            if cap < MAX_AMOUNT:  # witness search only: never part of a proof
+                facts += [z3.And(lo - hi <= UNIFORM_WIDTH, hi - lo <= UNIFORM_WIDTH) for lo, hi in out.intervals]
+        return facts
+
+    return background
+
+
+def _read(profile: enc.SymbolicProfile, policy: str) -> tuple[enc.Term, ...]:
+    """The symbols the settlement reads (the budget symbols are unused unless ``budget``)."""
+    return tuple(profile.amounts() if policy == "budget" else profile.claim_amounts())
+
+
+def _draw(policy: str, name: str, n: int) -> enc.Vec | None:
+    return enc.fresh_vector(name, n) if policy == "uniform" else None
+
+
+# --- truthfulness ---------------------------------------------------------------------------
+
+
+def check_truthfulness(
+    rule: str,
+    policy: str,
+    side: str,
+    bounds: Bounds,
+    *,
+    index: int = 0,
+    expected: str = HOLDS,
+    timeout_s: float = 60.0,
+) -> CheckResult:
+    """DSIC: for participant ``(side, index)``, no lie beats the truth (SPEC section 4).
+
+    Two settlements share every symbol except the participant's own row: in the first it
+    claims its true values, in the second a free lie. Other claims, budgets and the true
+    values are all free. Under ``uniform`` each settlement has its own free draw.
+    """
+    n = bounds.n_proposals
+    profile = enc.fresh_profile(n, bounds.owner_weights, bounds.station_weights)
+    lie = enc.fresh_vector("lie", n)
+    lied = profile.with_claims(side, index, lie)
+    truth_row = profile.claims(side)[index]
+    out_t = enc.encode_settle(profile, rule, policy, _draw(policy, "drawT", n))
+    out_l = enc.encode_settle(lied, rule, policy, _draw(policy, "drawL", n))
+    u_t = enc.utility(out_t, side, index, truth_row)
+    u_l = enc.utility(out_l, side, index, truth_row)
+
+    def decode(model: z3.ModelRef) -> dict[str, Any] | None:
+        return replay.truthfulness_witness(
+            model, profile, lied, out_t, out_l, rule=rule, policy=policy, side=side, index=index,
+            lie=[enc.model_int(model, x) for x in lie],
+            utilities=(enc.model_int(model, u_t), enc.model_int(model, u_l)),
+        )
+
+    encoded = _Encoded(_domain(profile, lie, (out_t, out_l)), u_l > u_t, decode, (*_read(profile, policy), *lie))
+    text = bounds.describe() + f"; p={side} {index}"
+    return _run("truthfulness", rule, policy, side, bounds, encoded, expected=expected, timeout_s=timeout_s, bounds_text=text)
+
+
+# --- properties of one settlement -----------------------------------------------------------
+
+
+def _single(bounds: Bounds, rule: str, policy: str) -> tuple[enc.SymbolicProfile, enc.SymbolicOutcome]:
+    profile = enc.fresh_profile(bounds.n_proposals, bounds.owner_weights, bounds.station_weights)
+    return profile, enc.encode_settle(profile, rule, policy, _draw(policy, "draw", bounds.n_proposals))
+
+
+def _decoder(
+    profile: enc.SymbolicProfile,
+    out: enc.SymbolicOutcome,
+    rule: str,
+    policy: str,
+    violated: replay.Violation,
+) -> Callable[[z3.ModelRef], dict[str, Any] | None]:
+    """Decode a model of one settlement and replay it; ``violated(outcome, profile)`` re-checks
+    the property on settle's outcome and returns the witness details (``None``: it holds)."""
+
+    def decode(model: z3.ModelRef) -> dict[str, Any] | None:
+        return replay.single_witness(model, profile, out, rule=rule, policy=policy, violated=violated)
+
+    return decode
+
+
+def check_budget_balance(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
+    """Weak budget balance: what owners pay >= what stations receive, every profile."""
+    profile, out = _single(bounds, rule, policy)
+    negated = z3.Sum(list(out.owner_pays)) < z3.Sum(list(out.station_receives))
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        paid, received = sum(o.owner_pays), sum(o.station_receives)
+        return {"owners_pay": paid, "stations_receive": received} if paid < received else None
+
+    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
+    return _run("weak budget balance", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+
+
+def check_accounting(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
+    """Exact accounting: payments in = payments out + surplus, to the wei.
+
+    In: every owner's payment and every negative station receipt; out: positive station
+    receipts; surplus: all taxes plus the winner's dust.
+    """
+    profile, out = _single(bounds, rule, policy)
+    paid_in = z3.Sum(list(out.owner_pays)) + z3.Sum([z3.If(r < 0, -r, 0) for r in out.station_receives])
+    paid_out = z3.Sum([z3.If(r > 0, r, 0) for r in out.station_receives])
+    negated = paid_in != paid_out + out.surplus
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        if o.paid_in == o.paid_out + o.surplus:
+            return None
+        return {"paid_in": o.paid_in, "paid_out": o.paid_out, "surplus": o.surplus}
+
+    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
+    return _run("exact accounting", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+
+
+def deposit_bounds(claims: Sequence[Sequence[int]], shares: Sequence[Sequence[int]], side: str) -> list[int]:
+    """SPEC section 5 step 4: the least deposit that lets a participant reveal its claims.
+
+    Owner ``max_m b[i][m] + max_m c[i][m]``; station ``max_m k[j][m]``.
+    """
+    if side == "owner":
+        return [max(row) + max(srow) for row, srow in zip(claims, shares)]
+    return [max(row) for row in claims]
+
+
+def _sym_max(terms: Sequence[enc.Term]) -> enc.Term:
+    best = terms[0]
+    for t in terms[1:]:
+        best = z3.If(t > best, t, best)
+    return best
+
+
+def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
+    """Solvency: with the reveal bounds of SPEC section 5 as deposits, nobody owes more.
+
+    An owner owes ``owner_pays[i]``; a station owes ``-station_receives[j]`` when negative.
+    """
+    profile, out = _single(bounds, rule, policy)
+    owner_deposit = [_sym_max(list(row)) + _sym_max(list(crow)) for row, crow in zip(profile.owner_values, out.cost_shares)]
+    station_deposit = [_sym_max(list(row)) for row in profile.station_costs]
+    negated = z3.Or(
+        *[p > d for p, d in zip(out.owner_pays, owner_deposit)],
+        *[-r > d for r, d in zip(out.station_receives, station_deposit)],
+    )
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        c, r = replay.shares_by_participant(o.budgets, p)
+        for side, owes, claims, sh in (
+            ("owner", o.owner_pays, p["owner_values"], c),
+            ("station", [-x for x in o.station_receives], p["station_costs"], r),
+        ):
+            for i, (x, d) in enumerate(zip(owes, deposit_bounds(claims, sh, side))):
+                if x > d:
+                    return {"side": side, "index": i, "owes": x, "deposit": d}
+        return None
+
+    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
+    return _run("solvency", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+
+
+def check_efficiency(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
+    """Efficiency: ``x*`` maximizes the reported welfare over the proposals and ``none``."""
+    profile, out = _single(bounds, rule, policy)
+    chosen = enc.at(out.welfare, out.winner_is)
+    negated = z3.Or(chosen < 0, *[chosen < s for s in out.welfare])
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        chosen_value = 0 if o.winner is None else o.welfare[o.winner]
+        best = max(0, *o.welfare)
+        return {"winner": o.winner, "chosen_welfare": chosen_value, "best_welfare": best} if chosen_value < best else None
+
+    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
+    return _run("efficiency", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+
+
+def check_individual_rationality(
+    rule: str, policy: str, side: str, bounds: Bounds, *, expected: str = FAILS, timeout_s: float = 60.0
+) -> CheckResult:
+    """Ex-post IR of one side: with everybody truthful, nobody's utility is negative.
+
+    SPEC section 4 expects it to fail (the paper claims IR only in expectation).
+    """
+    profile, out = _single(bounds, rule, policy)
+    rows = profile.claims(side)
+    utilities = [enc.utility(out, side, i, row) for i, row in enumerate(rows)]
+    negated = z3.Or(*[u < 0 for u in utilities])
+    key = "owner_values" if side == "owner" else "station_costs"
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        for i, row in enumerate(p[key]):
+            u = mechanism.utility(o, side, i, row)
+            if u < 0:
+                return {"side": side, "index": i, "utility": u, "winner": o.winner}
+        return None
+
+    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
+    return _run("ex-post individual rationality", rule, policy, side, bounds, encoded, expected=expected, timeout_s=timeout_s)
+
+
+__all__ = [
+    "PROVED",
+    "REFUTED",
+    "UNKNOWN",
+    "Bounds",
+    "check_accounting",
+    "check_budget_balance",
+    "check_efficiency",
+    "check_individual_rationality",
+    "check_solvency",
+    "check_truthfulness",
+    "deposit_bounds",
+]

@@ -1,0 +1,281 @@
+"""Unbounded proofs of truthfulness (rule ``clarke``, policy ``budget``; SPEC section 4).
+
+**Every number of participants.** Under the ``budget`` policy a participant ``p``'s share
+``c_p(x)`` (or ``r_p(x)``) is fixed by the registered weights and the budget before anyone
+claims, and the reported welfare is ``S(x) = S_-p(x) + n_p(x)`` where the others' welfare
+``A(x) = S_-p(x)`` does not depend on ``p``'s claim. ``p``'s utility therefore depends on the
+other participants only through the integer vector ``A``. :func:`abstract_truthfulness`
+proves truthfulness with ``A`` and ``p``'s shares as free integers (any sign, any size): the
+proof covers every number of owners and stations, every weight and every budget at once.
+
+**Every number of proposals.** The choice is the fold of ``encoder.choice_step`` over the
+proposals from ``(0, none)``, and ``max_x A(x)`` the fold of ``encoder.max_step`` from 0.
+With the welfare as an uninterpreted function ``Int -> Int`` and the step count ``k`` a free
+integer, z3 proves (quantified formulas, no bound on ``k``):
+
+1. the choice invariant holds for ``k = 0`` and is preserved by one ``choice_step``: after
+   ``k`` proposals the running best is ``>= 0`` and ``>=`` every welfare so far; either the
+   winner is ``none`` and the best is exactly 0, or the winner is a proposal ``< k`` that
+   attains the best, the best is ``> 0`` and every earlier proposal is strictly worse (the
+   tie rules);
+2. the same for the max fold (the best is ``>= 0``, ``>=`` every value so far and is 0 or
+   attained);
+3. the step to truthfulness: for a free ``M >= 0``, if both the truthful run and the lying
+   run satisfy the choice invariant at ``M`` and ``A``'s max satisfies its invariant, the
+   truthful utility is at least the lying one.
+
+By induction on ``k`` (1, 2) the invariants hold after all ``M`` steps, for every ``M``;
+with 3, truthfulness holds for every ``M``, and, the vector ``A`` being free, for every
+number of participants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import z3
+
+import mechanism
+from verification import encoder as enc
+from verification.results import EncodingError, CheckResult
+from verification.solver import PROVED, REFUTED, UNKNOWN, Solved, consistency, solve
+
+Fn = Callable[[enc.Term], enc.Term]
+
+SIDES = ("owner", "station")
+
+
+# --- participant-count independence (bounded M) --------------------------------------------
+
+
+def _abstract_utility(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> enc.Term:
+    """``p``'s utility when it reports ``report``, the others' welfare being ``others``."""
+    welfare = [a + enc.net_value(side, x, s) for a, x, s in zip(others, report, share)]
+    _, winner = enc.choose(welfare)
+    winner_is = [winner == m for m in range(len(welfare))]
+    tax = enc.clarke_tax(others, winner_is)
+    if side == "owner":
+        return enc.at(true, winner_is) - (enc.at(share, winner_is) + tax)
+    return enc.at(share, winner_is) - tax - enc.at(true, winner_is)
+
+
+def realize(side: str, others: Sequence[int], share: Sequence[int], true: Sequence[int]) -> dict[str, Any]:
+    """A concrete ``settle`` profile in which participant ``(side, 0)`` has true claims
+    ``true``, share ``share[m]`` and faces others' welfare ``S_-p(m) = others[m]``.
+
+    One more participant of each side suffices: with two equal weights on ``p``'s side and
+    budgets ``2 * share``, ``p``'s share is exactly ``share``; the other two participants'
+    claims make up the difference. Used to replay an abstract counterexample.
+    """
+    if min(share, default=0) < 0:
+        raise ValueError("share: shares are non-negative")
+    budgets = [2 * s for s in share]
+    if side == "owner":
+        # S_-p = b_1 - k_0 + c_p
+        gap = [a - s for a, s in zip(others, share)]
+        return {
+            "budgets": budgets,
+            "owner_weights": [1, 1],
+            "station_weights": [1],
+            "owner_values": [list(true), [max(0, g) for g in gap]],
+            "station_costs": [[max(0, -g) for g in gap]],
+            "rule": "clarke",
+            "budget_policy": "budget",
+        }
+    # S_-p = b_0 - k_1 - r_p
+    gap = [a + s for a, s in zip(others, share)]
+    return {
+        "budgets": budgets,
+        "owner_weights": [1],
+        "station_weights": [1, 1],
+        "owner_values": [[max(0, g) for g in gap]],
+        "station_costs": [list(true), [max(0, -g) for g in gap]],
+        "rule": "clarke",
+        "budget_policy": "budget",
+    }
+
+
+def abstract_truthfulness(side: str, n_proposals: int, *, timeout_s: float = 60.0) -> tuple[Solved, dict[str, Any] | None]:
+    """Truthfulness of ``p`` against an arbitrary others' welfare vector, ``M`` fixed.
+
+    Returns the solver's answer and, when refuted, the replayed SPEC section 6 witness.
+    """
+    if side not in SIDES:
+        raise ValueError(f"side: unknown value {side!r}, expected owner or station")
+    others = enc.fresh_vector("A", n_proposals)
+    share = enc.fresh_vector("share", n_proposals)
+    true = enc.fresh_vector("true", n_proposals)
+    lie = enc.fresh_vector("lie", n_proposals)
+    u_truth = _abstract_utility(side, others, share, true, true)
+    u_lie = _abstract_utility(side, others, share, true, lie)
+    # Claims are non-negative and shares too; the others' welfare is any integer at all.
+    background = [x >= 0 for x in (*true, *lie, *share)]
+    answer = solve(background, u_lie > u_truth, timeout_s=timeout_s)
+    if answer.verdict == REFUTED:
+        assert answer.model is not None
+        return answer, _replay_abstract(answer.model, side, others, share, true, lie, (u_truth, u_lie))
+    return answer, None
+
+
+def _replay_abstract(
+    model: z3.ModelRef,
+    side: str,
+    others: Sequence[enc.Term],
+    share: Sequence[enc.Term],
+    true: Sequence[enc.Term],
+    lie: Sequence[enc.Term],
+    utilities: tuple[enc.Term, enc.Term],
+) -> dict[str, Any]:
+    """A counterexample to the abstract proof must be a real one: realize it and replay it."""
+    val = lambda xs: [enc.model_int(model, x) for x in xs]  # noqa: E731
+    truth_kw = realize(side, val(others), val(share), val(true))
+    key = "owner_values" if side == "owner" else "station_costs"
+    lie_kw = {**truth_kw, key: [val(lie), *truth_kw[key][1:]]}
+    t = mechanism.utility(mechanism.settle(**truth_kw), side, 0, val(true))
+    lied = mechanism.utility(mechanism.settle(**lie_kw), side, 0, val(true))
+    expected = (enc.model_int(model, utilities[0]), enc.model_int(model, utilities[1]))
+    if (t, lied) != expected:
+        raise EncodingError(f"abstract truthfulness: z3 gives {expected}, mechanism gives {(t, lied)} on {truth_kw}")
+    return {
+        "profile": truth_kw,
+        "rule": "clarke",
+        "side": side,
+        "index": 0,
+        "lie": val(lie),
+        "truthful_utility": t,
+        "lie_utility": lied,
+    }
+
+
+def check_any_participants(side: str, max_proposals: int, *, timeout_s: float = 60.0) -> CheckResult:
+    """Truthfulness for every number of participants, for ``M = 1..max_proposals``."""
+    spent, verdict, reason = 0.0, PROVED, ""
+    witness: dict[str, Any] | None = None
+    for m in range(1, max_proposals + 1):
+        answer, witness = abstract_truthfulness(side, m, timeout_s=timeout_s)
+        spent += answer.seconds
+        if answer.verdict != PROVED:
+            verdict, reason = answer.verdict, f"; stopped at M={m}" + (f" (z3: {answer.reason})" if answer.reason else "")
+            break
+    bounds = f"any N, any weights and budgets (S_-p free); M=1..{max_proposals}{reason}"
+    return CheckResult("truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent)
+
+
+# --- the folds, for every M -------------------------------------------------------------------
+
+
+def _index(name: str) -> enc.Term:
+    return z3.Int(name)
+
+
+def choice_invariant(welfare: Fn, k: enc.Term, best: enc.Term, winner: enc.Term) -> z3.BoolRef:
+    """After ``k`` steps of the choice fold: the running best and winner, with the tie rules."""
+    m = _index("m_choice")
+    return z3.And(
+        best >= 0,
+        z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < k), welfare(m) <= best)),
+        z3.Or(
+            z3.And(winner == enc.NONE, best == 0),
+            z3.And(
+                0 <= winner,
+                winner < k,
+                welfare(winner) == best,
+                best > 0,
+                z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < winner), welfare(m) < best)),
+            ),
+        ),
+    )
+
+
+def max_invariant(values: Fn, k: enc.Term, best: enc.Term) -> z3.BoolRef:
+    """After ``k`` steps of the max fold: ``best = max(0, values(0..k-1))``."""
+    m = _index("m_max")
+    return z3.And(
+        best >= 0,
+        z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < k), values(m) <= best)),
+        z3.Or(best == 0, z3.Exists([m], z3.And(0 <= m, m < k, values(m) == best))),
+    )
+
+
+def _function(name: str) -> Fn:
+    f = z3.Function(name, z3.IntSort(), z3.IntSort())
+    return lambda m: f(m)
+
+
+def fold_obligations(timeout_s: float, step: Callable[..., tuple[enc.Term, enc.Term]] = enc.choice_step) -> dict[str, Solved]:
+    """Base case and inductive step of both fold invariants (each: negation is unsat).
+
+    ``step`` is the choice step under test (the encoder's; tests pass broken ones). Each
+    inductive step comes with a consistency check of its hypotheses, so that it cannot hold
+    vacuously.
+    """
+    welfare = _function("S")
+    k, best, winner = z3.Ints("k best winner")
+    best2, winner2 = step(best, winner, welfare(k), k)
+    values = _function("V")
+    top = z3.Int("top")
+    choice_hyp = [k >= 0, choice_invariant(welfare, k, best, winner)]
+    max_hyp = [k >= 0, max_invariant(values, k, top)]
+    return {
+        "choice base": solve([], z3.Not(choice_invariant(welfare, z3.IntVal(0), z3.IntVal(0), z3.IntVal(enc.NONE))), timeout_s=timeout_s),
+        "choice step": solve(choice_hyp, z3.Not(choice_invariant(welfare, k + 1, best2, winner2)), timeout_s=timeout_s),
+        "choice step hypotheses consistent": consistency(choice_hyp, timeout_s=timeout_s),
+        "max base": solve([], z3.Not(max_invariant(values, z3.IntVal(0), z3.IntVal(0))), timeout_s=timeout_s),
+        "max step": solve(max_hyp, z3.Not(max_invariant(values, k + 1, enc.max_step(top, values(k)))), timeout_s=timeout_s),
+        "max step hypotheses consistent": consistency(max_hyp, timeout_s=timeout_s),
+    }
+
+
+def truthfulness_step(side: str, timeout_s: float) -> dict[str, Solved]:
+    """Obligation 3: the invariants at a free ``M`` imply truthful utility >= lying utility."""
+    if side not in SIDES:
+        raise ValueError(f"side: unknown value {side!r}, expected owner or station")
+    others, share, true, lie = (_function(n) for n in ("A", "share", "true", "lie"))
+    truthful: Fn = lambda m: others(m) + enc.net_value(side, true(m), share(m))  # noqa: E731
+    lying: Fn = lambda m: others(m) + enc.net_value(side, lie(m), share(m))  # noqa: E731
+    n = z3.Int("M")
+    best_t, win_t, best_l, win_l, top = z3.Ints("best_t win_t best_l win_l top")
+
+    def at(f: Fn, w: enc.Term) -> enc.Term:
+        return z3.If(w == enc.NONE, 0, f(w))
+
+    def utility(w: enc.Term) -> enc.Term:
+        tax = top - at(others, w)  # encoder.clarke_tax: max(0, max A) - A(x*)
+        if side == "owner":
+            return at(true, w) - (at(share, w) + tax)
+        return at(share, w) - tax - at(true, w)
+
+    background = [
+        n >= 0,
+        choice_invariant(truthful, n, best_t, win_t),
+        choice_invariant(lying, n, best_l, win_l),
+        max_invariant(others, n, top),
+    ]
+    return {
+        "truthfulness step": solve(background, utility(win_l) > utility(win_t), timeout_s=timeout_s),
+        "truthfulness step hypotheses consistent": consistency(background, timeout_s=timeout_s),
+    }
+
+
+def check_fold_invariants(timeout_s: float = 60.0) -> CheckResult:
+    """Row for the choice and max fold invariants (base and step), valid for every ``M``."""
+    answers = fold_obligations(timeout_s)
+    return _combine("fold invariant (choice, max)", "all", "every M: base + inductive step", answers)
+
+
+def check_every_m(side: str, timeout_s: float = 60.0) -> CheckResult:
+    """Truthfulness for every ``M`` and every number of participants (obligations 1-3)."""
+    answers = {**fold_obligations(timeout_s), **truthfulness_step(side, timeout_s)}
+    return _combine("truthfulness", side, "any N, any M (fold induction)", answers)
+
+
+def _combine(prop: str, side: str, bounds: str, answers: dict[str, Solved]) -> CheckResult:
+    spent = sum(a.seconds for a in answers.values())
+    failed = [name for name, a in answers.items() if a.verdict != PROVED]
+    # A counterexample to an inductive step is not a counterexample to the mechanism (the
+    # invariant might just be too weak), so anything short of "all proved" is "unknown".
+    verdict = PROVED if not failed else UNKNOWN
+    if failed:
+        bounds += "; not proved: " + ", ".join(f"{n} ({answers[n].verdict})" for n in failed)
+    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent)

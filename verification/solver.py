@@ -1,0 +1,76 @@
+"""Solver wrapper: one obligation, one push/pop frame, fixed seed and timeout.
+
+A check hands over the background facts (the encoding's domain and side conditions) and the
+**negation** of its property. ``unsat`` means no counterexample exists (``proved``); ``sat``
+means z3 found one (``refuted``, with the model); anything else (timeout, incompleteness) is
+``unknown`` and is never reported as proved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import z3
+
+SEED = 0
+"""Fixed random seed of every solver run, so that verdicts and times are reproducible."""
+
+PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
+VERDICTS = (PROVED, REFUTED, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Solved:
+    """What one solver run concluded about one negated property."""
+
+    verdict: str  # proved | refuted | unknown
+    model: z3.ModelRef | None  # the counterexample when refuted
+    seconds: float
+    reason: str  # z3's reason when unknown, else ""
+
+
+def solve(
+    background: Sequence[z3.BoolRef],
+    negated_property: z3.BoolRef,
+    *,
+    timeout_s: float,
+    seed: int = SEED,
+) -> Solved:
+    """Search for a model of ``background`` and ``negated_property``.
+
+    The background is asserted once and the negated property inside its own push/pop frame,
+    so a check never leaks assertions into the next one.
+    """
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s: must be positive, got {timeout_s}")
+    solver = z3.Solver()
+    solver.set("random_seed", seed)
+    solver.set("timeout", max(1, int(timeout_s * 1000)))
+    solver.add(*background)
+    solver.push()
+    solver.add(negated_property)
+    start = time.perf_counter()
+    answer = solver.check()
+    seconds = time.perf_counter() - start
+    try:
+        if answer == z3.unsat:
+            return Solved(PROVED, None, seconds, "")
+        if answer == z3.sat:
+            return Solved(REFUTED, solver.model(), seconds, "")
+        return Solved(UNKNOWN, None, seconds, solver.reason_unknown())
+    finally:
+        solver.pop()
+
+
+def consistency(background: Sequence[z3.BoolRef], *, timeout_s: float, seed: int = SEED) -> Solved:
+    """Guard against vacuous proofs: ``proved`` when the hypotheses have a model.
+
+    A proof whose hypotheses contradict each other proves nothing, so every obligation with
+    hypotheses (the inductive steps) is paired with this check; ``refuted`` here means the
+    hypotheses are inconsistent.
+    """
+    answer = solve(background, z3.BoolVal(True), timeout_s=timeout_s, seed=seed)
+    flipped = {PROVED: REFUTED, REFUTED: PROVED, UNKNOWN: UNKNOWN}[answer.verdict]
+    return Solved(flipped, answer.model, answer.seconds, answer.reason)
