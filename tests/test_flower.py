@@ -1,0 +1,116 @@
+"""The hierarchical training on Flower's two engines, checked against the in-process trainer.
+
+One small seeded job (2 stations x 2 clients, 2 global rounds, digits on the CPU) runs in
+process, on Flower's simulation engine, and on its deployment engine (a SuperLink and 2
+SuperNodes as real processes on 127.0.0.1). A SuperNode killed in the middle of a round must
+fail the run with an error naming the station, quickly, with no process left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from hfl.config import TrainConfig
+from hfl.flower.apps import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, config_to_json
+from hfl.flower.deploy import FlowerRunError, LocalDeployment, write_app
+from hfl.flower.engine import run_flower
+from hfl.flower.procs import tagged_pids
+from hfl.result import TrainResult, write_result
+from hfl.train import train
+
+CFG = TrainConfig(seed=3, n_stations=2, clients_per_station=2, global_rounds=2, kappa1=1, kappa2=1,
+                  max_train_samples=240, device="cpu")
+
+needs_ray = pytest.mark.skipif(__import__("importlib").util.find_spec("ray") is None,
+                               reason="Flower's simulation engine needs ray (requirements.lock)")
+needs_proc = pytest.mark.skipif(not Path("/proc").is_dir(), reason="the process census reads /proc")
+
+
+@pytest.fixture(scope="module")
+def in_process() -> TrainResult:
+    return train(CFG)
+
+
+def assert_same_model(a: TrainResult, b: TrainResult) -> None:
+    assert a.final_state is not None and b.final_state is not None
+    assert list(a.final_state) == list(b.final_state)
+    for k in a.final_state:
+        assert torch.allclose(a.final_state[k], b.final_state[k], rtol=1e-5, atol=1e-6), k
+
+
+def assert_no_flower_process_left() -> None:
+    deadline = time.monotonic() + 5
+    while tagged_pids(None) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tagged_pids(None) == []
+
+
+@needs_ray
+def test_the_simulation_engine_trains_the_same_global_model_and_contributions_as_in_process(
+        in_process: TrainResult, tmp_path: Path) -> None:
+    sim = run_flower(CFG, "flower-sim", tmp_path, plot=False)
+    assert_same_model(in_process, sim)
+    assert sim.contributions == in_process.contributions
+    assert sim.accuracy == pytest.approx(in_process.accuracy, abs=1e-9)
+    assert sim.station_samples == in_process.station_samples
+    assert sim.images == in_process.images
+    # The same result.json: same keys, same values apart from timings.
+    write_result(in_process, tmp_path / "local", plot=False)
+    local_json = json.loads((tmp_path / "local" / "result.json").read_text())
+    sim_json = json.loads((tmp_path / "result.json").read_text())
+    assert sim_json.keys() == local_json.keys()
+    timing = {"wall_s", "train_s", "images_per_s"}
+    assert {k: v for k, v in sim_json.items() if k not in timing} == \
+           {k: v for k, v in local_json.items() if k not in timing}
+
+
+@needs_proc
+def test_the_deployment_engine_completes_two_rounds_on_real_processes_and_leaves_none_behind(
+        in_process: TrainResult, tmp_path: Path) -> None:
+    deployed = run_flower(CFG, "flower-deploy", tmp_path, timeout_s=240, round_timeout_s=120, plot=False)
+    assert len(deployed.accuracy) == 2
+    assert_same_model(in_process, deployed)
+    assert deployed.contributions == in_process.contributions
+    assert json.loads((tmp_path / "result.json").read_text())["contributions"] == list(in_process.contributions)
+    logs = tmp_path / "flower-logs"
+    assert {p.name for p in logs.iterdir()} >= {"superlink.log", "supernode-0.log", "supernode-1.log", "run.log"}
+    assert_no_flower_process_left()
+
+
+def wait_for_line(path: Path, text: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.is_file() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} did not appear in {path} within {timeout_s} s")
+
+
+@needs_proc
+def test_a_supernode_killed_mid_round_fails_the_run_naming_its_station_and_leaves_no_process(
+        tmp_path: Path) -> None:
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    result_path = work / "result.pt"
+    app = write_app(work / "app", {RUN_CONFIG_KEY: config_to_json(CFG), RESULT_PATH_KEY: str(result_path),
+                                   ROUND_TIMEOUT_KEY: 60.0})
+    with LocalDeployment(2, work, tmp_path / "logs") as deployment:
+        deployment.start()
+        run = deployment.submit(app)
+        # Mid-round: station 1 has received round 1's train message and started its ClientApp.
+        wait_for_line(tmp_path / "logs" / "supernode-1.log", "Start `flwr-clientapp` process", 90)
+        os.kill(deployment.supernodes[1].popen.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        with pytest.raises(FlowerRunError, match="station 1's SuperNode .* exited with code -9 during the run"):
+            deployment.wait(run, result_path, timeout_s=60)
+        assert time.monotonic() - t0 < 10  # noticed at once, not after a heartbeat or round timeout
+    assert deployment.live_pids() == []
+    assert not result_path.exists()
+    assert_no_flower_process_left()
