@@ -1,0 +1,200 @@
+"""Gas of every external function of the HCFL contract as participants N and proposals M grow.
+
+Claim checked: no transaction's gas grows with N, and at M = 10 every participant,
+including the first to reveal, stays within issue 3's targets (reveal <= 150,000, settle <=
+100,000, commit and withdraw <= 60,000 gas); the deployed bytecode fits EIP-170.
+
+Method: for each (N, M) a fresh anvil node (``benchmarks.nodes.start_node``) and a fresh
+deployment; one whole round driven by ``contracts.driver.Deployment`` through web3.py with
+pre-signed transactions (N/2 owners, N/2 stations, M proposals, random claims from a fixed
+seed, every owner but the winner votes, everyone withdraws, the next round is opened). Gas is
+each transaction's receipt ``gasUsed`` (21,000 base, calldata, execution, refunds), never
+titanoboa's estimate. One run per configuration: gas is deterministic given the profile.
+
+    python -m benchmarks.gas                 # the full grid, N up to 1,000, M up to 32
+    python -m benchmarks.gas --quick         # a small grid (seconds)
+    python -m benchmarks.gas --json out.json # also write the figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+TARGETS = {"reveal": 150_000, "settle": 100_000, "commit": 60_000, "withdraw": 60_000}
+"""Issue 3's gas ceilings at M = 10, for every participant."""
+
+FULL_GRID = [(10, 1), (20, 10), (100, 10), (1000, 10), (20, 32), (1000, 32)]
+QUICK_GRID = [(4, 2), (20, 10)]
+ORDER = [
+    "register", "advance", "propose", "commit", "reveal", "close", "settle",
+    "report_training", "vote", "finalize", "withdraw", "withdraw_bond", "start_round",
+]
+
+
+@dataclass(frozen=True)
+class RoundGas:
+    """Gas of one whole round: per function (min, max, calls) and the total."""
+
+    n: int
+    m: int
+    per_function: dict[str, tuple[int, int, int]]
+    total: int
+    seconds: float
+
+
+def profile(n: int, m: int, seed: int = 1) -> dict:
+    """N/2 owners and N/2 stations (at least one each), M proposals, welfare mostly positive."""
+    rng = random.Random(seed)
+    n_o, n_s = max(1, n // 2), max(1, n - n // 2)
+    ether = 10**18
+    return dict(
+        budgets=[rng.randint(ether // 100, ether) for _ in range(m)],
+        owner_weights=[rng.randint(1, 10) for _ in range(n_o)],
+        station_weights=[rng.randint(1, 10) for _ in range(n_s)],
+        owner_values=[[rng.randint(0, 2 * ether) for _ in range(m)] for _ in range(n_o)],
+        station_costs=[[rng.randint(0, ether // 10) for _ in range(m)] for _ in range(n_s)],
+    )
+
+
+def run_round(url: str, n: int, m: int, seed: int = 1) -> RoundGas:
+    """Deploy on the node at ``url`` and drive one whole round; gas from the receipts."""
+    from contracts.chain import connect
+    from contracts.driver import Deployment
+    from mechanism import cost_shares
+
+    t0 = time.perf_counter()
+    p = profile(n, m, seed)
+    d = Deployment.deploy(chain=connect(url, fast=True))
+    ow, sw = p["owner_weights"], p["station_weights"]
+    shares = [cost_shares(C, ow) for C in p["budgets"]]
+    owners, stations = [], []
+    for i, w in enumerate(ow):
+        dep = max(p["owner_values"][i]) + max(s[i] for s in shares)
+        a = d.new_account(dep + 10**18)
+        d.register(a, "owner", weight=w, deposit=dep)
+        owners.append(a)
+    for j, u in enumerate(sw):
+        dep = max(max(p["station_costs"][j]), 1)
+        a = d.new_account(dep + 10**18)
+        d.register(a, "station", weight=u, deposit=dep)
+        stations.append(a)
+    d.next_phase()
+    for k, C in enumerate(p["budgets"]):
+        d.propose(owners[k % len(owners)], budget=C, bond=10**15, content_hash=k.to_bytes(32, "big"))
+    d.next_phase()
+    for a, row in zip(owners + stations, p["owner_values"] + p["station_costs"]):
+        d.commit(a, row)
+    d.next_phase()
+    for a in owners + stations:
+        d.reveal(a)
+    d.close()
+    for a in owners + stations:
+        d.settle(a)
+    w = d.winner()
+    if w is not None:
+        winner_owner = owners[w % len(owners)]
+        d.report_training(b"\x01" * 32, 9000, [1 + j for j in range(len(stations))])
+        for a in owners:
+            if a != winner_owner:
+                d.vote(a, False)
+        d.finalize()
+    for a in owners + stations:
+        d.withdraw(a)
+    for k in range(m):
+        d.withdraw_bond(owners[k % len(owners)], k)
+    d.start_round()
+    per = {fn: (min(g), max(g), len(g)) for fn, g in d.gas.items()}
+    total = sum(sum(g) for fn, g in d.gas.items() if fn != "start_round")
+    return RoundGas(n, m, per, total, time.perf_counter() - t0)
+
+
+def measure(grid: list[tuple[int, int]], console: Console) -> list[RoundGas]:
+    from benchmarks.nodes import start_node
+
+    out = []
+    for n, m in grid:
+        with start_node("anvil") as node:
+            console.print(f"[dim]N={n:>5} M={m:>2}: one round on anvil ...[/dim]", end="")
+            rg = run_round(node.url, n, m)
+            console.print(f"[dim] {rg.seconds:.1f} s[/dim]")
+        out.append(rg)
+    return out
+
+
+def table(results: list[RoundGas]) -> Table:
+    t = Table(title="HCFL gas per external function (anvil receipts; max over calls, min in brackets)")
+    t.add_column("function")
+    for r in results:
+        t.add_column(f"N={r.n}\nM={r.m}", justify="right")
+    t.add_column("target\n(M=10)", justify="right")
+    for fn in ORDER:
+        row = [fn]
+        for r in results:
+            if fn in r.per_function:
+                lo, hi, _ = r.per_function[fn]
+                ok = ""
+                if r.m == 10 and fn in TARGETS:
+                    ok = " [green]ok[/green]" if hi <= TARGETS[fn] else " [red]OVER[/red]"
+                row.append(f"{hi:,}{ok}" + (f"\n[dim]({lo:,})[/dim]" if lo != hi else ""))
+            else:
+                row.append("-")
+        row.append(f"{TARGETS[fn]:,}" if fn in TARGETS else "")
+        t.add_row(*row)
+    t.add_row("[b]whole round[/b]", *[f"[b]{r.total:,}[/b]" for r in results], "")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.gas",
+        description="Gas of every HCFL contract function as participants N and proposals M grow, "
+        "from anvil's transaction receipts.",
+    )
+    ap.add_argument("--quick", action="store_true", help="a small grid that runs in seconds")
+    ap.add_argument(
+        "--grid", metavar="N:M,...", help="configurations to run, e.g. 10:10,1000:32 (N participants, M proposals)"
+    )
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+    console = Console()
+    grid = QUICK_GRID if args.quick else FULL_GRID
+    if args.grid:
+        try:
+            grid = [tuple(int(x) for x in item.split(":")) for item in args.grid.split(",")]
+            if any(len(g) != 2 or g[0] < 2 or not 1 <= g[1] <= 32 for g in grid):
+                raise ValueError
+        except ValueError:
+            console.print(f"error: --grid: expected N:M pairs with N >= 2 and 1 <= M <= 32, got {args.grid!r}")
+            return 2
+    from benchmarks.nodes import NodeUnavailable
+    from contracts import EIP170_LIMIT, compiled
+
+    size = len(compiled().bytecode_runtime)
+    try:
+        results = measure(grid, console)
+    except NodeUnavailable as exc:
+        console.print(f"error: {exc} (run scripts/setup.sh to install anvil)")
+        return 2
+    console.print(table(results))
+    console.print(f"deployed bytecode: {size:,} bytes (EIP-170 limit {EIP170_LIMIT:,})")
+    for r in results:
+        if r.n == 20 and r.m == 10:
+            console.print(f"one full round, 10 owners / 10 stations / 10 proposals: {r.total:,} gas")
+        if r.n == 1000:
+            console.print(f"one full round, {r.n:,} participants / {r.m} proposals: {r.total:,} gas")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"bytecode_bytes": size, "rounds": [asdict(r) for r in results]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
