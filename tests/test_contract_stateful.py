@@ -72,6 +72,7 @@ class HCFLMachine(RuleBasedStateMachine):
         self.r = 1
         self.pool = 0
         self.balance = 0
+        self.done: set = set()  # (round, who) withdrawn, (round, index) bond withdrawn or slashed
 
     def teardown(self) -> None:
         self._anchor.__exit__(None, None, None)
@@ -382,6 +383,8 @@ class HCFLMachine(RuleBasedStateMachine):
             assert boa.env.get_balance(who) == before + m.settled[who]
             self.balance -= m.settled[who]
             m.withdrawn.add(who)
+            assert self.d.participant(who, r)["amount"] == 0
+            self.done.add((r, who))
 
     @rule(a=actors, k=st.integers(0, 3))
     def withdraw_bond(self, a, k):
@@ -395,6 +398,7 @@ class HCFLMachine(RuleBasedStateMachine):
         if reason is None:
             m.bond_state[k] = "withdrawn"
             self.balance -= BOND
+            self.done.add((self.r, k))
 
     # -- training report and vote ------------------------------------------------------------
     @rule(a=actors, acc=st.integers(0, 10_000))
@@ -430,7 +434,7 @@ class HCFLMachine(RuleBasedStateMachine):
     # -- invariants ----------------------------------------------------------------------------
     @invariant()
     def the_balance_equation_holds_and_matches_the_model(self):
-        led = ledger(self.d)
+        led = ledger(self.d, self.done)
         assert led.balanced, led
         assert led.balance == self.balance
         assert led.pool == self.pool
