@@ -183,6 +183,12 @@ def enc_net(side: str, claim: int, share: int) -> int:
     return claim - share if side == "owner" else share - claim
 
 
+def test_the_abstraction_step_holds_under_budget_and_fails_when_shares_follow_the_claims() -> None:
+    assert induction.abstraction_obligation("owner", 2, (1, 2), (2, 3)).verdict == "proved"
+    assert induction.abstraction_obligation("station", 2, (1, 2), (2, 3)).verdict == "proved"
+    assert induction.abstraction_obligation("owner", 2, (1, 2), (2, 3), budget_policy="midpoint").verdict == "refuted"
+
+
 # --- results and CLI ---------------------------------------------------------------------------
 
 

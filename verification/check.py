@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import nullcontext
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,10 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         console = Console(width=240)
     results = []
     start = time.perf_counter()
+    live = console.is_terminal
     try:
-        with console.status("z3 ...") as status:
-            for result in suite.run(args.quick, args.timeout, on_start=lambda label: status.update(f"z3: {label}")):
+        with console.status("z3 ...") if live else nullcontext() as status:
+            on_start = (lambda label: status.update(f"z3: {label}")) if live else None
+            for result in suite.run(args.quick, args.timeout, on_start=on_start):
                 results.append(result)
+                if not live:  # a log: one line per finished check, so a long run shows progress
+                    console.print(
+                        f"{result.property} | {result.rule}/{result.budget_policy} | {result.side} | "
+                        f"{result.bounds} | {result.verdict} | {result.seconds:.2f} s",
+                        highlight=False,
+                    )
     except EncodingError as exc:
         console.print(f"[bold red]encoding error:[/] {exc}")
         return 2

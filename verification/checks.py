@@ -82,10 +82,17 @@ def _run(
     expected: str,
     timeout_s: float,
     bounds_text: str | None = None,
+    witness_first: bool | None = None,
 ) -> CheckResult:
-    """Solve, decode, replay; small amounts first when the property may fail."""
+    """Solve, decode, replay; small amounts first when the property may fail.
+
+    ``witness_first`` (default: unless SPEC expects the property to hold) runs the small-
+    amount search before the full one; each search gets the whole ``timeout_s``.
+    """
     spent = 0.0
-    caps = [MAX_AMOUNT] if expected == HOLDS else [SMALL_AMOUNT, MAX_AMOUNT]
+    if witness_first is None:
+        witness_first = expected != HOLDS
+    caps = [SMALL_AMOUNT, MAX_AMOUNT] if witness_first else [MAX_AMOUNT]
     answer: Solved | None = None
     witness = None
     for cap in caps:
@@ -153,6 +160,7 @@ def check_truthfulness(
     index: int = 0,
     expected: str = HOLDS,
     timeout_s: float = 60.0,
+    witness_first: bool | None = None,
 ) -> CheckResult:
     """DSIC: for participant ``(side, index)``, no lie beats the truth (SPEC section 4).
 
@@ -179,7 +187,10 @@ def check_truthfulness(
 
     encoded = _Encoded(_domain(profile, lie, (out_t, out_l)), u_l > u_t, decode, (*_read(profile, policy), *lie))
     text = bounds.describe() + f"; p={side} {index}"
-    return _run("truthfulness", rule, policy, side, bounds, encoded, expected=expected, timeout_s=timeout_s, bounds_text=text)
+    return _run(
+        "truthfulness", rule, policy, side, bounds, encoded,
+        expected=expected, timeout_s=timeout_s, bounds_text=text, witness_first=witness_first,
+    )
 
 
 # --- properties of one settlement -----------------------------------------------------------

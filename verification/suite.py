@@ -54,17 +54,24 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
     max_abstract_m = 4 if quick else 16
 
     for side in SIDES:
-        out.append(
-            Check(
-                f"truthfulness clarke/budget {side}, direct M={direct_m}",
-                lambda side=side: checks.check_truthfulness("clarke", "budget", side, Bounds(direct_m), timeout_s=max(t, 300.0) if not quick else t),
+        # The quick suite checks participant 0; the full one both (they differ in weight).
+        for index in (0,) if quick else (0, 1):
+            out.append(
+                Check(
+                    f"truthfulness clarke/budget {side} {index}, direct M={direct_m}",
+                    lambda side=side, index=index: checks.check_truthfulness(
+                        "clarke", "budget", side, Bounds(direct_m), index=index, timeout_s=t if quick else max(t, 600.0)
+                    ),
+                )
             )
-        )
         out.append(
             Check(
                 f"truthfulness {side}, any N, M<={max_abstract_m}",
                 lambda side=side: induction.check_any_participants(side, max_abstract_m, timeout_s=t),
             )
+        )
+        out.append(
+            Check(f"abstraction step {side}", lambda side=side: induction.check_abstraction(side, 3 if quick else 6, timeout_s=t))
         )
         out.append(Check(f"truthfulness {side}, any N, any M", lambda side=side: induction.check_every_m(side, timeout_s=t)))
     out.append(Check("fold invariants", lambda: induction.check_fold_invariants(timeout_s=t)))
@@ -84,6 +91,13 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
             )
         )
         out.append(Check(f"efficiency {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_efficiency(rule, policy, b, timeout_s=t)))
+    if not quick:
+        # Other weights (three owners, uneven stations): other roundings of the shares.
+        wide = Bounds(4, (3, 5, 7), (1, 4))
+        out.append(Check("budget balance, other weights", lambda: checks.check_budget_balance("clarke", "budget", wide, timeout_s=t)))
+        out.append(Check("accounting, other weights", lambda: checks.check_accounting("clarke", "budget", wide, timeout_s=t)))
+        out.append(Check("solvency, other weights", lambda: checks.check_solvency("clarke", "budget", wide, timeout_s=t)))
+        out.append(Check("efficiency, other weights", lambda: checks.check_efficiency("clarke", "budget", wide, timeout_s=t)))
     if quick:
         out.append(Check("solvency paper/budget", lambda: checks.check_solvency("paper", "budget", tiny, expected=OPEN, timeout_s=t)))
 
@@ -115,7 +129,9 @@ def ladder(side: str, start_after: int = REQUIRED_DIRECT_M) -> Iterator[Check]:
             continue
         yield Check(
             f"truthfulness clarke/budget {side}, direct M={m} (reach)",
-            lambda m=m: checks.check_truthfulness("clarke", "budget", side, Bounds(m), expected=OPEN, timeout_s=REACH_SECONDS),
+            lambda m=m: checks.check_truthfulness(
+                "clarke", "budget", side, Bounds(m), expected=OPEN, timeout_s=REACH_SECONDS, witness_first=False
+            ),
         )
 
 
