@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import tempfile
 import time
@@ -46,6 +47,22 @@ def assert_same_model(a: TrainResult, b: TrainResult) -> None:
         assert torch.allclose(a.final_state[k], b.final_state[k], rtol=1e-5, atol=1e-6), k
 
 
+def live_children() -> list[int]:
+    """Live (non-zombie) child processes of this test process."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(ppid) == me and state not in "ZX":
+            found.append(int(entry.name))
+    return found
+
+
 def assert_no_flower_process_left() -> None:
     deadline = time.monotonic() + 5
     while tagged_pids(None) and time.monotonic() < deadline:
@@ -54,9 +71,12 @@ def assert_no_flower_process_left() -> None:
 
 
 @needs_ray
+@needs_proc
 def test_the_simulation_engine_trains_the_same_global_model_and_contributions_as_in_process(
         in_process: TrainResult, tmp_path: Path) -> None:
+    before = set(live_children())
     sim = run_flower(CFG, "flower-sim", tmp_path, plot=False)
+    assert set(live_children()) <= before  # Ray's processes are gone
     assert_same_model(in_process, sim)
     assert sim.contributions == in_process.contributions
     assert sim.accuracy == pytest.approx(in_process.accuracy, abs=1e-9)
@@ -114,3 +134,28 @@ def test_a_supernode_killed_mid_round_fails_the_run_naming_its_station_and_leave
     assert deployment.live_pids() == []
     assert not result_path.exists()
     assert_no_flower_process_left()
+
+
+@pytest.mark.slow
+@needs_proc
+def test_a_station_lost_without_the_launcher_noticing_fails_the_serverapps_round(tmp_path: Path) -> None:
+    # Spread over machines nobody watches the SuperNodes' processes: the ServerApp's round
+    # timeout (or Flower's error reply for a lost node) must fail the run, naming the station.
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    result_path = work / "result.pt"
+    app = write_app(work / "app", {RUN_CONFIG_KEY: config_to_json(CFG), RESULT_PATH_KEY: str(result_path),
+                                   ROUND_TIMEOUT_KEY: 45.0})
+    with LocalDeployment(2, work, tmp_path / "logs") as deployment:
+        deployment.start()
+        run = deployment.submit(app)
+        wait_for_line(tmp_path / "logs" / "supernode-1.log", "Start `flwr-clientapp` process", 90)
+        lost = deployment.supernodes[1]
+        deployment.group.procs.remove(lost)  # the launcher no longer sees it, as on another machine
+        os.killpg(lost.popen.pid, signal.SIGKILL)
+        lost.popen.wait()
+        with pytest.raises(FlowerRunError, match="without a result"):
+            deployment.wait(run, result_path, timeout_s=120)
+    log = (tmp_path / "logs" / "run.log").read_text(errors="replace")
+    assert "StationFailure" in log
+    assert re.search(r"no model from station\(s\) \[(0, )?1\]", log)  # station 0 may be slow too, 1 is lost
+    assert deployment.live_pids() == []

@@ -114,15 +114,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_command_line_refuses_a_bad_option_in_one_line_without_a_traceback() -> None:
-    out = run_cli("--n-stations", "0")
+    out = run_cli("--stations", "0")
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1] == "python -m hfl.flower: error: --n-stations: must be an integer " \
+    assert out.stderr.strip().splitlines()[-1] == "python -m hfl.flower: error: --stations: must be an integer " \
                                                   ">= 1, got 0"
     assert "Traceback" not in out.stderr
 
 
 def test_the_command_line_prints_one_supernode_command_per_station_with_tls() -> None:
-    out = run_cli("commands", "--n-stations", "3", "--superlink", "owner.example.org:9093")
+    out = run_cli("commands", "--stations", "3", "--superlink", "owner.example.org:9093")
     assert out.returncode == 0, out.stderr
     nodes = [line for line in out.stdout.splitlines() if line.startswith("flower-supernode")]
     assert len(nodes) == 3

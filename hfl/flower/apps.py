@@ -24,10 +24,11 @@ every station, so the run fails rather than silently training on fewer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from logging import INFO
 from pathlib import Path
@@ -43,8 +44,8 @@ from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import measure_contributions
 from hfl.data import Client, build_federation, load_dataset
 from hfl.result import TrainResult
-from hfl.train import (cloud_aggregate, evaluate, images_per_station_update, init_state, resolve_device,
-                       station_update)
+from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_station_update, init_state,
+                       resolve_device, station_update)
 
 State = dict[str, torch.Tensor]
 
@@ -56,6 +57,7 @@ IMAGES_KEY = "images"  # training images the station processed (throughput figur
 TRAIN_S_KEY = "train-s"
 DEVICE_KEY = "device"  # ConfigRecord "station-info" entry
 DATA_DIR_KEY = "data-dir"  # optional node config: where this station's CIFAR-10 lies
+THREADS_KEY = "torch-threads"  # ConfigRecord / run-config entry: torch CPU threads, 0 = hfl's default
 # Run-config keys of the deployment app (see hfl.flower.deploy.write_app).
 RUN_CONFIG_KEY = "hcfl-config"
 RESULT_PATH_KEY = "result-path"
@@ -84,6 +86,18 @@ def config_to_json(cfg: TrainConfig) -> str:
 
 def config_from_json(text: str) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(text))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's CPU threads set to `n` for the block (the small CNN runs far faster on one: see
+    `hfl.train.default_threads`), restored afterwards since the simulation shares our process."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # The ClientApp: one base station ------------------------------------------------------------
@@ -123,8 +137,9 @@ def run_station(msg: Message, context: Context) -> Message:
     round_idx = int(config["server-round"]) - 1  # Flower counts rounds from 1, hfl from 0
     station = station_of(context.node_config, cfg.n_stations)
     device = resolve_device(cfg)
-    clients = _station_clients(cfg_json, station, str(device))
-    state, n_samples = station_update(from_record(msg.content["arrays"]), clients, cfg, round_idx, station)
+    with torch_threads(int(config.get(THREADS_KEY, 0)) or default_threads(cfg, device)):
+        clients = _station_clients(cfg_json, station, str(device))
+        state, n_samples = station_update(from_record(msg.content["arrays"]), clients, cfg, round_idx, station)
     metrics = MetricRecord({STATION_KEY: station, SAMPLES_KEY: n_samples,
                             IMAGES_KEY: images_per_station_update(clients, cfg),
                             TRAIN_S_KEY: time.perf_counter() - t0})
@@ -207,10 +222,18 @@ class HierFedAvg(FedAvg):
         return to_record(state), MetricRecord({SAMPLES_KEY: sum(r.n_samples for r in stations)})
 
 
-def serve(grid: Grid, cfg: TrainConfig, *, round_timeout_s: float = 3600.0) -> TrainResult:
-    """The owner's side of a whole job on a Flower grid: global rounds, evaluation, contributions."""
-    t0 = time.perf_counter()
+def serve(grid: Grid, cfg: TrainConfig, *, round_timeout_s: float = 3600.0, threads: int = 0) -> TrainResult:
+    """The owner's side of a whole job on a Flower grid: global rounds, evaluation, contributions.
+
+    `threads` (0: `hfl.train.default_threads`) is torch's CPU threads here and on every station.
+    """
     device = resolve_device(cfg)
+    with torch_threads(threads or default_threads(cfg, device)):
+        return _serve(grid, cfg, device, round_timeout_s, threads)
+
+
+def _serve(grid: Grid, cfg: TrainConfig, device: torch.device, round_timeout_s: float, threads: int) -> TrainResult:
+    t0 = time.perf_counter()
     data = load_dataset(cfg, "cpu")
     test = (data.x_test.to(device), data.y_test.to(device))  # evaluation filters the target labels
     strategy = HierFedAvg(n_stations=cfg.n_stations)
@@ -224,7 +247,8 @@ def serve(grid: Grid, cfg: TrainConfig, *, round_timeout_s: float = 3600.0) -> T
 
     result = strategy.start(grid=grid, initial_arrays=to_record(init_state(cfg, "cpu")),
                             num_rounds=cfg.global_rounds, timeout=round_timeout_s,
-                            train_config=ConfigRecord({CONFIG_KEY: config_to_json(cfg)}), evaluate_fn=evaluate_global)
+                            train_config=ConfigRecord({CONFIG_KEY: config_to_json(cfg), THREADS_KEY: int(threads)}),
+                            evaluate_fn=evaluate_global)
     if len(accuracy) != cfg.global_rounds:
         raise StationFailure(f"only {len(accuracy)} of {cfg.global_rounds} global rounds completed")
     last = strategy.last_round
@@ -246,13 +270,14 @@ def measure_station_contributions(cfg: TrainConfig, states: Sequence[Mapping[str
                                  empty_value=1.0 / len(cfg.labels), seed=cfg.seed)
 
 
-def make_server_app(cfg: TrainConfig, sink: list[TrainResult], *, round_timeout_s: float = 3600.0) -> ServerApp:
+def make_server_app(cfg: TrainConfig, sink: list[TrainResult], *, round_timeout_s: float = 3600.0,
+                    threads: int = 0) -> ServerApp:
     """A ServerApp for one job in this process (the simulation engine): its result lands in `sink`."""
     app = ServerApp()
 
     @app.main()
     def _main(grid: Grid, context: Context) -> None:
-        sink.append(serve(grid, cfg, round_timeout_s=round_timeout_s))
+        sink.append(serve(grid, cfg, round_timeout_s=round_timeout_s, threads=threads))
 
     return app
 
@@ -264,7 +289,8 @@ server_app = ServerApp()
 def _deployed_main(grid: Grid, context: Context) -> None:
     """The deployment engine's ServerApp: the job and the result's path come in the run config."""
     cfg = config_from_json(str(context.run_config[RUN_CONFIG_KEY]))
-    result = serve(grid, cfg, round_timeout_s=float(context.run_config.get(ROUND_TIMEOUT_KEY, 3600.0)))
+    result = serve(grid, cfg, round_timeout_s=float(context.run_config.get(ROUND_TIMEOUT_KEY, 3600.0)),
+                   threads=int(context.run_config.get(THREADS_KEY, 0)))
     path = Path(str(context.run_config[RESULT_PATH_KEY]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")

@@ -222,7 +222,7 @@ def deployment_commands(cfg: object, superlink: str) -> str:
     lines += ["",
               "# 3. The owner's machine, once the stations are up: submit the job and wait for result.json.",
               f"python -m hfl.flower --engine flower-deploy --superlink {superlink} "
-              f"--root-certificates certs/ca.crt --n-stations {n} --out runs/flower  # plus the job's options"]
+              f"--root-certificates certs/ca.crt --stations {n} --out runs/flower  # plus the job's options"]
     return "\n".join(lines)
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 from hfl.config import ConfigError, TrainConfig
-from hfl.flower.apps import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, config_to_json, make_server_app
+from hfl.flower.apps import (RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, THREADS_KEY, config_to_json,
+                             make_server_app)
 from hfl.flower.deploy import (FlowerRunError, LocalDeployment, base_env, submit, wait_for_result, write_app,
                                write_connection)
 from hfl.flower.procs import ProcessGroup
@@ -61,7 +62,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, verbose: bool = False) -> TrainResult:
+def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, verbose: bool = False,
+                          threads: int = 0) -> TrainResult:
     """The job on Flower's Simulation Engine: `cfg.n_stations` virtual SuperNodes, Ray actors."""
     if importlib.util.find_spec("ray") is None:
         raise FlowerRunError(RAY_MISSING)
@@ -82,7 +84,7 @@ def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, 
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO")}
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     try:
-        run_simulation(server_app=make_server_app(cfg, sink, round_timeout_s=round_timeout_s), client_app=client_app,
+        run_simulation(server_app=make_server_app(cfg, sink, round_timeout_s=round_timeout_s, threads=threads), client_app=client_app,
                        num_supernodes=cfg.n_stations, backend_config=backend_config, verbose_logging=verbose)
     finally:
         for k, v in saved.items():
@@ -95,14 +97,15 @@ def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, 
     return sink[0]
 
 
-def _app_config(cfg: TrainConfig, result_path: Path, round_timeout_s: float) -> dict[str, str | float]:
+def _app_config(cfg: TrainConfig, result_path: Path, round_timeout_s: float,
+                threads: int = 0) -> dict[str, str | float | int]:
     return {RUN_CONFIG_KEY: config_to_json(cfg), RESULT_PATH_KEY: str(result_path),
-            ROUND_TIMEOUT_KEY: float(round_timeout_s)}
+            ROUND_TIMEOUT_KEY: float(round_timeout_s), THREADS_KEY: int(threads)}
 
 
 def run_deployment_engine(cfg: TrainConfig, log_dir: Path, *, timeout_s: float = 1800.0,
                           round_timeout_s: float = 600.0, superlink: str | None = None,
-                          root_certificates: str | None = None) -> TrainResult:
+                          root_certificates: str | None = None, threads: int = 0) -> TrainResult:
     """The job on Flower's Deployment Engine.
 
     Without `superlink`: a SuperLink and one SuperNode per station on 127.0.0.1, all stopped when
@@ -114,7 +117,7 @@ def run_deployment_engine(cfg: TrainConfig, log_dir: Path, *, timeout_s: float =
     work = Path(tempfile.mkdtemp(prefix="hcfl-flower-"))
     try:
         result_path = work / "result.pt"
-        app_dir = write_app(work / "app", _app_config(cfg, result_path, round_timeout_s))
+        app_dir = write_app(work / "app", _app_config(cfg, result_path, round_timeout_s, threads))
         with _sigterm_as_interrupt():
             if superlink is None:
                 with LocalDeployment(cfg.n_stations, work, log_dir) as deployment:
@@ -133,29 +136,33 @@ def run_deployment_engine(cfg: TrainConfig, log_dir: Path, *, timeout_s: float =
 
 def run_flower(cfg: TrainConfig, engine: str, out_dir: str | Path | None = None, *, timeout_s: float = 1800.0,
                round_timeout_s: float = 600.0, verbose: bool = False, plot: bool = True,
-               superlink: str | None = None, root_certificates: str | None = None) -> TrainResult:
+               superlink: str | None = None, root_certificates: str | None = None,
+               threads: int | None = None) -> TrainResult:
     """Train `cfg` on Flower's `engine` (`flower-sim` or `flower-deploy`); write `out_dir/result.json`.
 
     The result equals `hfl.train.train(cfg)`'s up to floating-point noise (same seeds, same
     functions); `wall_s` covers the whole call, engine start-up included. Deployment logs go to
     `out_dir/flower-logs/` (a temporary folder when `out_dir` is None). `superlink` and
     `root_certificates` submit a `flower-deploy` run to an existing SuperLink instead of starting
-    one (see `run_deployment_engine`).
+    one (see `run_deployment_engine`). `threads` sets torch's CPU threads on the owner and every
+    station (None: `hfl.train.default_threads`, one for the small CNN on the CPU).
     """
     if engine not in ENGINES:
         raise ConfigError("engine", f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if threads is not None and threads < 1:
+        raise ConfigError("threads", f"must be >= 1, got {threads}")
     if timeout_s <= 0:
         raise ConfigError("timeout", f"must be > 0 seconds, got {timeout_s!r}")
     t0 = time.perf_counter()
     if superlink is not None and engine != "flower-deploy":
         raise ConfigError("superlink", "an existing SuperLink is only used by the flower-deploy engine")
     if engine == "flower-sim":
-        result = run_simulation_engine(cfg, round_timeout_s=round_timeout_s, verbose=verbose)
+        result = run_simulation_engine(cfg, round_timeout_s=round_timeout_s, verbose=verbose, threads=threads or 0)
     else:
         log_root = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="hcfl-flower-logs-"))
         result = run_deployment_engine(cfg, log_root / "flower-logs", timeout_s=timeout_s,
                                        round_timeout_s=round_timeout_s, superlink=superlink,
-                                       root_certificates=root_certificates)
+                                       root_certificates=root_certificates, threads=threads or 0)
     result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)
     if out_dir is not None:
         write_result(result, out_dir, plot=plot)
