@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--labels", type=_labels, default=None, help="target labels, e.g. 0,1,7 (default: all)")
     g.add_argument("--target-mask", type=_int_auto_base, default=None,
                    help="target labels as the proposal's bitmask (bit l = label l), e.g. 0x3f")
+    g.add_argument("--eval-labels", type=_labels, default=None,
+                   help="labels the accuracy is reported on, e.g. the owners' common targets (default: --labels)")
     g.add_argument("--max-train-samples", type=int, default=None, help="cap on training images (after --labels)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop + flip on the device (default: on for cifar10 only)")
@@ -115,7 +117,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         clients_per_station=args.clients_per_station, iid=args.iid, alpha=args.alpha, kappa1=args.kappa1,
         kappa1_unit=args.kappa1_unit, kappa2=args.kappa2, global_rounds=args.rounds, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size, target_labels=target,
-        max_train_samples=args.max_train_samples, augment=args.augment, device=args.device, amp=args.amp,
+        eval_labels=args.eval_labels, max_train_samples=args.max_train_samples, augment=args.augment, device=args.device, amp=args.amp,
         vectorize=args.vectorize, contribution=args.contribution, max_evals=args.max_evals,
         shuffled_label_stations=tuple(args.shuffled_stations),
     )
@@ -147,7 +149,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     device = resolve_device(cfg)
     torch.set_num_threads(threads or default_threads(cfg, device))
     fed = build_federation(cfg, device)  # data errors surface here, before any progress bar
-    console = Console(stderr=False, quiet=quiet)
+    console = Console(quiet=quiet, width=max(100, Console().width))
     with Progress(TextColumn("[bold]global round {task.completed}/{task.total}"), BarColumn(),
                   TextColumn("{task.fields[acc]}"), TimeElapsedColumn(), console=console,
                   disable=quiet) as bar:
@@ -172,7 +174,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
                       f"{result.shapley[j]:+.4f}" if result.shapley is not None else "-",
                       str(result.contributions[j]))
     console.print(table)
-    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.labels)}; "
+    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.scored_labels)}; "
                   f"wall {result.wall_s:.1f} s; {result.images_per_s:,.0f} training images/s; wrote {path} and "
                   f"{path.parent / 'accuracy.png'}")
     return 0

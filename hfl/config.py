@@ -61,6 +61,9 @@ class TrainConfig:
     # Labels the proposal targets (indices into the dataset's labels); None means all labels.
     # Training data and evaluation are restricted to them. See `labels_from_bitmask`.
     target_labels: tuple[int, ...] | None = None
+    # Labels the per-round accuracy is measured on (default: the target labels). The paper's
+    # Fig. 4 trains on a proposal's targets and scores the owners' common targets.
+    eval_labels: tuple[int, ...] | None = None
     max_train_samples: int | None = None  # cap on training images after the target filter
     augment: bool | None = None  # random crop + flip on the device; None = on for cifar10 only
     device: str = "auto"  # one of DEVICES; auto = cuda when available, else cpu
@@ -75,6 +78,8 @@ class TrainConfig:
         # Accept lists (from JSON or callers) but store tuples, so the config stays hashable.
         if self.target_labels is not None and not isinstance(self.target_labels, tuple):
             object.__setattr__(self, "target_labels", tuple(int(t) for t in self.target_labels))
+        if self.eval_labels is not None and not isinstance(self.eval_labels, tuple):
+            object.__setattr__(self, "eval_labels", tuple(int(t) for t in self.eval_labels))
         if not isinstance(self.shuffled_label_stations, tuple):
             object.__setattr__(self, "shuffled_label_stations", tuple(int(s) for s in self.shuffled_label_stations))
         self.validate()
@@ -101,14 +106,17 @@ class TrainConfig:
         if self.weight_decay < 0:
             raise ConfigError("weight_decay", f"must be >= 0, got {self.weight_decay!r}")
         n_labels = NUM_LABELS[self.dataset]
-        if self.target_labels is not None:
-            if len(self.target_labels) == 0:
-                raise ConfigError("target_labels", "must hold at least one label")
-            bad = [t for t in self.target_labels if not 0 <= t < n_labels]
+        for name in ("target_labels", "eval_labels"):
+            labels = getattr(self, name)
+            if labels is None:
+                continue
+            if len(labels) == 0:
+                raise ConfigError(name, "must hold at least one label")
+            bad = [t for t in labels if not 0 <= t < n_labels]
             if bad:
-                raise ConfigError("target_labels", f"labels {bad} are outside 0..{n_labels - 1} of {self.dataset}")
-            if len(set(self.target_labels)) != len(self.target_labels):
-                raise ConfigError("target_labels", f"repeated label in {list(self.target_labels)}")
+                raise ConfigError(name, f"labels {bad} are outside 0..{n_labels - 1} of {self.dataset}")
+            if len(set(labels)) != len(labels):
+                raise ConfigError(name, f"repeated label in {list(labels)}")
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ConfigError("max_train_samples", f"must be >= 1, got {self.max_train_samples!r}")
         if self.device not in DEVICES:
@@ -131,12 +139,25 @@ class TrainConfig:
         return tuple(sorted(self.target_labels))
 
     @property
+    def scored_labels(self) -> tuple[int, ...]:
+        """The labels accuracy is reported on: `eval_labels`, else the target labels."""
+        return tuple(sorted(self.eval_labels)) if self.eval_labels is not None else self.labels
+
+    @property
     def n_clients(self) -> int:
         return self.n_stations * self.clients_per_station
 
     def resolved_data_dir(self) -> str | None:
         """The CIFAR-10 folder: `data_dir`, else the `HCFL_CIFAR10_DIR` environment variable."""
         return self.data_dir or os.environ.get(CIFAR10_ENV) or None
+
+    @classmethod
+    def for_proposal(cls, label_mask: int, n_stations: int, **overrides: Any) -> TrainConfig:
+        """The job of a winning proposal: its target-label bitmask (SPEC section 1), one base
+        station per registered station of the round; other fields as given, else the defaults."""
+        dataset = overrides.get("dataset", cls.dataset)
+        return cls(target_labels=labels_from_bitmask(label_mask, NUM_LABELS.get(dataset, 10)),
+                   n_stations=n_stations, **overrides)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -76,7 +76,7 @@ def plot_accuracy(result: TrainResult, path: str | Path) -> Path:
     rounds = list(range(1, len(result.accuracy) + 1))
     ax.plot(rounds, [100 * a for a in result.accuracy], marker="o", ms=3)
     ax.set_xlabel("global round")
-    ax.set_ylabel("test accuracy on target labels (%)")
+    ax.set_ylabel(f"test accuracy (%), labels {''.join(map(str, cfg.scored_labels))}")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.set_title(f"{cfg.model} on {cfg.dataset}: {cfg.n_stations} stations x {cfg.clients_per_station} clients, "

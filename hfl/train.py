@@ -333,7 +333,8 @@ def images_per_station_update(station_clients: Sequence[Client], cfg: TrainConfi
 @torch.no_grad()
 def evaluate(state_or_model: Mapping[str, Tensor] | nn.Module, test: Client, cfg: TrainConfig, *,
              labels: Sequence[int] | None = None) -> float:
-    """Accuracy on the test samples whose label is in `labels` (default: the config's target labels).
+    """Accuracy on the test samples whose label is in `labels` (default: `cfg.scored_labels`, i.e.
+    `eval_labels` if given, else the target labels).
 
     The prediction is the arg-max over all of the model's classes, so a label the model was never
     trained on counts as a miss (what an owner interested in it would see).
@@ -348,7 +349,7 @@ def evaluate(state_or_model: Mapping[str, Tensor] | nn.Module, test: Client, cfg
     was_training = model.training
     model.eval()
     xt, yt = test[0].to(device), test[1].to(device)
-    wanted = torch.tensor(sorted(set(labels if labels is not None else cfg.labels)), device=device)
+    wanted = torch.tensor(sorted(set(labels if labels is not None else cfg.scored_labels)), device=device)
     keep = torch.isin(yt, wanted)
     xt, yt = xt[keep], yt[keep]
     if yt.numel() == 0:
@@ -414,7 +415,8 @@ def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = 
     if measure:
         report = measure_contributions(
             [s for s, _ in last], samples, lambda st: evaluate(st, fed.test, cfg),
-            method=cfg.contribution, max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.labels), seed=cfg.seed)
+            method=cfg.contribution, max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.scored_labels),
+            seed=cfg.seed)
         contrib, loo, shap, evals, exact = report.weights, report.loo, report.shapley, report.evaluations, report.exact
     else:
         contrib, loo, shap, evals, exact = tuple(1 for _ in samples), (), None, 0, False
