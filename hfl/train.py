@@ -36,7 +36,7 @@ from torch.func import functional_call, grad, vmap
 
 from hfl.aggregate import weighted_average, weighted_average_stacked
 from hfl.config import ConfigError, TrainConfig
-from hfl.contribution import measure_contributions
+from hfl.contribution import ContributionReport, measure_contributions
 from hfl.data import DATASET_INFO, Client, DatasetInfo, Federation, build_federation
 from hfl.models import build_model, has_buffers
 from hfl.result import TrainResult
@@ -384,6 +384,16 @@ def cloud_aggregate(station_results: Sequence[tuple[Mapping[str, Tensor], int]])
     return weighted_average([s for s, _ in station_results], [n for _, n in station_results])
 
 
+def station_contributions(cfg: TrainConfig, station_states: Sequence[Mapping[str, Tensor]],
+                          station_samples: Sequence[int],
+                          evaluate_fn: Callable[[Mapping[str, Tensor]], float]) -> ContributionReport:
+    """The contribution measurement of a finished job (final-round station models, weighted by
+    their samples), as `train` does it: the config's method, evaluation bound and seed; an empty
+    coalition is worth chance level on the scored labels. Every training path should call this."""
+    return measure_contributions(station_states, station_samples, evaluate_fn, method=cfg.contribution,
+                                 max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.scored_labels), seed=cfg.seed)
+
+
 def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = None,
           federation: Federation | None = None, measure: bool = True) -> TrainResult:
     """Run `cfg.global_rounds` global rounds in this process and measure station contributions.
@@ -413,10 +423,7 @@ def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = 
             progress(RoundReport(r, cfg.global_rounds, accuracy[-1], time.perf_counter() - t0))
     samples = [n for _, n in last]
     if measure:
-        report = measure_contributions(
-            [s for s, _ in last], samples, lambda st: evaluate(st, fed.test, cfg),
-            method=cfg.contribution, max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.scored_labels),
-            seed=cfg.seed)
+        report = station_contributions(cfg, [s for s, _ in last], samples, lambda st: evaluate(st, fed.test, cfg))
         contrib, loo, shap, evals, exact = report.weights, report.loo, report.shapley, report.evaluations, report.exact
     else:
         contrib, loo, shap, evals, exact = tuple(1 for _ in samples), (), None, 0, False
@@ -439,6 +446,7 @@ __all__ = [
     "model_for",
     "prepare_batch",
     "resolve_device",
+    "station_contributions",
     "station_generator",
     "station_update",
     "train",
