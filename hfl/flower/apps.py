@@ -265,9 +265,12 @@ def _serve(grid: Grid, cfg: TrainConfig, device: torch.device, round_timeout_s: 
 
 def measure_station_contributions(cfg: TrainConfig, states: Sequence[Mapping[str, torch.Tensor]],
                                   samples: Sequence[int], evaluate_fn: Callable[[Mapping[str, torch.Tensor]], float]):
-    """`hfl.contribution.measure_contributions` with the arguments `hfl.train.train` passes to it."""
+    """`hfl.contribution.measure_contributions` with the arguments `hfl.train.train` passes to it
+    (chance level on the scored labels as the empty coalition's value). `hfl.train` has no
+    function for this call, so it is repeated here; the equality tests use `eval_labels` so that
+    a drift in any argument shows."""
     return measure_contributions(states, samples, evaluate_fn, method=cfg.contribution, max_evals=cfg.max_evals,
-                                 empty_value=1.0 / len(cfg.labels), seed=cfg.seed)
+                                 empty_value=1.0 / len(cfg.scored_labels), seed=cfg.seed)
 
 
 def make_server_app(cfg: TrainConfig, sink: list[TrainResult], *, round_timeout_s: float = 3600.0,
