@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train a station's clients together with torch.func.vmap (default: on cuda, buffer-free "
                         "models)")
     t.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: 1 for the small CNN on the CPU, else torch's default)")
+                   help="torch CPU threads (default: 1 for the small CNN on the CPU, else half the CPUs)")
     c = p.add_argument_group("contribution and output")
     c.add_argument("--contribution", default=d.contribution, help=f"one of {', '.join(CONTRIBUTION_METHODS)}")
     c.add_argument("--max-evals", type=int, default=d.max_evals, help="bound on evaluations for Shapley sampling")
