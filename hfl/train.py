@@ -132,14 +132,21 @@ def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device
 # Batches on the device ----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _norm_constants(dataset: str, device: str) -> tuple[Tensor, Tensor]:
+    # Made once per device: a fresh host-to-device copy each step would stall a GPU's stream.
+    info = DATASET_INFO[dataset]
+    c = info.in_channels
+    return (torch.tensor(info.mean, device=device).view(1, c, 1, 1),
+            torch.tensor(info.std, device=device).view(1, c, 1, 1))
+
+
 def prepare_batch(x: Tensor, info: DatasetInfo, *, augment: bool, gen: torch.Generator | None) -> Tensor:
     """uint8 [B, C, H, W] -> normalised float [B, C, H, W]; with `augment`, a random crop after
     zero-padding by H/8 pixels and a random horizontal flip, all on the tensor's device."""
     b, c, h, w = x.shape
-    xf = x.float().div_(255.0)
-    mean = torch.tensor(info.mean, device=x.device).view(1, c, 1, 1)
-    std = torch.tensor(info.std, device=x.device).view(1, c, 1, 1)
-    xf = (xf - mean) / std
+    mean, std = _norm_constants(info.name, str(x.device))
+    xf = (x.float().div_(255.0) - mean) / std
     if augment:
         pad = max(1, h // 8)
         padded = F.pad(xf, (pad, pad, pad, pad))  # zeros = the mean after normalisation
@@ -165,11 +172,21 @@ class Schedule:
     """Which samples each client uses at each local step of one edge round.
 
     idx [S, K, B] int64 positions into the station's concatenated data; valid [S, K] (CPU) the
-    number of real samples in each client's batch (0 = the client sits this step out).
+    number of real samples in each client's batch (0 = the client sits this step out); weight
+    [S, K, B] (device) 1.0 for real samples, 0.0 for padding; active [S, K] (device) valid > 0.
+    The device copies are made once per edge round, so no step waits on a host-to-device copy.
     """
 
     idx: Tensor
     valid: np.ndarray
+    weight: Tensor
+    active: Tensor
+
+
+def _schedule(idx: Tensor, valid: np.ndarray, bsz: int) -> Schedule:
+    valid_t = torch.from_numpy(valid)
+    weight = (torch.arange(bsz).view(1, 1, bsz) < valid_t.unsqueeze(-1)).float()
+    return Schedule(idx, valid, weight.to(idx.device), (valid_t > 0).to(idx.device))
 
 
 def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> Schedule:
@@ -182,7 +199,7 @@ def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, 
     if cfg.kappa1_unit == "steps":
         u = torch.rand(cfg.kappa1, k, bsz, device=device, generator=gen)
         idx = (u * sizes_t.view(1, k, 1)).long().clamp_max(sizes_t.view(1, k, 1) - 1) + offsets.view(1, k, 1)
-        return Schedule(idx, np.full((cfg.kappa1, k), bsz, dtype=np.int64))
+        return _schedule(idx, np.full((cfg.kappa1, k), bsz, dtype=np.int64), bsz)
     n_max = max(sizes)
     steps = math.ceil(n_max / bsz)
     sizes_np = np.asarray(sizes)
@@ -196,7 +213,7 @@ def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, 
         perm = torch.where(perm < sizes_t.view(-1, 1), perm, 0) + offsets.view(-1, 1)
         perm = F.pad(perm, (0, steps * bsz - n_max))  # [K, steps*B]
         parts.append(perm.view(k, steps, bsz).transpose(0, 1))  # [steps, K, B]
-    return Schedule(torch.cat(parts, 0), np.tile(valid_epoch, (cfg.kappa1, 1)))
+    return _schedule(torch.cat(parts, 0), np.tile(valid_epoch, (cfg.kappa1, 1)), bsz)
 
 
 # Local training -----------------------------------------------------------------------------
@@ -233,10 +250,9 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
     bufs = {n: torch.zeros_like(p) for n, p in params.items()}
     grad_fn = vmap(grad(functools.partial(_loss, model)))
     lr, mu, wd = cfg.lr, cfg.momentum, cfg.weight_decay
-    arange_b = torch.arange(bsz)
     for s in range(n_steps):
         valid = sched.valid[s]  # [K] on the CPU: no device sync
-        w = (arange_b.view(1, bsz) < torch.from_numpy(valid).view(k, 1)).float().to(device)  # [K, B]
+        w = sched.weight[s]  # [K, B]
         idx = sched.idx[s]  # [K, B]
         xb = prepare_batch(x[idx.reshape(-1)], info, augment=augment, gen=gen)
         xb = xb.view(k, bsz, *xb.shape[1:])  # [K, B, C, H, W]
@@ -244,7 +260,7 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
         with autocast_for(device, cfg):
             g = grad_fn(params, xb, yb, w)
         all_active = bool((valid > 0).all())
-        mask = None if all_active else torch.from_numpy(valid > 0).to(device)
+        mask = None if all_active else sched.active[s]  # [K]
         for n, p in params.items():
             gn = g[n].float()
             if wd:
