@@ -318,7 +318,9 @@ def station_update(global_state: Mapping[str, Tensor], station_clients: Sequence
     (`kappa1` local epochs/steps each) and edge aggregation weighted by client sample counts.
 
     Returns the station's model and its number of training samples (its weight in the cloud
-    aggregation). Deterministic in (cfg.seed, round_idx, station_idx, global_state).
+    aggregation). Deterministic in (cfg.seed, round_idx, station_idx, global_state): another
+    process reproduces it bit for bit on the same device kind with the same torch thread count
+    (`default_threads`), since float sums depend on how kernels split their work.
     """
     device = resolve_device(cfg)
     sizes = [int(yc.numel()) for _, yc in station_clients]
