@@ -55,7 +55,8 @@ BOND_WITHDRAWN: constant(uint256) = 3
 
 # @dev Most proposals in one round (M).
 MAX_M: constant(uint256) = 32
-# @dev Most stations whose contributions one training report lists.
+# @dev Most stations of one round: the training report lists one contribution per
+#      station in one transaction.
 MAX_STATIONS: constant(uint256) = 1024
 # @dev Largest claim, budget or weight (SPEC section 1).
 MAX_AMOUNT: constant(uint256) = 2**96 - 1
@@ -347,7 +348,8 @@ def register(round_id: uint256, role: uint256, weight: uint256):
             self.min_ratio_weight[round_id] = weight
     else:
         index = self.n_stations[round_id]
-        assert index < MAX_PARTICIPANTS, "hcfl: too many stations"
+        # the training report lists one contribution per station in one transaction
+        assert index < MAX_STATIONS, "hcfl: too many stations"
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(

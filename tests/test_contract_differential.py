@@ -18,7 +18,7 @@ from contracts import settle_on_chain
 from mechanism import MAX_AMOUNT, settle
 
 settings.register_profile(
-    "contract-ci", max_examples=40, deadline=None, suppress_health_check=list(HealthCheck)
+    "contract-ci", max_examples=30, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile(
     "contract-long", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck)
