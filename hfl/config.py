@@ -70,7 +70,7 @@ class TrainConfig:
     amp: bool | None = None  # bfloat16 autocast; None = on for cuda only
     vectorize: bool | None = None  # vmap over a station's clients; None = for models without buffers
     contribution: str = "shapley"  # one of CONTRIBUTION_METHODS (leave-one-out is always reported)
-    max_evals: int = 64  # bound on model evaluations spent on contribution measurement
+    max_evals: int = 128  # bound on model evaluations for Shapley sampling (beyond leave-one-out's n + 1)
     shuffled_label_stations: tuple[int, ...] = ()  # stations whose clients' labels are shuffled (tests, experiments)
     eval_batch_size: int = 1024
 
