@@ -279,7 +279,7 @@ def label_skew(parts: list[np.ndarray], labels: np.ndarray, num_classes: int) ->
     return float(np.mean(dists))
 
 
-def _seed(*parts: int) -> int:
+def derive_seed(*parts: int) -> int:
     """A 63-bit seed from integers (deterministic across processes, unlike `hash`)."""
     return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
 
@@ -296,9 +296,10 @@ def build_federation(cfg: TrainConfig, device: torch.device | str = "cpu", *,
     y_all = data.y_train.cpu().numpy()
     keep = np.flatnonzero(np.isin(y_all, labels))
     if cfg.max_train_samples is not None and cfg.max_train_samples < len(keep):
-        rng = np.random.default_rng(_seed(cfg.seed, 1))
+        rng = np.random.default_rng(derive_seed(cfg.seed, 1))
         keep = np.sort(rng.choice(keep, size=cfg.max_train_samples, replace=False))
-    parts = partition(y_all[keep], cfg.n_clients, alpha=None if cfg.iid else cfg.alpha, seed=_seed(cfg.seed, 2))
+    parts = partition(y_all[keep], cfg.n_clients, alpha=None if cfg.iid else cfg.alpha,
+                      seed=derive_seed(cfg.seed, 2))
     x_dev = data.x_train.to(device)
     y_dev = data.y_train.to(device)
     stations: list[tuple[Client, ...]] = []
@@ -308,7 +309,7 @@ def build_federation(cfg: TrainConfig, device: torch.device | str = "cpu", *,
             idx = torch.from_numpy(keep[parts[k]]).to(device)
             x, y = x_dev[idx], y_dev[idx]
             if s in cfg.shuffled_label_stations:
-                g = torch.Generator().manual_seed(_seed(cfg.seed, 3, k))
+                g = torch.Generator().manual_seed(derive_seed(cfg.seed, 3, k))
                 y = y[torch.randperm(len(y), generator=g).to(device)]
             clients.append((x, y))
         stations.append(tuple(clients))
@@ -325,6 +326,7 @@ __all__ = [
     "Federation",
     "ImageSet",
     "build_federation",
+    "derive_seed",
     "label_skew",
     "load_cifar10",
     "load_dataset",

@@ -38,7 +38,7 @@ from torch.func import functional_call, grad, vmap
 from hfl.aggregate import weighted_average, weighted_average_stacked
 from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import ContributionReport, measure_contributions
-from hfl.data import DATASET_INFO, Client, DatasetInfo, Federation, build_federation
+from hfl.data import DATASET_INFO, Client, DatasetInfo, Federation, build_federation, derive_seed
 from hfl.models import build_model, has_buffers
 from hfl.result import TrainResult
 
@@ -120,13 +120,9 @@ def _vectorize(cfg: TrainConfig, model: nn.Module, device: torch.device) -> bool
     return cfg.vectorize
 
 
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
-
-
 def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device: torch.device) -> torch.Generator:
     """The random stream of one station in one global round (batch order, augmentation)."""
-    return torch.Generator(device=device).manual_seed(_seed(cfg.seed, 1000 + round_idx, station_idx))
+    return torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, 1000 + round_idx, station_idx))
 
 
 # Batches on the device ----------------------------------------------------------------------
