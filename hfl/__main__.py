@@ -117,7 +117,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         clients_per_station=args.clients_per_station, iid=args.iid, alpha=args.alpha, kappa1=args.kappa1,
         kappa1_unit=args.kappa1_unit, kappa2=args.kappa2, global_rounds=args.rounds, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size, target_labels=target,
-        eval_labels=args.eval_labels, max_train_samples=args.max_train_samples, augment=args.augment, device=args.device, amp=args.amp,
+        eval_labels=args.eval_labels, max_train_samples=args.max_train_samples, augment=args.augment,
+        device=args.device, amp=args.amp,
         vectorize=args.vectorize, contribution=args.contribution, max_evals=args.max_evals,
         shuffled_label_stations=tuple(args.shuffled_stations),
     )

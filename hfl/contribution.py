@@ -131,7 +131,8 @@ def contributions(
     **kwargs: object,
 ) -> list[int]:
     """Non-negative integer contribution weight per station (see `measure_contributions`)."""
-    return list(measure_contributions(station_states, station_weights, evaluate_fn, **kwargs).weights)  # type: ignore[arg-type]
+    report = measure_contributions(station_states, station_weights, evaluate_fn, **kwargs)  # type: ignore[arg-type]
+    return list(report.weights)
 
 
 __all__ = ["SCALE", "ContributionReport", "contributions", "measure_contributions", "to_weights"]
