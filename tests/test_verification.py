@@ -215,6 +215,15 @@ def test_the_cli_exits_one_when_a_property_expected_to_hold_is_unknown(
     assert "unexpected" in capsys.readouterr().out
 
 
+def test_the_reach_is_the_largest_m_proved_within_the_cpu_limit() -> None:
+    def row(m: int, verdict: str, cpu: float) -> CheckResult:
+        return CheckResult("truthfulness", "clarke", "budget", "owner", f"M={m}; w=(1,2)", verdict, None, 3 * cpu, OPEN, cpu)
+
+    rows = [row(32, "proved", 2.0), row(48, "proved", 50.0), row(64, "proved", 70.0), row(80, "unknown", 180.0)]
+    assert report.direct_reach(rows, "owner", 60.0) == 48
+    assert report.direct_reach(rows, "station", 60.0) is None
+
+
 def test_a_bad_option_gives_a_one_line_error_and_no_traceback() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "verification.check", "--timeout", "-3"], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -89,7 +89,7 @@ def _run(
     ``witness_first`` (default: unless SPEC expects the property to hold) runs the small-
     amount search before the full one; each search gets the whole ``timeout_s``.
     """
-    spent = 0.0
+    spent = cpu = 0.0
     if witness_first is None:
         witness_first = expected != HOLDS
     caps = [SMALL_AMOUNT, MAX_AMOUNT] if witness_first else [MAX_AMOUNT]
@@ -100,6 +100,7 @@ def _run(
         for _ in range(UNIFORM_RETRIES if policy == "uniform" else 1):
             answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s)
             spent += answer.seconds
+            cpu += answer.cpu_seconds
             if answer.verdict != REFUTED:
                 break
             assert answer.model is not None
@@ -124,7 +125,7 @@ def _run(
         text += f" (z3: {answer.reason})"
     elif verdict == UNKNOWN:
         text += f" (no seed < {replay.SEED_TRIES} reproduces any of {UNIFORM_RETRIES} models)"
-    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected)
+    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected, cpu)
 
 
 def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:

@@ -199,16 +199,17 @@ def check_abstraction(side: str, n_proposals: int = 3, *, timeout_s: float = 60.
 
 def check_any_participants(side: str, max_proposals: int, *, timeout_s: float = 60.0) -> CheckResult:
     """Truthfulness for every number of participants, for ``M = 1..max_proposals``."""
-    spent, verdict, reason = 0.0, PROVED, ""
+    spent, cpu, verdict, reason = 0.0, 0.0, PROVED, ""
     witness: dict[str, Any] | None = None
     for m in range(1, max_proposals + 1):
         answer, witness = abstract_truthfulness(side, m, timeout_s=timeout_s)
         spent += answer.seconds
+        cpu += answer.cpu_seconds
         if answer.verdict != PROVED:
             verdict, reason = answer.verdict, f"; stopped at M={m}" + (f" (z3: {answer.reason})" if answer.reason else "")
             break
     bounds = f"any N, any weights and budgets (S_-p free); M=1..{max_proposals}{reason}"
-    return CheckResult("truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent)
+    return CheckResult("truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent, cpu_seconds=cpu)
 
 
 # --- the folds, for every M -------------------------------------------------------------------
@@ -321,10 +322,11 @@ def check_every_m(side: str, timeout_s: float = 60.0) -> CheckResult:
 
 def _combine(prop: str, side: str, bounds: str, answers: dict[str, Solved]) -> CheckResult:
     spent = sum(a.seconds for a in answers.values())
+    cpu = sum(a.cpu_seconds for a in answers.values())
     failed = [name for name, a in answers.items() if a.verdict != PROVED]
     # A counterexample to an inductive step is not a counterexample to the mechanism (the
     # invariant might just be too weak), so anything short of "all proved" is "unknown".
     verdict = PROVED if not failed else UNKNOWN
     if failed:
         bounds += "; not proved: " + ", ".join(f"{n} ({answers[n].verdict})" for n in failed)
-    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent)
+    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent, cpu_seconds=cpu)

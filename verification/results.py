@@ -35,8 +35,9 @@ class CheckResult:
     bounds: str
     verdict: str  # proved | refuted | unknown
     witness: dict[str, Any] | None
-    seconds: float
+    seconds: float  # wall clock (the JSON's "seconds")
     expected: str = HOLDS
+    cpu_seconds: float | None = None  # CPU time, the fair measure on a shared machine
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -18,13 +18,17 @@ from verification.results import FAILS, HOLDS, OPEN, CheckResult
 from verification.solver import PROVED
 
 REACH_SECONDS = 60.0
-"""Time limit of one rung of the direct-check ladder ("how high in one minute")."""
+"""CPU time limit of one rung of the direct-check ladder ("how high in one minute")."""
+
+REACH_WALL_FACTOR = 3.0
+"""z3's timeout is wall clock; on a shared machine a rung gets this many times
+:data:`REACH_SECONDS` of wall time, and the CPU time decides whether it counts."""
 
 REQUIRED_DIRECT_M = 32
 """The direct bounded truthfulness check must be proved at least this far (issue 4)."""
 
-QUICK_DIRECT_M = 16
-"""``M`` of the quick suite's direct check (about a second per side on two cores)."""
+QUICK_DIRECT_M = 32
+"""``M`` of the quick suite's direct check (a few seconds per side on two cores)."""
 
 LADDER = (8, 16, 32, 40, 48, 56, 64, 80, 96, 128)
 """Values of ``M`` tried by the full suite's direct truthfulness ladder, in order."""
@@ -119,7 +123,7 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
 
 
 def ladder(side: str, start_after: int = REQUIRED_DIRECT_M) -> Iterator[Check]:
-    """Direct truthfulness checks for growing ``M``, :data:`REACH_SECONDS` each.
+    """Direct truthfulness checks for growing ``M``, :data:`REACH_SECONDS` of CPU each.
 
     Beyond :data:`REQUIRED_DIRECT_M` a timeout is an answer (the reach), not a failure, so
     those rungs are ``open``; the caller stops at the first rung that is not proved.
@@ -130,7 +134,7 @@ def ladder(side: str, start_after: int = REQUIRED_DIRECT_M) -> Iterator[Check]:
         yield Check(
             f"truthfulness clarke/budget {side}, direct M={m} (reach)",
             lambda m=m: checks.check_truthfulness(
-                "clarke", "budget", side, Bounds(m), expected=OPEN, timeout_s=REACH_SECONDS, witness_first=False
+                "clarke", "budget", side, Bounds(m), expected=OPEN, timeout_s=REACH_SECONDS * REACH_WALL_FACTOR, witness_first=False
             ),
         )
 
@@ -149,5 +153,5 @@ def run(quick: bool, timeout_s: float, on_start: Callable[[str], None] | None = 
                 on_start(check.label)
             result = check.run()
             yield result
-            if result.verdict != PROVED or result.seconds > REACH_SECONDS:
+            if result.verdict != PROVED or (result.cpu_seconds or 0.0) > REACH_SECONDS:
                 break
