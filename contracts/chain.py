@@ -135,6 +135,10 @@ class BoaChain:
             self.contract = _boa_deployer().deploy(*args)
         return str(self.contract.address)
 
+    def attach(self, address: str) -> None:
+        """Drive a contract already deployed at ``address`` in this ``boa.env``."""
+        self.contract = _boa_deployer().at(address)
+
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         method = getattr(self.contract, fn)
         result = method(*args, sender=sender, value=value)
@@ -239,6 +243,28 @@ class RpcChain:
         receipt = self._send(sender, {k: v for k, v in tx.items() if k in ("data", "gas", "value")})
         self.contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=self.art.abi)
         return receipt["contractAddress"]
+
+    def attach(self, address: str) -> None:
+        """Drive a contract already deployed at ``address``."""
+        self.contract = self.w3.eth.contract(address=to_checksum_address(address), abi=self.art.abi)
+
+    def add_account(self, private_key: bytes | str) -> str:
+        """Send transactions from an existing funded key (e.g. one of anvil's dev accounts)."""
+        acct = self.Account.from_key(private_key)
+        self.keys[acct.address] = acct
+        self.nonces[acct.address] = self.w3.eth.get_transaction_count(acct.address)
+        return acct.address
+
+    def chain_events(self, from_block: int = 0) -> list[Event]:
+        """Every event of the contract in the node's logs (``eth_getLogs``): what an
+        auditor who sent none of the transactions rebuilds the rounds from."""
+        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block, "toBlock": "latest"})
+        out = []
+        for log in logs:
+            ev = self.decoder.decode([bytes(t) for t in log["topics"]], bytes(log["data"]))
+            if ev is not None:
+                out.append(ev)
+        return out
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         func = getattr(self.contract.functions, fn)(*args)

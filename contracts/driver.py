@@ -26,7 +26,8 @@ from the contract's events.
     d.events()                                      # [Event(name, args), ...] of the deployment
     d.gas                                           # {"reveal": [gas, ...], ...}
 
-Views: ``phase()``, ``pool()``, ``contract_balance()``, ``withdrawable(addr)``,
+``Deployment.attach(address, rpc)`` drives an existing deployment; ``chain_events()`` reads
+every event of the contract back from a node's logs. Views: ``phase()``, ``pool()``, ``contract_balance()``, ``withdrawable(addr)``,
 ``held(addr)``, ``winner()``, ``welfare()``, ``settled(addr)`` (the ``Settled`` event's
 arguments). ``commitment(contract, round, sender, claims, salt)`` is the pure Python twin of
 the contract's commitment.
@@ -103,6 +104,22 @@ class Deployment:
         address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond], deployer)
         d = cls(chain, address, deployer)
         return d
+
+    @classmethod
+    def attach(cls, address: str, rpc: str | None = None, *, chain: BoaChain | RpcChain | None = None) -> Deployment:
+        """Drive a contract already deployed at ``address`` (its past events are not known
+        to the driver; on a node, ``chain_events()`` reads them from the logs)."""
+        chain = chain or connect(rpc)
+        chain.attach(address)
+        deployer = chain.new_account(10**21)
+        return cls(chain, address, deployer)
+
+    def chain_events(self) -> list[Event]:
+        """Every event of the contract read back from the node's logs (JSON-RPC only; on
+        titanoboa this is ``events()``, what the driver saw)."""
+        if isinstance(self.chain, RpcChain):
+            return self.chain.chain_events()
+        return self.events()
 
     def new_account(self, funds: int = 10**21) -> str:
         """A fresh, funded externally owned account."""

@@ -51,3 +51,30 @@ def test_settle_on_chain_over_json_rpc_matches_the_reference(anvil_url):
     for f in ("winner", "welfare", "owner_tax", "station_tax", "owner_pays", "station_receives", "surplus"):
         assert getattr(out, f) == getattr(ref, f), f
     assert min(out.gas["reveal"]) > 21_000  # receipts' gas, base cost included
+
+
+def test_events_read_back_from_the_nodes_logs_rebuild_the_round(anvil_url):
+    from contracts import Deployment
+
+    d = Deployment.deploy(anvil_url)
+    o, s = d.new_account(), d.new_account()
+    d.register(o, "owner", weight=1, deposit=500)
+    d.register(s, "station", weight=1, deposit=100)
+    d.next_phase()
+    d.propose(o, budget=100, bond=1)
+    d.next_phase()
+    d.commit(o, [300])
+    d.commit(s, [50])
+    d.next_phase()
+    d.reveal(o)
+    d.reveal(s)
+    d.close()
+    d.settle(o)
+    d.settle(s)
+    other = Deployment.attach(d.address, anvil_url)
+    logged = other.chain_events()
+    assert [e.name for e in logged][:2] == ["PhaseChanged", "RoundStarted"]  # the constructor's
+    assert [e for e in logged if e.name != "PhaseChanged"][1:] == [
+        e for e in d.events() if e.name != "PhaseChanged"
+    ]
+    assert next(e for e in logged if e.name == "Closed").args["welfare"] == [250]
