@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from hfl.config import TrainConfig
-from hfl.flower.apps import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, config_to_json
+from hfl.flower.protocol import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, config_to_json
 from hfl.flower.deploy import FlowerRunError, LocalDeployment, write_app
 from hfl.flower.engine import run_flower
 from hfl.flower.procs import tagged_pids
@@ -77,7 +77,10 @@ def test_the_simulation_engine_trains_the_same_global_model_and_contributions_as
         in_process: TrainResult, tmp_path: Path) -> None:
     before = set(live_children())
     sim = run_flower(CFG, "flower-sim", tmp_path, plot=False)
-    assert set(live_children()) <= before  # Ray's processes are gone
+    deadline = time.monotonic() + 15  # Ray's processes end shortly after its shutdown returns
+    while not set(live_children()) <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(live_children()) <= before, [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in live_children()]
     assert_same_model(in_process, sim)
     assert sim.contributions == in_process.contributions
     assert sim.accuracy == pytest.approx(in_process.accuracy, abs=1e-9)
@@ -160,3 +163,27 @@ def test_a_station_lost_without_the_launcher_noticing_fails_the_serverapps_round
     assert "StationFailure" in log
     assert re.search(r"no model from station\(s\) \[(0, )?1\]", log)  # station 0 may be slow too, 1 is lost
     assert deployment.live_pids() == []
+
+
+@needs_proc
+@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)],
+                         ids=["ctrl-c", "sigterm"])
+def test_interrupting_the_command_stops_every_flower_process(tmp_path: Path, sig: signal.Signals) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "hfl.flower", "--engine", "flower-deploy", "--stations", "2", "--rounds", "2",
+           "--device", "cpu", "--max-train-samples", "240", "--out", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(tmp_path / "flower-logs" / "supernode-1.log", "Starting Flower SuperNode", 90)
+        assert tagged_pids(None)  # the federation is up
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted; every Flower process was stopped" in err
+    assert_no_flower_process_left()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,26 +42,14 @@ from flwr.supercore import log
 from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import measure_contributions
 from hfl.data import Client, build_federation, load_dataset
+from hfl.flower.protocol import (CONFIG_KEY, DATA_DIR_KEY, DEVICE_KEY, IMAGES_KEY, RESULT_PATH_KEY, ROUND_TIMEOUT_KEY,
+                                 RUN_CONFIG_KEY, SAMPLES_KEY, STATION_KEY, THREADS_KEY, TRAIN_S_KEY, config_from_json,
+                                 config_to_json)
 from hfl.result import TrainResult
 from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_station_update, init_state,
                        resolve_device, station_update)
 
 State = dict[str, torch.Tensor]
-
-# Keys of the records exchanged between the ServerApp and the ClientApps.
-CONFIG_KEY = "hcfl-config"  # ConfigRecord entry: the TrainConfig as JSON
-STATION_KEY = "station"  # MetricRecord entry of a reply, and the node-config key naming the station
-SAMPLES_KEY = "num-examples"  # Flower's FedAvg weighting key: the station's sample count
-IMAGES_KEY = "images"  # training images the station processed (throughput figures)
-TRAIN_S_KEY = "train-s"
-DEVICE_KEY = "device"  # ConfigRecord "station-info" entry
-DATA_DIR_KEY = "data-dir"  # optional node config: where this station's CIFAR-10 lies
-THREADS_KEY = "torch-threads"  # ConfigRecord / run-config entry: torch CPU threads, 0 = hfl's default
-# Run-config keys of the deployment app (see hfl.flower.deploy.write_app).
-RUN_CONFIG_KEY = "hcfl-config"
-RESULT_PATH_KEY = "result-path"
-ROUND_TIMEOUT_KEY = "round-timeout-s"
-
 
 class StationFailure(RuntimeError):
     """A global round did not get a model from every station."""
@@ -78,14 +65,6 @@ def to_record(state: Mapping[str, torch.Tensor]) -> ArrayRecord:
 
 def from_record(record: ArrayRecord) -> State:
     return dict(record.to_torch_state_dict())
-
-
-def config_to_json(cfg: TrainConfig) -> str:
-    return json.dumps(cfg.to_dict(), sort_keys=True)
-
-
-def config_from_json(text: str) -> TrainConfig:
-    return TrainConfig.from_dict(json.loads(text))
 
 
 @contextlib.contextmanager

@@ -25,15 +25,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
 
 from hfl.config import ConfigError, TrainConfig
-from hfl.flower.apps import (RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, THREADS_KEY, config_to_json,
-                             make_server_app)
 from hfl.flower.deploy import (FlowerRunError, LocalDeployment, base_env, submit, wait_for_result, write_app,
                                write_connection)
 from hfl.flower.procs import ProcessGroup
-from hfl.result import TrainResult, write_result
+from hfl.flower.protocol import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, THREADS_KEY, config_to_json
+
+if TYPE_CHECKING:  # torch, flwr and the training code load only where needed (see run_deployment_engine)
+    from hfl.result import TrainResult
 
 ENGINES = ("flower-sim", "flower-deploy")
 RAY_MISSING = ("the flower-sim engine needs Ray (Flower's simulation backend): install the pinned `ray` of "
@@ -67,9 +68,10 @@ def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, 
     """The job on Flower's Simulation Engine: `cfg.n_stations` virtual SuperNodes, Ray actors."""
     if importlib.util.find_spec("ray") is None:
         raise FlowerRunError(RAY_MISSING)
+    import torch
     from flwr.simulation import run_simulation
 
-    from hfl.flower.apps import client_app
+    from hfl.flower.apps import client_app, make_server_app
 
     _quiet_flower(verbose)
     sink: list[TrainResult] = []
@@ -129,6 +131,8 @@ def run_deployment_engine(cfg: TrainConfig, log_dir: Path, *, timeout_s: float =
                                  root_certificates=str(Path(root_certificates).resolve()) if root_certificates else None)
                 with ProcessGroup(base_env(flwr_home)) as group:
                     wait_for_result(group, submit(group, app_dir, work, log_dir), result_path, timeout_s)
+        import torch  # only now: the federation was started without waiting for torch to import
+
         return torch.load(result_path, weights_only=False)  # written by our own ServerApp
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -165,6 +169,8 @@ def run_flower(cfg: TrainConfig, engine: str, out_dir: str | Path | None = None,
                                        root_certificates=root_certificates, threads=threads or 0)
     result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)
     if out_dir is not None:
+        from hfl.result import write_result
+
         write_result(result, out_dir, plot=plot)
     return result
 
