@@ -8,7 +8,9 @@ line naming it and exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -147,6 +149,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     from hfl.result import write_result
     from hfl.train import RoundReport, default_threads, resolve_device, train
 
+    t0 = time.perf_counter()
     device = resolve_device(cfg)
     torch.set_num_threads(threads or default_threads(cfg, device))
     fed = build_federation(cfg, device)  # data errors surface here, before any progress bar
@@ -162,6 +165,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
                               f"{100 * rep.accuracy:.2f}%  ({rep.elapsed_s:.1f} s)")
 
         result = train(cfg, progress=progress, federation=fed)
+    result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)  # data loading included
     path = write_result(result, out)
     table = Table(title=f"{cfg.model} on {cfg.dataset}, {cfg.n_stations} stations x {cfg.clients_per_station} "
                         f"clients, device {result.device}")

@@ -374,7 +374,7 @@ def evaluate(state_or_model: Mapping[str, Tensor] | nn.Module, test: Client, cfg
     keep = torch.isin(yt, wanted)
     xt, yt = xt[keep], yt[keep]
     if yt.numel() == 0:
-        raise ValueError("labels: no test sample carries any of the requested labels")
+        raise ConfigError("eval_labels", f"no test sample carries any of the labels {wanted.tolist()}")
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for i in range(0, yt.numel(), cfg.eval_batch_size):
         xb = prepare_batch(xt[i:i + cfg.eval_batch_size], info, augment=False, gen=None)
