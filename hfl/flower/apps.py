@@ -201,6 +201,34 @@ class HierFedAvg(FedAvg):
         return to_record(state), MetricRecord({SAMPLES_KEY: sum(r.n_samples for r in stations)})
 
 
+class PromptGrid:
+    """A Grid whose `send_and_receive` checks for replies every `interval` seconds.
+
+    Flower's HTTP grid sleeps 3 s between checks; a round of a small job is a few seconds, so
+    that sleep was a large share of it. Same public calls (`push_messages`, `pull_messages`)
+    underneath; everything else is the wrapped grid's.
+    """
+
+    def __init__(self, grid: Grid, interval: float = 0.25) -> None:
+        self._grid = grid
+        self._interval = interval
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> list[Message]:
+        pending = set(self._grid.push_messages(messages))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        replies: list[Message] = []
+        while pending and (deadline is None or time.monotonic() < deadline):
+            got = list(self._grid.pull_messages(pending))
+            replies.extend(got)
+            pending.difference_update(m.metadata.reply_to_message_id for m in got)
+            if pending:
+                time.sleep(self._interval)
+        return replies
+
+
 def serve(grid: Grid, cfg: TrainConfig, *, round_timeout_s: float = 3600.0, threads: int = 0) -> TrainResult:
     """The owner's side of a whole job on a Flower grid: global rounds, evaluation, contributions.
 
@@ -224,7 +252,7 @@ def _serve(grid: Grid, cfg: TrainConfig, device: torch.device, round_timeout_s: 
         accuracy.append(evaluate(from_record(arrays), test, cfg))
         return MetricRecord({"accuracy": accuracy[-1]})
 
-    result = strategy.start(grid=grid, initial_arrays=to_record(init_state(cfg, "cpu")),
+    result = strategy.start(grid=PromptGrid(grid), initial_arrays=to_record(init_state(cfg, "cpu")),
                             num_rounds=cfg.global_rounds, timeout=round_timeout_s,
                             train_config=ConfigRecord({CONFIG_KEY: config_to_json(cfg), THREADS_KEY: int(threads)}),
                             evaluate_fn=evaluate_global)

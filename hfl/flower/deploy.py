@@ -136,9 +136,16 @@ class LocalDeployment:
     # Life cycle ---------------------------------------------------------------------------------
 
     def start(self, ready_timeout_s: float = 60.0) -> None:
-        """Start the SuperLink, wait until it listens, then start one SuperNode per station."""
+        """Start the SuperLink and one SuperNode per station, and wait until the SuperLink listens.
+
+        The SuperNodes start at the same time (they retry until the SuperLink answers), so that
+        their start-up overlaps with the SuperLink's.
+        """
         write_connection(self.flwr_home, self.superlink_address)
         self.superlink = self.group.spawn("SuperLink", self.superlink_argv(), self.log_dir / "superlink.log")
+        for j in range(self.n_stations):
+            self.supernodes.append(self.group.spawn(f"station {j}'s SuperNode", self.supernode_argv(j),
+                                                    self.log_dir / f"supernode-{j}.log"))
         deadline = time.monotonic() + ready_timeout_s
         while not port_open(LOOPBACK, self.ports.superlink):
             if self.superlink.popen.poll() is not None:
@@ -148,9 +155,6 @@ class LocalDeployment:
                 raise FlowerRunError(f"the SuperLink did not listen on {self.superlink_address} within "
                                      f"{ready_timeout_s:.0f} s:\n{tail(self.superlink.log_path)}")
             time.sleep(0.1)
-        for j in range(self.n_stations):
-            self.supernodes.append(self.group.spawn(f"station {j}'s SuperNode", self.supernode_argv(j),
-                                                    self.log_dir / f"supernode-{j}.log"))
 
     def submit(self, app_dir: Path) -> Managed:
         """`flwr run <app_dir> <connection> --stream`: submits the run and streams its logs until it ends."""
