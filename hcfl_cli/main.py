@@ -40,6 +40,10 @@ def _cmd_round(args: argparse.Namespace) -> int:
     from hcfl_cli.round import chain_outcome, play_round, record_json
     from hcfl_cli.scenario import load_scenario, sample_scenario
 
+    if args.train_rounds is not None and args.train_rounds < 1:
+        raise ValueError(f"--train-rounds: must be at least 1, got {args.train_rounds}")
+    if args.rpc and args.node:
+        raise ValueError("--rpc/--node: give one of them, not both")
     sc = load_scenario(args.scenario) if args.scenario else sample_scenario(args.seed)
     overrides: dict = {}
     if args.data_dir:
@@ -121,6 +125,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     out_dir: Path = args.out
+    if args.rounds is not None and args.rounds < 1:
+        raise ValueError(f"--rounds: must be at least 1, got {args.rounds}")
     t0 = time.perf_counter()
     if args.figure == "fig3":
         from hcfl_cli.experiments.fig3 import Fig3Config, run_fig3, write_fig3
@@ -133,8 +139,31 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         for key in cfg.series_keys():
             console.print(f"  {key[0]:>6} dishonesty {key[1]:.0%} ({key[2]} lie): accumulated utility "
                           f"{result.accumulated(key)[-1] / 1e9:,.1f} Gwei after {cfg.rounds} rounds")
+    elif args.figure == "fig4":
+        from hcfl_cli.experiments.fig4 import Fig4Config, run_fig4, write_fig4
+
+        cfg4 = Fig4Config(global_rounds=args.rounds or (2 if args.quick else 10), seed=args.seed,
+                          local_epochs=1 if args.quick else 2, device=args.device,
+                          **({"dataset": "cifar10", "data_dir": str(args.data_dir)} if args.data_dir else {}))
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("fig4: training both targets", total=2 * cfg4.global_rounds)
+            r4 = run_fig4(cfg4, progress=lambda: bar.advance(task))
+        paths = write_fig4(r4, out_dir)
+        console.print(f"  common target {list(r4.core)}: VCG chose {list(r4.vcg_target)} -> "
+                      f"{r4.vcg_accuracy[-1]:.1%}; random {list(r4.random_target)} -> {r4.random_accuracy[-1]:.1%}")
     else:
-        raise ValueError(f"figure: {args.figure} is not available yet")
+        from hcfl_cli.experiments.fig5 import STRATEGIES, Fig5Config, run_fig5, write_fig5
+
+        cfg5 = Fig5Config(rounds=args.rounds or (3 if args.quick else 10), seed=args.seed,
+                          global_rounds=1 if args.quick else 3, device=args.device,
+                          **({"dataset": "cifar10", "data_dir": str(args.data_dir)} if args.data_dir else {}))
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("fig5: rounds x strategies", total=cfg5.rounds * len(STRATEGIES))
+            r5 = run_fig5(cfg5, progress=lambda: bar.advance(task))
+        paths = write_fig5(r5, out_dir)
+        for s5 in STRATEGIES:
+            console.print(f"  {s5:>8}: accumulated social utility {r5.accumulated(s5)[-1] / 1e9:,.1f} Gwei "
+                          f"after {cfg5.rounds} rounds")
     console.print(f"{args.figure}: wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -182,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--rounds", type=int, help="auction/training rounds (default: the paper's, or small with --quick)")
     exp.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     exp.add_argument("--quick", action="store_true", help="a reduced size that runs in seconds")
+    exp.add_argument("--data-dir", type=Path, help="fig4/fig5: train on CIFAR-10 from this folder (default: digits)")
+    exp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="fig4/fig5: training device")
     exp.set_defaults(func=_cmd_experiment)
     return parser
 
