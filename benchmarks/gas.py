@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
     console = Console()
+    if not console.is_terminal:  # piped into a file or a note: do not squeeze the columns
+        console = Console(width=140)
     grid = QUICK_GRID if args.quick else FULL_GRID
     if args.grid:
         try:
