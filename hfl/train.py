@@ -220,12 +220,14 @@ def sgd_step(params: Sequence[Tensor], grads: Sequence[Tensor], bufs: Sequence[T
     """In place, the update of `torch.optim.SGD(lr, momentum, weight_decay)` (no dampening or
     Nesterov; a zero momentum buffer makes the first step equal to torch's). Written out because
     the optimizer's first use imports torch._dynamo, several seconds on a small CPU."""
-    for p, g, buf in zip(params, grads, bufs):
-        g = g.float()
-        if cfg.weight_decay:
-            g = g.add(p, alpha=cfg.weight_decay)
-        buf.mul_(cfg.momentum).add_(g)
-        p.add_(buf, alpha=-cfg.lr)
+    # foreach: one fused kernel per operation for all tensors (fewer launches on a GPU).
+    params, bufs = list(params), list(bufs)
+    grads = [g.float() for g in grads]
+    if cfg.weight_decay:
+        grads = torch._foreach_add(grads, params, alpha=cfg.weight_decay)
+    torch._foreach_mul_(bufs, cfg.momentum)
+    torch._foreach_add_(bufs, grads)
+    torch._foreach_add_(params, bufs, alpha=-cfg.lr)
 
 
 def _loss(model: nn.Module, params: Mapping[str, Tensor], x: Tensor, y: Tensor, w: Tensor) -> Tensor:
@@ -255,20 +257,17 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
         yb = y[idx]  # [K, B]
         with autocast_for(device, cfg):
             g = grad_fn(params, xb, yb, w)
-        all_active = bool((valid > 0).all())
-        mask = None if all_active else sched.active[s]  # [K]
-        for n, p in params.items():
+        if bool((valid > 0).all()):
+            sgd_step(list(params.values()), [g[n] for n in params], list(bufs.values()), cfg)
+            continue
+        mask = sched.active[s]  # [K]
+        for n, p in params.items():  # clients that finished their epoch keep weights and momentum
             gn = g[n].float()
             if wd:
                 gn = gn.add(p, alpha=wd)
-            buf = bufs[n]
-            if mask is None:  # the same operations as `sgd_step`
-                buf.mul_(mu).add_(gn)
-                p.add_(buf, alpha=-lr)
-            else:  # clients that finished their epoch keep both their weights and their momentum
-                m = mask.view(k, *([1] * (p.dim() - 1)))
-                bufs[n] = torch.where(m, buf * mu + gn, buf)
-                p.copy_(torch.where(m, p - lr * bufs[n], p))
+            m = mask.view(k, *([1] * (p.dim() - 1)))
+            bufs[n] = torch.where(m, bufs[n] * mu + gn, bufs[n])
+            p.copy_(torch.where(m, p - lr * bufs[n], p))
     out = dict(params)
     for n, v in start.items():  # buffers (none for vectorizable models) pass through unchanged
         if n not in out:

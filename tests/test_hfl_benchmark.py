@@ -20,4 +20,5 @@ def test_the_benchmark_reports_both_modes_with_their_ratio(tmp_path, capsys):
     assert modes[0] == "centralized" and any(m.startswith("hierarchical") for m in modes[1:])
     assert all(r["mean"] > 0 for r in data["results"])
     printed = capsys.readouterr().out
-    assert "x centralized" in printed and "hierarchical / centralized" in printed
+    assert "x central" in printed and "hierarchical / centralized" in printed and "CPU time" in printed
+    assert all(r["cpu_time_mean"] > 0 for r in data["results"])
