@@ -10,8 +10,9 @@ station with one client holding all the training data, doing `kappa1 x kappa2` e
 station's clients, edge aggregation after each edge round, cloud aggregation after each global
 round. Timed: `--rounds` global rounds after one warm-up station update, evaluation excluded;
 CUDA work is timed with CUDA events; on the CPU both the wall clock and this process's CPU time
-are reported (on a machine shared with other jobs the second is the steadier measure). Modes are interleaved over `--runs` repetitions (so that a
-busy machine slows all alike) and reported as mean and standard deviation. The hardware and the
+are reported (on a machine shared with other jobs the second is the steadier measure). Modes
+are interleaved over `--runs` repetitions (so that a busy machine slows all alike) and reported
+as mean and standard deviation. The hardware and the
 torch thread count are printed with the table.
 
     python -m benchmarks.hfl                      # CPU: small CNN on digits
