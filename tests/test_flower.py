@@ -21,7 +21,7 @@ import torch
 
 from hfl.config import TrainConfig
 from hfl.flower.protocol import RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, config_to_json
-from hfl.flower.deploy import FlowerRunError, LocalDeployment, write_app
+from hfl.flower.deploy import Certificates, FlowerRunError, LocalDeployment, write_app
 from hfl.flower.engine import run_flower
 from hfl.flower.procs import tagged_pids
 from hfl.result import TrainResult, write_result
@@ -186,4 +186,43 @@ def test_interrupting_the_command_stops_every_flower_process(tmp_path: Path, sig
             proc.kill()
     assert proc.returncode == 130
     assert "interrupted; every Flower process was stopped" in err
+    assert_no_flower_process_left()
+
+
+def make_certificates(folder: Path) -> Certificates:
+    """The commands of docs/flower.md, step 1, with the SuperLink named localhost."""
+    import subprocess
+
+    folder.mkdir(parents=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=120)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt",
+            "-subj", "/CN=hcfl-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=localhost")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    return Certificates(folder / "ca.crt", folder / "server.pem", folder / "server.key")
+
+
+@pytest.mark.slow
+@needs_proc
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="needs the openssl command")
+def test_the_deployment_runs_over_tls_with_the_documented_certificates(in_process: TrainResult,
+                                                                      tmp_path: Path) -> None:
+    import torch as _torch
+
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    result_path = work / "result.pt"
+    app = write_app(work / "app", {RUN_CONFIG_KEY: config_to_json(CFG), RESULT_PATH_KEY: str(result_path),
+                                   ROUND_TIMEOUT_KEY: 120.0})
+    with LocalDeployment(2, work, tmp_path / "logs", certificates=make_certificates(tmp_path / "certs")) as d:
+        assert "--insecure" not in d.superlink_argv() + d.supernode_argv(0)
+        d.start()
+        d.wait(d.submit(app), result_path, timeout_s=240)
+    assert_same_model(in_process, _torch.load(result_path, weights_only=False))
+    assert "Starting insecure" not in (tmp_path / "logs" / "supernode-0.log").read_text()
     assert_no_flower_process_left()

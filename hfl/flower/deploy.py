@@ -90,6 +90,17 @@ def write_connection(flwr_home: Path, superlink: str, *, insecure: bool = True,
 
 
 @dataclass(frozen=True)
+class Certificates:
+    """PEM files for TLS: the CA's certificate (given to every party), the SuperLink's certificate
+    (its subject alternative names must hold the address the SuperNodes dial, and 127.0.0.1 for
+    the SuperLink's own SuperExec) and its private key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class Ports:
     """The SuperLink's one HTTP port (Fleet, Control and Runtime APIs) and each SuperNode's own."""
 
@@ -106,7 +117,8 @@ class LocalDeployment:
     """
 
     def __init__(self, n_stations: int, work_dir: Path, log_dir: Path, *,
-                 node_config: Mapping[int, Mapping[str, str]] | None = None) -> None:
+                 node_config: Mapping[int, Mapping[str, str]] | None = None,
+                 certificates: Certificates | None = None) -> None:
         if n_stations < 1:
             raise ValueError(f"n_stations: need at least one station, got {n_stations}")
         self.n_stations = n_stations
@@ -117,6 +129,7 @@ class LocalDeployment:
         self.ports = Ports(ports[0], tuple(ports[1:]))
         self.superlink_address = f"{LOOPBACK}:{self.ports.superlink}"
         self.node_config = node_config or {}
+        self.certificates = certificates  # None: insecure, which is fine on loopback only
         self.group = ProcessGroup(base_env(self.flwr_home))
         self.superlink: Managed | None = None
         self.supernodes: list[Managed] = []
@@ -124,13 +137,17 @@ class LocalDeployment:
     # Commands, also printed by `python -m hfl.flower commands` for multi-machine set-ups ----------
 
     def superlink_argv(self) -> list[str]:
-        return [_bin("flower-superlink"), "--insecure", "--host", LOOPBACK, "--port", str(self.ports.superlink),
+        c = self.certificates
+        tls = ["--insecure"] if c is None else ["--ssl-ca-certfile", str(c.ca), "--ssl-certfile", str(c.cert),
+                                                 "--ssl-keyfile", str(c.key)]
+        return [_bin("flower-superlink"), *tls, "--host", LOOPBACK, "--port", str(self.ports.superlink),
                 "--disable-runtime-dependency-installation"]
 
     def supernode_argv(self, station: int) -> list[str]:
         pairs = {"station": str(station), **self.node_config.get(station, {})}
         node_config = " ".join(f'{k}="{v}"' for k, v in pairs.items())
-        return [_bin("flower-supernode"), "--insecure", "--superlink", self.superlink_address,
+        tls = ["--insecure"] if self.certificates is None else ["--root-certificates", str(self.certificates.ca)]
+        return [_bin("flower-supernode"), *tls, "--superlink", self.superlink_address,
                 "--host", LOOPBACK, "--port", str(self.ports.supernodes[station]), "--node-config", node_config]
 
     # Life cycle ---------------------------------------------------------------------------------
@@ -141,7 +158,8 @@ class LocalDeployment:
         The SuperNodes start at the same time (they retry until the SuperLink answers), so that
         their start-up overlaps with the SuperLink's.
         """
-        write_connection(self.flwr_home, self.superlink_address)
+        write_connection(self.flwr_home, self.superlink_address, insecure=self.certificates is None,
+                         root_certificates=str(self.certificates.ca) if self.certificates else None)
         self.superlink = self.group.spawn("SuperLink", self.superlink_argv(), self.log_dir / "superlink.log")
         for j in range(self.n_stations):
             self.supernodes.append(self.group.spawn(f"station {j}'s SuperNode", self.supernode_argv(j),
@@ -230,5 +248,5 @@ def deployment_commands(cfg: object, superlink: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CONNECTION", "FlowerRunError", "LocalDeployment", "Ports", "base_env", "deployment_commands", "submit",
+__all__ = ["CONNECTION", "Certificates", "FlowerRunError", "LocalDeployment", "Ports", "base_env", "deployment_commands", "submit",
            "wait_for_result", "write_app", "write_connection"]
