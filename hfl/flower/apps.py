@@ -14,7 +14,7 @@ Flower's Message API:
   cloud aggregation is `hfl.train.cloud_aggregate` (no averaging code of ours here), evaluates
   the global model on the proposal's target labels with `hfl.train.evaluate`, and measures each
   station's contribution on the last round's station models with
-  `hfl.contribution.measure_contributions`, exactly as `hfl.train.train` does.
+  `hfl.train.station_contributions`, the call `hfl.train.train` makes.
 
 Replies are put in station order before aggregating, so the floating-point sums are the same
 as in-process whatever order the nodes answer in. A round that lacks a station, or in which a
@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from logging import INFO
 from pathlib import Path
@@ -40,14 +40,13 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.supercore import log
 
 from hfl.config import ConfigError, TrainConfig
-from hfl.contribution import measure_contributions
 from hfl.data import Client, build_federation, load_dataset
 from hfl.flower.protocol import (CONFIG_KEY, DATA_DIR_KEY, DEVICE_KEY, IMAGES_KEY, RESULT_PATH_KEY, ROUND_TIMEOUT_KEY,
                                  RUN_CONFIG_KEY, SAMPLES_KEY, STATION_KEY, THREADS_KEY, TRAIN_S_KEY, config_from_json,
                                  config_to_json)
 from hfl.result import TrainResult
 from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_station_update, init_state,
-                       resolve_device, station_update)
+                       resolve_device, station_contributions, station_update)
 
 State = dict[str, torch.Tensor]
 
@@ -259,8 +258,8 @@ def _serve(grid: Grid, cfg: TrainConfig, device: torch.device, round_timeout_s: 
     if len(accuracy) != cfg.global_rounds:
         raise StationFailure(f"only {len(accuracy)} of {cfg.global_rounds} global rounds completed")
     last = strategy.last_round
-    report = measure_station_contributions(cfg, [r.state for r in last], [r.n_samples for r in last],
-                                           lambda st: evaluate(st, test, cfg))
+    report = station_contributions(cfg, [r.state for r in last], [r.n_samples for r in last],
+                                   lambda st: evaluate(st, test, cfg))
     final_state = {k: v.detach().cpu() for k, v in from_record(result.arrays).items()}
     devices = sorted({r.device for r in last})
     return TrainResult(config=cfg, accuracy=tuple(accuracy), contributions=report.weights,
@@ -268,16 +267,6 @@ def _serve(grid: Grid, cfg: TrainConfig, device: torch.device, round_timeout_s: 
                        device=",".join(devices), station_samples=tuple(r.n_samples for r in last), loo=report.loo,
                        shapley=report.shapley, contribution_evals=report.evaluations,
                        contribution_exact=report.exact, final_state=final_state)
-
-
-def measure_station_contributions(cfg: TrainConfig, states: Sequence[Mapping[str, torch.Tensor]],
-                                  samples: Sequence[int], evaluate_fn: Callable[[Mapping[str, torch.Tensor]], float]):
-    """`hfl.contribution.measure_contributions` with the arguments `hfl.train.train` passes to it
-    (chance level on the scored labels as the empty coalition's value). `hfl.train` has no
-    function for this call, so it is repeated here; the equality tests use `eval_labels` so that
-    a drift in any argument shows."""
-    return measure_contributions(states, samples, evaluate_fn, method=cfg.contribution, max_evals=cfg.max_evals,
-                                 empty_value=1.0 / len(cfg.scored_labels), seed=cfg.seed)
 
 
 def make_server_app(cfg: TrainConfig, sink: list[TrainResult], *, round_timeout_s: float = 3600.0,
@@ -309,4 +298,4 @@ def _deployed_main(grid: Grid, context: Context) -> None:
 
 
 __all__ = ["HierFedAvg", "StationFailure", "client_app", "decode_replies", "make_server_app",
-           "measure_station_contributions", "serve", "server_app", "station_of"]
+"serve", "server_app", "station_of"]
