@@ -50,6 +50,7 @@ from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_st
 
 State = dict[str, torch.Tensor]
 
+
 class StationFailure(RuntimeError):
     """A global round did not get a model from every station."""
 
@@ -135,6 +136,8 @@ client_app.train()(run_station)
 
 @dataclass(frozen=True)
 class StationReply:
+    """One station's answer in one global round: its model, its aggregation weight, its work."""
+
     station: int
     state: State
     n_samples: int
