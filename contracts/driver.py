@@ -20,7 +20,8 @@ from the contract's events.
     d.close()                                       # travels to the reveal deadline first
     d.settle(o); d.settle(s)
     d.report_training(model_hash=b"\\x01" * 32, accuracy_bps=9000, contributions=[7])
-    d.next_phase(); d.finalize()                    # vote phase over (or d.vote(owner, True))
+    d.next_phase()                                  # past the vote deadline: finalize
+                                                    # (owners vote before: d.vote(owner, True))
     d.withdraw(o); d.withdraw(s); d.withdraw_bond(o, m)
     d.start_round()                                 # the next round, same deployment
     d.events()                                      # [Event(name, args), ...] of the deployment
