@@ -77,10 +77,12 @@ def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, 
     sink: list[TrainResult] = []
     cpus = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     gpus = 1.0 / cfg.n_stations if torch.cuda.is_available() and cfg.device != "cpu" else 0.0
+    # Ray's session files go to a folder of ours, removed afterwards (its default /tmp/ray keeps them).
+    ray_dir = tempfile.mkdtemp(prefix="hcfl-ray-")
     backend_config = {
         "client_resources": {"num_cpus": 1, "num_gpus": gpus},
         "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": verbose,
-                      "logging_level": "INFO" if verbose else "WARNING"},
+                      "logging_level": "INFO" if verbose else "WARNING", "_temp_dir": ray_dir},
     }
     # Flower's Ray backend rewrites PYTHONPATH for its workers; keep this process's as it was.
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO")}
@@ -89,6 +91,7 @@ def run_simulation_engine(cfg: TrainConfig, *, round_timeout_s: float = 3600.0, 
         run_simulation(server_app=make_server_app(cfg, sink, round_timeout_s=round_timeout_s, threads=threads), client_app=client_app,
                        num_supernodes=cfg.n_stations, backend_config=backend_config, verbose_logging=verbose)
     finally:
+        shutil.rmtree(ray_dir, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
