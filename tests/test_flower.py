@@ -213,16 +213,16 @@ def make_certificates(folder: Path) -> Certificates:
 @pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="needs the openssl command")
 def test_the_deployment_runs_over_tls_with_the_documented_certificates(in_process: TrainResult,
                                                                       tmp_path: Path) -> None:
-    import torch as _torch
-
-    work = Path(tempfile.mkdtemp(dir=tmp_path))
-    result_path = work / "result.pt"
-    app = write_app(work / "app", {RUN_CONFIG_KEY: config_to_json(CFG), RESULT_PATH_KEY: str(result_path),
-                                   ROUND_TIMEOUT_KEY: 120.0})
-    with LocalDeployment(2, work, tmp_path / "logs", certificates=make_certificates(tmp_path / "certs")) as d:
+    # Steps 1-4 of docs/flower.md on one machine: certificates, a SuperLink and SuperNodes with
+    # TLS, and the job submitted to that running SuperLink by run_flower(..., superlink=...).
+    certs = make_certificates(tmp_path / "certs")
+    with LocalDeployment(2, tmp_path / "federation", tmp_path / "logs", certificates=certs) as d:
         assert "--insecure" not in d.superlink_argv() + d.supernode_argv(0)
         d.start()
-        d.wait(d.submit(app), result_path, timeout_s=240)
-    assert_same_model(in_process, _torch.load(result_path, weights_only=False))
+        deployed = run_flower(CFG, "flower-deploy", tmp_path / "out", timeout_s=240, round_timeout_s=120,
+                              plot=False, superlink=d.superlink_address, root_certificates=str(certs.ca))
+    assert_same_model(in_process, deployed)
+    assert deployed.contributions == in_process.contributions
+    assert (tmp_path / "out" / "result.json").is_file()
     assert "Starting insecure" not in (tmp_path / "logs" / "supernode-0.log").read_text()
     assert_no_flower_process_left()
