@@ -403,15 +403,27 @@ def funded_accounts(node: Node | str, n: int, wei: int = 1_000 * ETHER,
     the money from the node's first unlocked account (``eth_accounts[0]``, as ``geth --dev``
     has) and waits until every transfer is mined.
     """
+    keys = bench_keys(n, seed)
+    fund_addresses(node, [k.address for k in keys], wei)
+    return keys
+
+
+def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int) -> None:
+    """Give every address at least ``wei`` (see ``funded_accounts`` for how)."""
     if wei < 0:
         raise ValueError(f"wei: expected >= 0, got {wei}")
-    keys = bench_keys(n, seed)
     url = node.url if isinstance(node, Node) else node
     with JsonRpc(url) as rpc:
         try:
-            answers = rpc.batch([("anvil_setBalance", [k.address, hex(wei)]) for k in keys])
-            if all("error" not in a for a in answers):
-                return keys
+            ok = True
+            for i in range(0, len(addresses), 2000):
+                answers = rpc.batch([("anvil_setBalance", [a, hex(wei)])
+                                     for a in addresses[i:i + 2000]])
+                ok = ok and all("error" not in a for a in answers)
+                if not ok:
+                    break
+            if ok:
+                return
         except RpcError:
             pass
         unlocked = rpc.call("eth_accounts")
@@ -420,13 +432,12 @@ def funded_accounts(node: Node | str, n: int, wei: int = 1_000 * ETHER,
                                   "account to fund benchmark keys from")
         sender = unlocked[0]
         hashes = []
-        for key in keys:
-            have = int(rpc.call("eth_getBalance", [key.address, "latest"]), 16)
+        for address in addresses:
+            have = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
             if have < wei:
                 hashes.append(rpc.call("eth_sendTransaction", [
-                    {"from": sender, "to": key.address, "value": hex(wei - have)}]))
+                    {"from": sender, "to": address, "value": hex(wei - have)}]))
         wait_for_receipts(rpc, hashes)
-    return keys
 
 
 def wait_for_receipts(rpc: JsonRpc, hashes: Sequence[str], timeout: float = 120.0,

@@ -1,0 +1,443 @@
+"""The load engine: pre-signed transactions sent at a controlled rate, tracked to their block.
+
+One single-threaded loop alternates between three things, every few milliseconds:
+
+1. **send** every planned transaction whose time has come, in one JSON-RPC batch of
+   ``eth_sendRawTransaction`` (the transactions were signed before the timed window, so the
+   loop only moves bytes);
+2. **watch** the chain: ``eth_blockNumber``, then each new block's transaction hashes
+   (``eth_getBlockByNumber(n, false)``), stamped with the time the block was first seen;
+3. **open gates**: a workload is a list of *flows* (one auction round, or the stream of
+   plain transfers), each a sequence of *stages*; a stage is scheduled once the previous one
+   is mined and, where the contract requires it, the chain's clock has passed the phase's
+   deadline (``deadline`` = the entering transaction's block timestamp + the phase length).
+
+New work (a round's first stage, a transfer) is held back while more than ``max_outstanding``
+transactions are sent but not mined, so an overloaded node sees a bounded queue instead of an
+ever-growing one (its confirmation latency then stays below the contract's phase lengths and
+no round misses a deadline); the *offered* rate that the results report is what was actually
+sent, not the target. Receipts (status, gas) are fetched after the run, outside the timing.
+
+Measures are taken in a steady-state window that starts after a warm-up (the pipeline of
+overlapping rounds filling up): transactions sent in the window / its length (offered),
+our transactions mined in blocks first seen in the window / its length (confirmed),
+transactions per block over the blocks seen in it (empty ones included), and the latency
+from send to the block being seen for transactions sent in it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.nodes import JsonRpc, RpcError
+
+
+@dataclass
+class PTx:
+    """A planned transaction and what happened to it (mutable: the engine fills it in)."""
+
+    raw: str
+    hash: str
+    fn: str
+    sent: float | None = None
+    block: int | None = None
+    error: str | None = None
+    status: int | None = None
+    gas_used: int | None = None
+
+
+@dataclass
+class Stage:
+    """Transactions that may go out together once the stage's gate is open.
+
+    ``spread``: seconds over which they are sent evenly (0: at once). ``after_deadline``:
+    also wait until the flow's current phase deadline has passed on the chain's clock.
+    ``phase_seconds``: this stage's (single) transaction enters a phase of that length, so
+    the flow's deadline becomes its block's timestamp plus this.
+    ``at``: for a flow's first stage, the wall-clock time it starts (else when gated).
+    """
+
+    txs: list[PTx]
+    spread: float = 0.0
+    after_deadline: bool = False
+    phase_seconds: int | None = None
+    at: float | None = None
+    new_work: bool = False
+
+
+@dataclass
+class Flow:
+    """An ordered list of stages (one round, or one stream of transfers)."""
+
+    stages: list[Stage]
+    deadline: int | None = None  # chain timestamp (s) that the next gated stage waits for
+    current: int = -1  # index of the stage scheduled last
+    unmined: int = 0  # transactions of the current stage not mined yet
+    done: bool = False
+    label: str = ""
+    skippable: bool = False  # skip the whole flow (not hold it) when the node is behind
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    """The steady-state interval that the measures refer to (wall-clock, time.monotonic)."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one run measured (see the module docstring for the definitions)."""
+
+    offered_tps: float
+    confirmed_tps: float
+    tx_per_block_mean: float
+    tx_per_block_max: int
+    latency_p50_s: float
+    latency_p99_s: float
+    failed: int
+    sent: int
+    confirmed: int
+    planned: int
+    blocks: int
+    window_s: float
+    gas_by_fn: dict[str, float]
+    gas_per_block_mean: float
+    flows_done: int
+    flows: int
+    skipped: int = 0
+    kicks: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-quantile (0..1) by nearest rank; NaN for no values."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))
+    return s[k]
+
+
+class Engine:
+    """Runs flows against one node (see the module docstring)."""
+
+    def __init__(self, url: str, *, tick: float = 0.004, batch: int = 500,
+                 max_outstanding: int | None = None, deadline_margin: float = 0.05,
+                 timeout: float = 120.0, send_interval: float = 0.0,
+                 cap_horizon: float | None = None, kick_after: float | None = None,
+                 mine_on_demand: bool = False) -> None:
+        """``max_outstanding``: fixed cap on sent-but-unmined transactions for new work;
+        ``cap_horizon``: or an adaptive one, this many seconds of the confirmation rate of
+        the last second (at least 64). ``kick_after``: on a node that mines on demand,
+        call ``evm_mine`` when transactions wait that long without a new block (anvil
+        1.7.1's automine can leave ready transactions unmined under load); counted."""
+        self.rpc = JsonRpc(url, timeout=60.0)
+        self.tick = tick
+        self.batch = batch
+        self.max_outstanding = max_outstanding
+        self.deadline_margin = deadline_margin
+        self.timeout = timeout
+        self.send_interval = send_interval
+        self.cap_horizon = cap_horizon
+        self.kick_after = kick_after
+        self.kicks = 0
+        self.mine_on_demand = mine_on_demand
+        # chain state seen so far
+        self.block_seen: dict[int, float] = {}
+        self.block_ts: dict[int, int] = {}
+        self.block_ntx: dict[int, int] = {}
+        self.block_gas: dict[int, int] = {}
+        self.last_block = int(self.rpc.call("eth_blockNumber"), 16)
+        self.first_block = self.last_block + 1
+        self.errors: list[str] = []
+
+    # -- chain watching --------------------------------------------------------------------
+    def _poll(self, by_hash: dict[str, tuple[PTx, Flow | None]]) -> tuple[list[Flow], int]:
+        """Fetch new blocks; mark our transactions mined; return the flows whose current
+        stage completed and how many of our transactions were mined."""
+        head = int(self.rpc.call("eth_blockNumber"), 16)
+        if head <= self.last_block:
+            return [], 0
+        mined = 0
+        now = time.monotonic()
+        finished: list[Flow] = []
+        numbers = list(range(self.last_block + 1, head + 1))
+        for i in range(0, len(numbers), 200):
+            part = numbers[i:i + 200]
+            answers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            for n, a in zip(part, answers):
+                block = a.get("result")
+                if block is None:  # not served yet: fetch it next time
+                    head = n - 1
+                    break
+                self.block_seen[n] = now
+                self.block_ts[n] = int(block["timestamp"], 16)
+                self.block_ntx[n] = len(block["transactions"])
+                self.block_gas[n] = int(block["gasUsed"], 16)
+                for h in block["transactions"]:
+                    hit = by_hash.get(h)
+                    if hit is None:
+                        continue
+                    ptx, flow = hit
+                    if ptx.block is not None:
+                        continue
+                    ptx.block = n
+                    mined += 1
+                    if flow is not None:
+                        flow.unmined -= 1
+                        if flow.unmined == 0:
+                            finished.append(flow)
+            else:
+                continue
+            break
+        self.last_block = max(self.last_block, head)
+        return finished, mined
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, flows: list[Flow], window: Window) -> LoadResult:
+        by_hash: dict[str, tuple[PTx, Flow | None]] = {}
+        for flow in flows:
+            for stage in flow.stages:
+                for ptx in stage.txs:
+                    by_hash[ptx.hash] = (ptx, flow)
+        planned = len(by_hash)
+        queue: list[tuple[float, int, PTx, bool]] = []  # (due, seq, tx, is new work)
+        seq = itertools.count()
+        outstanding = 0
+        waiting: list[Flow] = []  # flows whose next stage waits for a deadline
+        # flows start at their first stage's planned time
+        starts = sorted(((f.stages[0].at or 0.0), k) for k, f in enumerate(flows))
+        start_i = 0
+        started_at = time.monotonic()
+        done = [0]
+        last_send = -math.inf
+        recent: list[tuple[float, int]] = []  # (time, transactions confirmed then)
+        last_progress = time.monotonic()
+        last_kick = -math.inf
+
+        def cap() -> float:
+            if self.cap_horizon is None:
+                return math.inf if self.max_outstanding is None else self.max_outstanding
+            now_ = time.monotonic()
+            while recent and recent[0][0] < now_ - 1.0:
+                recent.pop(0)
+            rate = sum(c for _, c in recent) / 1.0
+            return max(64.0, rate * self.cap_horizon, self.max_outstanding or 0)
+
+        def finish(flow: Flow) -> None:
+            if not flow.done:
+                flow.done = True
+                done[0] += 1
+
+        def schedule(flow: Flow, now: float) -> None:
+            flow.current += 1
+            if flow.current >= len(flow.stages):
+                finish(flow)
+                return
+            stage = flow.stages[flow.current]
+            flow.unmined = len(stage.txs)
+            base = stage.at if (flow.current == 0 and stage.at is not None) else now
+            n = len(stage.txs)
+            for k, ptx in enumerate(stage.txs):
+                due = base + (stage.spread * k / n if n > 1 else 0.0)
+                heapq.heappush(queue, (due, next(seq), ptx, stage.new_work))
+
+        def gate_open(flow: Flow) -> bool:
+            nxt = flow.stages[flow.current + 1]
+            if nxt.after_deadline and flow.deadline is not None:
+                return time.time() >= flow.deadline + self.deadline_margin
+            return True
+
+        def advance(flow: Flow, now: float) -> None:
+            stage = flow.stages[flow.current]
+            if stage.phase_seconds is not None:
+                ptx = stage.txs[-1]
+                assert ptx.block is not None
+                flow.deadline = self.block_ts[ptx.block] + stage.phase_seconds
+            if flow.current + 1 >= len(flow.stages):
+                finish(flow)
+            elif gate_open(flow):
+                schedule(flow, now)
+            else:
+                waiting.append(flow)
+
+        while True:
+            now = time.monotonic()
+            if now - started_at > self.timeout:
+                self.errors.append(f"run timed out after {self.timeout:.0f} s")
+                break
+            # flows whose first stage is due
+            while start_i < len(starts) and starts[start_i][0] <= now + self.tick:
+                flow = flows[starts[start_i][1]]
+                start_i += 1
+                if flow.skippable and outstanding >= cap():
+                    flow.skipped = True
+                    finish(flow)
+                    continue
+                schedule(flow, now)
+            # send what is due (new work only while the node keeps up)
+            due: list[PTx] = []
+            held: list[tuple[float, int, PTx, bool]] = []
+            if now - last_send < self.send_interval:
+                pass
+            else:
+                last_send = now
+            while queue and queue[0][0] <= now and last_send == now:
+                item = heapq.heappop(queue)
+                if item[3] and outstanding + len(due) >= cap():
+                    held.append(item)
+                    continue
+                due.append(item[2])
+            for item in held:  # retried next tick, in order
+                heapq.heappush(queue, item)
+            for i in range(0, len(due), self.batch):
+                part = due[i:i + self.batch]
+                t_send = time.monotonic()
+                try:
+                    answers = self.rpc.batch([("eth_sendRawTransaction", [p.raw]) for p in part])
+                except (RpcError, OSError) as exc:
+                    answers = [{"error": {"message": str(exc)}}] * len(part)
+                for ptx, a in zip(part, answers):
+                    ptx.sent = t_send
+                    if "error" in a:
+                        msg = str(a["error"].get("message", a["error"]))
+                        # a resent batch finds its transactions already there: they are sent
+                        if "already" not in msg and "known" not in msg:
+                            ptx.error = msg
+                            self.errors.append(f"{ptx.fn}: {msg}")
+                            continue
+                    outstanding += 1
+            # a node started with --no-mining: ask for a block whenever something waits
+            if self.mine_on_demand and outstanding > 0:
+                try:
+                    self.rpc.call("evm_mine")
+                except (RpcError, OSError) as exc:
+                    self.errors.append(f"evm_mine: {exc}")
+            # watch the chain and open gates
+            head_before = self.last_block
+            finished, mined = self._poll(by_hash)
+            outstanding -= mined
+            if mined:
+                recent.append((time.monotonic(), mined))
+            for flow in finished:
+                if not flow.done:
+                    advance(flow, time.monotonic())
+            now = time.monotonic()
+            if self.last_block != head_before:
+                last_progress = now
+            elif (self.kick_after is not None and outstanding > 0
+                  and now - last_progress > self.kick_after and now - last_kick > self.kick_after):
+                last_kick = now
+                try:
+                    self.rpc.call("evm_mine")
+                    self.kicks += 1
+                except (RpcError, OSError) as exc:
+                    self.errors.append(f"evm_mine: {exc}")
+                    self.kick_after = None
+            still = []
+            for flow in waiting:
+                if gate_open(flow):
+                    schedule(flow, time.monotonic())
+                else:
+                    still.append(flow)
+            waiting = still
+            # a stage with a failed send never completes: give its flow up
+            for ptx in due:
+                if ptx.error is not None:
+                    flow = by_hash[ptx.hash][1]
+                    if flow is not None and not flow.done:
+                        finish(flow)
+            if done[0] == len(flows) and start_i == len(starts):
+                break
+            nxt = queue[0][0] if queue else now + self.tick
+            pause = min(max(0.0, nxt - time.monotonic()), self.tick)
+            if pause > 0:
+                time.sleep(pause)
+        self._receipts([p for p, _ in by_hash.values() if p.sent is not None
+                        and p.error is None])
+        return self._measure(list(by_hash.values()), flows, window, planned)
+
+    def _receipts(self, txs: list[PTx]) -> None:
+        """Status and gas of every sent transaction (after the timed part)."""
+        for i in range(0, len(txs), 1000):
+            part = txs[i:i + 1000]
+            answers = self.rpc.batch([("eth_getTransactionReceipt", [p.hash]) for p in part])
+            for p, a in zip(part, answers):
+                r = a.get("result")
+                if r is None:
+                    continue
+                p.status = int(r["status"], 16)
+                p.gas_used = int(r["gasUsed"], 16)
+                if p.block is None:
+                    p.block = int(r["blockNumber"], 16)
+
+    def _measure(self, hits: list[tuple[PTx, Flow | None]], flows: list[Flow],
+                 window: Window, planned: int) -> LoadResult:
+        txs = [p for p, _ in hits]
+        length = max(1e-9, window.end - window.start)
+        sent_in = [p for p in txs if p.sent is not None and window.start <= p.sent < window.end]
+        in_window = [n for n, t in self.block_seen.items() if window.start <= t < window.end]
+        in_set = set(in_window)
+        mined_in = [p for p in txs if p.block in in_set and p.status == 1]
+        latencies = [self.block_seen[p.block] - p.sent for p in sent_in
+                     if p.block is not None and p.block in self.block_seen and p.sent is not None]
+        counts = [self.block_ntx[n] for n in in_window]
+        # every transaction of a flow that ran must end mined and successful: a revert, a
+        # refused send, or one left unsent because its flow broke or the run timed out fails
+        failed = sum(1 for f in flows if not f.skipped for st in f.stages for p in st.txs
+                     if p.status != 1)
+        gas: dict[str, list[int]] = {}
+        for p in txs:
+            if p.gas_used is not None and p.status == 1:
+                gas.setdefault(p.fn, []).append(p.gas_used)
+        return LoadResult(
+            offered_tps=len(sent_in) / length,
+            confirmed_tps=len(mined_in) / length,
+            tx_per_block_mean=sum(counts) / len(counts) if counts else 0.0,
+            tx_per_block_max=max(counts) if counts else 0,
+            latency_p50_s=percentile(latencies, 0.50),
+            latency_p99_s=percentile(latencies, 0.99),
+            failed=failed,
+            sent=sum(1 for p in txs if p.sent is not None),
+            confirmed=sum(1 for p in txs if p.status == 1),
+            planned=planned,
+            blocks=len(in_window),
+            window_s=length,
+            gas_by_fn={fn: sum(v) / len(v) for fn, v in sorted(gas.items())},
+            gas_per_block_mean=(sum(self.block_gas[n] for n in in_window) / len(in_window)
+                                if in_window else 0.0),
+            flows_done=sum(1 for f in flows if f.done and not f.skipped and all(
+                p.status == 1 for p in f.stages[-1].txs)),
+            flows=len(flows),
+            skipped=sum(1 for f in flows if f.skipped),
+            kicks=self.kicks,
+            errors=tuple(dict.fromkeys(self.errors))[:10],
+        )
+
+    def close(self) -> None:
+        self.rpc.close()
+
+
+def wall_to_mono(wall: float) -> float:
+    """Convert a wall-clock time (time.time) to the monotonic clock the engine runs on."""
+    return time.monotonic() + (wall - time.time())
+
+
+def fixed_schedule(txs: list[PTx], rate: float, start: float) -> list[Flow]:
+    """Independent transactions (plain transfers) at ``rate`` per second from ``start``:
+    one single-transaction flow each, so every one is its own new work."""
+    return [Flow(stages=[Stage(txs=[p], at=start + k / rate, new_work=True)], label="transfer")
+            for k, p in enumerate(txs)]
+
+
+def chunked(seq: Sequence[Any], n: int) -> list[Sequence[Any]]:
+    return [seq[i:i + n] for i in range(0, len(seq), n)]
