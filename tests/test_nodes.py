@@ -20,8 +20,6 @@ try:
 except NodeUnavailable:
     HAVE_ANVIL = False
 
-needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
-
 
 def process_alive(pid: int) -> bool:
     try:
@@ -53,7 +51,8 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_anvil_starts_on_loopback_answers_and_leaves_no_process_behind() -> None:
     with start_node("anvil") as node:
         assert node.kind == "anvil" and node.block_time is None
@@ -67,7 +66,8 @@ def test_anvil_starts_on_loopback_answers_and_leaves_no_process_behind() -> None
     assert not group_alive(pid)
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_failing_body_still_stops_the_node_and_the_error_propagates() -> None:
     pid = None
     with pytest.raises(RuntimeError, match="benchmark failed"):
@@ -78,7 +78,8 @@ def test_a_failing_body_still_stops_the_node_and_the_error_propagates() -> None:
     assert not process_alive(pid) and not group_alive(pid)
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_keyboard_interrupt_still_stops_the_node() -> None:
     pid = None
     with pytest.raises(KeyboardInterrupt):
@@ -88,7 +89,8 @@ def test_a_keyboard_interrupt_still_stops_the_node() -> None:
     assert pid is not None and not process_alive(pid)
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_killed_python_process_takes_its_node_with_it() -> None:
     # SIGKILL skips every finally and atexit handler: only the kernel's parent-death signal
     # can stop the node then.
@@ -114,7 +116,8 @@ def test_a_killed_python_process_takes_its_node_with_it() -> None:
             child.wait()
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_interval_mining_makes_blocks_without_transactions() -> None:
     with start_node("anvil", block_time=0.5) as node:
         assert node.block_time == 0.5
@@ -123,7 +126,8 @@ def test_interval_mining_makes_blocks_without_transactions() -> None:
             assert int(rpc.call("eth_blockNumber"), 16) >= 2
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_an_outside_rpc_node_is_used_but_never_stopped() -> None:
     with start_node("anvil") as outer:
         with start_node(rpc=outer.url) as attached:
@@ -134,7 +138,8 @@ def test_an_outside_rpc_node_is_used_but_never_stopped() -> None:
             assert rpc.call("eth_chainId") == hex(31337)
 
 
-@needs_anvil
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_funded_accounts_hold_the_requested_balance_and_dev_accounts_are_anvils() -> None:
     with start_node("anvil") as node:
         keys = nodes.funded_accounts(node, 3, wei=5 * nodes.ETHER)

@@ -1,0 +1,135 @@
+"""benchmarks.throughput: the quick run on anvil, its outputs, and its building blocks."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import pytest
+from eth_account import Account
+
+from benchmarks import nodes, throughput
+from benchmarks._load import percentile
+from benchmarks._load_rounds import RoundShape, create_address, shape_for_rate
+from benchmarks._load_sign import Signer, TxFields
+
+try:
+    nodes.anvil_path()
+    HAVE_ANVIL = True
+except nodes.NodeUnavailable:
+    HAVE_ANVIL = False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
+def test_the_quick_run_confirms_rounds_and_transfers_with_no_failed_transaction(
+        tmp_path, capsys) -> None:
+    assert throughput.main(["--quick", "--no-boa", "--out", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "HCFL contract throughput" in shown and "anvil on-demand" in shown
+    with open(tmp_path / "throughput.csv") as f:
+        reader = csv.reader(f)
+        assert next(reader) == throughput.CSV_COLUMNS
+        rows = [dict(zip(throughput.CSV_COLUMNS, r)) for r in reader]
+    assert rows, "one row per rate"
+    for row in rows:
+        assert float(row["confirmed_tps"]) > 0
+        assert float(row["offered_tps"]) > 0
+        assert int(row["failed"]) == 0
+        assert int(row["tx_per_block_max"]) >= 1
+        assert 0 < float(row["latency_p50_s"]) <= float(row["latency_p99_s"])
+    with open(tmp_path / "throughput_transfers.csv") as f:
+        transfers = list(csv.DictReader(f))
+    assert transfers and all(float(r["confirmed_tps"]) > 0 and r["failed"] == "0"
+                             for r in transfers)
+    assert (tmp_path / "throughput.png").stat().st_size > 10_000
+    assert (tmp_path / "throughput.json").exists()
+
+
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
+def test_a_failing_benchmark_leaves_no_node_behind(tmp_path, monkeypatch) -> None:
+    started: list[int] = []
+    real_start = nodes.start_node
+
+    def recording_start(*args, **kwargs):
+        cm = real_start(*args, **kwargs)
+
+        class Wrap:
+            def __enter__(self):
+                node = cm.__enter__()
+                started.append(node.pid)
+                return node
+
+            def __exit__(self, *exc):
+                return cm.__exit__(*exc)
+
+        return Wrap()
+
+    def broken_sweep(*args, **kwargs):
+        raise RuntimeError("load generator broke")
+
+    monkeypatch.setattr(throughput.nodes, "start_node", recording_start)
+    monkeypatch.setattr(throughput, "sweep", broken_sweep)
+    with pytest.raises(RuntimeError, match="load generator broke"):
+        throughput.main(["--quick", "--no-boa", "--out", str(tmp_path)])
+    assert len(started) == 1 and started[0] is not None
+    assert not alive(started[0])
+
+
+def test_the_fast_signer_produces_eth_accounts_exact_bytes() -> None:
+    key = bytes(range(1, 33))
+    fields = TxFields(chain_id=31337, nonce=7, max_priority_fee=10**9, max_fee=10**15,
+                      gas=90_000, to=bytes.fromhex("11" * 20), value=5, data=b"\x00\x01abc")
+    mine = Signer(key).sign(fields)
+    ref = Account.from_key(key).sign_transaction({
+        "chainId": 31337, "nonce": 7, "maxPriorityFeePerGas": 10**9, "maxFeePerGas": 10**15,
+        "gas": 90_000, "to": "0x" + "11" * 20, "value": 5, "data": "0x0001616263", "type": 2})
+    assert mine.raw == "0x" + ref.raw_transaction.hex()
+    assert mine.hash == "0x" + ref.hash.hex()
+    assert Signer(key).address == Account.from_key(key).address
+
+
+def test_create_addresses_follow_the_deployers_nonce() -> None:
+    # the first contract anvil's first dev account deploys (a well-known address)
+    assert create_address("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", 0) \
+        == "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def test_round_shapes_grow_with_the_rate_and_reject_impossible_rounds() -> None:
+    small, big = shape_for_rate(1), shape_for_rate(4000)
+    assert small.participants == 2 and big.participants == 64
+    assert big.txs == 5 * 64 + big.proposals + 4
+    with pytest.raises(ValueError, match="proposals"):
+        RoundShape(owners=1, stations=1, proposals=33)
+    with pytest.raises(ValueError, match="owners"):
+        RoundShape(owners=0, stations=1, proposals=1)
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([3.0], 0.99) == 3.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rates", "0,5"], "positive rates"),
+    (["--window", "-1"], "--window"),
+    (["--block-time", "-1"], "--block-time"),
+])
+def test_bad_options_end_in_a_one_line_error(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        throughput.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
