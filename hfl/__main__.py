@@ -12,6 +12,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from hfl.config import (CIFAR10_ENV, CONTRIBUTION_METHODS, DATASETS, DEVICES, KAPPA1_UNITS, MODELS, ConfigError,
@@ -102,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--contribution", default=d.contribution, help=f"one of {', '.join(CONTRIBUTION_METHODS)}")
     c.add_argument("--max-evals", type=int, default=d.max_evals, help="bound on evaluations for Shapley sampling")
     c.add_argument("--out", default="out/hfl", help="folder for result.json and accuracy.png")
+    c.add_argument("--engine", choices=("local", "flower-sim", "flower-deploy"), default="local",
+                   help="local: this process (default); flower-sim: Flower's simulation engine; flower-deploy: "
+                        "a SuperLink and one SuperNode per station on loopback (see docs/flower.md and "
+                        "`python -m hfl.flower --help` for stations on other machines). Same result.json.")
     c.add_argument("--quiet", action="store_true", help="no progress bar or table")
     return p
 
@@ -133,10 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         if args.threads is not None and args.threads < 1:
             raise ConfigError("threads", f"must be >= 1, got {args.threads}")
+        if args.engine != "local":
+            return run_on_flower(cfg, engine=args.engine, out=args.out, quiet=args.quiet, threads=args.threads)
         return run(cfg, out=args.out, quiet=args.quiet, threads=args.threads)
     except ConfigError as exc:  # DataError included
         print(f"{parser.prog}: error: {option_name(exc.field)}: {exc.message}", file=sys.stderr)
         return 2
+
+
+def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threads: int | None) -> int:
+    """The same job on one of Flower's engines (hfl.flower), writing the same result.json."""
+    from rich.console import Console
+
+    from hfl.flower import run_flower
+
+    console = Console(quiet=quiet)
+    with console.status(f"training on Flower's {engine} engine ({cfg.n_stations} stations as Flower nodes)"):
+        result = run_flower(cfg, engine, out, threads=threads)
+    for r, acc in enumerate(result.accuracy, start=1):
+        console.print(f"round {r:>3}/{cfg.global_rounds}: accuracy on target labels {100 * acc:.2f}%")
+    console.print(f"final accuracy {100 * result.final_accuracy:.2f}%; contributions {list(result.contributions)}; "
+                  f"wall {result.wall_s:.1f} s on {engine}; wrote {Path(out) / 'result.json'}")
+    return 0
 
 
 def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:

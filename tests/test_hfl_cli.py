@@ -69,3 +69,26 @@ def test_the_missing_folder_error_names_the_expected_files(capsys, tmp_path):
 def test_help_describes_the_command():
     out = subprocess.run([sys.executable, "-m", "hfl", "--help"], capture_output=True, text=True, check=True).stdout
     assert "hierarchical" in out and "--kappa2" in out and "--target-mask" in out
+
+
+def test_the_engine_option_hands_the_same_config_to_flower(tmp_path, monkeypatch, capsys):
+    import hfl.flower.engine as engine_mod
+    from hfl.train import train
+
+    seen = {}
+
+    def fake_run_flower(cfg, engine, out_dir, *, threads=None):  # records the call, trains in process
+        seen.update(cfg=cfg, engine=engine, out=out_dir)
+        return train(cfg, measure=False)
+
+    monkeypatch.setattr(engine_mod, "run_flower", fake_run_flower)
+    argv = ["--engine", "flower-deploy", "--rounds", "1", "--stations", "2", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    assert seen["engine"] == "flower-deploy" and seen["out"] == str(tmp_path)
+    assert seen["cfg"].n_stations == 2 and seen["cfg"].global_rounds == 1
+
+
+def test_an_unknown_engine_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        main(["--engine", "grpc"])
+    assert "--engine" in capsys.readouterr().err
