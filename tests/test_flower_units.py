@@ -128,3 +128,13 @@ def test_the_command_line_prints_one_supernode_command_per_station_with_tls() ->
     assert len(nodes) == 3
     assert all("--root-certificates" in line and "owner.example.org:9093" in line for line in nodes)
     assert "--node-config 'station=2'" in nodes[2]
+
+
+def test_the_command_line_runs_on_flower_by_default_and_refuses_the_local_engine() -> None:
+    from hfl.flower.__main__ import build_parser
+
+    assert build_parser().parse_args([]).engine == "flower-sim"
+    out = run_cli("--engine", "local", "--stations", "2")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "flower-sim" in out.stderr.strip().splitlines()[-1]

@@ -35,10 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("action", nargs="?", choices=("train", "commands"), default="train",
                         help="train: run the job; commands: print the per-machine commands of a real deployment")
     g = parser.add_argument_group("Flower")
-    g.add_argument("--engine", choices=ENGINES, default="flower-sim",
-                   help="flower-sim: Flower's simulation engine in this process tree (Ray actors); flower-deploy: "
-                        "Flower's deployment engine, a SuperLink and one SuperNode per station as processes on "
-                        "127.0.0.1 (or the running SuperLink given by --superlink)")
+    if "--engine" in parser._option_string_actions:  # `python -m hfl` has it too (with `local`)
+        parser.set_defaults(engine="flower-sim")
+    else:
+        g.add_argument("--engine", choices=ENGINES, default="flower-sim",
+                       help="flower-sim: Flower's simulation engine in this process tree (Ray actors); "
+                            "flower-deploy: Flower's deployment engine, a SuperLink and one SuperNode per station as "
+                            "processes on 127.0.0.1 (or the running SuperLink given by --superlink)")
     g.add_argument("--timeout", type=float, default=1800.0, help="seconds before the whole run is stopped")
     g.add_argument("--round-timeout", type=float, default=600.0,
                    help="seconds the ServerApp waits for every station's reply in one global round")
