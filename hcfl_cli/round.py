@@ -164,9 +164,9 @@ def play_round(
         from hfl.config import TrainConfig
         from hfl.train import train
 
-        cfg = TrainConfig(**{"seed": sc.seed, "n_stations": len(stations), "clients_per_station": 2,
-                             "global_rounds": prop.rounds, "target_labels": prop.labels,
-                             **(train_overrides or {})})
+        # One base station of the federation per registered station; small and fast by default.
+        cfg = TrainConfig.for_proposal(prop.label_mask, len(stations), **{
+            "seed": sc.seed, "clients_per_station": 2, "global_rounds": prop.rounds, **(train_overrides or {})})
         training = train(cfg, progress=on_train_round)
         seconds["training"] = time.perf_counter() - t
         acc_bps = round(training.final_accuracy * 10_000)

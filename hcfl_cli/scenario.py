@@ -100,7 +100,7 @@ def sample_scenario(seed: int = 0, owners: int = 10, stations: int = 10, proposa
         # The budget pays the stations' expected cost (5 Gwei per label each) plus 20%.
         budget = stations * 5 * len(labels) * GWEI * 6 // 5
         props.append(Proposal(owner=o, labels=labels, expected_accuracy_bps=rng.choice([7000, 8000, 9000]),
-                              rounds=3, budget=budget, bond=budget // 10))
+                              rounds=5, budget=budget, bond=budget // 10))
     values = [[sum(label_value[i][lab] for lab in p.labels if lab in targets[i]) for p in props] for i in range(owners)]
     costs = [[sum(label_cost[j][lab] for lab in p.labels) for p in props] for j in range(stations)]
     ow = [rng.randint(1, 3) for _ in range(owners)]

@@ -150,11 +150,15 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
     """The same job on one of Flower's engines (hfl.flower), writing the same result.json."""
     from rich.console import Console
 
-    from hfl.flower import run_flower
+    from hfl.flower import FlowerRunError, StationFailure, run_flower
 
     console = Console(quiet=quiet)
-    with console.status(f"training on Flower's {engine} engine ({cfg.n_stations} stations as Flower nodes)"):
-        result = run_flower(cfg, engine, out, threads=threads)
+    try:
+        with console.status(f"training on Flower's {engine} engine ({cfg.n_stations} stations as Flower nodes)"):
+            result = run_flower(cfg, engine, out, threads=threads)
+    except (FlowerRunError, StationFailure) as exc:  # a failed federation: one line, like python -m hfl.flower
+        print(f"python -m hfl: error: --engine {engine}: {exc}", file=sys.stderr)
+        return 1
     for r, acc in enumerate(result.accuracy, start=1):
         console.print(f"round {r:>3}/{cfg.global_rounds}: accuracy on target labels {100 * acc:.2f}%")
     console.print(f"final accuracy {100 * result.final_accuracy:.2f}%; contributions {list(result.contributions)}; "
