@@ -223,6 +223,7 @@ class Engine:
         recent: list[tuple[float, int]] = []  # (time, transactions confirmed then)
         last_progress = time.monotonic()
         last_kick = -math.inf
+        last_pool_check = -math.inf
 
         def cap() -> float:
             if self.cap_horizon is None:
@@ -317,11 +318,22 @@ class Engine:
                             continue
                     outstanding += 1
             # a node started with --no-mining: ask for a block whenever something waits
-            if self.mine_on_demand and outstanding > 0:
-                try:
-                    self.rpc.call("evm_mine")
-                except (RpcError, OSError) as exc:
-                    self.errors.append(f"evm_mine: {exc}")
+            # (the count of what waits can be off when a send failed but reached the node,
+            # so the pool itself is asked every 0.25 s as well)
+            if self.mine_on_demand:
+                wants = outstanding > 0
+                if not wants and now - last_pool_check > 0.25:
+                    last_pool_check = now
+                    try:
+                        st = self.rpc.call("txpool_status")
+                        wants = int(st.get("pending", "0x0"), 16) > 0
+                    except (RpcError, OSError):
+                        wants = True
+                if wants:
+                    try:
+                        self.rpc.call("evm_mine")
+                    except (RpcError, OSError) as exc:
+                        self.errors.append(f"evm_mine: {exc}")
             # watch the chain and open gates
             head_before = self.last_block
             finished, mined = self._poll(by_hash)
