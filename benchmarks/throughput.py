@@ -354,8 +354,11 @@ def run_transfers(node: nodes.Node, rate: float, settings: Settings, run_id: int
 
 
 def saturated(row: Row) -> bool:
-    """The node no longer keeps up: it confirms under 80% of the target rate."""
-    return row.confirmed_tps < 0.8 * row.target_tps
+    """The node no longer keeps up: it confirms under 80% of what was offered, or the load
+    could not even be offered at half the target (new rounds skipped while it was behind),
+    or transactions failed."""
+    return (row.confirmed_tps < 0.8 * row.offered_tps or row.offered_tps < 0.5 * row.target_tps
+            or row.failed > 0)
 
 
 # ------------------------------------------------------------------------------------------
