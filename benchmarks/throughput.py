@@ -698,8 +698,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for bt in block_times:
             on_demand = args.node == "anvil" and not bt and not args.rpc \
                 and not args.anvil_automine
+            # a constant zero base fee: under saturation EIP-1559 raises it 12.5% per full
+            # block, past any fixed max fee of pre-signed transactions (which would then wait
+            # forever); the paper's private chain has no fee market either
+            anvil_args = ["--block-base-fee-per-gas", "0"] if args.node == "anvil" else []
             with nodes.start_node(args.node, block_time=bt or None, rpc=args.rpc,
-                                  extra_args=["--no-mining"] if on_demand else []) as node:
+                                  extra_args=anvil_args + (["--no-mining"] if on_demand
+                                                           else [])) as node:
                 if on_demand:
                     node = dataclasses.replace(node, kind=ON_DEMAND_KIND)
                 console.print(f"[bold]{_label(_row_stub(node))}[/] at {node.url}")
