@@ -85,7 +85,7 @@ def _cmd_round(args: argparse.Namespace) -> int:
         console.print(f"achieved {rec.accuracy_bps / 100:.2f}% vs promised {prop.expected_accuracy_bps / 100:.0f}%; "
                       f"votes to punish {sum(p for _, p in rec.votes)}/{len(rec.votes)} -> bond "
                       f"{'SLASHED to the pool' if rec.slashed else 'returned'}; station contributions {list(tr.contributions)}")
-    console.print(gas_table(rec.gas))
+    console.print(gas_table(rec.gas, exact=rec.chain_kind == "rpc"))
     r = rec.reconciliation
     bad = [row for row in r.rows if row[1] != row[2]]
     console.print(f"audit from the event logs: {'[green]no difference[/]' if all(a.ok for a in rec.audit) else rec.audit}")

@@ -46,8 +46,9 @@ def participants_table(sc: Scenario, out: Outcome, gas: dict[str, Sequence[int]]
     return t
 
 
-def gas_table(gas: dict[str, Sequence[int]]) -> Table:
-    t = Table(title="Gas per contract call")
+def gas_table(gas: dict[str, Sequence[int]], exact: bool = True) -> Table:
+    """``exact``: from transaction receipts; else titanoboa's estimate (no real transaction boundaries)."""
+    t = Table(title="Gas per contract call" + ("" if exact else " (titanoboa's estimate; --node anvil gives receipts)"))
     for col in ("function", "calls", "min", "max", "total"):
         t.add_column(col, justify="right")
     for name, used in gas.items():
