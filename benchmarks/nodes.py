@@ -342,7 +342,10 @@ def start_node(kind: str = "anvil", block_time: float | None = None, rpc: str | 
             args = [str(anvil_path()), "--host", "127.0.0.1", "--port", "0",
                     "--accounts", str(accounts), "--balance", str(balance_ether),
                     # Batches of thousands of raw transactions exceed the 2 MB default.
-                    "--no-request-size-limit"]
+                    "--no-request-size-limit",
+                    # anvil writes old states under ~/.foundry/anvil/tmp and leaves them there
+                    # when killed: keep them in our temporary folder, deleted with the node
+                    "--cache-path", str(Path(tmp) / "cache")]
             if block_time is not None:
                 args += ["--block-time", _seconds_arg(block_time)]
             if gas_limit is not None:

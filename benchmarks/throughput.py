@@ -701,7 +701,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a constant zero base fee: under saturation EIP-1559 raises it 12.5% per full
             # block, past any fixed max fee of pre-signed transactions (which would then wait
             # forever); the paper's private chain has no fee market either
-            anvil_args = ["--block-base-fee-per-gas", "0"] if args.node == "anvil" else []
+            # --prune-history: a sweep mines ~10^5 blocks, whose states anvil would otherwise
+            # write to disk (tens of GB)
+            anvil_args = (["--block-base-fee-per-gas", "0", "--prune-history"]
+                          if args.node == "anvil" else [])
             with nodes.start_node(args.node, block_time=bt or None, rpc=args.rpc,
                                   extra_args=anvil_args + (["--no-mining"] if on_demand
                                                            else [])) as node:
