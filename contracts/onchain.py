@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mechanism import cost_shares
-from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_matrix, check_vector
+from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profile
 
 from contracts.driver import Deployment
 
@@ -64,19 +64,10 @@ def settle_on_chain(
         raise ValueError(f"rule: the contract implements only {', '.join(CONTRACT_RULES)}, got {rule!r}")
     if budget_policy != "budget":
         raise ValueError(f"budget_policy: the contract implements only 'budget', got {budget_policy!r}")
-    ow = check_vector("owner_weights", owner_weights, minimum=1)
-    sw = check_vector("station_weights", station_weights, minimum=1)
-    if not ow:
-        raise ValueError("owner_weights: no owners; at least one owner must take part")
-    if not sw:
-        raise ValueError("station_weights: no stations; at least one station must take part")
-    bud = check_vector("budgets", budgets, minimum=0)
-    if not bud:
-        raise ValueError("budgets: no proposals; at least one proposal is needed")
+    bud, ow, sw, values, costs = check_profile(budgets, owner_weights, station_weights, owner_values, station_costs)
+    assert bud is not None  # check_profile requires budgets unless told otherwise
     if len(bud) > 32:
         raise ValueError(f"budgets: the contract takes at most 32 proposals, got {len(bud)}")
-    values = check_matrix("owner_values", owner_values, n_rows=len(ow), n_cols=len(bud))
-    costs = check_matrix("station_costs", station_costs, n_rows=len(sw), n_cols=len(bud))
 
     d = Deployment.deploy(rpc)
     # deposits: the section 5 bound (sizing the input only; the outcome is read from chain)

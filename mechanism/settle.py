@@ -13,14 +13,7 @@ from dataclasses import dataclass
 
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.shares import cost_shares, effective_budgets, reward_shares
-from mechanism.validate import (
-    BUDGET_POLICIES,
-    RULES,
-    check_choice,
-    check_int,
-    check_matrix,
-    check_vector,
-)
+from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_int, check_profile
 
 
 @dataclass(frozen=True)
@@ -96,23 +89,10 @@ def settle(
     """
     rule = check_choice("rule", rule, RULES)
     budget_policy = check_choice("budget_policy", budget_policy, BUDGET_POLICIES)
-    ow = check_vector("owner_weights", owner_weights, minimum=1)
-    sw = check_vector("station_weights", station_weights, minimum=1)
-    if not ow:
-        raise ValueError("owner_weights: no owners; at least one owner must take part")
-    if not sw:
-        raise ValueError("station_weights: no stations; at least one station must take part")
-    if budget_policy == "budget" or budgets is not None:
-        bud = check_vector("budgets", budgets, minimum=0)
-        n_props = len(bud)
-    else:
-        bud = None
-        first = owner_values[0] if isinstance(owner_values, Sequence) and owner_values else []
-        n_props = len(first) if isinstance(first, Sequence) else 0
-    if n_props == 0:
-        raise ValueError("budgets: no proposals; at least one proposal is needed")
-    values = check_matrix("owner_values", owner_values, n_rows=len(ow), n_cols=n_props)
-    costs = check_matrix("station_costs", station_costs, n_rows=len(sw), n_cols=n_props)
+    bud, ow, sw, values, costs = check_profile(
+        budgets, owner_weights, station_weights, owner_values, station_costs,
+        budgets_required=budget_policy == "budget",
+    )
     if budget_policy == "uniform":
         if seed is None:
             raise ValueError("seed: budget_policy 'uniform' needs a seed")

@@ -58,3 +58,37 @@ def check_choice(field: str, value: object, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise ValueError(f"{field}: unknown value {value!r}, expected one of {', '.join(allowed)}")
     return value  # type: ignore[return-value]
+
+
+def check_profile(
+    budgets: object,
+    owner_weights: object,
+    station_weights: object,
+    owner_values: object,
+    station_costs: object,
+    *,
+    budgets_required: bool = True,
+) -> tuple[list[int] | None, list[int], list[int], list[list[int]], list[list[int]]]:
+    """Check a whole profile (SPEC section 6) and return it as exact lists.
+
+    ``budgets`` may be ``None`` only when ``budgets_required`` is False (the claim-computed
+    budget policies); the number of proposals is then read from the owners' claims.
+    """
+    ow = check_vector("owner_weights", owner_weights, minimum=1)
+    sw = check_vector("station_weights", station_weights, minimum=1)
+    if not ow:
+        raise ValueError("owner_weights: no owners; at least one owner must take part")
+    if not sw:
+        raise ValueError("station_weights: no stations; at least one station must take part")
+    if budgets_required or budgets is not None:
+        bud: list[int] | None = check_vector("budgets", budgets, minimum=0)
+        n_props = len(bud)
+    else:
+        bud = None
+        first = owner_values[0] if isinstance(owner_values, Sequence) and owner_values else []
+        n_props = len(first) if isinstance(first, Sequence) else 0
+    if n_props == 0:
+        raise ValueError("budgets: no proposals; at least one proposal is needed")
+    values = check_matrix("owner_values", owner_values, n_rows=len(ow), n_cols=n_props)
+    costs = check_matrix("station_costs", station_costs, n_rows=len(sw), n_cols=n_props)
+    return bud, ow, sw, values, costs
