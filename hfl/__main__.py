@@ -151,6 +151,7 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
     from rich.console import Console
 
     from hfl.flower import FlowerRunError, StationFailure, run_flower
+    from hfl.result import contribution_table
 
     console = Console(quiet=quiet)
     try:
@@ -161,6 +162,7 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
         return 1
     for r, acc in enumerate(result.accuracy, start=1):
         console.print(f"round {r:>3}/{cfg.global_rounds}: accuracy on target labels {100 * acc:.2f}%")
+    console.print(contribution_table(result, f" over Flower ({engine})"))
     console.print(f"final accuracy {100 * result.final_accuracy:.2f}%; contributions {list(result.contributions)}; "
                   f"wall {result.wall_s:.1f} s on {engine}; wrote {Path(out) / 'result.json'}")
     return 0
@@ -170,10 +172,8 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
     from hfl.data import build_federation
-    from hfl.result import write_result
+    from hfl.result import contribution_table, write_result
     from hfl.train import RoundReport, default_threads, resolve_device, train
 
     t0 = time.perf_counter()
@@ -194,18 +194,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
         result = train(cfg, progress=progress, federation=fed)
     result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)  # data loading included
     path = write_result(result, out)
-    table = Table(title=f"{cfg.model} on {cfg.dataset}, {cfg.n_stations} stations x {cfg.clients_per_station} "
-                        f"clients, device {result.device}")
-    table.add_column("station", justify="right")
-    table.add_column("samples", justify="right")
-    table.add_column("leave-one-out", justify="right")
-    table.add_column("Shapley", justify="right")
-    table.add_column("contribution (int)", justify="right")
-    for j, n in enumerate(result.station_samples):
-        table.add_row(str(j), str(n), f"{result.loo[j]:+.4f}" if result.loo else "-",
-                      f"{result.shapley[j]:+.4f}" if result.shapley is not None else "-",
-                      str(result.contributions[j]))
-    console.print(table)
+    console.print(contribution_table(result))
     console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.scored_labels)}; "
                   f"wall {result.wall_s:.1f} s; {result.images_per_s:,.0f} training images/s; wrote {path} and "
                   f"{path.parent / 'accuracy.png'}")

@@ -100,3 +100,23 @@ def write_result(result: TrainResult, out_dir: str | Path, *, plot: bool = True)
 
 
 __all__ = ["TrainResult", "plot_accuracy", "write_result"]
+
+
+def contribution_table(result: TrainResult, where: str = "") -> Any:
+    """A rich table of every station's samples, leave-one-out, Shapley and integer weight.
+
+    ``where`` names the engine in the title (e.g. " over Flower"); every command that trains
+    prints this same table.
+    """
+    from rich.table import Table
+
+    cfg = result.config
+    table = Table(title=f"{cfg.model} on {cfg.dataset}{where}, {cfg.n_stations} stations x "
+                        f"{cfg.clients_per_station} clients, device {result.device}")
+    for name in ("station", "samples", "leave-one-out", "Shapley", "contribution (int)"):
+        table.add_column(name, justify="right")
+    for j, n in enumerate(result.station_samples):
+        table.add_row(str(j), str(n), f"{result.loo[j]:+.4f}" if result.loo else "-",
+                      f"{result.shapley[j]:+.4f}" if result.shapley is not None else "-",
+                      str(result.contributions[j]))
+    return table

@@ -57,19 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_result(result: Any, out: str, quiet: bool) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from hfl.result import contribution_table
 
     console = Console(quiet=quiet)
-    cfg = result.config
-    table = Table(title=f"{cfg.model} on {cfg.dataset} over Flower, {cfg.n_stations} stations x "
-                        f"{cfg.clients_per_station} clients, device {result.device}")
-    for name in ("station", "samples", "leave-one-out", "Shapley", "contribution (int)"):
-        table.add_column(name, justify="right")
-    for j, n in enumerate(result.station_samples):
-        table.add_row(str(j), str(n), f"{result.loo[j]:+.4f}" if result.loo else "-",
-                      f"{result.shapley[j]:+.4f}" if result.shapley is not None else "-",
-                      str(result.contributions[j]))
-    console.print(table)
+    console.print(contribution_table(result, " over Flower"))
     console.print(f"accuracy per global round: {', '.join(f'{100 * a:.2f}%' for a in result.accuracy)}; "
                   f"wall {result.wall_s:.1f} s; wrote {Path(out) / 'result.json'}")
 
