@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mechanism import cost_shares
 from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profile
@@ -99,21 +100,34 @@ def settle_on_chain(
         settled[a] = d.settle(a)
     swept = d.events("DustSwept")
     dust = int(swept[-1].args["dust"]) if swept else 0
-    o_set = [settled[a] for a in owners]
-    s_set = [settled[a] for a in stations]
+    return outcome_from_events(
+        closed, [settled[a] for a in owners], [settled[a] for a in stations], dust,
+        gas={k: list(v) for k, v in d.gas.items()}, address=d.address, rule=rule, budget_policy=budget_policy,
+    )
+
+
+def outcome_from_events(
+    closed: dict[str, Any],
+    owners_settled: Sequence[dict[str, Any]],
+    stations_settled: Sequence[dict[str, Any]],
+    dust: int,
+    **context: Any,
+) -> ChainOutcome:
+    """The outcome as the contract logged it: ``Closed``'s and each ``Settled`` event's arguments
+    (owners, then stations, in index order) and ``DustSwept``'s dust; ``context`` fills
+    ``gas``, ``address``, ``rule`` and ``budget_policy``."""
+    share = [int(s["share"]) for s in owners_settled], [int(s["share"]) for s in stations_settled]
+    tax = [int(s["tax"]) for s in owners_settled], [int(s["tax"]) for s in stations_settled]
     return ChainOutcome(
         winner=int(closed["winner"]) if closed["has_winner"] else None,
         welfare=[int(s) for s in closed["welfare"]],
-        owner_tax=[int(s["tax"]) for s in o_set],
-        station_tax=[int(s["tax"]) for s in s_set],
-        owner_pays=[int(s["share"]) + int(s["tax"]) for s in o_set],
-        station_receives=[int(s["share"]) - int(s["tax"]) for s in s_set],
-        surplus=sum(int(s["tax"]) for s in o_set + s_set) + dust,
-        gas={k: list(v) for k, v in d.gas.items()},
-        owner_share=[int(s["share"]) for s in o_set],
-        station_share=[int(s["share"]) for s in s_set],
+        owner_tax=tax[0],
+        station_tax=tax[1],
+        owner_pays=[c + t for c, t in zip(share[0], tax[0])],
+        station_receives=[r - t for r, t in zip(share[1], tax[1])],
+        surplus=sum(tax[0]) + sum(tax[1]) + dust,
+        owner_share=share[0],
+        station_share=share[1],
         dust=dust,
-        address=d.address,
-        rule=rule,
-        budget_policy=budget_policy,
+        **context,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-console = Console()
+console = Console(log_path=False)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

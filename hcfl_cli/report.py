@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from hcfl_cli.scenario import GWEI, Scenario
+from contracts.onchain import ChainOutcome
 from mechanism import Outcome, utility
+
+AnyOutcome = Outcome | ChainOutcome  # the reference's, or the chain's read back from its events
 
 
 def gwei(wei: int, decimals: int = 2) -> str:
@@ -18,19 +21,19 @@ def gwei(wei: int, decimals: int = 2) -> str:
     return f"{sign}{whole:,}" + (f".{digits}" if digits else "")
 
 
-def proposals_table(sc: Scenario, out: Outcome) -> Table:
+def proposals_table(sc: Scenario, out: AnyOutcome) -> Table:
     t = Table(title="Proposals and reported welfare S(m) = sum of values - sum of costs (Gwei)")
     for col in ("m", "owner", "target labels", "promised acc.", "budget C_m", "bond", "sum values", "sum costs", "welfare S(m)", ""):
         t.add_column(col, justify="right")
     for m, p in enumerate(sc.proposals):
         mark = "[bold green]winner[/]" if out.winner == m else ""
         t.add_row(str(m), str(p.owner), ",".join(map(str, p.labels)), f"{p.expected_accuracy_bps / 100:.0f}%",
-                  gwei(out.budgets[m]), gwei(p.bond), gwei(sum(r[m] for r in sc.owner_values)),
+                  gwei(p.budget), gwei(p.bond), gwei(sum(r[m] for r in sc.owner_values)),
                   gwei(sum(r[m] for r in sc.station_costs)), gwei(out.welfare[m]), mark)
     return t
 
 
-def participants_table(sc: Scenario, out: Outcome, gas: dict[str, Sequence[int]] | None = None) -> Table:
+def participants_table(sc: Scenario, out: AnyOutcome) -> Table:
     t = Table(title=f"Participants (rule '{out.rule}'; Gwei; + pays / - receives)")
     t.add_column("who", no_wrap=True)
     for col in ("weight", "claims per proposal", "share at x*", "Clarke tax", "pivotal", "net payment", "utility"):

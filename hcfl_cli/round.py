@@ -20,6 +20,7 @@ from typing import Any
 
 from contracts.chain import Event
 from contracts.driver import Deployment
+from contracts.onchain import ChainOutcome, outcome_from_events
 from hcfl_cli.audit import RoundAudit, audit_events
 from hcfl_cli.scenario import Scenario
 from mechanism import Outcome, settle
@@ -60,22 +61,12 @@ class RoundRecord:
     events: list[Event] = field(default_factory=list, repr=False)  # the deployment's decoded logs
 
 
-def chain_outcome(rec: RoundRecord) -> Outcome:
-    """The round as the contract logged it, in the reference's shape (for the same tables)."""
+def chain_outcome(rec: RoundRecord) -> ChainOutcome:
+    """The round as the contract logged it, with the reference's field names (for the tables)."""
     n_o = len(rec.scenario.owner_weights)
-    st = rec.chain["settled"]
-    o, s = st[:n_o], st[n_o:]
-    ref = rec.reference
-    share = lambda x: int(x["share"])  # noqa: E731
-    tax = lambda x: int(x["tax"])  # noqa: E731
-    dust = sum(map(share, o)) - sum(map(share, s))
-    return Outcome(
-        winner=rec.chain["winner"], welfare=rec.chain["welfare"],
-        owner_tax=[tax(x) for x in o], station_tax=[tax(x) for x in s],
-        owner_pays=[share(x) + tax(x) for x in o], station_receives=[share(x) - tax(x) for x in s],
-        surplus=sum(map(tax, st)) + dust, budgets=ref.budgets,
-        owner_share=[share(x) for x in o], station_share=[share(x) for x in s], dust=dust,
-    )
+    settled = rec.chain["settled"]
+    return outcome_from_events(rec.chain["closed"], settled[:n_o], settled[n_o:], rec.chain["dust"],
+                               address=rec.address)
 
 
 def record_json(rec: RoundRecord) -> dict[str, Any]:
@@ -197,9 +188,12 @@ def play_round(
             rows.append((f"bond {m}", d.withdraw_bond(owners[p.owner], m), p.bond))
     expected_pool = reference.surplus + (sc.proposals[winner].bond if slashed else 0)
     rec = Reconciliation(rows, d.pool(), expected_pool, d.contract_balance())
+    swept = d.events("DustSwept")
     chain_view = {
         "winner": winner,
         "welfare": [int(w) for w in closed["welfare"]],
+        "closed": {k: (v if isinstance(v, (bool, int, list)) else str(v)) for k, v in closed.items()},
+        "dust": int(swept[-1].args["dust"]) if swept else 0,
         "settled": [{k: (int(v) if isinstance(v, int) else str(v)) for k, v in s.items()} for s in settled],
     }
     events = d.events()
