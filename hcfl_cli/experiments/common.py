@@ -27,3 +27,12 @@ def pyplot():  # type: ignore[no-untyped-def]
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_png(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Lay out, write and close a figure (every experiment's PNG goes through here)."""
+    plt = pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from hcfl_cli.experiments.common import GWEI, pyplot, write_csv
+from hcfl_cli.experiments.common import GWEI, pyplot, save_png, write_csv
 from mechanism import settle, utility
 
 FOCUS = 0  # the owner whose utility is plotted
@@ -147,8 +147,4 @@ def write_fig3(result: Fig3Result, out_dir: Path) -> tuple[Path, Path]:
         ax.legend()
     axes[0][0].set_ylabel("Accumulated utility of one owner (Gwei)")
     fig.suptitle(f"Fig. 3: one owner, honest vs dishonest (best liar: best of {cfg.candidates} fake claims)")
-    fig.tight_layout()
-    png_path = out_dir / "fig3.png"
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return csv_path, png_path
+    return csv_path, save_png(fig, out_dir / "fig3.png")

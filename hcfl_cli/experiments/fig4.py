@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hcfl_cli.experiments.common import pyplot, write_csv
+from hcfl_cli.experiments.common import pyplot, save_png, write_csv
 from hcfl_cli.experiments.labels import N_LABELS, draw_market, proposals_profile
 from mechanism import settle
 
@@ -97,8 +97,4 @@ def write_fig4(result: Fig4Result, out_dir: Path) -> tuple[Path, Path]:
     ax.legend()
     cfg = result.config
     ax.set_title(f"Fig. 4: {cfg.model} on {cfg.dataset}, {cfg.stations} stations, {cfg.local_epochs} local epochs")
-    fig.tight_layout()
-    png_path = out_dir / "fig4.png"
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return csv_path, png_path
+    return csv_path, save_png(fig, out_dir / "fig4.png")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hcfl_cli.experiments.common import GWEI, pyplot, write_csv
+from hcfl_cli.experiments.common import GWEI, pyplot, save_png, write_csv
 from hcfl_cli.experiments.labels import draw_market, proposals_profile
 from mechanism import settle
 
@@ -112,8 +112,4 @@ def write_fig5(result: Fig5Result, out_dir: Path) -> tuple[Path, Path]:
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("Fig. 5: social utility = (value - cost) x accuracy")
-    fig.tight_layout()
-    png_path = out_dir / "fig5.png"
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return csv_path, png_path
+    return csv_path, save_png(fig, out_dir / "fig5.png")
