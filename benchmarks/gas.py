@@ -35,7 +35,7 @@ FULL_GRID = [(10, 1), (20, 10), (100, 10), (1000, 10), (20, 32), (1000, 32)]
 QUICK_GRID = [(4, 2), (20, 10)]
 ORDER = [
     "register", "advance", "propose", "commit", "reveal", "close", "settle",
-    "report_training", "vote", "finalize", "withdraw", "withdraw_bond", "start_round",
+    "report_training", "report_contributions", "vote", "finalize", "withdraw", "withdraw_bond", "start_round",
 ]
 
 

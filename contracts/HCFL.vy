@@ -55,9 +55,10 @@ BOND_WITHDRAWN: constant(uint256) = 3
 
 # @dev Most proposals in one round (M).
 MAX_M: constant(uint256) = 32
-# @dev Most stations of one round: the training report lists one contribution per
-#      station in one transaction.
-MAX_STATIONS: constant(uint256) = 1024
+# @dev Most contributions in one training-report transaction. A longer list arrives in
+#      several chunks of this size, each folded into a running hash, so that no
+#      transaction's gas grows with the number of stations.
+REPORT_CHUNK: constant(uint256) = 64
 # @dev Largest claim, budget or weight (SPEC section 1).
 MAX_AMOUNT: constant(uint256) = 2**96 - 1
 # @dev Largest deposit; keeps every product of a deposit and a weight below 2**256.
@@ -148,7 +149,10 @@ round_acc: public(HashMap[uint256, uint256])
 # @dev The winner's training report and the owners' vote.
 model_hash: public(HashMap[uint256, bytes32])
 achieved_accuracy_bps: public(HashMap[uint256, uint256])
+# running hash: keccak256(abi_encode(chunk_0)), then keccak256(abi_encode(hash, chunk_k))
 contributions_hash: public(HashMap[uint256, bytes32])
+# contributions received so far plus one (0: the report has not started)
+report_progress: public(HashMap[uint256, uint256])
 reported: public(HashMap[uint256, bool])
 punish_votes: public(HashMap[uint256, uint256])
 slashed: public(HashMap[uint256, bool])
@@ -240,12 +244,21 @@ event DustSwept:
     dust: uint256
 
 
-# @dev The winner's training report.
+# @dev The winner's training report and the first chunk of the station contributions
+#      (`stations` in all, in registration order).
 event TrainingReported:
     round_id: indexed(uint256)
     model_hash: bytes32
     accuracy_bps: uint256
-    contributions: DynArray[uint256, MAX_STATIONS]
+    stations: uint256
+    contributions: DynArray[uint256, REPORT_CHUNK]
+
+
+# @dev A further chunk of the contributions, of the stations from index `first` on.
+event ContributionsReported:
+    round_id: indexed(uint256)
+    first: uint256
+    contributions: DynArray[uint256, REPORT_CHUNK]
 
 
 # @dev An owner voted on punishing the winner.
@@ -348,8 +361,7 @@ def register(round_id: uint256, role: uint256, weight: uint256):
             self.min_ratio_weight[round_id] = weight
     else:
         index = self.n_stations[round_id]
-        # the training report lists one contribution per station in one transaction
-        assert index < MAX_STATIONS, "hcfl: too many stations"
+        assert index < MAX_PARTICIPANTS, "hcfl: too many stations"
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(
@@ -682,29 +694,69 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
 
 @external
 def report_training(
-    round_id: uint256, model_hash: bytes32, accuracy_bps: uint256, contributions: DynArray[uint256, MAX_STATIONS]
+    round_id: uint256, model_hash: bytes32, accuracy_bps: uint256, contributions: DynArray[uint256, REPORT_CHUNK]
 ):
     """
-    @notice The winner's training report: the trained model's hash, its accuracy and
-            each station's measured contribution (one per station, in registration order).
-    @dev Only a hash of the contributions is stored; the event carries them in full.
+    @notice The winner's training report: the trained model's hash, its accuracy and the
+            first `min(stations, REPORT_CHUNK)` station contributions, in registration
+            order. When every station is listed, the Vote phase opens.
+    @dev Only a hash of the contributions is stored; the events carry them in full. With
+         more stations than `REPORT_CHUNK`, `report_contributions` sends the rest.
     @param round_id The round, in its Train phase.
     @param model_hash Hash of the trained model.
     @param accuracy_bps Achieved accuracy in basis points (<= 10000).
-    @param contributions Measured contribution of every station.
+    @param contributions Measured contributions of the first stations.
     """
     self._require_phase(round_id, PHASE_TRAIN)
-    wp1: uint256 = self.winner_plus_one[round_id]
-    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
+    self._require_winner(round_id)
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
-    assert len(contributions) == self.n_stations[round_id], "hcfl: one contribution per station"
+    assert self.report_progress[round_id] == 0, "hcfl: report already started"
+    total: uint256 = self.n_stations[round_id]
+    n: uint256 = len(contributions)
+    assert n == min(total, REPORT_CHUNK), "hcfl: one contribution per station"
     self.model_hash[round_id] = model_hash
     self.achieved_accuracy_bps[round_id] = accuracy_bps
     self.contributions_hash[round_id] = keccak256(abi_encode(contributions))
-    self.reported[round_id] = True
+    self.report_progress[round_id] = n + 1
     log TrainingReported(
-        round_id=round_id, model_hash=model_hash, accuracy_bps=accuracy_bps, contributions=contributions
+        round_id=round_id, model_hash=model_hash, accuracy_bps=accuracy_bps, stations=total, contributions=contributions
     )
+    if n == total:
+        self._finish_report(round_id)
+
+
+@external
+def report_contributions(round_id: uint256, contributions: DynArray[uint256, REPORT_CHUNK]):
+    """
+    @notice The next chunk of the winner's station contributions, after
+            `report_training`; the chunk that lists the last station opens the Vote phase.
+    @param round_id The round, in its Train phase.
+    @param contributions The next `min(remaining, REPORT_CHUNK)` contributions.
+    """
+    self._require_phase(round_id, PHASE_TRAIN)
+    self._require_winner(round_id)
+    progress: uint256 = self.report_progress[round_id]
+    assert progress != 0, "hcfl: report not started"
+    first: uint256 = progress - 1
+    total: uint256 = self.n_stations[round_id]
+    n: uint256 = len(contributions)
+    assert n == min(total - first, REPORT_CHUNK), "hcfl: one contribution per station"
+    self.contributions_hash[round_id] = keccak256(abi_encode(self.contributions_hash[round_id], contributions))
+    self.report_progress[round_id] = progress + n
+    log ContributionsReported(round_id=round_id, first=first, contributions=contributions)
+    if first + n == total:
+        self._finish_report(round_id)
+
+
+@internal
+def _require_winner(round_id: uint256):
+    wp1: uint256 = self.winner_plus_one[round_id]
+    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
+
+
+@internal
+def _finish_report(round_id: uint256):
+    self.reported[round_id] = True
     self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
 
 

@@ -56,6 +56,32 @@ DEFAULT_PHASE_SECONDS = (3600, 3600, 3600, 3600, 86_400, 3600)
 
 STATUS_REVEALED, STATUS_SETTLED, STATUS_WITHDRAWN = 1, 2, 4
 
+REPORT_CHUNK = 64
+"""Most contributions in one report transaction (the contract's ``REPORT_CHUNK``)."""
+
+
+def report_chunks(contributions: Sequence[int]) -> list[list[int]]:
+    """Split a report's contributions into the chunks the contract takes, in order.
+
+    The first goes with ``report_training``, the rest with ``report_contributions``; an
+    empty list (a round without stations) is one empty chunk.
+    """
+    c = [int(x) for x in contributions]
+    return [c[i:i + REPORT_CHUNK] for i in range(0, len(c), REPORT_CHUNK)] or [[]]
+
+
+def contributions_hash(contributions: Sequence[int]) -> bytes:
+    """The contract's running hash of a full contribution list.
+
+    ``keccak256(abi_encode(chunk_0))``, then ``keccak256(abi_encode(hash, chunk_k))`` for each
+    further chunk, so that a report of any length is checked one bounded chunk at a time.
+    """
+    chunks = report_chunks(contributions)
+    h = keccak(abi_encode(["uint256[]"], [chunks[0]]))
+    for chunk in chunks[1:]:
+        h = keccak(abi_encode(["bytes32", "uint256[]"], [h, chunk]))
+    return h
+
 
 def commitment(contract: str, round_id: int, sender: str, claims: Sequence[int], salt: bytes) -> bytes:
     """``keccak256(abi_encode(contract, round_id, sender, claims, salt))``, as the contract does.
@@ -226,14 +252,20 @@ class Deployment:
         tx = self._tx(sender or self.deployer, "settle", [r, who, claims, salt])
         return next(e.args for e in tx.events if e.name == "Settled")
 
-    def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int]) -> Tx:
-        """The winner's report: model hash, accuracy (bps) and one contribution per station."""
+    def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int]) -> list[Tx]:
+        """The winner's report: model hash, accuracy (bps) and one contribution per station.
+
+        Sent as ``report_training`` with the first ``REPORT_CHUNK`` contributions, then one
+        ``report_contributions`` per further chunk; returns the transactions in order.
+        """
         w = self.winner()
         if w is None:
             raise ValueError("report_training: the round has no winner")
-        proposer = self.chain.call("proposals", [self.round_id, w])[0]
-        return self._tx(to_checksum_address(proposer), "report_training",
-                        [self.round_id, model_hash, accuracy_bps, list(contributions)])
+        proposer = to_checksum_address(self.chain.call("proposals", [self.round_id, w])[0])
+        first, *rest = report_chunks(contributions)
+        txs = [self._tx(proposer, "report_training", [self.round_id, model_hash, accuracy_bps, first])]
+        txs += [self._tx(proposer, "report_contributions", [self.round_id, chunk]) for chunk in rest]
+        return txs
 
     def vote(self, owner: str, punish: bool) -> Tx:
         """``owner`` (not the winner) votes whether to punish the winner."""

@@ -8,6 +8,7 @@ import boa
 import pytest
 
 from contracts import commitment
+from contracts.driver import REPORT_CHUNK, contributions_hash, report_chunks
 from mechanism import settle
 from tests.contract_helpers import SALT, deploy, expected_round, ledger
 
@@ -329,6 +330,49 @@ def test_only_the_winner_reports_and_the_winner_cannot_vote(d):
     d.vote(other, False)
     with boa.reverts("hcfl: already voted"):
         d.vote(other, True)
+
+
+def test_a_report_of_many_stations_arrives_in_bounded_chunks_folded_into_one_hash(d):
+    owners, stations = _people(d, 3, 2 * REPORT_CHUNK + 5)
+    _to_reveal(d, owners, stations, OC, [[1, 1]] * len(stations))
+    for a in owners + stations:
+        d.reveal(a)
+    d.close()
+    proposer = owners[d.winner() % 3]
+    contributions = [3 * k + 1 for k in range(len(stations))]
+    first, second, third = report_chunks(contributions)
+    assert (len(first), len(second), len(third)) == (REPORT_CHUNK, REPORT_CHUNK, 5)
+    with boa.reverts("hcfl: report not started"):
+        d.chain.transact(proposer, "report_contributions", [1, second])
+    with boa.reverts("hcfl: one contribution per station"):
+        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first[:-1]])
+    d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first])
+    with boa.reverts("hcfl: report already started"):
+        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first])
+    with boa.reverts("hcfl: not the winner"):
+        d.chain.transact(owners[(d.winner() + 1) % 3], "report_contributions", [1, second])
+    with boa.reverts("hcfl: one contribution per station"):
+        d.chain.transact(proposer, "report_contributions", [1, third])
+    d.chain.transact(proposer, "report_contributions", [1, second])
+    assert d.phase() == "Train" and d.chain.call("report_progress", [1]) == 2 * REPORT_CHUNK + 1
+    d.chain.transact(proposer, "report_contributions", [1, third])
+    assert d.phase() == "Vote" and d.chain.call("reported", [1])
+    assert d.chain.call("contributions_hash", [1]) == contributions_hash(contributions)
+    with boa.reverts("hcfl: wrong phase"):
+        d.chain.transact(proposer, "report_contributions", [1, third])
+
+
+def test_the_driver_sends_a_long_report_as_one_transaction_per_chunk(d):
+    owners, stations = _people(d, 3, REPORT_CHUNK + 1)
+    _to_reveal(d, owners, stations, OC, [[1, 1]] * len(stations))
+    for a in owners + stations:
+        d.reveal(a)
+    d.close()
+    txs = d.report_training(b"\x02" * 32, 8000, list(range(len(stations))))
+    assert [e.name for tx in txs for e in tx.events if "Report" in e.name] == [
+        "TrainingReported", "ContributionsReported"]
+    assert d.phase() == "Vote"
+    assert d.chain.call("contributions_hash", [1]) == contributions_hash(range(len(stations)))
 
 
 def test_a_strict_majority_of_the_other_owners_slashes_the_bond_to_the_pool(d):

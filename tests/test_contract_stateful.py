@@ -416,6 +416,19 @@ class HCFLMachine(RuleBasedStateMachine):
         if reason is None:
             m.reported, m.phase = True, "Vote"
 
+    @rule(a=actors)
+    def report_more(self, a):
+        # with at most N_ACTORS stations the whole report fits one chunk, so a further chunk
+        # is always illegal: the round has left Train, or the report has not started
+        who, m = self.actors[a], self.m
+        if m.phase != "Train":
+            reason = "hcfl: wrong phase"
+        elif who != m.proposals[m.winner][0]:
+            reason = "hcfl: not the winner"
+        else:
+            reason = "hcfl: report not started"
+        self.expect(reason, self.d.chain.transact, who, "report_contributions", [self.r, [1]])
+
     @rule(a=actors, punish=st.booleans())
     def vote(self, a, punish):
         who, m = self.actors[a], self.m
