@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -125,6 +126,46 @@ def percentile(values: Sequence[float], q: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))
     return s[k]
+
+
+class Miner:
+    """Asks a ``--no-mining`` node for a block (``evm_mine``) whenever transactions wait, from
+    its own thread and connection.
+
+    Why a thread: ``evm_mine`` returns only once the block is built, and a loop that sent,
+    then mined, then watched would leave one core idle while the other works. Here the node
+    builds block k while the load loop signs nothing (all is pre-signed) but sends the
+    transactions of block k+1 and reads block k-1, so the node and the client overlap.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._rpc = JsonRpc(url, timeout=60.0)
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self.blocks = 0
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._loop, name="hcfl-miner", daemon=True)
+        self._thread.start()
+
+    def want(self) -> None:
+        """Something waits in the pool: mine a block (now, or right after the one under way)."""
+        self._wanted.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._wanted.wait(0.05):
+                continue
+            self._wanted.clear()
+            try:
+                self._rpc.call("evm_mine")
+                self.blocks += 1
+            except (RpcError, OSError) as exc:
+                self.errors.append(f"evm_mine: {exc}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=70.0)
+        self._rpc.close()
 
 
 class Engine:
@@ -271,109 +312,114 @@ class Engine:
             else:
                 waiting.append(flow)
 
-        while True:
-            now = time.monotonic()
-            if now - started_at > self.timeout:
-                self.errors.append(f"run timed out after {self.timeout:.0f} s")
-                break
-            # flows whose first stage is due
-            while start_i < len(starts) and starts[start_i][0] <= now + self.tick:
-                flow = flows[starts[start_i][1]]
-                start_i += 1
-                if flow.skippable and outstanding >= cap():
-                    flow.skipped = True
-                    finish(flow)
-                    continue
-                schedule(flow, now)
-            # send what is due (new work only while the node keeps up)
-            due: list[PTx] = []
-            held: list[tuple[float, int, PTx, bool]] = []
-            if now - last_send < self.send_interval:
-                pass
-            else:
-                last_send = now
-            while queue and queue[0][0] <= now and last_send == now:
-                item = heapq.heappop(queue)
-                if item[3] and outstanding + len(due) >= cap():
-                    held.append(item)
-                    continue
-                due.append(item[2])
-            for item in held:  # retried next tick, in order
-                heapq.heappush(queue, item)
-            for i in range(0, len(due), self.batch):
-                part = due[i:i + self.batch]
-                t_send = time.monotonic()
-                try:
-                    answers = self.rpc.batch([("eth_sendRawTransaction", [p.raw]) for p in part])
-                except (RpcError, OSError) as exc:
-                    answers = [{"error": {"message": str(exc)}}] * len(part)
-                for ptx, a in zip(part, answers):
-                    ptx.sent = t_send
-                    if "error" in a:
-                        msg = str(a["error"].get("message", a["error"]))
-                        # a resent batch finds its transactions already there: they are sent
-                        if "already" not in msg and "known" not in msg:
-                            ptx.error = msg
-                            self.errors.append(f"{ptx.fn}: {msg}")
-                            continue
-                    outstanding += 1
-            # a node started with --no-mining: ask for a block whenever something waits
-            # (the count of what waits can be off when a send failed but reached the node,
-            # so the pool itself is asked every 0.25 s as well)
-            if self.mine_on_demand:
-                wants = outstanding > 0
-                if not wants and now - last_pool_check > 0.25:
-                    last_pool_check = now
+        miner = Miner(self.rpc.url) if self.mine_on_demand else None
+        try:
+            while True:
+                now = time.monotonic()
+                if now - started_at > self.timeout:
+                    self.errors.append(f"run timed out after {self.timeout:.0f} s")
+                    break
+                # flows whose first stage is due
+                while start_i < len(starts) and starts[start_i][0] <= now + self.tick:
+                    flow = flows[starts[start_i][1]]
+                    start_i += 1
+                    if flow.skippable and outstanding >= cap():
+                        flow.skipped = True
+                        finish(flow)
+                        continue
+                    schedule(flow, now)
+                # send what is due (new work only while the node keeps up)
+                due: list[PTx] = []
+                held: list[tuple[float, int, PTx, bool]] = []
+                if now - last_send < self.send_interval:
+                    pass
+                else:
+                    last_send = now
+                while queue and queue[0][0] <= now and last_send == now:
+                    item = heapq.heappop(queue)
+                    if item[3] and outstanding + len(due) >= cap():
+                        held.append(item)
+                        continue
+                    due.append(item[2])
+                for item in held:  # retried next tick, in order
+                    heapq.heappush(queue, item)
+                for i in range(0, len(due), self.batch):
+                    part = due[i:i + self.batch]
+                    t_send = time.monotonic()
                     try:
-                        st = self.rpc.call("txpool_status")
-                        wants = int(st.get("pending", "0x0"), 16) > 0
-                    except (RpcError, OSError):
-                        wants = True
-                if wants:
+                        answers = self.rpc.batch([("eth_sendRawTransaction", [p.raw]) for p in part])
+                    except (RpcError, OSError) as exc:
+                        answers = [{"error": {"message": str(exc)}}] * len(part)
+                    for ptx, a in zip(part, answers):
+                        ptx.sent = t_send
+                        if "error" in a:
+                            msg = str(a["error"].get("message", a["error"]))
+                            # a resent batch finds its transactions already there: they are sent
+                            if "already" not in msg and "known" not in msg:
+                                ptx.error = msg
+                                self.errors.append(f"{ptx.fn}: {msg}")
+                                continue
+                        outstanding += 1
+                # a node started with --no-mining: a block after every send (the miner
+                # thread folds requests made while it mines into one more block); and, as
+                # the count of what waits can be off when a send failed but reached the
+                # node, the pool itself is asked when nothing was mined for 0.25 s
+                if miner is not None:
+                    wants = bool(due)
+                    if (not wants and now - last_pool_check > 0.25
+                            and now - last_progress > 0.25):
+                        last_pool_check = now
+                        try:
+                            st = self.rpc.call("txpool_status")
+                            wants = int(st.get("pending", "0x0"), 16) > 0
+                        except (RpcError, OSError):
+                            wants = True
+                    if wants:
+                        miner.want()
+                # watch the chain and open gates
+                head_before = self.last_block
+                finished, mined = self._poll(by_hash)
+                outstanding -= mined
+                if mined:
+                    recent.append((time.monotonic(), mined))
+                for flow in finished:
+                    if not flow.done:
+                        advance(flow, time.monotonic())
+                now = time.monotonic()
+                if self.last_block != head_before:
+                    last_progress = now
+                elif (self.kick_after is not None and outstanding > 0
+                      and now - last_progress > self.kick_after and now - last_kick > self.kick_after):
+                    last_kick = now
                     try:
                         self.rpc.call("evm_mine")
+                        self.kicks += 1
                     except (RpcError, OSError) as exc:
                         self.errors.append(f"evm_mine: {exc}")
-            # watch the chain and open gates
-            head_before = self.last_block
-            finished, mined = self._poll(by_hash)
-            outstanding -= mined
-            if mined:
-                recent.append((time.monotonic(), mined))
-            for flow in finished:
-                if not flow.done:
-                    advance(flow, time.monotonic())
-            now = time.monotonic()
-            if self.last_block != head_before:
-                last_progress = now
-            elif (self.kick_after is not None and outstanding > 0
-                  and now - last_progress > self.kick_after and now - last_kick > self.kick_after):
-                last_kick = now
-                try:
-                    self.rpc.call("evm_mine")
-                    self.kicks += 1
-                except (RpcError, OSError) as exc:
-                    self.errors.append(f"evm_mine: {exc}")
-                    self.kick_after = None
-            still = []
-            for flow in waiting:
-                if gate_open(flow):
-                    schedule(flow, time.monotonic())
-                else:
-                    still.append(flow)
-            waiting = still
-            # a stage with a failed send never completes: give its flow up
-            for ptx in due:
-                if ptx.error is not None:
-                    flow = by_hash[ptx.hash][1]
-                    if flow is not None and not flow.done:
-                        finish(flow)
-            if done[0] == len(flows) and start_i == len(starts):
-                break
-            nxt = queue[0][0] if queue else now + self.tick
-            pause = min(max(0.0, nxt - time.monotonic()), self.tick)
-            if pause > 0:
-                time.sleep(pause)
+                        self.kick_after = None
+                still = []
+                for flow in waiting:
+                    if gate_open(flow):
+                        schedule(flow, time.monotonic())
+                    else:
+                        still.append(flow)
+                waiting = still
+                # a stage with a failed send never completes: give its flow up
+                for ptx in due:
+                    if ptx.error is not None:
+                        flow = by_hash[ptx.hash][1]
+                        if flow is not None and not flow.done:
+                            finish(flow)
+                if done[0] == len(flows) and start_i == len(starts):
+                    break
+                nxt = queue[0][0] if queue else now + self.tick
+                pause = min(max(0.0, nxt - time.monotonic()), self.tick)
+                if pause > 0:
+                    time.sleep(pause)
+        finally:
+            if miner is not None:
+                miner.close()
+                self.errors += miner.errors
         self._receipts([p for p, _ in by_hash.values() if p.sent is not None
                         and p.error is None])
         return self._measure(list(by_hash.values()), flows, window, planned)
