@@ -2,8 +2,9 @@
 
 Anyone can run it against any deployment: the logs carry the registered weights and
 deposits (``Registered``), the budgets (``Proposed``), the revealed claims (``Revealed``),
-the recycled subsidy (``RoundStarted``) and what the contract decided (``Closed``,
-``Settled``, ``DustSwept``). The auditor recomputes each round with ``mechanism.settle``
+the recycled subsidy (``RoundStarted``), what the contract decided (``Closed``,
+``Settled``, ``DustSwept``) and the winner's training report, whose contributions arrive in
+chunks (``TrainingReported``, ``ContributionsReported``). The auditor recomputes each round with ``mechanism.settle``
 and lists every difference; an empty list means the contract did what the mechanism says.
 A participant that committed but never revealed counts as claiming all zeros (SPEC
 section 5 step 4).
@@ -34,6 +35,19 @@ class RoundLog:
     closed: dict[str, Any] | None = None
     settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # address -> Settled args
     dust: int | None = None
+    report: dict[str, Any] | None = None  # TrainingReported args (its first chunk included)
+    chunks: dict[int, list[int]] = field(default_factory=dict)  # first station -> contributions
+
+    @property
+    def contributions(self) -> list[int] | None:
+        """The winner's reported contribution of every station, joined from its chunks;
+        ``None`` until the report lists every station (or when it has a gap)."""
+        if self.report is None:
+            return None
+        out: list[int] = []
+        while len(out) in self.chunks and self.chunks[len(out)]:
+            out += self.chunks[len(out)]
+        return out if len(out) == int(self.report["stations"]) else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,11 @@ def rebuild(events: Iterable[Event]) -> list[RoundLog]:
             r.settled[_addr(a["participant"])] = dict(a)
         elif ev.name == "DustSwept":
             r.dust = int(a["dust"])
+        elif ev.name == "TrainingReported":
+            r.report = dict(a)
+            r.chunks[0] = [int(c) for c in a["contributions"]]
+        elif ev.name == "ContributionsReported":
+            r.chunks[int(a["first"])] = [int(c) for c in a["contributions"]]
     return [rounds[k] for k in sorted(rounds)]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.nodes import NodeUnavailable, anvil_path, start_node
 from contracts.chain import Event
-from hcfl_cli.audit import audit_events, fetch_events
+from hcfl_cli.audit import audit_events, fetch_events, rebuild
 from hcfl_cli.main import main
 from hcfl_cli.round import RoundRecord, play_round
 from hcfl_cli.scenario import sample_scenario
@@ -34,6 +34,20 @@ def test_a_round_on_the_embedded_chain_pays_everyone_what_the_reference_says(sma
     promised = rec.scenario.proposals[rec.reference.winner].expected_accuracy_bps
     assert all(p == (rec.accuracy_bps < promised) for _, p in rec.votes)
     assert rec.slashed == (rec.accuracy_bps < promised)
+
+
+def test_the_logs_alone_give_back_every_reported_contribution(small_round: RoundRecord) -> None:
+    (log,) = rebuild(_events_of(small_round))
+    assert log.contributions == list(small_round.training.contributions)
+
+
+def test_a_report_with_a_missing_chunk_gives_no_contributions() -> None:
+    report = Event("TrainingReported", {"round_id": 1, "model_hash": b"", "accuracy_bps": 1,
+                                        "stations": 130, "contributions": [1] * 64})
+    tail = Event("ContributionsReported", {"round_id": 1, "first": 128, "contributions": [2, 3]})
+    middle = Event("ContributionsReported", {"round_id": 1, "first": 64, "contributions": [4] * 64})
+    assert rebuild([report, tail])[0].contributions is None
+    assert rebuild([report, tail, middle])[0].contributions == [1] * 64 + [4] * 64 + [2, 3]
 
 
 def test_the_auditor_finds_a_tampered_tax_in_the_logs(small_round: RoundRecord) -> None:
