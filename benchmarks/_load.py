@@ -138,11 +138,15 @@ class Miner:
     transactions of block k+1 and reads block k-1, so the node and the client overlap.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, min_interval: float = 0.0) -> None:
         self._rpc = JsonRpc(url, timeout=60.0)
+        # seconds from the start of one block to the next: larger blocks spread the node's
+        # per-block work (state root, receipts root, block hash) over more transactions
+        self.min_interval = min_interval
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self.blocks = 0
+        self._last = -math.inf
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._loop, name="hcfl-miner", daemon=True)
         self._thread.start()
@@ -155,7 +159,11 @@ class Miner:
         while not self._stop.is_set():
             if not self._wanted.wait(0.05):
                 continue
+            wait = self._last + self.min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             self._wanted.clear()
+            self._last = time.monotonic()
             try:
                 self._rpc.call("evm_mine")
                 self.blocks += 1
@@ -175,7 +183,7 @@ class Engine:
                  max_outstanding: int | None = None, deadline_margin: float = 0.05,
                  timeout: float = 120.0, send_interval: float = 0.0,
                  cap_horizon: float | None = None, kick_after: float | None = None,
-                 mine_on_demand: bool = False) -> None:
+                 mine_on_demand: bool = False, mine_interval: float = 0.0) -> None:
         """``max_outstanding``: fixed cap on sent-but-unmined transactions for new work;
         ``cap_horizon``: or an adaptive one, this many seconds of the confirmation rate of
         the last second (at least 64). ``kick_after``: on a node that mines on demand,
@@ -192,6 +200,7 @@ class Engine:
         self.kick_after = kick_after
         self.kicks = 0
         self.mine_on_demand = mine_on_demand
+        self.mine_interval = mine_interval
         # chain state seen so far
         self.block_seen: dict[int, float] = {}
         self.block_ts: dict[int, int] = {}
@@ -312,7 +321,8 @@ class Engine:
             else:
                 waiting.append(flow)
 
-        miner = Miner(self.rpc.url) if self.mine_on_demand else None
+        miner = Miner(self.rpc.url, self.mine_interval) if self.mine_on_demand else None
+        blocks_polled, last_poll = 0, -math.inf
         try:
             while True:
                 now = time.monotonic()
@@ -376,9 +386,16 @@ class Engine:
                             wants = True
                     if wants:
                         miner.want()
-                # watch the chain and open gates
+                # watch the chain and open gates; where our own miner makes the blocks, only
+                # when it made one (or every 0.1 s): a poll per tick would cost the node and
+                # this loop an HTTP round trip every few milliseconds for nothing
                 head_before = self.last_block
-                finished, mined = self._poll(by_hash)
+                finished, mined = [], 0
+                if (miner is None or miner.blocks != blocks_polled
+                        or now - last_poll > 0.1):
+                    last_poll = now
+                    blocks_polled = miner.blocks if miner is not None else 0
+                    finished, mined = self._poll(by_hash)
                 outstanding -= mined
                 if mined:
                     recent.append((time.monotonic(), mined))

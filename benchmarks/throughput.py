@@ -68,6 +68,10 @@ TRANSFER_RATES = [500, 1000, 2000, 4000, 8000]
 QUICK_TRANSFER_RATES = [2000]
 FUND = 10**24  # wei per key: deposits plus gas at MAX_FEE
 ON_DEMAND_KIND = "anvil-ondemand"  # anvil --no-mining, a block requested whenever txs wait
+# On-demand mining: at most one block per 30 ms. Back-to-back blocks of a few dozen round
+# transactions spend much of anvil's time on per-block work; measured with
+# `--mine-interval 0 / 0.03 / 0.1`, see README.
+MINE_INTERVAL = 0.03
 SEND_INTERVAL = 0.05  # seconds between send batches: on automine a batch tends to become a block
 
 
@@ -115,6 +119,7 @@ class Settings:
     max_window_s: float = 30.0
     quick: bool = False
     slack_s: float = 1.5  # extra time per phase for the node (and this client) to lag
+    mine_interval: float = MINE_INTERVAL  # on-demand mining: seconds between block starts
 
 
 def _block_gas_limit(url: str) -> int:
@@ -127,11 +132,13 @@ def _margin(block_time: float | None) -> float:
     return (block_time or 0.0) + 0.3
 
 
-def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None) -> Engine:
+def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
+            mine_interval: float = 0.0) -> Engine:
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
-                      cap_horizon=cap_horizon, mine_on_demand=True)
+                      cap_horizon=cap_horizon, mine_on_demand=True,
+                      mine_interval=mine_interval)
     return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL, cap_horizon=cap_horizon,
                   kick_after=0.25 if automine else None)
 
@@ -259,6 +266,7 @@ class RoundRunner:
         t0 = min(f.stages[0].at or 0.0 for f in live)
         win = Window(t0 + warmup, t0 + warmup + window)
         engine = _engine(self.node, timeout=max(60.0, warmup + window + 4 * duration + 30),
+                         mine_interval=self.settings.mine_interval,
                          cap_horizon=margin + 0.5)
         try:
             res = engine.run(live, win)
@@ -343,7 +351,8 @@ def run_transfers(node: nodes.Node, rate: float, settings: Settings, run_id: int
                                                 sink, 1, b""))
         txs.append(PTx(raw=st.raw, hash=st.hash, fn="transfer"))
     start = time.monotonic() + 0.2
-    engine = _engine(node, timeout=warmup + window + 60, cap_horizon=_margin(node.block_time)
+    engine = _engine(node, timeout=warmup + window + 60, mine_interval=settings.mine_interval,
+                     cap_horizon=_margin(node.block_time)
                      + 0.5)
     try:
         res = engine.run(fixed_schedule(txs, rate, start),
@@ -653,6 +662,10 @@ def _parser() -> argparse.ArgumentParser:
                         "mining (anvil 1.7.1's automine leaves ready transactions unmined and "
                         "stalls requests under sustained load; the load generator then mines "
                         "them with evm_mine after 0.25 s and counts these 'kicks')")
+    p.add_argument("--mine-interval", type=float, default=MINE_INTERVAL, metavar="SECONDS",
+                   help="with on-demand mining, the least time between the starts of two "
+                        f"blocks (default {MINE_INTERVAL}; 0 = a block as soon as the last one "
+                        "is built)")
     p.add_argument("--no-boa", action="store_true", help="skip the titanoboa baseline")
     p.add_argument("--no-scale", action="store_true",
                    help="skip the scale of one round (64 to 1,024 participants, 32 proposals; "
@@ -668,6 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # a log file or CI: no 80-column squeeze of the table
         console = Console(width=200)
+    if not 0 <= args.mine_interval <= 1:
+        parser.error(f"--mine-interval: expected seconds in [0, 1], got {args.mine_interval}")
     if args.window is not None and not args.window > 0:
         parser.error(f"--window: expected seconds > 0, got {args.window}")
     block_times = args.block_times or ([0.0] if args.quick or args.rpc else [0.0, 1.0])
@@ -678,7 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates = args.rates or (QUICK_RATES if args.quick else FULL_RATES)
     t_rates = args.transfer_rates or (QUICK_TRANSFER_RATES if args.quick else TRANSFER_RATES)
     settings = Settings(window_s=args.window or (3.0 if args.quick else 6.0),
-                        min_window_txs=10 if args.quick else 30, quick=args.quick)
+                        min_window_txs=10 if args.quick else 30, quick=args.quick,
+                        mine_interval=args.mine_interval)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
