@@ -39,6 +39,18 @@ def test_no_participant_transaction_costs_more_with_more_participants(rounds):
         assert rounds[20].per_function[fn][1] <= rounds[4].per_function[fn][1] * 1.01, fn
 
 
+def test_the_training_report_costs_no_more_per_transaction_with_more_stations(anvil_url):
+    # 66 stations report in chunks of 64 + 2, 100 in 64 + 36: the costliest transaction
+    # is a full chunk either way
+    def report_gas(n: int) -> int:
+        per = run_round(anvil_url, n, 1).per_function
+        return max(per[fn][1] for fn in ("report_training", "report_contributions"))
+
+    few, many = report_gas(132), report_gas(200)
+    assert many <= few * 1.01
+    assert few < 200_000
+
+
 def test_settle_on_chain_over_json_rpc_matches_the_reference(anvil_url):
     p = dict(
         budgets=[100, 250, 40],
