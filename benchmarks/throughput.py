@@ -719,7 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # forever); the paper's private chain has no fee market either
             # --prune-history: a sweep mines ~10^5 blocks, whose states anvil would otherwise
             # write to disk (tens of GB)
-            anvil_args = (["--block-base-fee-per-gas", "0", "--prune-history"]
+            anvil_args = (["--block-base-fee-per-gas", "0", "--prune-history", "--disable-console-log"]
                           if args.node == "anvil" else [])
             with nodes.start_node(args.node, block_time=bt or None, rpc=args.rpc,
                                   extra_args=anvil_args + (["--no-mining"] if on_demand
