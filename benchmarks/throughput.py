@@ -580,7 +580,8 @@ def gas_table(rows: Sequence[Row]):
 def summary(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
     """Per node: best confirmed round and transfer rates (runs with no failure), their ratio,
     and how full the blocks were at the best round rate: tx per block against what the block
-    gas limit allows at that run's mean gas per round transaction, and gas used / limit."""
+    gas limit allows at that run's mean gas per round transaction (weighted as one whole round
+    sends them), and gas used / limit (the same bound at the window's own mean gas)."""
     out: dict[str, dict[str, float]] = {}
     best: dict[str, Row] = {}
     for r in rows:
@@ -602,6 +603,10 @@ def summary(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
             s["gas_bound_tx_per_block"] = r.gas_limit / gas
             s["tx_fill_of_gas_bound"] = r.tx_per_block_mean / (r.gas_limit / gas)
             s["gas_fill"] = r.gas_per_block_mean / r.gas_limit
+        if r.tx_per_block_mean:
+            # the same bound at the mean gas of the transactions these blocks actually held
+            # (the window's mix of round steps need not be a whole round's)
+            s["window_mean_gas"] = r.gas_per_block_mean / r.tx_per_block_mean
     for s in out.values():
         if s["transfers_tps"]:
             s["rounds_over_transfers"] = s["rounds_tps"] / s["transfers_tps"]
