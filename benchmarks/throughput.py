@@ -133,7 +133,7 @@ def _margin(block_time: float | None) -> float:
 
 
 def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
-            mine_interval: float = 0.0) -> Engine:
+            mine_interval: float) -> Engine:
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
