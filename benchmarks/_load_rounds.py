@@ -3,7 +3,7 @@
 A round on one fresh deployment, every transaction signed before the timed window:
 
     register x n  ->  advance  ->  propose x M  ->  advance  ->  commit x n  ->  advance
-    ->  reveal x n  ->  close  ->  (settle, withdraw) x n
+    ->  reveal x n  ->  close  ->  settle x n  ->  withdraw x n
 
 Each participant is its own sender (register, [propose], commit, reveal, settle itself,
 withdraw: consecutive nonces, so its transactions can only run in that order); a keeper
@@ -177,10 +177,9 @@ class RoundPlanner:
         commit = [tx(s, "commit", [rid, commitment(contract, rid, s.address, claims[s.address],
                                                    salts[s.address])]) for s in people]
         reveal = [tx(s, "reveal", [rid, claims[s.address], salts[s.address]]) for s in people]
-        payout = []
-        for s in people:
-            payout.append(tx(s, "settle", [rid, s.address, claims[s.address], salts[s.address]]))
-            payout.append(tx(s, "withdraw", [rid]))
+        settle = [tx(s, "settle", [rid, s.address, claims[s.address], salts[s.address]])
+                  for s in people]
+        withdraw = [tx(s, "withdraw", [rid]) for s in people]
         k = iter(range(4))
 
         def phase_change(fn: str) -> PTx:
@@ -195,7 +194,10 @@ class RoundPlanner:
             Stage([phase_change("advance")], after_deadline=True, phase_seconds=phase_seconds),
             Stage(reveal, spread=spread),
             Stage([phase_change("close")], after_deadline=True),
-            Stage(payout, spread=spread),
+            Stage(settle, spread=spread),
+            # only once settled: a node that fills blocks to the gas limit (anvil with block
+            # times) drops a sender's next transaction when the one before it did not fit
+            Stage(withdraw, spread=spread),
         ]
         return Flow(stages=stages, label=f"round@{contract}")
 
@@ -215,8 +217,9 @@ def shape_for_rate(rate: float, proposals: int = 4) -> RoundShape:
 
 
 def round_seconds(phase_seconds: int, spread: float, margin: float) -> float:
-    """About how long one round takes: register window, three phases, close, payouts."""
-    return (spread + margin) + 3 * phase_seconds + margin + spread + margin
+    """About how long one round takes: register window, three phases, close, settle,
+    withdraw."""
+    return (spread + margin) + 3 * phase_seconds + margin + 2 * (spread + margin)
 
 
 def ceil_int(x: float) -> int:

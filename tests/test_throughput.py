@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import os
+import random
 
 import pytest
 from eth_account import Account
 
 from benchmarks import nodes, throughput
 from benchmarks._load import percentile
-from benchmarks._load_rounds import RoundShape, create_address, shape_for_rate
+from benchmarks._load_rounds import RoundPlanner, RoundShape, create_address, shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
 
 try:
@@ -103,6 +104,24 @@ def test_create_addresses_follow_the_deployers_nonce() -> None:
     # the first contract anvil's first dev account deploys (a well-known address)
     assert create_address("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", 0) \
         == "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def test_no_round_stage_but_propose_sends_two_transactions_from_one_sender() -> None:
+    # a node that fills blocks to the gas limit drops a sender's next transaction when the one
+    # before it did not fit: so withdraw waits for settle to be mined, in a stage of its own
+    from contracts import compiled
+
+    art = compiled()
+    planner = RoundPlanner(chain_id=31337, abi=art.abi, bytecode=art.bytecode, seed="stages")
+    contract = create_address("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", 0)
+    flow = planner.round(contract, RoundShape(owners=2, stations=3, proposals=3),
+                         phase_seconds=4, spread=0.5, rng=random.Random(1))
+    fns = [sorted({p.fn for p in st.txs}) for st in flow.stages]
+    assert fns[-2:] == [["settle"], ["withdraw"]]
+    for stage, names in zip(flow.stages, fns):
+        senders = [Account.recover_transaction(p.raw) for p in stage.txs]
+        if names != ["propose"]:  # 2 owners, 3 proposals: one owner proposes twice
+            assert len(set(senders)) == len(senders), names
 
 
 def test_round_shapes_grow_with_the_rate_and_reject_impossible_rounds() -> None:
