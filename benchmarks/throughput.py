@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks import nodes
-from benchmarks._load import Engine, LoadResult, PTx, Window, fixed_schedule, wall_to_mono
+from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, PTx, Window, fixed_schedule, wall_to_mono
 from benchmarks._load_rounds import (
     MAX_FEE,
     TIP,
@@ -139,8 +139,11 @@ def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
                       cap_horizon=cap_horizon, mine_on_demand=True,
                       mine_interval=mine_interval)
+    # with interval mining every second has its block: the last one is the capacity, and the
+    # best of several (the fullest block) would let a queue of more than a block build up
     return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL, cap_horizon=cap_horizon,
-                  kick_after=0.25 if automine else None)
+                  kick_after=0.25 if automine else None,
+                  cap_memory=CAP_MEMORY_S if automine else 1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -232,26 +235,8 @@ class RoundRunner:
         lead = deploy_time + 1.0
         reg_window = spread + margin + slack
         deadlines = [ceil_int(now_wall + lead + c * spacing + reg_window) for c in range(rounds)]
-        base_ts = int(now_wall)  # no deployment can be mined at an earlier timestamp
-        data_args = []
-        for d in deadlines:
-            data_args.append(d - base_ts)
-        signed = _sign_deployments(planner, deployer, data_args, phase, self.deploy_gas)
-        with nodes.JsonRpc(self.node.url) as rpc:
-            for i in range(0, len(signed), 200):
-                answers = rpc.batch([("eth_sendRawTransaction", [p.raw])
-                                     for p in signed[i:i + 200]])
-                bad = [a["error"] for a in answers if "error" in a]
-                if bad:
-                    raise RuntimeError(f"deployment refused: {bad[0]}")
-            receipts = _wait_kicking(rpc, [p.hash for p in signed], automine=bt is None)
-            blocks = {int(r["blockNumber"], 16) for r in receipts}
-            ts = {n: int(rpc.call("eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
-                  for n in blocks}
-        for flow, r, reg in zip(flows, receipts, data_args):
-            if int(r["status"], 16) != 1:
-                raise RuntimeError("a deployment reverted")
-            deadline = ts[int(r["blockNumber"], 16)] + reg
+        actual = self._deploy(planner, deployer, deadlines, phase)
+        for flow, deadline in zip(flows, actual):
             flow.deadline = deadline
             flow.stages[0].at = wall_to_mono(deadline - reg_window)
             # the Register phase is over at `deadline`: the first advance waits for it
@@ -276,13 +261,74 @@ class RoundRunner:
         return _row(self.node, "rounds", rate, res, self.gas_limit, shape=shape,
                     rounds=len(flows), skipped=skipped - res.skipped)
 
+    def _deploy(self, planner: RoundPlanner, deployer: Signer, deadlines: list[int],
+                phase: int) -> list[int]:
+        """Deploy one contract per round, block by block, each signed just before its block
+        with the Register length that ends it at ``deadlines[c]``; the Register deadline
+        that each actually got (chain time).
+
+        Why block by block: a round's later phases all start on its Register deadline plus
+        whole phase lengths, so rounds whose deadlines bunch up or leave a second empty
+        send in bursts and gaps that recur every phase. Signed all at once, the contracts
+        mined over several blocks (seconds apart with 1 s blocks, or waiting for the
+        client's kicks) got their deadlines shifted by their block's timestamp.
+        """
+        bt = self.node.block_time
+        on_demand = self.node.kind == ON_DEMAND_KIND
+        per_block = max(1, self.gas_limit // max(1, self.deploy_gas))
+        out: list[int] = []
+        with nodes.JsonRpc(self.node.url) as rpc:
+            head = rpc.call("eth_getBlockByNumber", ["latest", False])
+            fresh = False  # `head` was seen just now
+            while len(out) < len(deadlines):
+                if bt:
+                    # interval mining: send right after a block, for the next one
+                    if not fresh:
+                        head = _next_block(rpc, int(head["number"], 16))
+                    expected = int(head["timestamp"], 16) + math.ceil(bt)
+                else:
+                    if time.time() % 1.0 > 0.8:  # not across a second: wait for the next
+                        time.sleep(1.0 - time.time() % 1.0 + 0.01)
+                    expected = int(time.time())
+                first = len(out)
+                batch = _sign_deployments(planner, deployer, [
+                    d - expected for d in deadlines[first:first + per_block]], phase,
+                    self.deploy_gas, first_nonce=first)
+                answers = rpc.batch([("eth_sendRawTransaction", [p.raw]) for p in batch])
+                bad = [a["error"] for a in answers if "error" in a]
+                if bad:
+                    raise RuntimeError(f"deployment refused: {bad[0]}")
+                if on_demand:
+                    rpc.call("evm_mine")
+                receipts = _wait_kicking(rpc, [p.hash for p in batch], automine=bt is None)
+                for k, r in enumerate(receipts):
+                    if int(r["status"], 16) != 1:
+                        raise RuntimeError("a deployment reverted")
+                    block = rpc.call("eth_getBlockByNumber", [r["blockNumber"], False])
+                    head, fresh = block, True
+                    out.append(deadlines[first + k] - expected + int(block["timestamp"], 16))
+        return out
+
+
+def _next_block(rpc: nodes.JsonRpc, after: int, timeout: float = 60.0) -> dict:
+    """The first block after number ``after`` (polled every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        head = rpc.call("eth_getBlockByNumber", ["latest", False])
+        if int(head["number"], 16) > after:
+            return head
+        time.sleep(0.01)
+    raise TimeoutError(f"no block after {after} in {timeout} s")
+
 
 def _sign_deployments(planner: RoundPlanner, deployer: Signer, register_seconds: list[int],
-                      phase: int, deploy_gas: int) -> list[PTx]:
+                      phase: int, deploy_gas: int, first_nonce: int = 0) -> list[PTx]:
     from benchmarks._load_rounds import TRAIN_VOTE_SECONDS
 
     out = []
-    for nonce, reg in enumerate(register_seconds):
+    for nonce, reg in enumerate(register_seconds, start=first_nonce):
+        if reg < 1:
+            raise RuntimeError(f"setup overran: a Register phase of {reg} s")
         args = [[reg, phase, phase, phase, TRAIN_VOTE_SECONDS, TRAIN_VOTE_SECONDS], 0, 1]
         data = planner.bytecode + planner.abi.constructor_args(args)
         st = deployer.sign(TxFields(planner.chain_id, nonce, TIP, MAX_FEE, deploy_gas, b"", 0,
@@ -292,8 +338,10 @@ def _sign_deployments(planner: RoundPlanner, deployer: Signer, register_seconds:
 
 
 def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
-                  timeout: float = 120.0) -> list[dict]:
-    """Receipts of ``hashes``; on automine, ``evm_mine`` whatever the node leaves waiting."""
+                  timeout: float = 120.0, kick_after: float = 0.25) -> list[dict]:
+    """Receipts of ``hashes``; on automine, ``evm_mine`` whatever the node leaves waiting
+    ``kick_after`` seconds (0: a node that mines only on demand, mined back to back; the
+    deployments then land within a second or so, and so do their rounds' deadlines)."""
     deadline = time.monotonic() + timeout
     got: dict[str, dict] = {}
     last = time.monotonic()
@@ -308,7 +356,7 @@ def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
                     got[h] = a["result"]
                     last = time.monotonic()
         if len(got) < len(hashes):
-            if automine and time.monotonic() - last > 0.25:
+            if automine and time.monotonic() - last >= kick_after:
                 rpc.call("evm_mine")
                 last = time.monotonic()
             time.sleep(0.02)
