@@ -62,7 +62,7 @@ CSV_COLUMNS = ["node", "block_time_s", "offered_tps", "confirmed_tps", "tx_per_b
                "tx_per_block_max", "latency_p50_s", "latency_p99_s", "failed"]
 PAPER_SATURATION_TPS = 2.0  # paper, figure 6: generation rate where tx per block stops growing
 PAPER_MAX_TX_PER_BLOCK = 15
-FULL_RATES = [1, 2, 5, 20, 100, 500, 1000, 2000, 4000]
+FULL_RATES = [1, 2, 5, 20, 100, 500, 1000, 2000, 3000, 4000]
 QUICK_RATES = [300]
 TRANSFER_RATES = [500, 1000, 2000, 4000, 8000]
 QUICK_TRANSFER_RATES = [2000]
