@@ -5,7 +5,10 @@ reveal, close, settle, withdraw) a node confirms per second and per block as the
 rate grows, next to plain transfers on the same node in the same run. The paper's geth
 private chain saturates at about 2 tx/s of generation and 15 transactions per block.
 
-Method (``benchmarks._load``): for each rate, fresh keys and one fresh deployment per round;
+Method (``benchmarks._load``): for each rate a fresh node (anvil rebuilds its state root from
+every account and slot at each block, so a node that earlier runs filled would be slower for
+that alone; with ``--rpc`` the runs share the one node), fresh keys and one fresh deployment
+per round;
 every transaction is signed before the timed window (libsecp256k1, ~10k/s); rounds start
 one after another so that their transactions come at the target rate, each stage sent once
 the previous one is mined and the contract's phase deadline has passed; new rounds are
@@ -34,19 +37,30 @@ the paper's figure 6 marked).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
+import functools
 import json
 import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks import nodes
-from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, PTx, Window, fixed_schedule, wall_to_mono
+from benchmarks._load import (
+    CAP_MEMORY_S,
+    Engine,
+    LoadResult,
+    PTx,
+    Window,
+    fixed_schedule,
+    wall_to_mono,
+)
 from benchmarks._load_rounds import (
     MAX_FEE,
     TIP,
@@ -102,6 +116,9 @@ class Row:
     gas_per_block_mean: float = 0.0
     gas_limit: int = 0
     errors: tuple[str, ...] = ()
+    # on-demand nodes: ms to mine an empty block after the run (anvil rebuilds its state
+    # root from every account and slot for each block: the per-block cost grows with state)
+    empty_block_ms: float | None = None
 
     def csv_row(self) -> list[str]:
         return [self.node, f"{self.block_time_s:g}", f"{self.offered_tps:.2f}",
@@ -164,6 +181,11 @@ class RoundRunner:
         self.gas_limit = _block_gas_limit(node.url)
         self.runs = 0
         self.seed = seed
+
+    def use(self, node: nodes.Node) -> None:
+        """Run on ``node`` from now on (a fresh one per run); the calibrated gas limits stay."""
+        self.node = node
+        self.gas_limit = _block_gas_limit(node.url)
 
     def _planner(self) -> RoundPlanner:
         self.runs += 1
@@ -363,6 +385,18 @@ def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
     return [got[h] for h in hashes]
 
 
+def _empty_block_ms(node: nodes.Node, blocks: int = 3) -> float | None:
+    """Mean ms that an on-demand node takes to mine an empty block (None elsewhere: a node
+    with its own block times is not asked for extra blocks)."""
+    if node.kind != ON_DEMAND_KIND:
+        return None
+    with nodes.JsonRpc(node.url) as rpc:
+        t = time.perf_counter()
+        for _ in range(blocks):
+            rpc.call("evm_mine")
+        return (time.perf_counter() - t) / blocks * 1000
+
+
 def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limit: int, *,
          shape: RoundShape | None = None, rounds: int = 0, skipped: int = 0) -> Row:
     return Row(
@@ -374,7 +408,8 @@ def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limi
         proposals=shape.proposals if shape else 0, rounds=rounds,
         rounds_done=res.flows_done if shape else 0, rounds_skipped=skipped + res.skipped,
         sent=res.sent, confirmed=res.confirmed, kicks=res.kicks, gas_by_fn=res.gas_by_fn,
-        gas_per_block_mean=res.gas_per_block_mean, gas_limit=gas_limit, errors=res.errors)
+        gas_per_block_mean=res.gas_per_block_mean, gas_limit=gas_limit, errors=res.errors,
+        empty_block_ms=_empty_block_ms(node))
 
 
 # ------------------------------------------------------------------------------------------
@@ -500,14 +535,19 @@ def run_scale(runner: RoundRunner, participants: int, proposals: int) -> ScaleRe
 # Sweeps, output
 
 
-def sweep(node: nodes.Node, rates: Sequence[float], settings: Settings,
-          runner: RoundRunner | None = None, progress=None) -> list[Row]:
-    """Round transactions at each rate, stopping two rates after saturation."""
-    runner = runner or RoundRunner(node, settings)
+NodeFactory = Callable[[], AbstractContextManager[nodes.Node]]
+
+
+def sweep(fresh: NodeFactory, rates: Sequence[float], settings: Settings,
+          runner: RoundRunner, progress=None) -> list[Row]:
+    """Round transactions at each rate, each on a ``fresh()`` node, stopping two rates after
+    saturation."""
     rows: list[Row] = []
     over = 0
     for rate in rates:
-        row = runner.run(rate)
+        with fresh() as node:
+            runner.use(node)
+            row = runner.run(rate)
         rows.append(row)
         if progress:
             progress(row)
@@ -518,11 +558,13 @@ def sweep(node: nodes.Node, rates: Sequence[float], settings: Settings,
     return rows
 
 
-def transfer_sweep(node: nodes.Node, rates: Sequence[float], settings: Settings,
+def transfer_sweep(fresh: NodeFactory, rates: Sequence[float], settings: Settings,
                    progress=None) -> list[Row]:
+    """Plain transfers at each rate, each on a ``fresh()`` node, up to saturation."""
     rows: list[Row] = []
     for k, rate in enumerate(rates):
-        row = run_transfers(node, rate, settings, run_id=k)
+        with fresh() as node:
+            row = run_transfers(node, rate, settings, run_id=k)
         rows.append(row)
         if progress:
             progress(row)
@@ -760,42 +802,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"  {_label(row)} {row.workload} @ {row.target_tps:g} tx/s: "
                       f"confirmed {row.confirmed_tps:.1f} tx/s, {row.tx_per_block_mean:.1f} "
                       f"tx/block (max {row.tx_per_block_max}), p50 {row.latency_p50_s:.3f} s, "
-                      f"failed {row.failed}" + (f", errors {row.errors[:2]}" if row.errors
-                                                else ""))
+                      f"failed {row.failed}"
+                      + (f", then an empty block in {row.empty_block_ms:.1f} ms"
+                         if row.empty_block_ms is not None else "")
+                      + (f", errors {row.errors[:2]}" if row.errors else ""))
 
     try:
         for bt in block_times:
-            on_demand = args.node == "anvil" and not bt and not args.rpc \
-                and not args.anvil_automine
-            # a constant zero base fee: under saturation EIP-1559 raises it 12.5% per full
-            # block, past any fixed max fee of pre-signed transactions (which would then wait
-            # forever); the paper's private chain has no fee market either
-            # --prune-history: a sweep mines ~10^5 blocks, whose states anvil would otherwise
-            # write to disk (tens of GB)
-            anvil_args = (["--block-base-fee-per-gas", "0", "--prune-history", "--disable-console-log"]
-                          if args.node == "anvil" else [])
-            with nodes.start_node(args.node, block_time=bt or None, rpc=args.rpc,
-                                  extra_args=anvil_args + (["--no-mining"] if on_demand
-                                                           else [])) as node:
-                if on_demand:
-                    node = dataclasses.replace(node, kind=ON_DEMAND_KIND)
-                console.print(f"[bold]{_label(_row_stub(node))}[/] at {node.url}")
+            fresh = functools.partial(_node, args, bt)
+            with fresh() as node:
+                console.print(f"[bold]{_label(_row_stub(node))}[/]"
+                              + (f" at {node.url}" if args.rpc else ": a fresh node per run"))
                 runner = RoundRunner(node, settings)
                 if not args.quick:  # CI keeps the generous limits: packing is not its point
                     extra["calibration_gas"][_label(_row_stub(node))] = runner.calibrate(
                         max(shape_for_rate(r).proposals for r in rates))
-                rows += sweep(node, rates, settings, runner, progress)
-                rows += transfer_sweep(node, t_rates, settings, progress)
-                if not args.no_scale and not args.quick and not bt:
-                    sizes = [(64, 32), (256, 32), (1024, 32)]
-                    for n, m in sizes:
+            rows += sweep(fresh, rates, settings, runner, progress)
+            rows += transfer_sweep(fresh, t_rates, settings, progress)
+            if not args.no_scale and not args.quick and not bt:
+                sizes = [(64, 32), (256, 32), (1024, 32)]
+                for n, m in sizes:
+                    with fresh() as node:
+                        runner.use(node)
                         sc = run_scale(runner, n, m)
-                        extra["scale"].append(asdict(sc))
-                        console.print(f"  scale: {n} participants, {m} proposals: "
-                                      f"{'completed' if sc.completed else 'FAILED'} in "
-                                      f"{sc.seconds:.1f} s; per 30M-gas block: {sc.per_block}")
-                        if not sc.completed:
-                            break
+                    extra["scale"].append(asdict(sc))
+                    console.print(f"  scale: {n} participants, {m} proposals: "
+                                  f"{'completed' if sc.completed else 'FAILED'} in "
+                                  f"{sc.seconds:.1f} s; per 30M-gas block: {sc.per_block}")
+                    if not sc.completed:
+                        break
     except nodes.NodeUnavailable as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
@@ -822,6 +857,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(f"wrote {args.out}/throughput.csv, throughput_transfers.csv, throughput.json, "
                   "throughput.png")
     return 0
+
+
+@contextlib.contextmanager
+def _node(args: argparse.Namespace, block_time: float) -> Iterator[nodes.Node]:
+    """The node of the command line (a new one each time, but with ``--rpc``)."""
+    on_demand = args.node == "anvil" and not block_time and not args.rpc \
+        and not args.anvil_automine
+    # a constant zero base fee: under saturation EIP-1559 raises it 12.5% per full block,
+    # past any fixed max fee of pre-signed transactions (which would then wait forever); the
+    # paper's private chain has no fee market either. --prune-history: a run mines thousands
+    # of blocks, whose states anvil would otherwise write to disk
+    anvil_args = (["--block-base-fee-per-gas", "0", "--prune-history", "--disable-console-log"]
+                  if args.node == "anvil" else [])
+    with nodes.start_node(args.node, block_time=block_time or None, rpc=args.rpc,
+                          extra_args=anvil_args + (["--no-mining"] if on_demand else [])) as node:
+        yield dataclasses.replace(node, kind=ON_DEMAND_KIND) if on_demand else node
 
 
 def _row_stub(node: nodes.Node) -> Row:
