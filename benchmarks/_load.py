@@ -192,7 +192,8 @@ class Engine:
                  cap_memory: int = CAP_MEMORY_S) -> None:
         """``max_outstanding``: fixed cap on sent-but-unmined transactions for new work;
         ``cap_horizon``: or an adaptive one, this many seconds of the confirmation rate
-        (the best whole second of the last ``cap_memory``; at least 64). ``timeout``:
+        (the best whole second of the last ``cap_memory``; at least 64, and at least
+        ``max_outstanding`` when both are given). ``timeout``:
         seconds a run may take (twice that while the node still mines its transactions).
         ``kick_after``: on a node that mines on demand, call ``evm_mine`` when transactions
         wait that long without a new block (anvil 1.7.1's automine can leave ready
