@@ -365,10 +365,8 @@ def _sign_deployments(planner: RoundPlanner, deployer: Signer, register_seconds:
 
 
 def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
-                  timeout: float = 120.0, kick_after: float = 0.25) -> list[dict]:
-    """Receipts of ``hashes``; on automine, ``evm_mine`` whatever the node leaves waiting
-    ``kick_after`` seconds (0: a node that mines only on demand, mined back to back; the
-    deployments then land within a second or so, and so do their rounds' deadlines)."""
+                  timeout: float = 120.0) -> list[dict]:
+    """Receipts of ``hashes``; on automine, ``evm_mine`` whatever the node leaves waiting."""
     deadline = time.monotonic() + timeout
     got: dict[str, dict] = {}
     last = time.monotonic()
@@ -383,7 +381,7 @@ def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
                     got[h] = a["result"]
                     last = time.monotonic()
         if len(got) < len(hashes):
-            if automine and time.monotonic() - last >= kick_after:
+            if automine and time.monotonic() - last > 0.25:
                 rpc.call("evm_mine")
                 last = time.monotonic()
             time.sleep(0.02)
