@@ -32,6 +32,7 @@ import itertools
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -488,16 +489,8 @@ class Engine:
         counts = [self.block_ntx[n] for n in in_window]
         # every transaction of a flow that ran must end mined and successful: a revert, a
         # refused send, or one left unsent because its flow broke or the run timed out fails
-        failures: dict[str, int] = {}
-        for f in flows:
-            if not f.skipped:
-                for st in f.stages:
-                    for p in st.txs:
-                        if p.status != 1:
-                            why = ("reverted" if p.status == 0 else "refused" if p.error
-                                   else "not mined" if p.sent is not None else "not sent")
-                            key = f"{p.fn} {why}"
-                            failures[key] = failures.get(key, 0) + 1
+        failures = Counter(f"{p.fn} {_why_failed(p)}" for f in flows if not f.skipped
+                           for st in f.stages for p in st.txs if p.status != 1)
         failed = sum(failures.values())
         self.errors += [f"{k} x {v}" for k, v in sorted(failures.items())]
         gas: dict[str, list[int]] = {}
@@ -530,6 +523,11 @@ class Engine:
 
     def close(self) -> None:
         self.rpc.close()
+
+
+def _why_failed(p: PTx) -> str:
+    return ("reverted" if p.status == 0 else "refused" if p.error
+            else "not mined" if p.sent is not None else "not sent")
 
 
 def wall_to_mono(wall: float) -> float:

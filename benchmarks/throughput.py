@@ -286,7 +286,8 @@ class RoundRunner:
             engine.close()
         skipped = sum(1 for f in flows if f.skipped)
         return _row(self.node, "rounds", rate, res, self.gas_limit, shape=shape,
-                    rounds=len(flows), skipped=skipped - res.skipped)
+                    rounds=len(flows), skipped=skipped - res.skipped,
+                    empty_block_ms=_empty_block_ms(self.node) if measure else None)
 
     def _deploy(self, planner: RoundPlanner, deployer: Signer, deadlines: list[int],
                 phase: int) -> list[int]:
@@ -328,12 +329,13 @@ class RoundRunner:
                 if on_demand:
                     rpc.call("evm_mine")
                 receipts = _wait_kicking(rpc, [p.hash for p in batch], automine=bt is None)
-                for k, r in enumerate(receipts):
-                    if int(r["status"], 16) != 1:
-                        raise RuntimeError("a deployment reverted")
-                    block = rpc.call("eth_getBlockByNumber", [r["blockNumber"], False])
-                    head, fresh = block, True
-                    out.append(deadlines[first + k] - expected + int(block["timestamp"], 16))
+                if any(int(r["status"], 16) != 1 for r in receipts):
+                    raise RuntimeError("a deployment reverted")
+                blocks = {n: rpc.call("eth_getBlockByNumber", [n, False])
+                          for n in dict.fromkeys(r["blockNumber"] for r in receipts)}
+                head, fresh = blocks[receipts[-1]["blockNumber"]], True
+                out += [d - expected + int(blocks[r["blockNumber"]]["timestamp"], 16)
+                        for d, r in zip(deadlines[first:], receipts)]
         return out
 
 
@@ -401,7 +403,8 @@ def _empty_block_ms(node: nodes.Node, blocks: int = 3) -> float | None:
 
 
 def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limit: int, *,
-         shape: RoundShape | None = None, rounds: int = 0, skipped: int = 0) -> Row:
+         shape: RoundShape | None = None, rounds: int = 0, skipped: int = 0,
+         empty_block_ms: float | None = None) -> Row:
     return Row(
         node=node.kind, block_time_s=node.block_time or 0.0, workload=workload,
         target_tps=rate, offered_tps=res.offered_tps, confirmed_tps=res.confirmed_tps,
@@ -412,7 +415,7 @@ def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limi
         rounds_done=res.flows_done if shape else 0, rounds_skipped=skipped + res.skipped,
         sent=res.sent, confirmed=res.confirmed, kicks=res.kicks, gas_by_fn=res.gas_by_fn,
         gas_per_block_mean=res.gas_per_block_mean, gas_limit=gas_limit, errors=res.errors,
-        empty_block_ms=_empty_block_ms(node))
+        empty_block_ms=empty_block_ms)
 
 
 # ------------------------------------------------------------------------------------------
@@ -448,7 +451,7 @@ def run_transfers(node: nodes.Node, rate: float, settings: Settings, run_id: int
                          Window(start + warmup, start + warmup + window))
     finally:
         engine.close()
-    return _row(node, "transfers", rate, res, gas_limit)
+    return _row(node, "transfers", rate, res, gas_limit, empty_block_ms=_empty_block_ms(node))
 
 
 def saturated(row: Row) -> bool:
