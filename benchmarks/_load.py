@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.nodes import JsonRpc, RpcError
+from contracts.nodes import JsonRpc, RpcError
 
 # seconds of confirmations that the adaptive cap on new work looks back over, by default
 CAP_MEMORY_S = 4

@@ -4,7 +4,7 @@ Claim checked: no transaction's gas grows with N, and at M = 10 every participan
 including the first to reveal, stays within issue 3's targets (reveal <= 150,000, settle <=
 100,000, commit and withdraw <= 60,000 gas); the deployed bytecode fits EIP-170.
 
-Method: for each (N, M) a fresh anvil node (``benchmarks.nodes.start_node``) and a fresh
+Method: for each (N, M) a fresh anvil node (``contracts.nodes.start_node``) and a fresh
 deployment; one whole round driven by ``contracts.driver.Deployment`` through web3.py with
 pre-signed transactions (N/2 owners, N/2 stations, M proposals, random claims from a fixed
 seed, every owner but the winner votes, everyone withdraws, the next round is opened). Gas is
@@ -117,7 +117,7 @@ def run_round(url: str, n: int, m: int, seed: int = 1) -> RoundGas:
 
 
 def measure(grid: list[tuple[int, int]], console: Console) -> list[RoundGas]:
-    from benchmarks.nodes import start_node
+    from contracts.nodes import start_node
 
     out = []
     for n, m in grid:
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             console.print(f"error: --grid: expected N:M pairs with N >= 2 and 1 <= M <= 32, got {args.grid!r}")
             return 2
-    from benchmarks.nodes import NodeUnavailable
+    from contracts.nodes import NodeUnavailable
     from contracts import EIP170_LIMIT, compiled
 
     size = len(compiled().bytecode_runtime)

@@ -51,7 +51,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks import nodes
+from contracts import nodes
 from benchmarks._load import (
     CAP_MEMORY_S,
     Engine,

@@ -56,7 +56,7 @@ def _cmd_round(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         rpc = args.rpc
         if args.node:
-            from benchmarks.nodes import start_node
+            from contracts.nodes import start_node
 
             node = stack.enter_context(start_node(args.node))
             rpc = node.url

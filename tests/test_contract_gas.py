@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.gas import TARGETS, run_round
-from benchmarks.nodes import NodeUnavailable, start_node
+from contracts.nodes import NodeUnavailable, start_node
 from contracts import settle_on_chain
 from mechanism import settle
 

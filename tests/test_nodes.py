@@ -1,4 +1,4 @@
-"""benchmarks.nodes: nodes start, answer, and never outlive what started them."""
+"""contracts.nodes: nodes start, answer, and never outlive what started them."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from benchmarks import nodes
-from benchmarks.nodes import JsonRpc, NodeUnavailable, start_node
+from contracts import nodes
+from contracts.nodes import JsonRpc, NodeUnavailable, start_node
 
 try:
     nodes.anvil_path()
@@ -96,7 +96,7 @@ def test_a_killed_python_process_takes_its_node_with_it() -> None:
     # can stop the node then.
     script = textwrap.dedent("""
         import sys, time
-        from benchmarks.nodes import start_node
+        from contracts.nodes import start_node
         with start_node("anvil") as node:
             print(node.pid, flush=True)
             time.sleep(60)

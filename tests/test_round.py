@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nodes import NodeUnavailable, anvil_path, start_node
+from contracts.nodes import NodeUnavailable, anvil_path, start_node
 from contracts.chain import Event
 from hcfl_cli.audit import audit_events, fetch_events, rebuild
 from hcfl_cli.main import main

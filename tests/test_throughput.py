@@ -10,7 +10,8 @@ import random
 import pytest
 from eth_account import Account
 
-from benchmarks import nodes, throughput
+from benchmarks import throughput
+from contracts import nodes
 from benchmarks._load import percentile
 from benchmarks._load_rounds import RoundPlanner, RoundShape, create_address, shape_for_rate
 from benchmarks._load_sign import Signer, TxFields

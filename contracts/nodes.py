@@ -1,4 +1,4 @@
-"""Ethereum nodes for the benchmarks and the tests: start one, wait for it, always stop it.
+"""Ethereum nodes for the chain side, the benchmarks and the tests: start one, wait for it, always stop it.
 
 ``start_node`` is a context manager that yields a :class:`Node` with a JSON-RPC ``url``:
 
