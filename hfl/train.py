@@ -10,8 +10,8 @@ With one station and `kappa2 = 1` this is exactly FedAvg (McMahan et al. 2017).
 given `(cfg.seed, round_idx, station_idx)` and the incoming model, so running stations in other
 processes (the Flower app) reproduces the in-process result on the same device kind.
 
-Speed: data stays as uint8 on the device; normalisation and augmentation (random crop with
-padding, horizontal flip) run there on whole batches. Models without buffers (the small CNN)
+Speed: data stays as uint8 on the device; `hfl.batches` normalises and augments it there on
+whole batches, following a per-edge-round `Schedule`. Models without buffers (the small CNN)
 train all clients of a station at once: `torch.func.vmap` over parameters stacked along a
 client axis, with a hand-written SGD that matches `torch.optim.SGD` (momentum, weight decay).
 Clients with fewer samples than the largest simply sit out (masked) in the steps they lack, so
@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from hfl.aggregate import weighted_average, weighted_average_stacked
+from hfl.batches import Schedule, augments, make_schedule, prepare_batch, station_generator
 from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import ContributionReport, measure_contributions
-from hfl.data import DATASET_INFO, Client, DatasetInfo, Federation, build_federation, derive_seed
+from hfl.data import DATASET_INFO, Client, Federation, build_federation
 from hfl.models import build_model, has_buffers
 from hfl.result import TrainResult
 
@@ -120,98 +119,6 @@ def _vectorize(cfg: TrainConfig, model: nn.Module, device: torch.device) -> bool
     return cfg.vectorize
 
 
-def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device: torch.device) -> torch.Generator:
-    """The random stream of one station in one global round (batch order, augmentation)."""
-    return torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, 1000 + round_idx, station_idx))
-
-
-# Batches on the device ----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=16)
-def _norm_constants(dataset: str, device: str) -> tuple[Tensor, Tensor]:
-    # Made once per device: a fresh host-to-device copy each step would stall a GPU's stream.
-    info = DATASET_INFO[dataset]
-    c = info.in_channels
-    return (torch.tensor(info.mean, device=device).view(1, c, 1, 1),
-            torch.tensor(info.std, device=device).view(1, c, 1, 1))
-
-
-def prepare_batch(x: Tensor, info: DatasetInfo, *, augment: bool, gen: torch.Generator | None) -> Tensor:
-    """uint8 [B, C, H, W] -> normalised float [B, C, H, W]; with `augment`, a random crop after
-    zero-padding by H/8 pixels and a random horizontal flip, all on the tensor's device."""
-    b, c, h, w = x.shape
-    mean, std = _norm_constants(info.name, str(x.device))
-    xf = (x.float().div_(255.0) - mean) / std
-    if augment:
-        pad = max(1, h // 8)
-        padded = F.pad(xf, (pad, pad, pad, pad))  # zeros = the mean after normalisation
-        off = torch.randint(0, 2 * pad + 1, (2, b), device=x.device, generator=gen)
-        rows = (off[0].view(b, 1) + torch.arange(h, device=x.device)).view(b, 1, h, 1).expand(b, c, h, w)
-        cols = (off[1].view(b, 1) + torch.arange(w, device=x.device)).view(b, 1, 1, w).expand(b, c, h, w)
-        xf = _crop(padded, rows, cols)
-        flip = torch.rand(b, device=x.device, generator=gen) < 0.5
-        xf = torch.where(flip.view(b, 1, 1, 1), xf.flip(3), xf)
-    return xf
-
-
-def _crop(padded: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
-    # padded [B, C, H+2p, W+2p]; rows/cols [B, C, H, W] absolute indices -> [B, C, H, W]
-    b, c, hp, wp = padded.shape
-    h, w = rows.shape[2], rows.shape[3]
-    flat = padded.reshape(b, c, hp * wp)
-    return flat.gather(2, (rows * wp + cols).reshape(b, c, h * w)).view(b, c, h, w)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Which samples each client uses at each local step of one edge round.
-
-    idx [S, K, B] int64 positions into the station's concatenated data; valid [S, K] (CPU) the
-    number of real samples in each client's batch (0 = the client sits this step out); weight
-    [S, K, B] (device) 1.0 for real samples, 0.0 for padding; active [S, K] (device) valid > 0.
-    The device copies are made once per edge round, so no step waits on a host-to-device copy.
-    """
-
-    idx: Tensor
-    valid: np.ndarray
-    weight: Tensor
-    active: Tensor
-
-
-def _schedule(idx: Tensor, valid: np.ndarray, bsz: int) -> Schedule:
-    valid_t = torch.from_numpy(valid)
-    weight = (torch.arange(bsz).view(1, 1, bsz) < valid_t.unsqueeze(-1)).float()
-    return Schedule(idx, valid, weight.to(idx.device), (valid_t > 0).to(idx.device))
-
-
-def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> Schedule:
-    """Epochs: each client reshuffles its data every epoch and walks it in batches (last one partial).
-    Steps: each batch is drawn uniformly (with replacement) from the client's data."""
-    k = len(sizes)
-    bsz = cfg.batch_size
-    sizes_t = torch.tensor(sizes, device=device)
-    offsets = torch.tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]), device=device)
-    if cfg.kappa1_unit == "steps":
-        u = torch.rand(cfg.kappa1, k, bsz, device=device, generator=gen)
-        idx = (u * sizes_t.view(1, k, 1)).long().clamp_max(sizes_t.view(1, k, 1) - 1) + offsets.view(1, k, 1)
-        return _schedule(idx, np.full((cfg.kappa1, k), bsz, dtype=np.int64), bsz)
-    n_max = max(sizes)
-    steps = math.ceil(n_max / bsz)
-    sizes_np = np.asarray(sizes)
-    valid_epoch = np.clip(sizes_np[None, :] - bsz * np.arange(steps)[:, None], 0, bsz)  # [steps, K]
-    pos = torch.arange(n_max, device=device)
-    parts = []
-    for _ in range(cfg.kappa1):
-        keys = torch.rand(k, n_max, device=device, generator=gen)
-        keys = keys.masked_fill(pos.view(1, -1) >= sizes_t.view(-1, 1), 2.0)  # padding sorts last
-        perm = keys.argsort(dim=1)  # [K, n_max]: a permutation of 0..n_k-1 first, then padding
-        perm = torch.where(perm < sizes_t.view(-1, 1), perm, 0) + offsets.view(-1, 1)
-        perm = F.pad(perm, (0, steps * bsz - n_max))  # [K, steps*B]
-        parts.append(perm.view(k, steps, bsz).transpose(0, 1))  # [steps, K, B]
-    return _schedule(torch.cat(parts, 0), np.tile(valid_epoch, (cfg.kappa1, 1)), bsz)
-
-
 # Local training -----------------------------------------------------------------------------
 
 
@@ -241,7 +148,7 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
                              device: torch.device) -> dict[str, Tensor]:
     """All K clients of a station at once; returns their parameters stacked: each tensor [K, ...]."""
     info = DATASET_INFO[cfg.dataset]
-    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    augment = augments(cfg)
     n_steps, k, bsz = sched.idx.shape
     params = {n: start[n].detach().unsqueeze(0).repeat(k, *([1] * start[n].dim())) for n, _ in
               model.named_parameters()}
@@ -279,7 +186,7 @@ def train_clients_loop(model: nn.Module, start: Mapping[str, Tensor], x: Tensor,
                        cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> list[State]:
     """Client by client, each with its own SGD momentum (any model, batch norm included)."""
     info = DATASET_INFO[cfg.dataset]
-    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    augment = augments(cfg)
     cl = _channels_last(device)
     n_steps, k, _ = sched.idx.shape
     states = []
@@ -455,19 +362,15 @@ def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = 
 
 __all__ = [
     "RoundReport",
-    "Schedule",
     "autocast_for",
     "default_threads",
     "cloud_aggregate",
     "evaluate",
     "images_per_station_update",
     "init_state",
-    "make_schedule",
     "model_for",
-    "prepare_batch",
     "resolve_device",
     "station_contributions",
-    "station_generator",
     "station_update",
     "train",
     "train_clients_loop",

@@ -15,8 +15,8 @@ from hfl.aggregate import weighted_average
 from hfl.config import TrainConfig
 from hfl.data import DATASET_INFO, build_federation, write_fake_cifar10
 from hfl.models import build_model
-from hfl.train import (evaluate, init_state, make_schedule, prepare_batch, station_generator, station_update,
-                       train)
+from hfl.batches import make_schedule, prepare_batch, station_generator
+from hfl.train import evaluate, init_state, station_update, train
 
 torch.set_num_threads(1)
 
