@@ -34,11 +34,12 @@ from typing import NoReturn
 
 import torch
 
+from hfl.aggregate import cloud_aggregate
 from hfl.config import ConfigError, TrainConfig
 from hfl.data import Federation, build_federation, write_fake_cifar10
 from hfl.models import has_buffers
-from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_station_update, init_state,
-                       model_for, resolve_device, station_update)
+from hfl.train import (default_threads, evaluate, images_per_station_update, init_state, model_for, resolve_device,
+                       station_update)
 
 
 @dataclass(frozen=True)

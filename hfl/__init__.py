@@ -3,11 +3,12 @@
 Public entry points (stable; the Flower app and the `hcfl` command build on them):
 - `hfl.config.TrainConfig`, `labels_from_bitmask`
 - `hfl.data.build_federation(cfg, device)`, `load_cifar10`, `write_fake_cifar10`, `partition`
-- `hfl.aggregate.weighted_average(states, weights)`
+- `hfl.aggregate.weighted_average(states, weights)`, `cloud_aggregate(station_results)`
 - `hfl.train.station_update(global_state, station_clients, cfg, round_idx, station_idx)`,
-  `cloud_aggregate`, `evaluate(state, test, cfg)`, `init_state(cfg)`, `train(cfg, progress=...)`,
-  `station_contributions(cfg, states, samples, evaluate_fn)`, `default_threads(cfg, device)`
-- `hfl.contribution.contributions(station_states, station_weights, evaluate_fn, ...)`
+  `evaluate(state, test, cfg)`, `init_state(cfg)`, `train(cfg, progress=...)`,
+  `default_threads(cfg, device)`
+- `hfl.contribution.contributions(station_states, station_weights, evaluate_fn, ...)`,
+  `station_contributions(cfg, states, samples, evaluate_fn)`
 - `hfl.result.TrainResult`, `write_result(result, out_dir)`
 """
 

@@ -80,4 +80,10 @@ def _shape_error(key: str) -> Tensor:
     raise ValueError(f"stacked: tensor {key!r} has a different leading (client) dimension")
 
 
-__all__ = ["State", "weighted_average", "weighted_average_stacked", "weighted_average_tensors"]
+def cloud_aggregate(station_results: Sequence[tuple[State, int]]) -> dict[str, Tensor]:
+    """The owner's aggregation (the cloud level of HierFAVG): the stations' models weighted by
+    their sample counts, from `(state, n_samples)` pairs as `hfl.train.station_update` returns them."""
+    return weighted_average([s for s, _ in station_results], [n for _, n in station_results])
+
+
+__all__ = ["State", "cloud_aggregate", "weighted_average", "weighted_average_stacked", "weighted_average_tensors"]

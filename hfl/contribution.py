@@ -26,6 +26,7 @@ import numpy as np
 from torch import Tensor
 
 from hfl.aggregate import weighted_average
+from hfl.config import TrainConfig
 
 SCALE = 1_000_000  # integer weights are millionths of accuracy
 
@@ -135,4 +136,16 @@ def contributions(
     return list(report.weights)
 
 
-__all__ = ["SCALE", "ContributionReport", "contributions", "measure_contributions", "to_weights"]
+def station_contributions(cfg: TrainConfig, station_states: Sequence[Mapping[str, Tensor]],
+                          station_samples: Sequence[int],
+                          evaluate_fn: Callable[[Mapping[str, Tensor]], float]) -> ContributionReport:
+    """The contribution measurement of a finished job (final-round station models, weighted by
+    their samples), as `hfl.train.train` does it: the config's method, evaluation bound and seed;
+    an empty coalition is worth chance level on the scored labels. Every training path calls this,
+    so the in-process and the Flower results agree."""
+    return measure_contributions(station_states, station_samples, evaluate_fn, method=cfg.contribution,
+                                 max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.scored_labels), seed=cfg.seed)
+
+
+__all__ = ["SCALE", "ContributionReport", "contributions", "measure_contributions", "station_contributions",
+           "to_weights"]

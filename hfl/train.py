@@ -33,10 +33,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from hfl.aggregate import weighted_average, weighted_average_stacked
+from hfl.aggregate import cloud_aggregate, weighted_average, weighted_average_stacked
 from hfl.batches import Schedule, augments, make_schedule, prepare_batch, station_generator
 from hfl.config import ConfigError, TrainConfig
-from hfl.contribution import ContributionReport, measure_contributions
+from hfl.contribution import station_contributions
 from hfl.data import DATASET_INFO, Client, Federation, build_federation
 from hfl.models import build_model, has_buffers
 from hfl.result import TrainResult
@@ -306,21 +306,6 @@ class RoundReport:
     elapsed_s: float
 
 
-def cloud_aggregate(station_results: Sequence[tuple[Mapping[str, Tensor], int]]) -> State:
-    """The owner's aggregation: stations' models weighted by their sample counts."""
-    return weighted_average([s for s, _ in station_results], [n for _, n in station_results])
-
-
-def station_contributions(cfg: TrainConfig, station_states: Sequence[Mapping[str, Tensor]],
-                          station_samples: Sequence[int],
-                          evaluate_fn: Callable[[Mapping[str, Tensor]], float]) -> ContributionReport:
-    """The contribution measurement of a finished job (final-round station models, weighted by
-    their samples), as `train` does it: the config's method, evaluation bound and seed; an empty
-    coalition is worth chance level on the scored labels. Every training path should call this."""
-    return measure_contributions(station_states, station_samples, evaluate_fn, method=cfg.contribution,
-                                 max_evals=cfg.max_evals, empty_value=1.0 / len(cfg.scored_labels), seed=cfg.seed)
-
-
 def train(cfg: TrainConfig, *, progress: Callable[[RoundReport], None] | None = None,
           federation: Federation | None = None, measure: bool = True) -> TrainResult:
     """Run `cfg.global_rounds` global rounds in this process and measure station contributions.
@@ -364,13 +349,11 @@ __all__ = [
     "RoundReport",
     "autocast_for",
     "default_threads",
-    "cloud_aggregate",
     "evaluate",
     "images_per_station_update",
     "init_state",
     "model_for",
     "resolve_device",
-    "station_contributions",
     "station_update",
     "train",
     "train_clients_loop",

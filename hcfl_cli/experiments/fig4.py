@@ -48,9 +48,10 @@ class Fig4Result:
 def _curve(labels: tuple[int, ...], core: tuple[int, ...], cfg: Fig4Config,
            progress: Callable[[], None] | None) -> list[float]:
     """Train a model for ``labels`` with hfl and evaluate it on ``core`` after every global round."""
+    from hfl.aggregate import cloud_aggregate
     from hfl.config import TrainConfig
     from hfl.data import build_federation
-    from hfl.train import cloud_aggregate, evaluate, init_state, resolve_device, station_update
+    from hfl.train import evaluate, init_state, resolve_device, station_update
 
     tc = TrainConfig(seed=cfg.seed, model=cfg.model, dataset=cfg.dataset, data_dir=cfg.data_dir,
                      n_stations=cfg.stations, clients_per_station=cfg.clients_per_station, kappa1=cfg.local_epochs,

@@ -11,10 +11,10 @@ Flower's Message API:
   (deployment: `flower-supernode --node-config 'station=0'`), else Flower's `partition-id`
   (the simulation engine numbers its virtual nodes 0..n-1).
 - The owner's `ServerApp` runs the global rounds with `HierFedAvg`, a Flower `FedAvg` whose
-  cloud aggregation is `hfl.train.cloud_aggregate` (no averaging code of ours here), evaluates
+  cloud aggregation is `hfl.aggregate.cloud_aggregate` (no averaging code of ours here), evaluates
   the global model on the proposal's target labels with `hfl.train.evaluate`, and measures each
   station's contribution on the last round's station models with
-  `hfl.train.station_contributions`, the call `hfl.train.train` makes.
+  `hfl.contribution.station_contributions`, the call `hfl.train.train` makes.
 
 Replies are put in station order before aggregating, so the floating-point sums are the same
 as in-process whatever order the nodes answer in. A round that lacks a station, or in which a
@@ -39,14 +39,15 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 from flwr.supercore import log
 
+from hfl.aggregate import cloud_aggregate
 from hfl.config import ConfigError, TrainConfig
+from hfl.contribution import station_contributions
 from hfl.data import Client, build_federation, load_dataset
 from hfl.flower.protocol import (CONFIG_KEY, DATA_DIR_KEY, DEVICE_KEY, IMAGES_KEY, RESULT_PATH_KEY, ROUND_TIMEOUT_KEY,
                                  RUN_CONFIG_KEY, SAMPLES_KEY, STATION_KEY, THREADS_KEY, TRAIN_S_KEY, config_from_json,
                                  config_to_json)
 from hfl.result import TrainResult
-from hfl.train import (cloud_aggregate, default_threads, evaluate, images_per_station_update, init_state,
-                       resolve_device, station_contributions, station_update)
+from hfl.train import default_threads, evaluate, images_per_station_update, init_state, resolve_device, station_update
 
 State = dict[str, torch.Tensor]
 
@@ -170,7 +171,7 @@ def decode_replies(replies: Iterable[Message], n_stations: int, server_round: in
 
 
 class HierFedAvg(FedAvg):
-    """Flower's FedAvg at the cloud level of HierFAVG, aggregating with `hfl.train.cloud_aggregate`.
+    """Flower's FedAvg at the cloud level of HierFAVG, aggregating with `hfl.aggregate.cloud_aggregate`.
 
     Every round trains on all `n_stations` nodes (it waits until that many are connected),
     evaluates nothing on the nodes (the owner evaluates centrally) and keeps the last round's
