@@ -123,12 +123,32 @@ def _vectorize(cfg: TrainConfig, model: nn.Module, device: torch.device) -> bool
 
 
 @torch.no_grad()
-def sgd_step(params: Sequence[Tensor], grads: Sequence[Tensor], bufs: Sequence[Tensor], cfg: TrainConfig) -> None:
+def sgd_step(params: Sequence[Tensor], grads: Sequence[Tensor], bufs: Sequence[Tensor], cfg: TrainConfig,
+             active: Tensor | None = None) -> None:
     """In place, the update of `torch.optim.SGD(lr, momentum, weight_decay)` (no dampening or
     Nesterov; a zero momentum buffer makes the first step equal to torch's). Written out because
-    the optimizer's first use imports torch._dynamo, several seconds on a small CPU."""
-    # foreach: one fused kernel per operation for all tensors (fewer launches on a GPU).
+    the optimizer's first use imports torch._dynamo, several seconds on a small CPU.
+
+    The only SGD update of the trainer: both client trainers call it. `active` (bool [K]) is for
+    tensors stacked along a leading client axis: only the clients it marks step; the others keep
+    their weights and momentum (a client whose epoch is over sits the step out).
+    """
     params, bufs = list(params), list(bufs)
+    if active is None:
+        _sgd_update(params, grads, bufs, cfg)
+        return
+    # Step every client, then put back those that sat out: the active ones get exactly the
+    # arithmetic of an unmasked step, so vmapped and client-by-client training agree.
+    before = [(p.clone(), b.clone()) for p, b in zip(params, bufs)]
+    _sgd_update(params, grads, bufs, cfg)
+    for p, b, (p0, b0) in zip(params, bufs, before):
+        keep = ~active.view(-1, *([1] * (p.dim() - 1)))
+        p.copy_(torch.where(keep, p0, p))
+        b.copy_(torch.where(keep, b0, b))
+
+
+def _sgd_update(params: list[Tensor], grads: Sequence[Tensor], bufs: list[Tensor], cfg: TrainConfig) -> None:
+    # foreach: one fused kernel per operation for all tensors (fewer launches on a GPU).
     grads = [g.float() for g in grads]
     if cfg.weight_decay:
         grads = torch._foreach_add(grads, params, alpha=cfg.weight_decay)
@@ -154,7 +174,6 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
               model.named_parameters()}
     bufs = {n: torch.zeros_like(p) for n, p in params.items()}
     grad_fn = vmap(grad(functools.partial(_loss, model)))
-    lr, mu, wd = cfg.lr, cfg.momentum, cfg.weight_decay
     for s in range(n_steps):
         valid = sched.valid[s]  # [K] on the CPU: no device sync
         w = sched.weight[s]  # [K, B]
@@ -164,17 +183,9 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
         yb = y[idx]  # [K, B]
         with autocast_for(device, cfg):
             g = grad_fn(params, xb, yb, w)
-        if bool((valid > 0).all()):
-            sgd_step(list(params.values()), [g[n] for n in params], list(bufs.values()), cfg)
-            continue
-        mask = sched.active[s]  # [K]
-        for n, p in params.items():  # clients that finished their epoch keep weights and momentum
-            gn = g[n].float()
-            if wd:
-                gn = gn.add(p, alpha=wd)
-            m = mask.view(k, *([1] * (p.dim() - 1)))
-            bufs[n] = torch.where(m, bufs[n] * mu + gn, bufs[n])
-            p.copy_(torch.where(m, p - lr * bufs[n], p))
+        # Mask only when some client sits out: a full step needs no copies.
+        active = None if bool((valid > 0).all()) else sched.active[s]  # [K]
+        sgd_step(list(params.values()), [g[n] for n in params], list(bufs.values()), cfg, active)
     out = dict(params)
     for n, v in start.items():  # buffers (none for vectorizable models) pass through unchanged
         if n not in out:

@@ -16,7 +16,7 @@ from hfl.config import TrainConfig
 from hfl.data import DATASET_INFO, build_federation, write_fake_cifar10
 from hfl.models import build_model
 from hfl.batches import make_schedule, prepare_batch, station_generator
-from hfl.train import evaluate, init_state, station_update, train
+from hfl.train import evaluate, init_state, sgd_step, station_update, train
 
 torch.set_num_threads(1)
 
@@ -65,6 +65,27 @@ def test_one_station_with_one_edge_round_is_fedavg(unit):
     assert result.final_state is not None
     for name, value in ref.items():
         torch.testing.assert_close(result.final_state[name], value, rtol=0, atol=2e-6)
+
+
+def test_sgd_step_follows_torch_sgd_and_a_masked_step_moves_only_the_active_clients():
+    cfg = TrainConfig(lr=0.1, momentum=0.9, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(3, 4, generator=gen)
+    grads = [torch.randn(3, 4, generator=gen) for _ in range(3)]
+    ref = start.clone().requires_grad_(True)
+    opt = torch.optim.SGD([ref], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    full, full_buf = start.clone(), torch.zeros(3, 4)
+    masked, masked_buf = start.clone(), torch.zeros(3, 4)
+    active = torch.tensor([True, False, True])
+    for g in grads:
+        ref.grad = g.clone()
+        opt.step()
+        sgd_step([full], [g], [full_buf], cfg)
+        sgd_step([masked], [g], [masked_buf], cfg, active)
+    torch.testing.assert_close(full, ref.detach(), rtol=0, atol=1e-6)
+    # Active clients: the unmasked arithmetic to the bit; the other one: untouched weights, no momentum.
+    assert torch.equal(masked[active], full[active]) and torch.equal(masked_buf[active], full_buf[active])
+    assert torch.equal(masked[1], start[1]) and not masked_buf[1].any()
 
 
 def test_vectorized_clients_train_exactly_like_client_by_client():
