@@ -66,50 +66,16 @@ def profile(n: int, m: int, seed: int = 1) -> dict:
 
 def run_round(url: str, n: int, m: int, seed: int = 1) -> RoundGas:
     """Deploy on the node at ``url`` and drive one whole round; gas from the receipts."""
+    from contracts.auction import Report, RoundPlan, finish_round, run_auction
     from contracts.chain import connect
     from contracts.driver import Deployment
-    from mechanism import cost_shares
 
     t0 = time.perf_counter()
-    p = profile(n, m, seed)
+    plan = RoundPlan.from_profile(**profile(n, m, seed), bond=10**15)
     d = Deployment.deploy(chain=connect(url, fast=True))
-    ow, sw = p["owner_weights"], p["station_weights"]
-    shares = [cost_shares(C, ow) for C in p["budgets"]]
-    owners, stations = [], []
-    for i, w in enumerate(ow):
-        dep = max(p["owner_values"][i]) + max(s[i] for s in shares)
-        a = d.new_account(dep + 10**18)
-        d.register(a, "owner", weight=w, deposit=dep)
-        owners.append(a)
-    for j, u in enumerate(sw):
-        dep = max(max(p["station_costs"][j]), 1)
-        a = d.new_account(dep + 10**18)
-        d.register(a, "station", weight=u, deposit=dep)
-        stations.append(a)
-    d.next_phase()
-    for k, C in enumerate(p["budgets"]):
-        d.propose(owners[k % len(owners)], budget=C, bond=10**15, content_hash=k.to_bytes(32, "big"))
-    d.next_phase()
-    for a, row in zip(owners + stations, p["owner_values"] + p["station_costs"]):
-        d.commit(a, row)
-    d.next_phase()
-    for a in owners + stations:
-        d.reveal(a)
-    d.close()
-    for a in owners + stations:
-        d.settle(a)
-    w = d.winner()
-    if w is not None:
-        winner_owner = owners[w % len(owners)]
-        d.report_training(b"\x01" * 32, 9000, [1 + j for j in range(len(stations))])
-        for a in owners:
-            if a != winner_owner:
-                d.vote(a, False)
-        d.finalize()
-    for a in owners + stations:
-        d.withdraw(a)
-    for k in range(m):
-        d.withdraw_bond(owners[k % len(owners)], k)
+    auction = run_auction(d, plan)
+    report = Report(b"\x01" * 32, 9000, [1 + j for j in range(len(auction.stations))])
+    finish_round(d, auction, plan, report=report)
     d.start_round()
     per = {fn: (min(g), max(g), len(g)) for fn, g in d.gas.items()}
     total = sum(sum(g) for fn, g in d.gas.items() if fn != "start_round")

@@ -1,19 +1,27 @@
-"""Two ways to reach an EVM with one interface: titanoboa's embedded EVM and a JSON-RPC node.
+"""The one chain client: titanoboa's embedded EVM and any JSON-RPC node behind one interface.
 
 ``connect(rpc=None)`` returns a ``BoaChain`` (titanoboa, in process, the default) or, for an
-``http://`` URL, an ``RpcChain`` (web3.py, pre-signed transactions from generated keys,
-funded by ``anvil_setBalance`` where the node has it, else by transfers from the node's first
-dev account). Both expose the same small surface that ``contracts.driver`` builds on:
+``http(s)://`` URL, an ``RpcChain`` (web3.py, transactions signed here). Every caller that
+talks to the contract (the round driver, ``settle_on_chain``, ``hcfl round``, the auditor,
+the gas benchmark, the tests) goes through this surface:
 
-- ``new_account(funds) -> address``; ``balance(address)``; ``time_travel(seconds)``; ``now()``
-- ``deploy(compiled, args, sender) -> address``
-- ``transact(sender, fn, args, value=0) -> Tx`` with the gas used and the decoded events
-- ``call(fn, args)`` for views
+- ``new_account(funds) -> address``; ``add_account(key)``; ``balance(address)``;
+  ``time_travel(seconds)``; ``now()``
+- ``deploy(args, sender) -> address``; ``attach(address)``
+- ``transact(sender, fn, args, value=0) -> Tx`` (gas used, decoded events, return value);
+  on a node also ``submit`` (send, do not wait) and ``wait`` (the receipt), so several
+  participants' transactions can be in flight at once
+- ``call(fn, args)`` for views; ``chain_events(from_block)`` every event of the contract
 
-Gas: on an RPC node it is the receipt's ``gasUsed`` (21,000 base, calldata, execution,
-refunds). titanoboa has no real transaction boundaries, so ``BoaChain`` reports the
-execution gas plus the intrinsic gas (21,000 + calldata) as an estimate only; the gas
-benchmark (``python -m benchmarks.gas``) uses anvil's receipts.
+A revert raises ``Reverted`` with the contract's reason string on both backends. Events are
+decoded by the libraries (titanoboa's ``get_logs``; web3.py's event ABI processing keyed by
+``eth_utils.event_abi_to_log_topic``), never by hand.
+
+Gas: on a node it is the receipt's ``gasUsed``; every gas limit is the node's estimate plus
+a margin (``gas_limit``), because the estimate is taken against the state before any other
+pending transaction is mined (the last settlement of a round also sweeps the dust, which an
+estimate taken before the others were mined does not see). titanoboa has no transaction
+boundaries, so ``BoaChain`` reports execution gas plus intrinsic gas as an estimate only.
 """
 
 from __future__ import annotations
@@ -23,10 +31,52 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 
 from contracts.build import Compiled, compiled
+from contracts.records import make_record
+
+GAS_MARGIN_FIXED = 30_000
+"""Added to every estimate: covers the dust sweep (a few storage writes and a log) that
+the round's last settlement runs when settlements are estimated before each other is mined."""
+GAS_MARGIN_DIVISOR = 4
+"""And a quarter of the estimate on top, for state that grows between estimate and mining."""
+RECEIPT_TIMEOUT_S = 120.0
+ERROR_SELECTOR = bytes.fromhex("08c379a0")
+"""The selector of Solidity's and Vyper's ``Error(string)`` revert payload."""
+
+
+def gas_limit(estimate: int, block_limit: int | None = None) -> int:
+    """The gas limit sent for a transaction whose node estimate is ``estimate``."""
+    limit = estimate + estimate // GAS_MARGIN_DIVISOR + GAS_MARGIN_FIXED
+    return min(limit, block_limit) if block_limit else limit
+
+
+class Reverted(RuntimeError):
+    """A transaction or call the contract refused; ``reason`` is its revert string."""
+
+    def __init__(self, fn: str, reason: str) -> None:
+        super().__init__(f"{fn}: {reason}")
+        self.fn = fn
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.fn}: {self.reason}"
+
+
+@functools.cache
+def _boa_reverted() -> type:
+    """``Reverted`` that is also titanoboa's ``BoaError`` (with its stack trace), so that
+    ``boa.reverts("reason")`` matches it in the contract tests."""
+    from boa.contracts.base_evm_contract import BoaError
+
+    class BoaReverted(Reverted, BoaError):
+        def __init__(self, fn: str, reason: str, error: BoaError) -> None:
+            Reverted.__init__(self, fn, reason)
+            self.call_trace = error.call_trace
+            self.stack_trace = error.stack_trace
+
+    return BoaReverted
 
 
 @dataclass(frozen=True)
@@ -35,6 +85,11 @@ class Event:
 
     name: str
     args: dict[str, Any]
+
+    @property
+    def record(self) -> Any:
+        """The typed record of this event (``contracts.records``)."""
+        return make_record(self.name, self.args)
 
 
 @dataclass(frozen=True)
@@ -45,6 +100,24 @@ class Tx:
     gas: int
     events: list[Event] = field(default_factory=list)
     result: Any = None
+    hash: str | None = None
+
+    def first(self, name: str) -> Any:
+        """The typed record of this transaction's first ``name`` event."""
+        for ev in self.events:
+            if ev.name == name:
+                return ev.record
+        raise ValueError(f"event: {self.fn} logged no {name}")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A transaction sent to a node and not yet known to be mined."""
+
+    fn: str
+    hash: str
+    sender: str
+    gas_limit: int
 
 
 def intrinsic_gas(calldata: bytes) -> int:
@@ -52,43 +125,33 @@ def intrinsic_gas(calldata: bytes) -> int:
     return 21_000 + sum(4 if b == 0 else 16 for b in calldata)
 
 
-def _canonical_type(inp: dict) -> str:
-    t = inp["type"]
-    if t.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in inp["components"])
-        return f"({inner}){t[5:]}"
-    return t
+def _normal(value: Any) -> Any:
+    """Decoded values in one form for both backends: checksummed addresses, lists, bytes."""
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    if hasattr(value, "canonical_address"):  # titanoboa's Address
+        return to_checksum_address(str(value))
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    if isinstance(value, bytes):  # HexBytes too
+        return bytes(value)
+    return value
 
 
-class EventDecoder:
-    """Decodes raw logs (topics, data) with the contract's ABI."""
+def _revert_reason(exc: BaseException) -> str:
+    """The revert string of a titanoboa or web3 failure, else the exception's text."""
+    trace = getattr(exc, "stack_trace", None)
+    frame = getattr(trace, "last_frame", None)
+    vm_error = getattr(frame, "vm_error", None)
+    if vm_error is not None and vm_error.args:
+        raw = vm_error.args[0]
+        if isinstance(raw, bytes) and raw[:4] == ERROR_SELECTOR:  # Error(string), ABI-encoded
+            from eth_abi import decode
 
-    def __init__(self, abi: list[dict]):
-        self._by_topic: dict[bytes, dict] = {}
-        for item in abi:
-            if item["type"] != "event":
-                continue
-            sig = f"{item['name']}({','.join(_canonical_type(i) for i in item['inputs'])})"
-            self._by_topic[keccak(text=sig)] = item
-
-    def decode(self, topics: list[bytes], data: bytes) -> Event | None:
-        if not topics or topics[0] not in self._by_topic:
-            return None
-        item = self._by_topic[topics[0]]
-        indexed = [i for i in item["inputs"] if i["indexed"]]
-        plain = [i for i in item["inputs"] if not i["indexed"]]
-        values = abi_decode([_canonical_type(i) for i in plain], data)
-        args: dict[str, Any] = {}
-        by_name = dict(zip((i["name"] for i in plain), values))
-        topic_values = {
-            i["name"]: abi_decode([_canonical_type(i)], t)[0] for i, t in zip(indexed, topics[1:])
-        }
-        for i in item["inputs"]:
-            v = topic_values[i["name"]] if i["indexed"] else by_name[i["name"]]
-            if i["type"] == "address":
-                v = to_checksum_address(v)
-            args[i["name"]] = list(v) if isinstance(v, tuple) else v
-        return Event(item["name"], args)
+            return str(decode(["string"], raw[4:])[0])
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    message = getattr(exc, "message", None) or str(exc)
+    return str(message).removeprefix("execution reverted: ").strip()
 
 
 @functools.cache
@@ -111,15 +174,21 @@ class BoaChain:
         self.boa = boa
         self.env = boa.env
         self.art: Compiled = compiled()
-        self.decoder = EventDecoder(self.art.abi)
         self.contract: Any = None
         self._n = 0
+        self._log: list[Event] = []
 
     def new_account(self, funds: int) -> str:
         self._n += 1
         addr = self.env.generate_address(f"hcfl{self._n}")
         self.env.set_balance(addr, funds)
-        return str(addr)
+        return to_checksum_address(str(addr))
+
+    def add_account(self, private_key: bytes | str) -> str:
+        """An existing key's address (titanoboa needs no key to send from it)."""
+        from eth_account import Account
+
+        return Account.from_key(private_key).address
 
     def balance(self, address: str) -> int:
         return self.env.get_balance(address)
@@ -133,165 +202,246 @@ class BoaChain:
     def deploy(self, args: list[Any], sender: str) -> str:
         with self.env.prank(sender):
             self.contract = _boa_deployer().deploy(*args)
-        return str(self.contract.address)
+        self._log = self._events()
+        return to_checksum_address(str(self.contract.address))
 
     def attach(self, address: str) -> None:
         """Drive a contract already deployed at ``address`` in this ``boa.env``."""
         self.contract = _boa_deployer().at(address)
 
+    def _events(self, caller: Any = None) -> list[Event]:
+        """HCFL's events in the last call of ``caller`` (default the contract itself; another
+        contract that called HCFL, too), decoded by titanoboa."""
+        out = []
+        mine = to_checksum_address(str(self.contract.address))
+        for entry in (caller or self.contract).get_logs():
+            if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) == mine:
+                args = {k: _normal(v) for k, v in entry._asdict().items() if k != "address"}
+                out.append(Event(type(entry).__name__, args))
+        return out
+
+    def absorb(self, caller: Any) -> list[Event]:
+        """The HCFL events of a call that another contract (``caller``) made, kept with the rest."""
+        events = self._events(caller)
+        self._log.extend(events)
+        return events
+
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         method = getattr(self.contract, fn)
-        result = method(*args, sender=sender, value=value)
+        try:
+            result = method(*args, sender=sender, value=value)
+        except self.boa.BoaError as exc:
+            raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
         comp = self.contract._computation
-        calldata = bytes(comp.msg.data)
-        events = []
-        for entry in sorted(comp.get_raw_log_entries()):
-            _, _addr, topics, data = entry
-            ev = self.decoder.decode([t.to_bytes(32, "big") for t in topics], bytes(data))
-            if ev is not None:
-                events.append(ev)
-        return Tx(fn, comp.net_gas_used + intrinsic_gas(calldata), events, result)
+        events = self._events()
+        self._log.extend(events)
+        return Tx(fn, comp.net_gas_used + intrinsic_gas(bytes(comp.msg.data)), events, result)
 
     def call(self, fn: str, args: list[Any]) -> Any:
-        out = getattr(self.contract, fn)(*args)
-        return str(out) if hasattr(out, "canonical_address") else out
+        try:
+            out = getattr(self.contract, fn)(*args)
+        except self.boa.BoaError as exc:
+            raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
+        return _normal(out)
+
+    def chain_events(self, from_block: int = 0) -> list[Event]:
+        """Every event the contract logged in this process (titanoboa keeps no log index)."""
+        return list(self._log)
+
+
+class EventDecoder:
+    """Decodes a node's raw logs with web3.py's event processing of the contract's ABI."""
+
+    def __init__(self, abi: list[dict]) -> None:
+        from web3 import Web3
+
+        contract = Web3().eth.contract(abi=abi)
+        self._by_topic = {
+            event_abi_to_log_topic(item): getattr(contract.events, item["name"])()
+            for item in abi if item["type"] == "event"
+        }
+
+    def decode(self, log: dict[str, Any]) -> Event | None:
+        """The event of one log (web3's or raw JSON-RPC form); None for another contract's."""
+        topics = log["topics"]
+        if not topics:
+            return None
+        first = topics[0]
+        key = bytes.fromhex(first.removeprefix("0x")) if isinstance(first, str) else bytes(first)
+        event = self._by_topic.get(key)
+        if event is None:
+            return None
+        data = event.process_log(log)
+        return Event(data["event"], {k: _normal(v) for k, v in data["args"].items()})
 
 
 class RpcChain:
-    """A JSON-RPC node through web3.py; every transaction is signed here and mined."""
+    """A JSON-RPC node through web3.py; every transaction is signed here.
+
+    ``funder``: a key that pays for ``new_account`` where the node has neither
+    ``anvil_setBalance`` nor an unlocked account (as a public provider, or a node behind a
+    strict proxy). ``fast``: skip the dry run and the gas estimate of every transaction (a
+    fixed gas limit instead); for benchmarks, where a revert is a bug anyway.
+    """
 
     kind = "rpc"
 
-    def __init__(self, url: str, *, timeout: float = 60.0, fast: bool = False) -> None:
-        """``fast``: skip the dry run and the gas estimate of every transaction (a fixed
-        gas limit instead); for benchmarks, where a revert is a bug anyway."""
+    def __init__(self, url: str, *, timeout: float = 60.0, fast: bool = False,
+                 funder: bytes | str | None = None) -> None:
         from eth_account import Account
         from web3 import Web3
+
+        from contracts.nodes import JsonRpc
 
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
         if not self.w3.is_connected():
             raise ValueError(f"rpc: no JSON-RPC node answers at {url}")
         self.Account = Account
         self.url = url
+        self.rpc = JsonRpc(url, timeout=timeout)
         self.chain_id = self.w3.eth.chain_id
         self.art = compiled()
         self.decoder = EventDecoder(self.art.abi)
         self.contract: Any = None
         self.keys: dict[str, Any] = {}
         self.nonces: dict[str, int] = {}
-        self._funder = self.w3.eth.accounts[0] if self.w3.eth.accounts else None
-        self._n = 0
-        self._can_set_balance = True
-        self._gas_price = max(self.w3.eth.gas_price, 1) * 2
+        self.funder = Account.from_key(funder) if funder is not None else None
         self.fast = fast
+        self._n = 0
+        self._block_gas_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
 
+    # -- accounts ---------------------------------------------------------------------
     def new_account(self, funds: int) -> str:
+        """A fresh key held in memory (development chains only) with ``funds`` wei."""
+        from contracts.nodes import fund_addresses
+
         self._n += 1
         acct = self.Account.from_key(keccak(text=f"hcfl-account-{self._n}-{time.time_ns()}"))
         self.keys[acct.address] = acct
         self.nonces[acct.address] = 0
         if funds > 0:
-            self._fund(acct.address, funds)
+            fund_addresses(self.url, [acct.address], funds, funder=self.funder)
         return acct.address
 
-    def _fund(self, address: str, funds: int) -> None:
-        if self._can_set_balance:
-            resp = self.w3.provider.make_request("anvil_setBalance", [address, hex(funds)])
-            if "error" not in resp:
-                return
-            self._can_set_balance = False
-        if self._funder is None:
-            raise ValueError("rpc: the node has no unlocked dev account to fund new accounts from")
-        tx = self.w3.eth.send_transaction({"from": self._funder, "to": address, "value": funds})
-        self.w3.eth.wait_for_transaction_receipt(tx)
+    def add_account(self, private_key: bytes | str) -> str:
+        """Send transactions from an existing funded key."""
+        acct = self.Account.from_key(private_key)
+        self.keys[acct.address] = acct
+        self.nonces[acct.address] = self.w3.eth.get_transaction_count(acct.address, "pending")
+        return acct.address
 
     def balance(self, address: str) -> int:
         return self.w3.eth.get_balance(address)
 
+    # -- time -------------------------------------------------------------------------
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
 
     def time_travel(self, seconds: int) -> None:
+        """Let ``seconds`` pass: instantly where the node has ``evm_increaseTime``, else for
+        real, until a block at least that much later is mined."""
         resp = self.w3.provider.make_request("evm_increaseTime", [seconds])
-        if "error" in resp:  # a node without time control (geth --dev): wait for real
-            time.sleep(seconds)
-        self.w3.provider.make_request("evm_mine", [])
+        if "error" not in resp:
+            self.w3.provider.make_request("evm_mine", [])
+            return
+        target = self.now() + seconds
+        while self.now() < target:
+            time.sleep(min(0.25, max(0.05, target - time.time())))
 
-    def _send(self, sender: str, tx: dict) -> Any:
-        acct = self.keys[sender]
+    # -- transactions -----------------------------------------------------------------
+    def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees where the chain has a base fee, else a legacy gas price."""
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": max(self.w3.eth.gas_price, 1) * 2}
+        try:
+            tip = int(self.w3.eth.max_priority_fee)
+        except Exception:  # a node without eth_maxPriorityFeePerGas
+            tip = 10**9
+        return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
+
+    def _sign_and_send(self, sender: str, tx: dict[str, Any], fn: str) -> Pending:
+        if sender not in self.keys:
+            raise ValueError(f"sender: no key for {sender} in this client")
         tx = dict(tx)
-        tx.update(
-            {"from": sender, "nonce": self.nonces[sender], "chainId": self.chain_id, "gasPrice": self._gas_price}
-        )
+        tx.update({"from": sender, "nonce": self.nonces[sender], "chainId": self.chain_id, **self._fees()})
         if "gas" not in tx:
-            tx["gas"] = 5_000_000 if self.fast else self.w3.eth.estimate_gas(tx)
-        signed = acct.sign_transaction(tx)
+            if self.fast:
+                tx["gas"] = 5_000_000
+            else:
+                try:
+                    tx["gas"] = gas_limit(self.w3.eth.estimate_gas(tx), self._block_gas_limit)
+                except Exception as exc:
+                    raise Reverted(fn, _revert_reason(exc)) from None
+        signed = self.keys[sender].sign_transaction(tx)
         h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self.nonces[sender] += 1
-        try:  # an automining node has the receipt at once; else poll briskly
-            receipt = self.w3.eth.get_transaction_receipt(h)
-        except Exception:
-            receipt = self.w3.eth.wait_for_transaction_receipt(h, timeout=120, poll_latency=0.05)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"rpc: transaction {h.hex()} reverted")
-        return receipt
+        return Pending(fn, "0x" + bytes(h).hex(), sender, int(tx["gas"]))
+
+    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Pending:
+        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send."""
+        func = getattr(self.contract.functions, fn)(*args)
+        if not self.fast:
+            try:
+                func.call({"from": sender, "value": value})
+            except Exception as exc:
+                raise Reverted(fn, _revert_reason(exc)) from None
+        data = func._encode_transaction_data()
+        return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value}, fn)
+
+    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S) -> Tx:
+        """The mined transaction (``Reverted`` if it failed on chain)."""
+        from contracts.nodes import wait_for_receipts
+
+        receipt = wait_for_receipts(self.rpc, [pending.hash], timeout=timeout, raise_on_revert=False)[0]
+        gas = int(receipt["gasUsed"], 16)
+        if int(receipt["status"], 16) != 1:
+            why = "out of gas" if gas >= pending.gas_limit else "reverted when mined"
+            raise Reverted(pending.fn, f"{why} (transaction {pending.hash}, gas limit {pending.gas_limit})")
+        events = [ev for ev in map(self.decoder.decode, receipt["logs"]) if ev is not None]
+        return Tx(pending.fn, gas, events, None, pending.hash)
+
+    def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
+        return self.wait(self.submit(sender, fn, args, value))
 
     def deploy(self, args: list[Any], sender: str) -> str:
         factory = self.w3.eth.contract(abi=self.art.abi, bytecode=self.art.bytecode)
-        tx = factory.constructor(*args).build_transaction({"from": sender, "gas": 10_000_000, "gasPrice": self._gas_price})
-        tx.pop("nonce", None)
-        receipt = self._send(sender, {k: v for k, v in tx.items() if k in ("data", "gas", "value")})
-        self.contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=self.art.abi)
-        return receipt["contractAddress"]
+        data = factory.constructor(*args).data_in_transaction
+        pending = self._sign_and_send(sender, {"data": data, "value": 0}, "deploy")
+        from contracts.nodes import wait_for_receipts
+
+        receipt = wait_for_receipts(self.rpc, [pending.hash], raise_on_revert=False)[0]
+        if int(receipt["status"], 16) != 1:
+            raise Reverted("deploy", f"constructor reverted (transaction {pending.hash})")
+        self.attach(receipt["contractAddress"])
+        return self.contract.address
 
     def attach(self, address: str) -> None:
         """Drive a contract already deployed at ``address``."""
-        self.contract = self.w3.eth.contract(address=to_checksum_address(address), abi=self.art.abi)
+        address = to_checksum_address(address)
+        if not self.w3.eth.get_code(address):
+            raise ValueError(f"address: no contract at {address} on {self.url}")
+        self.contract = self.w3.eth.contract(address=address, abi=self.art.abi)
 
-    def add_account(self, private_key: bytes | str) -> str:
-        """Send transactions from an existing funded key (e.g. one of anvil's dev accounts)."""
-        acct = self.Account.from_key(private_key)
-        self.keys[acct.address] = acct
-        self.nonces[acct.address] = self.w3.eth.get_transaction_count(acct.address)
-        return acct.address
+    def call(self, fn: str, args: list[Any]) -> Any:
+        try:
+            return _normal(getattr(self.contract.functions, fn)(*args).call())
+        except Exception as exc:
+            raise Reverted(fn, _revert_reason(exc)) from None
 
     def chain_events(self, from_block: int = 0) -> list[Event]:
         """Every event of the contract in the node's logs (``eth_getLogs``): what an
         auditor who sent none of the transactions rebuilds the rounds from."""
-        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block, "toBlock": "latest"})
-        out = []
-        for log in logs:
-            ev = self.decoder.decode([bytes(t) for t in log["topics"]], bytes(log["data"]))
-            if ev is not None:
-                out.append(ev)
-        return out
-
-    def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
-        func = getattr(self.contract.functions, fn)(*args)
-        data = func._encode_transaction_data()
-        result = None
-        if not self.fast:
-            try:
-                result = func.call({"from": sender, "value": value})
-            except Exception as exc:  # surface the contract's reason string
-                raise RuntimeError(f"{fn}: {exc}") from exc
-        receipt = self._send(sender, {"to": self.contract.address, "data": data, "value": value})
-        events = []
-        for log in receipt["logs"]:
-            ev = self.decoder.decode([bytes(t) for t in log["topics"]], bytes(log["data"]))
-            if ev is not None:
-                events.append(ev)
-        return Tx(fn, receipt["gasUsed"], events, result)
-
-    def call(self, fn: str, args: list[Any]) -> Any:
-        return getattr(self.contract.functions, fn)(*args).call()
+        logs = self.rpc.call("eth_getLogs", [{"address": self.contract.address, "fromBlock": hex(from_block),
+                                               "toBlock": "latest"}])
+        return [ev for ev in map(self.decoder.decode, logs) if ev is not None]
 
 
-def connect(rpc: str | None = None, *, fast: bool = False) -> BoaChain | RpcChain:
+def connect(rpc: str | None = None, *, fast: bool = False, funder: bytes | str | None = None) -> BoaChain | RpcChain:
     """titanoboa's embedded EVM when ``rpc`` is None, else the JSON-RPC node at that URL
-    (``fast``: see ``RpcChain``)."""
+    (``fast`` and ``funder``: see ``RpcChain``)."""
     if rpc is None:
         return BoaChain()
     if not isinstance(rpc, str) or not rpc.startswith(("http://", "https://")):
         raise ValueError(f"rpc: expected None or an http(s):// URL, got {rpc!r}")
-    return RpcChain(rpc, fast=fast)
+    return RpcChain(rpc, fast=fast, funder=funder)

@@ -43,21 +43,15 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from contracts.chain import BoaChain, Event, RpcChain, Tx, connect
+from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
+from contracts.constants import (BOND_RELEASED, DEFAULT_PHASE_SECONDS, PHASES, REPORT_CHUNK, ROLES,
+                                 STATUS_SETTLED, STATUS_WITHDRAWN)
+from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
 
-PHASES = {1: "Register", 2: "Propose", 4: "Commit", 8: "Reveal", 16: "Train", 32: "Vote", 64: "Finalized"}
-"""Phase numbers of the contract and their names."""
-
-ROLES = {"owner": 1, "station": 2}
-"""Role numbers of the contract."""
-
-DEFAULT_PHASE_SECONDS = (3600, 3600, 3600, 3600, 86_400, 3600)
-"""Register, Propose, Commit, Reveal, Train, Vote (seconds)."""
-
-STATUS_REVEALED, STATUS_SETTLED, STATUS_WITHDRAWN = 1, 2, 4
-
-REPORT_CHUNK = 64
-"""Most contributions in one report transaction (the contract's ``REPORT_CHUNK``)."""
+__all__ = [
+    "BOND_RELEASED", "DEFAULT_PHASE_SECONDS", "PHASES", "REPORT_CHUNK", "ROLES", "STATUS_SETTLED",
+    "STATUS_WITHDRAWN", "Deployment", "Round", "commitment", "contributions_hash", "report_chunks",
+]
 
 
 def report_chunks(contributions: Sequence[int]) -> list[list[int]]:
@@ -130,35 +124,47 @@ class Deployment:
         deployer = chain.new_account(10**21)
         address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond], deployer)
         d = cls(chain, address, deployer)
+        d._events.extend(chain.chain_events() if isinstance(chain, BoaChain) else [])
         return d
 
     @classmethod
     def attach(cls, address: str, rpc: str | None = None, *, chain: BoaChain | RpcChain | None = None) -> Deployment:
         """Drive a contract already deployed at ``address`` (its past events are not known
-        to the driver; on a node, ``chain_events()`` reads them from the logs)."""
+        to the driver; ``chain_events()`` reads them from the node's logs)."""
         chain = chain or connect(rpc)
         chain.attach(address)
         deployer = chain.new_account(10**21)
         return cls(chain, address, deployer)
 
     def chain_events(self) -> list[Event]:
-        """Every event of the contract read back from the node's logs (JSON-RPC only; on
-        titanoboa this is ``events()``, what the driver saw)."""
-        if isinstance(self.chain, RpcChain):
-            return self.chain.chain_events()
-        return self.events()
+        """Every event of the contract read back from the node's logs (on titanoboa,
+        every event logged in this process)."""
+        return self.chain.chain_events()
 
     def new_account(self, funds: int = 10**21) -> str:
         """A fresh, funded externally owned account."""
         return to_checksum_address(self.chain.new_account(funds))
 
     # -- transactions -------------------------------------------------------------------
-    def _tx(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
-        tx = self.chain.transact(sender, fn, args, value)
-        self.gas.setdefault(fn, []).append(tx.gas)
+    def _record(self, tx: Tx) -> Tx:
+        self.gas.setdefault(tx.fn, []).append(tx.gas)
         self.txs.append(tx)
         self._events.extend(tx.events)
         return tx
+
+    def _tx(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
+        return self._record(self.chain.transact(sender, fn, args, value))
+
+    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Pending:
+        """Send without waiting (JSON-RPC nodes only); ``wait`` records the result."""
+        if not isinstance(self.chain, RpcChain):
+            raise ValueError("chain: only a JSON-RPC node has transactions in flight")
+        return self.chain.submit(sender, fn, args, value)
+
+    def wait(self, pending: Pending) -> Tx:
+        """The mined transaction of ``submit``, recorded like any other."""
+        assert isinstance(self.chain, RpcChain)
+        return self._record(self.chain.wait(pending))
 
     def start_round(self, sender: str | None = None) -> int:
         """Open the next round (the current one must be finalized); returns its id."""
@@ -171,7 +177,7 @@ class Deployment:
         if role not in ROLES:
             raise ValueError(f"role: expected owner or station, got {role!r}")
         tx = self._tx(who, "register", [self.round_id, ROLES[role], weight], deposit)
-        return int(next(e.args["index"] for e in tx.events if e.name == "Registered"))
+        return tx.first("Registered").index
 
     def propose(
         self,
@@ -192,7 +198,7 @@ class Deployment:
             [self.round_id, budget, content_hash, accuracy_bps, training_rounds, label_mask, param_count],
             bond,
         )
-        return int(next(e.args["index"] for e in tx.events if e.name == "Proposed"))
+        return tx.first("Proposed").index
 
     def commit(self, who: str, claims: Sequence[int], salt: bytes | None = None) -> bytes:
         """Seal ``claims`` (one per proposal); the driver keeps claims and salt for later."""
@@ -206,6 +212,8 @@ class Deployment:
         """Open ``who``'s commitment (by default with what ``commit`` remembered)."""
         key = (self.round_id, to_checksum_address(who))
         if claims is None or salt is None:
+            if key not in self._secrets:
+                raise ValueError(f"claims: this driver did not commit for {who} in round {self.round_id}")
             kc, ks = self._secrets[key]
             claims = kc if claims is None else claims
             salt = ks if salt is None else salt
@@ -225,9 +233,12 @@ class Deployment:
             self.chain.time_travel(left)
 
     def next_phase(self, sender: str | None = None) -> str:
-        """Travel to the deadline, then end the phase: ``advance``, ``close`` or ``finalize``."""
-        self.travel_to_deadline()
+        """Travel to the deadline, then end the phase: ``advance``, ``close`` or ``finalize``
+        (nothing once the round is finalized)."""
         p = self.phase()
+        if p == "Finalized":
+            return p
+        self.travel_to_deadline()
         if p == "Reveal":
             self.close(sender)
         elif p == "Vote":
@@ -241,16 +252,16 @@ class Deployment:
         self.travel_to_deadline()
         return self._tx(sender or self.deployer, "close", [self.round_id])
 
-    def settle(self, who: str, sender: str | None = None, round_id: int | None = None) -> dict[str, Any]:
-        """Settle ``who`` (sent by ``sender``, default the deployer); returns ``Settled``'s args."""
+    def settle_args(self, who: str, round_id: int | None = None) -> list[Any]:
+        """The ``settle`` call's arguments for ``who``: its claims and salt if it revealed."""
         r = self.round_id if round_id is None else round_id
         key = (r, to_checksum_address(who))
-        if key in self._revealed:
-            claims, salt = self._secrets[key]
-        else:
-            claims, salt = [], b"\x00" * 32
-        tx = self._tx(sender or self.deployer, "settle", [r, who, claims, salt])
-        return next(e.args for e in tx.events if e.name == "Settled")
+        claims, salt = self._secrets[key] if key in self._revealed else ([], b"\x00" * 32)
+        return [r, who, claims, salt]
+
+    def settle(self, who: str, sender: str | None = None, round_id: int | None = None) -> Settled:
+        """Settle ``who`` (sent by ``sender``, default the deployer); returns its ``Settled``."""
+        return self._tx(sender or self.deployer, "settle", self.settle_args(who, round_id)).first("Settled")
 
     def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int]) -> list[Tx]:
         """The winner's report: model hash, accuracy (bps) and one contribution per station.
@@ -261,7 +272,7 @@ class Deployment:
         w = self.winner()
         if w is None:
             raise ValueError("report_training: the round has no winner")
-        proposer = to_checksum_address(self.chain.call("proposals", [self.round_id, w])[0])
+        proposer = self.proposal(w).proposer
         first, *rest = report_chunks(contributions)
         txs = [self._tx(proposer, "report_training", [self.round_id, model_hash, accuracy_bps, first])]
         txs += [self._tx(proposer, "report_contributions", [self.round_id, chunk]) for chunk in rest]
@@ -279,14 +290,12 @@ class Deployment:
     def withdraw(self, who: str, round_id: int | None = None) -> int:
         """Pull ``who``'s settled payout; returns the amount."""
         r = self.round_id if round_id is None else round_id
-        tx = self._tx(who, "withdraw", [r])
-        return int(next(e.args["amount"] for e in tx.events if e.name == "Withdrawn"))
+        return self._tx(who, "withdraw", [r]).first("Withdrawn").amount
 
     def withdraw_bond(self, who: str, index: int, round_id: int | None = None) -> int:
         """Pull the released bond of proposal ``index``; returns the amount."""
         r = self.round_id if round_id is None else round_id
-        tx = self._tx(who, "withdraw_bond", [r, index])
-        return int(next(e.args["amount"] for e in tx.events if e.name == "BondWithdrawn"))
+        return self._tx(who, "withdraw_bond", [r, index]).first("BondWithdrawn").amount
 
     # -- views -------------------------------------------------------------------------
     def phase(self, round_id: int | None = None) -> str:
@@ -295,27 +304,30 @@ class Deployment:
     def pool(self) -> int:
         return int(self.chain.call("pool", []))
 
+    def min_bond(self) -> int:
+        """The deployment's least responsibility bond."""
+        return int(self.chain.call("MIN_BOND", []))
+
     def contract_balance(self) -> int:
         return self.chain.balance(self.address)
 
-    def participant(self, who: str, round_id: int | None = None) -> dict[str, Any]:
+    def participant(self, who: str, round_id: int | None = None) -> ParticipantRecord:
         """The stored record: role, status, index, weight, amount (deposit, then payout), commitment."""
         r = self.round_id if round_id is None else round_id
-        rec = self.chain.call("participant", [r, who])
-        names = ("role", "status", "index", "weight", "amount", "commitment")
-        if isinstance(rec, dict):
-            return dict(rec)
-        return dict(zip(names, tuple(rec)))
+        return view_record(ParticipantRecord, self.chain.call("participant", [r, who]))
+
+    def proposal(self, index: int, round_id: int | None = None) -> ProposalRecord:
+        """Proposal ``index``'s stored record: proposer, bond and its state, hash, accuracy."""
+        r = self.round_id if round_id is None else round_id
+        return view_record(ProposalRecord, self.chain.call("proposals", [r, index]))
 
     def withdrawable(self, who: str, round_id: int | None = None) -> int:
         """Settled, not yet withdrawn payout of ``who``."""
-        p = self.participant(who, round_id)
-        return p["amount"] if p["status"] & STATUS_SETTLED and not p["status"] & STATUS_WITHDRAWN else 0
+        return self.participant(who, round_id).withdrawable
 
     def held(self, who: str, round_id: int | None = None) -> int:
         """Deposit of ``who`` still held (registered, not settled)."""
-        p = self.participant(who, round_id)
-        return p["amount"] if p["role"] and not p["status"] & STATUS_SETTLED else 0
+        return self.participant(who, round_id).held
 
     def winner(self, round_id: int | None = None) -> int | None:
         wp1 = int(self.chain.call("winner_plus_one", [self.round_id if round_id is None else round_id]))
@@ -329,6 +341,12 @@ class Deployment:
     def events(self, name: str | None = None) -> list[Event]:
         """Decoded events of this deployment, in order (optionally only those named ``name``)."""
         return [e for e in self._events if name is None or e.name == name]
+
+    def closed(self, round_id: int | None = None) -> Closed | None:
+        """The round's ``Closed`` record, once closed."""
+        r = self.round_id if round_id is None else round_id
+        found = [e.record for e in self.events("Closed") if int(e.args["round_id"]) == r]
+        return found[-1] if found else None
 
 
 Round = Deployment

@@ -411,8 +411,10 @@ def funded_accounts(node: Node | str, n: int, wei: int = 1_000 * ETHER,
     return keys
 
 
-def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int) -> None:
-    """Give every address at least ``wei`` (see ``funded_accounts`` for how)."""
+def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int,
+                   funder: LocalAccount | None = None) -> None:
+    """Give every address at least ``wei``: ``anvil_setBalance`` where the node has it, else
+    transfers from ``funder`` (a key, signed here) or from the node's unlocked account."""
     if wei < 0:
         raise ValueError(f"wei: expected >= 0, got {wei}")
     url = node.url if isinstance(node, Node) else node
@@ -429,10 +431,13 @@ def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int) -> None
                 return
         except RpcError:
             pass
+        if funder is not None:
+            wait_for_receipts(rpc, _signed_transfers(rpc, funder, addresses, wei))
+            return
         unlocked = rpc.call("eth_accounts")
         if not unlocked:
             raise NodeUnavailable(f"{url} has neither anvil_setBalance nor an unlocked "
-                                  "account to fund benchmark keys from")
+                                  "account to fund keys from (pass a funder key)")
         sender = unlocked[0]
         hashes = []
         for address in addresses:
@@ -443,9 +448,27 @@ def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int) -> None
         wait_for_receipts(rpc, hashes)
 
 
+def _signed_transfers(rpc: JsonRpc, funder: LocalAccount, addresses: Sequence[str], wei: int) -> list[str]:
+    """Send each address what it lacks of ``wei`` from ``funder``; the transactions' hashes."""
+    chain_id = int(rpc.call("eth_chainId"), 16)
+    nonce = int(rpc.call("eth_getTransactionCount", [funder.address, "pending"]), 16)
+    price = 2 * int(rpc.call("eth_gasPrice"), 16) + 1
+    hashes = []
+    for address in addresses:
+        have = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
+        if have >= wei:
+            continue
+        signed = funder.sign_transaction({"to": address, "value": wei - have, "gas": 21_000, "gasPrice": price,
+                                          "nonce": nonce, "chainId": chain_id})
+        hashes.append(rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()]))
+        nonce += 1
+    return hashes
+
+
 def wait_for_receipts(rpc: JsonRpc, hashes: Sequence[str], timeout: float = 120.0,
-                      chunk: int = 1000) -> list[dict[str, Any]]:
-    """Receipts of ``hashes`` once all are mined (polling in batches); raises on a revert."""
+                      chunk: int = 1000, raise_on_revert: bool = True) -> list[dict[str, Any]]:
+    """Receipts of ``hashes`` once all are mined (polling in batches), as the node sent
+    them (hex strings); raises on a revert unless ``raise_on_revert`` is false."""
     pending = list(hashes)
     got: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
@@ -459,7 +482,7 @@ def wait_for_receipts(rpc: JsonRpc, hashes: Sequence[str], timeout: float = 120.
                 receipt = a.get("result")
                 if receipt is None:
                     still.append(h)
-                elif int(receipt["status"], 16) != 1:
+                elif raise_on_revert and int(receipt["status"], 16) != 1:
                     raise RuntimeError(f"transaction {h} reverted")
                 else:
                     got[h] = receipt

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mechanism import cost_shares
 from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profile
 
+from contracts.auction import RoundPlan, run_auction
+from contracts.constants import MAX_M
 from contracts.driver import Deployment
+from contracts.records import Closed, Settled
 
 CONTRACT_RULES = ("clarke",)
 """Rules the contract implements (``paper`` is the reference's comparison rule only)."""
@@ -67,67 +69,40 @@ def settle_on_chain(
         raise ValueError(f"budget_policy: the contract implements only 'budget', got {budget_policy!r}")
     bud, ow, sw, values, costs = check_profile(budgets, owner_weights, station_weights, owner_values, station_costs)
     assert bud is not None  # check_profile requires budgets unless told otherwise
-    if len(bud) > 32:
-        raise ValueError(f"budgets: the contract takes at most 32 proposals, got {len(bud)}")
+    if len(bud) > MAX_M:
+        raise ValueError(f"budgets: the contract takes at most {MAX_M} proposals, got {len(bud)}")
 
+    plan = RoundPlan.from_profile(bud, ow, sw, values, costs)
     d = Deployment.deploy(rpc)
-    # deposits: the section 5 bound (sizing the input only; the outcome is read from chain)
-    shares = [cost_shares(C, ow) for C in bud]
-    owner_dep = [max(values[i]) + max(s[i] for s in shares) or 1 for i in range(len(ow))]
-    station_dep = [max(max(row), 1) for row in costs]
-    gas_money = 10**17
-    owners = [d.new_account(dep + gas_money) for dep in owner_dep]
-    stations = [d.new_account(dep + gas_money) for dep in station_dep]
-    for a, w, dep in zip(owners, ow, owner_dep):
-        d.register(a, "owner", weight=w, deposit=dep)
-    for a, u, dep in zip(stations, sw, station_dep):
-        d.register(a, "station", weight=u, deposit=dep)
-    d.next_phase()
-    for m, C in enumerate(bud):
-        d.propose(owners[m % len(owners)], budget=C, bond=1, content_hash=m.to_bytes(32, "big"))
-    d.next_phase()
-    for a, row in zip(owners, values):
-        d.commit(a, row)
-    for a, row in zip(stations, costs):
-        d.commit(a, row)
-    d.next_phase()
-    for a in owners + stations:
-        d.reveal(a)
-    close = d.close()
-    closed = next(e.args for e in close.events if e.name == "Closed")
-    settled = {}
-    for a in owners + stations:
-        settled[a] = d.settle(a)
-    swept = d.events("DustSwept")
-    dust = int(swept[-1].args["dust"]) if swept else 0
+    auction = run_auction(d, plan)
     return outcome_from_events(
-        closed, [settled[a] for a in owners], [settled[a] for a in stations], dust,
+        auction.closed, auction.settled[: len(ow)], auction.settled[len(ow):], auction.dust,
         gas={k: list(v) for k, v in d.gas.items()}, address=d.address, rule=rule, budget_policy=budget_policy,
     )
 
 
 def outcome_from_events(
-    closed: dict[str, Any],
-    owners_settled: Sequence[dict[str, Any]],
-    stations_settled: Sequence[dict[str, Any]],
+    closed: Closed,
+    owners_settled: Sequence[Settled],
+    stations_settled: Sequence[Settled],
     dust: int,
     **context: Any,
 ) -> ChainOutcome:
-    """The outcome as the contract logged it: ``Closed``'s and each ``Settled`` event's arguments
+    """The outcome as the contract logged it: the ``Closed`` record, each ``Settled`` record
     (owners, then stations, in index order) and ``DustSwept``'s dust; ``context`` fills
     ``gas``, ``address``, ``rule`` and ``budget_policy``."""
-    share = [int(s["share"]) for s in owners_settled], [int(s["share"]) for s in stations_settled]
-    tax = [int(s["tax"]) for s in owners_settled], [int(s["tax"]) for s in stations_settled]
+    oshare, sshare = [s.share for s in owners_settled], [s.share for s in stations_settled]
+    otax, stax = [s.tax for s in owners_settled], [s.tax for s in stations_settled]
     return ChainOutcome(
-        winner=int(closed["winner"]) if closed["has_winner"] else None,
-        welfare=[int(s) for s in closed["welfare"]],
-        owner_tax=tax[0],
-        station_tax=tax[1],
-        owner_pays=[c + t for c, t in zip(share[0], tax[0])],
-        station_receives=[r - t for r, t in zip(share[1], tax[1])],
-        surplus=sum(tax[0]) + sum(tax[1]) + dust,
-        owner_share=share[0],
-        station_share=share[1],
+        winner=closed.winner_index,
+        welfare=list(closed.welfare),
+        owner_tax=otax,
+        station_tax=stax,
+        owner_pays=[c + t for c, t in zip(oshare, otax)],
+        station_receives=[r - t for r, t in zip(sshare, stax)],
+        surplus=sum(otax) + sum(stax) + dust,
+        owner_share=oshare,
+        station_share=sshare,
         dust=dust,
         **context,
     )

@@ -12,14 +12,14 @@ section 5 step 4).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.chain import Event
+from contracts.constants import ROLE_OWNER
+from contracts.driver import contributions_hash
 from mechanism import Outcome, settle
-
-OWNER, STATION = 1, 2
 
 
 @dataclass
@@ -37,6 +37,7 @@ class RoundLog:
     dust: int | None = None
     report: dict[str, Any] | None = None  # TrainingReported args (its first chunk included)
     chunks: dict[int, list[int]] = field(default_factory=dict)  # first station -> contributions
+    cancelled: bool = False
 
     @property
     def contributions(self) -> list[int] | None:
@@ -52,15 +53,23 @@ class RoundLog:
 
 @dataclass(frozen=True)
 class RoundAudit:
+    """One round's audit. ``unauditable`` says why nothing could be compared (a round
+    never closed has no outcome to check); such a round is not ``ok``."""
+
     round_id: int
     differences: list[str]
     reference: Outcome | None
     participants: int
     proposals: int
+    unauditable: str | None = None
+
+    @property
+    def auditable(self) -> bool:
+        return self.unauditable is None
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return self.auditable and not self.differences
 
 
 def _addr(a: Any) -> str:
@@ -78,7 +87,7 @@ def rebuild(events: Iterable[Event]) -> list[RoundLog]:
         if ev.name == "RoundStarted":
             r.subsidy = int(a["subsidy"])
         elif ev.name == "Registered":
-            side = r.owners if int(a["role"]) == OWNER else r.stations
+            side = r.owners if int(a["role"]) == ROLE_OWNER else r.stations
             side[int(a["index"])] = {"address": _addr(a["participant"]), "weight": int(a["weight"]),
                                      "deposit": int(a["deposit"])}
         elif ev.name == "Proposed":
@@ -96,6 +105,8 @@ def rebuild(events: Iterable[Event]) -> list[RoundLog]:
             r.chunks[0] = [int(c) for c in a["contributions"]]
         elif ev.name == "ContributionsReported":
             r.chunks[int(a["first"])] = [int(c) for c in a["contributions"]]
+        elif ev.name == "Finalized" and a["cancelled"]:
+            r.cancelled = True
     return [rounds[k] for k in sorted(rounds)]
 
 
@@ -105,72 +116,128 @@ def _dense(side: dict[int, dict[str, Any]], what: str, round_id: int) -> list[di
     return [side[i] for i in range(len(side))]
 
 
-def audit_round(log: RoundLog) -> RoundAudit:
-    """Recompute one round with the reference and compare with what the contract logged."""
-    diffs: list[str] = []
+def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = None,
+                chain_contributions_hash: bytes | None = None) -> RoundAudit:
+    """Recompute one round with the reference and compare with what the contract logged:
+    the choice, every share, tax and payout, the dust, and the winner's reported
+    contributions (complete, one per station, against ``expected_contributions`` and
+    the hash the contract stored, when given)."""
     owners = _dense(log.owners, "owner", log.round_id)
     stations = _dense(log.stations, "station", log.round_id)
-    m = len(log.budgets)
-    if log.closed is None or not owners or not stations or m == 0:
-        return RoundAudit(log.round_id, [], None, len(owners) + len(stations), m)
-    budgets = [log.budgets[k] for k in range(m)]
+    n, m = len(owners) + len(stations), len(log.budgets)
+    if log.cancelled:
+        diffs = [f"{label} {i} payout: chain {int(log.settled[p['address']]['payout'])}, deposit {p['deposit']}"
+                 for label, side in (("owner", owners), ("station", stations)) for i, p in enumerate(side)
+                 if p["address"] in log.settled and int(log.settled[p["address"]]["payout"]) != p["deposit"]]
+        return RoundAudit(log.round_id, diffs, None, n, m)
+    if log.closed is None:
+        return RoundAudit(log.round_id, [], None, n, m, unauditable="never closed: no outcome to check yet")
     zeros = [0] * m
     ref = settle(
-        budgets=budgets,
+        budgets=[log.budgets[k] for k in range(m)],
         owner_weights=[o["weight"] for o in owners],
         station_weights=[s["weight"] for s in stations],
         owner_values=[log.claims.get(o["address"], zeros) for o in owners],
         station_costs=[log.claims.get(s["address"], zeros) for s in stations],
         subsidy=log.subsidy,
     )
+    diffs = _choice_differences(log, ref)
+    diffs += _settlement_differences(log, owners, stations, ref)
+    if log.dust is not None and log.dust != ref.dust:
+        diffs.append(f"dust: chain {log.dust}, reference {ref.dust}")
+    diffs += _report_differences(log, len(stations), expected_contributions, chain_contributions_hash)
+    return RoundAudit(log.round_id, diffs, ref, n, m)
+
+
+def _choice_differences(log: RoundLog, ref: Outcome) -> list[str]:
+    assert log.closed is not None
+    diffs = []
     winner = int(log.closed["winner"]) if log.closed["has_winner"] else None
     if winner != ref.winner:
         diffs.append(f"winner: chain {winner}, reference {ref.winner}")
     welfare = [int(w) for w in log.closed["welfare"]]
     if welfare != ref.welfare:
         diffs.append(f"welfare: chain {welfare}, reference {ref.welfare}")
-    for label, people, shares, taxes in (
-        ("owner", owners, ref.owner_share, ref.owner_tax),
-        ("station", stations, ref.station_share, ref.station_tax),
+    return diffs
+
+
+def _settlement_differences(log: RoundLog, owners: list[dict[str, Any]], stations: list[dict[str, Any]],
+                            ref: Outcome) -> list[str]:
+    """Share, tax and payout of every settled participant: an owner keeps its deposit less
+    what it pays, a station gets its deposit plus what it receives, and only one that did
+    not reveal forfeits a penalty."""
+    diffs: list[str] = []
+    for label, people, shares, taxes, moves in (
+        ("owner", owners, ref.owner_share, ref.owner_tax, [-x for x in ref.owner_pays]),
+        ("station", stations, ref.station_share, ref.station_tax, ref.station_receives),
     ):
         for i, p in enumerate(people):
             s = log.settled.get(p["address"])
             if s is None:
                 continue  # not settled yet: nothing to compare
-            if int(s["share"]) != shares[i]:
-                diffs.append(f"{label} {i} share: chain {int(s['share'])}, reference {shares[i]}")
-            if int(s["tax"]) != taxes[i]:
-                diffs.append(f"{label} {i} tax: chain {int(s['tax'])}, reference {taxes[i]}")
-    if log.dust is not None and log.dust != ref.dust:
-        diffs.append(f"dust: chain {log.dust}, reference {ref.dust}")
-    return RoundAudit(log.round_id, diffs, ref, len(owners) + len(stations), m)
+            for what, chain, want in (("share", int(s["share"]), shares[i]), ("tax", int(s["tax"]), taxes[i])):
+                if chain != want:
+                    diffs.append(f"{label} {i} {what}: chain {chain}, reference {want}")
+            penalty = int(s["penalty"])
+            if penalty and p["address"] in log.claims:
+                diffs.append(f"{label} {i} penalty: chain {penalty}, but it revealed")
+            payout = p["deposit"] + moves[i] - penalty
+            if int(s["payout"]) != payout:
+                diffs.append(f"{label} {i} payout: chain {int(s['payout'])}, reference {payout}")
+    return diffs
 
 
-def audit_events(events: Sequence[Event]) -> list[RoundAudit]:
-    """Audit every round found in ``events``."""
-    return [audit_round(r) for r in rebuild(events)]
+def _report_differences(log: RoundLog, n_stations: int, expected: Sequence[int] | None,
+                        stored_hash: bytes | None) -> list[str]:
+    if log.report is None:
+        return [] if expected is None else ["contributions: the winner never reported"]
+    got = log.contributions
+    if got is None:
+        return [f"contributions: the report does not list all {n_stations} stations"]
+    diffs = []
+    if int(log.report["stations"]) != n_stations:
+        diffs.append(f"contributions: report counts {int(log.report['stations'])} stations, {n_stations} registered")
+    if expected is not None and list(got) != [int(c) for c in expected]:
+        diffs.append(f"contributions: chain {got}, expected {list(expected)}")
+    if stored_hash is not None and contributions_hash(got) != bytes(stored_hash):
+        diffs.append("contributions: the logged contributions do not hash to the contract's stored hash")
+    return diffs
+
+
+def audit_events(events: Sequence[Event], *, expected_contributions: Mapping[int, Sequence[int]] | None = None,
+                 contribution_hashes: Mapping[int, bytes] | None = None) -> list[RoundAudit]:
+    """Audit every round found in ``events``; ``expected_contributions`` and
+    ``contribution_hashes`` (round -> value) are compared with the logged reports."""
+    expected_contributions = expected_contributions or {}
+    contribution_hashes = contribution_hashes or {}
+    return [audit_round(r, expected_contributions.get(r.round_id), contribution_hashes.get(r.round_id))
+            for r in rebuild(events)]
 
 
 def fetch_events(rpc: str, address: str, from_block: int = 0) -> list[Event]:
     """Every log of the contract at ``address`` on the node at ``rpc``, decoded, in order."""
-    from web3 import Web3
+    return _attach(rpc, address).chain_events(from_block)
 
-    from contracts.build import compiled
-    from contracts.chain import EventDecoder
 
-    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 60}))
-    if not w3.is_connected():
-        raise ValueError(f"--rpc: no JSON-RPC node answers at {rpc}")
-    if not Web3.is_address(address):
+def stored_contribution_hashes(rpc: str, address: str, rounds: Iterable[int]) -> dict[int, bytes]:
+    """The contributions hash the contract stored for each of ``rounds`` that has a report."""
+    chain = _attach(rpc, address)
+    return {r: bytes(chain.call("contributions_hash", [r])) for r in rounds}
+
+
+def _attach(rpc: str, address: str) -> Any:
+    from eth_utils import is_address
+
+    from contracts.chain import connect
+
+    if not is_address(address):
         raise ValueError(f"--address: not an address: {address!r}")
-    address = Web3.to_checksum_address(address)
-    if not w3.eth.get_code(address):
-        raise ValueError(f"--address: no contract at {address} on {rpc}")
-    decoder = EventDecoder(compiled().abi)
-    logs = w3.eth.get_logs({"address": address, "fromBlock": from_block, "toBlock": "latest"})
-    out = []
-    for log in logs:
-        ev = decoder.decode([bytes(t) for t in log["topics"]], bytes(log["data"]))
-        if ev is not None:
-            out.append(ev)
-    return out
+    try:
+        chain = connect(rpc)
+    except ValueError as e:
+        raise ValueError(f"--rpc: {e}") from None
+    try:
+        chain.attach(address)
+    except ValueError as e:
+        raise ValueError(f"--address: {e}") from None
+    return chain

@@ -107,18 +107,25 @@ def _cmd_round(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from hcfl_cli.audit import audit_events, fetch_events
+    from hcfl_cli.audit import audit_events, fetch_events, rebuild, stored_contribution_hashes
 
     events = fetch_events(args.rpc, args.address)
-    audits = audit_events(events)
+    reported = [r.round_id for r in rebuild(events) if r.report is not None]
+    audits = audit_events(events, contribution_hashes=stored_contribution_hashes(args.rpc, args.address, reported))
     if not audits:
         raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")
     for a in audits:
-        status = "[green]matches the reference[/]" if a.ok else "[red]DIFFERS[/]"
+        if not a.auditable:
+            status = f"[yellow]not auditable[/]: {a.unauditable}"
+        else:
+            status = "[green]matches the reference[/]" if a.ok else "[red]DIFFERS[/]"
         console.print(f"round {a.round_id}: {a.participants} participants, {a.proposals} proposals: {status}")
         for d in a.differences:
             console.print(f"   {d}")
-    return 0 if all(a.ok for a in audits) else 1
+    audited = [a for a in audits if a.auditable]
+    if not audited:
+        console.print("[red]no round of this deployment could be audited yet[/]")
+    return 0 if audited and all(a.ok for a in audited) else 1
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
@@ -220,12 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from contracts.chain import Reverted
+
     try:
         return int(args.func(args))
     except ValueError as e:
         # Bad input: one line naming the option or field, no traceback.
         print(f"hcfl {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Reverted as e:
+        # The contract refused a transaction: its reason, in one line.
+        print(f"hcfl {args.command}: the contract refused {e.fn}: {e.reason}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("hcfl: interrupted", file=sys.stderr)
         return 130

@@ -12,21 +12,20 @@ that left the contract is reconciled with what the reference says each participa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.auction import Auction, Bidder, Finish, Offer, Report, RoundPlan, finish_round, run_auction
 from contracts.chain import Event
 from contracts.driver import Deployment
 from contracts.onchain import ChainOutcome, outcome_from_events
 from hcfl_cli.audit import RoundAudit, audit_events
-from hcfl_cli.scenario import Scenario
+from hcfl_cli.scenario import LEAST_BOND, Scenario
 from mechanism import Outcome, settle
-
-GAS_MONEY = 10**18  # each account's allowance for fees on a real node (and bonds, far smaller)
-BOND_RELEASED = 1
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Reconciliation:
 class RoundRecord:
     scenario: Scenario
     reference: Outcome
-    chain: dict[str, Any]  # the outcome as the contract logged it
+    chain: dict[str, Any]  # the outcome as the contract logged it (plain JSON)
     audit: list[RoundAudit]
     training: Any | None  # hfl.result.TrainResult, None when nothing won
     accuracy_bps: int | None
@@ -59,20 +58,19 @@ class RoundRecord:
     chain_kind: str
     seconds: dict[str, float] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list, repr=False)  # the deployment's decoded logs
+    auction: Auction | None = field(default=None, repr=False)
 
 
 def chain_outcome(rec: RoundRecord) -> ChainOutcome:
     """The round as the contract logged it, with the reference's field names (for the tables)."""
-    n_o = len(rec.scenario.owner_weights)
-    settled = rec.chain["settled"]
-    return outcome_from_events(rec.chain["closed"], settled[:n_o], settled[n_o:], rec.chain["dust"],
-                               address=rec.address)
+    a = rec.auction
+    assert a is not None
+    n_o = len(a.owners)
+    return outcome_from_events(a.closed, a.settled[:n_o], a.settled[n_o:], a.dust, address=rec.address)
 
 
 def record_json(rec: RoundRecord) -> dict[str, Any]:
     """The whole round as plain JSON (amounts in wei, exact)."""
-    import dataclasses
-
     return {
         "address": rec.address,
         "chain": rec.chain_kind,
@@ -105,6 +103,37 @@ def model_hash(state: dict[str, Any]) -> bytes:
     return h.digest()
 
 
+def scenario_plan(sc: Scenario) -> RoundPlan:
+    """What every participant of ``sc`` sends: truthful claims, the scenario's deposits, and
+    each proposal's metadata with a hash of its description."""
+    offers = []
+    for p in sc.proposals:
+        desc = f"resnet/cnn target={p.labels} rounds={p.rounds}".encode()
+        offers.append(Offer(p.owner, p.budget, p.bond, hashlib.sha256(desc).digest(), p.expected_accuracy_bps,
+                            p.rounds, p.label_mask))
+    return RoundPlan(
+        owners=[Bidder(w, dep, list(v)) for w, dep, v in zip(sc.owner_weights, sc.owner_deposits, sc.owner_values)],
+        stations=[Bidder(u, dep, list(k)) for u, dep, k in zip(sc.station_weights, sc.station_deposits,
+                                                               sc.station_costs)],
+        proposals=offers,
+    )
+
+
+def reconcile(sc: Scenario, reference: Outcome, finish: Finish, d: Deployment) -> Reconciliation:
+    """Every withdrawal against what the reference says each participant pays or receives."""
+    n_o = len(sc.owner_weights)
+    rows = [(f"owner {i}", finish.withdrawn[i], sc.owner_deposits[i] - reference.owner_pays[i]) for i in range(n_o)]
+    rows += [(f"station {j}", finish.withdrawn[n_o + j], sc.station_deposits[j] + reference.station_receives[j])
+             for j in range(len(sc.station_weights))]
+    rows += [(f"bond {m}", amount, sc.proposals[m].bond) for m, amount in sorted(finish.bonds.items())]
+    slashed_bond = sc.proposals[reference.winner].bond if finish.slashed and reference.winner is not None else 0
+    return Reconciliation(rows, d.pool(), reference.surplus + slashed_bond, d.contract_balance())
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in dataclasses.asdict(record).items()}
+
+
 def play_round(
     sc: Scenario,
     *,
@@ -118,36 +147,13 @@ def play_round(
     t = time.perf_counter()
     reference = settle(**sc.profile())
     on_step("deploying the contract")
-    d = Deployment.deploy(rpc)
-    owners = [d.new_account(dep + GAS_MONEY) for dep in sc.owner_deposits]
-    stations = [d.new_account(dep + GAS_MONEY) for dep in sc.station_deposits]
-    on_step("registering participants with their deposits")
-    for a, w, dep in zip(owners, sc.owner_weights, sc.owner_deposits):
-        d.register(a, "owner", weight=w, deposit=dep)
-    for a, u, dep in zip(stations, sc.station_weights, sc.station_deposits):
-        d.register(a, "station", weight=u, deposit=dep)
-    d.next_phase()
-    on_step("posting proposals with their bonds")
-    for m, p in enumerate(sc.proposals):
-        desc = f"resnet/cnn target={p.labels} rounds={p.rounds}".encode()
-        d.propose(owners[p.owner], budget=p.budget, bond=p.bond, content_hash=hashlib.sha256(desc).digest(),
-                  accuracy_bps=p.expected_accuracy_bps, training_rounds=p.rounds, label_mask=p.label_mask)
-    d.next_phase()
-    on_step("sealed commits")
-    for a, row in zip(owners, sc.owner_values):
-        d.commit(a, row)
-    for a, row in zip(stations, sc.station_costs):
-        d.commit(a, row)
-    d.next_phase()
-    on_step("reveals, close, settlements")
-    for a in owners + stations:
-        d.reveal(a)
-    closed = next(e.args for e in d.close().events if e.name == "Closed")
-    settled = [d.settle(a) for a in owners + stations]
+    d = Deployment.deploy(rpc, min_bond=LEAST_BOND)
+    plan = scenario_plan(sc)
+    auction = run_auction(d, plan, on_step=on_step)
     seconds["auction"] = time.perf_counter() - t
 
-    winner = int(closed["winner"]) if closed["has_winner"] else None
-    training, acc_bps, votes, slashed = None, None, [], False
+    winner = auction.winner
+    training, acc_bps, report = None, None, None
     if winner is not None:
         t = time.perf_counter()
         prop = sc.proposals[winner]
@@ -156,46 +162,28 @@ def play_round(
         from hfl.train import train
 
         # One base station of the federation per registered station; small and fast by default.
-        cfg = TrainConfig.for_proposal(prop.label_mask, len(stations), **{
+        cfg = TrainConfig.for_proposal(prop.label_mask, len(auction.stations), **{
             "seed": sc.seed, "clients_per_station": 2, "global_rounds": prop.rounds, **(train_overrides or {})})
         training = train(cfg, progress=on_train_round)
         seconds["training"] = time.perf_counter() - t
         acc_bps = round(training.final_accuracy * 10_000)
-        d.report_training(model_hash(training.final_state), acc_bps, list(training.contributions))
-        if d.phase() == "Train":  # the report normally opens the vote at once
-            d.next_phase()
-        on_step("owners vote on the achieved accuracy")
-        for i, a in enumerate(owners):
-            if i != prop.owner:
-                punish = acc_bps < prop.expected_accuracy_bps
-                d.vote(a, punish)
-                votes.append((i, punish))
-        fin = d.finalize()
-        slashed = any(e.args.get("slashed") for e in fin.events if e.name == "Finalized")
+        report = Report(model_hash(training.final_state), acc_bps, list(training.contributions))
+        on_step("the winner reports; the other owners vote on the achieved accuracy")
     else:
-        d.next_phase()
-        if d.phase() != "Finalized":
-            d.next_phase()
-
-    on_step("withdrawals")
-    rows = []
-    for i, a in enumerate(owners):
-        rows.append((f"owner {i}", d.withdraw(a), sc.owner_deposits[i] - reference.owner_pays[i]))
-    for j, a in enumerate(stations):
-        rows.append((f"station {j}", d.withdraw(a), sc.station_deposits[j] + reference.station_receives[j]))
-    for m, p in enumerate(sc.proposals):
-        if int(d.chain.call("proposals", [d.round_id, m])[2]) == BOND_RELEASED:
-            rows.append((f"bond {m}", d.withdraw_bond(owners[p.owner], m), p.bond))
-    expected_pool = reference.surplus + (sc.proposals[winner].bond if slashed else 0)
-    rec = Reconciliation(rows, d.pool(), expected_pool, d.contract_balance())
-    swept = d.events("DustSwept")
+        on_step("no proposal won: the round ended at close; refunds")
+    promised = sc.proposals[winner].expected_accuracy_bps if winner is not None else 0
+    finish = finish_round(d, auction, plan, report=report,
+                          punish=lambda _owner: acc_bps is not None and acc_bps < promised)
+    on_step("withdrawals done")
     chain_view = {
         "winner": winner,
-        "welfare": [int(w) for w in closed["welfare"]],
-        "closed": {k: (v if isinstance(v, (bool, int, list)) else str(v)) for k, v in closed.items()},
-        "dust": int(swept[-1].args["dust"]) if swept else 0,
-        "settled": [{k: (int(v) if isinstance(v, int) else str(v)) for k, v in s.items()} for s in settled],
+        "welfare": list(auction.closed.welfare),
+        "closed": _plain(auction.closed),
+        "dust": auction.dust,
+        "settled": [_plain(s) for s in auction.settled],
     }
     events = d.events()
-    return RoundRecord(sc, reference, chain_view, audit_events(events), training, acc_bps, votes, slashed, rec,
-                       {k: list(v) for k, v in d.gas.items()}, d.address, d.chain.kind, seconds, events)
+    expected = {d.round_id: report.contributions} if report is not None else {}
+    return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected), training,
+                       acc_bps, finish.votes, finish.slashed, reconcile(sc, reference, finish, d),
+                       {k: list(v) for k, v in d.gas.items()}, d.address, d.chain.kind, seconds, events, auction)

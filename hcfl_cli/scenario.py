@@ -19,10 +19,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mechanism import MAX_AMOUNT, cost_shares
+from mechanism import MAX_AMOUNT, deposit_bounds
 
 GWEI = 10**9
 N_LABELS = 10
+LEAST_BOND = GWEI
+"""The least responsibility bond of the deployment ``hcfl round`` makes, and the floor of a
+proposal's default bond (a tenth of its budget), so that no default is refused on chain."""
+
+
+def default_bond(budget: int) -> int:
+    """A tenth of the budget, and never less than ``LEAST_BOND``."""
+    return max(budget // 10, LEAST_BOND)
 
 
 @dataclass(frozen=True)
@@ -71,15 +79,6 @@ class Scenario:
         return d
 
 
-def deposit_bounds(budgets: Sequence[int], owner_weights: Sequence[int], owner_values: Sequence[Sequence[int]],
-                   station_costs: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
-    """The least deposits that let everyone reveal its claims (SPEC section 5 step 4)."""
-    shares = [cost_shares(c, owner_weights) for c in budgets]
-    owners = [max(row) + max(s[i] for s in shares) for i, row in enumerate(owner_values)]
-    stations = [max(row) for row in station_costs]
-    return owners, stations
-
-
 def sample_scenario(seed: int = 0, owners: int = 10, stations: int = 10, proposals: int = 4,
                     core: int = 2, extra: int = 4) -> Scenario:
     """A seeded scenario after the paper's section V-C (see the module docstring)."""
@@ -100,7 +99,7 @@ def sample_scenario(seed: int = 0, owners: int = 10, stations: int = 10, proposa
         # The budget pays the stations' expected cost (5 Gwei per label each) plus 20%.
         budget = stations * 5 * len(labels) * GWEI * 6 // 5
         props.append(Proposal(owner=o, labels=labels, expected_accuracy_bps=rng.choice([7000, 8000, 9000]),
-                              rounds=5, budget=budget, bond=budget // 10))
+                              rounds=5, budget=budget, bond=default_bond(budget)))
     values = [[sum(label_value[i][lab] for lab in p.labels if lab in targets[i]) for p in props] for i in range(owners)]
     costs = [[sum(label_cost[j][lab] for lab in p.labels) for p in props] for j in range(stations)]
     ow = [rng.randint(1, 3) for _ in range(owners)]
@@ -132,6 +131,16 @@ def _int(value: Any, where: str, lo: int, hi: int) -> int:
     return value
 
 
+def _bond(p: Mapping[str, Any], budget: int, where: str) -> int:
+    if "bond" not in p:
+        return default_bond(budget)
+    bond = _gwei(p["bond"], f"{where}.bond")
+    if bond < LEAST_BOND:
+        raise ValueError(f"{where}.bond: {bond // GWEI} Gwei is below the contract's least bond of "
+                         f"{LEAST_BOND // GWEI} Gwei")
+    return bond
+
+
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     """Build a scenario from the file format (amounts in Gwei); errors name the field.
 
@@ -149,7 +158,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         owner = 0
         labels = [0, 1]
         budget = 40
-        bond = 4              # optional, default budget/10
+        bond = 4              # optional, default budget/10 and at least 1 Gwei (the least bond)
         expected_accuracy_bps = 8000   # optional
         rounds = 3            # optional
     """
@@ -174,7 +183,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
             expected_accuracy_bps=_int(p.get("expected_accuracy_bps", 8000), f"{where}.expected_accuracy_bps", 0, 10000),
             rounds=_int(p.get("rounds", 3), f"{where}.rounds", 1, 10_000),
             budget=budget,
-            bond=_gwei(p.get("bond", budget // GWEI // 10), f"{where}.bond"),
+            bond=_bond(p, budget, where),
         ))
 
     def rows(seq: list, key: str, side: str) -> tuple[list[int], list[list[int]], list[int | None]]:

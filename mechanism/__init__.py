@@ -8,7 +8,8 @@ experiments are checked against; ``settle_fast`` is its vectorized twin for big 
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.fast import settle_fast
 from mechanism.settle import Outcome, settle, settle_checked, utility
-from mechanism.shares import ceil_div, cost_shares, dust, effective_budgets, reward_shares
+from mechanism.shares import (ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, owner_deposit_bound,
+                              reward_shares, station_deposit_bound)
 from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
 
 __all__ = [
@@ -20,12 +21,15 @@ __all__ = [
     "choose",
     "clarke_tax",
     "cost_shares",
+    "deposit_bounds",
     "dust",
     "effective_budgets",
     "others_welfare",
+    "owner_deposit_bound",
     "reward_shares",
     "settle",
     "settle_checked",
     "settle_fast",
+    "station_deposit_bound",
     "utility",
 ]

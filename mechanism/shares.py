@@ -9,7 +9,8 @@ difference is the dust that goes to the recycle pool.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -57,3 +58,33 @@ def effective_budgets(
         return [(lo + hi) // 2 for lo, hi in zip(lows, highs)]
     rng = random.Random(seed)
     return [rng.randint(min(lo, hi), max(lo, hi)) for lo, hi in zip(lows, highs)]
+
+
+def owner_deposit_bound(claims: Sequence[Any], shares: Sequence[Any], maximum: Callable[[list[Any]], Any] = max) -> Any:
+    """SPEC section 5 step 4: ``max_m b[i][m] + max_m c[i][m]``, the least deposit that lets an
+    owner reveal ``claims`` when its cost shares are ``shares``; it covers the worst tax.
+
+    ``maximum`` lets the z3 encoding apply the same bound to symbolic terms.
+    """
+    return maximum(list(claims)) + maximum(list(shares))
+
+
+def station_deposit_bound(claims: Sequence[Any], maximum: Callable[[list[Any]], Any] = max) -> Any:
+    """SPEC section 5 step 4: ``max_m k[j][m]``, the least deposit that lets a station reveal."""
+    return maximum(list(claims))
+
+
+def deposit_bounds(
+    budgets: Sequence[int],
+    owner_weights: Sequence[int],
+    owner_values: Sequence[Sequence[int]],
+    station_costs: Sequence[Sequence[int]],
+    *,
+    subsidy: int = 0,
+) -> tuple[list[int], list[int]]:
+    """The least deposit of every owner and every station (SPEC section 5 step 4), with the
+    owners' cost shares lowered by a recycled ``subsidy`` as the contract lowers them."""
+    shares = [cost_shares(C - min(subsidy, C), owner_weights) for C in budgets]
+    owners = [owner_deposit_bound(row, [s[i] for s in shares]) for i, row in enumerate(owner_values)]
+    stations = [station_deposit_bound(row) for row in station_costs]
+    return owners, stations

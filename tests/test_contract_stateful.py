@@ -343,10 +343,10 @@ class HCFLMachine(RuleBasedStateMachine):
                 self.d.chain.transact(self.d.deployer, "settle", [r, who, claims, bytes(32)])
             return
         tx = self.d.chain.transact(self.d.deployer, "settle", [r, who, claims, salt])
-        got = next(e.args for e in tx.events if e.name == "Settled")
+        got = tx.first("Settled")
         role, _, dep, idx = m.reg[who]
         if m.cancelled:
-            assert (got["tax"], got["share"], got["payout"]) == (0, 0, dep)
+            assert (got.tax, got.share, got.payout) == (0, 0, dep)
             m.settled[who] = dep
             return
         exp = m.expected
@@ -361,7 +361,7 @@ class HCFLMachine(RuleBasedStateMachine):
         assert payout >= 0
         penalty = 0 if revealed else min(PENALTY, payout)
         payout -= penalty
-        assert (got["tax"], got["share"], got["penalty"], got["payout"]) == (tax, share, penalty, payout)
+        assert (got.tax, got.share, got.penalty, got.payout) == (tax, share, penalty, payout)
         m.settled[who] = payout
         event("settled a participant" + (" who did not reveal" if not revealed else ""))
         self.pool += tax + penalty
@@ -385,7 +385,7 @@ class HCFLMachine(RuleBasedStateMachine):
             assert boa.env.get_balance(who) == before + m.settled[who]
             self.balance -= m.settled[who]
             m.withdrawn.add(who)
-            assert self.d.participant(who, r)["amount"] == 0
+            assert self.d.participant(who, r).amount == 0
             self.done.add((r, who))
 
     @rule(a=actors, k=st.integers(0, 3))

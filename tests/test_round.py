@@ -112,3 +112,100 @@ def test_a_round_against_anvil_started_by_the_test_reconciles_and_audits_from_it
         audits = audit_events(fetch_events(node.url, rec.address))
         assert [a.ok for a in audits] == [True]
         assert dataclasses.asdict(audits[0].reference) == dataclasses.asdict(rec.reference)
+
+
+def _write(tmp_path: Path, scenario: dict) -> Path:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(scenario))
+    return path
+
+
+def test_a_round_that_no_proposal_wins_refunds_everyone_and_exits_cleanly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the only owner values the only proposal at 0: welfare is negative, nothing is trained
+    path = _write(tmp_path, {
+        "owners": [{"weight": 1, "values": [0]}],
+        "stations": [{"weight": 1, "costs": [5]}],
+        "proposals": [{"owner": 0, "labels": [0, 1], "budget": 10}],
+    })
+    assert main(["round", "--scenario", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "no difference" in out and "to the wei: yes" in out
+    record = json.loads((tmp_path / "out" / "round.json").read_text())
+    assert record["reference"]["winner"] is None and record["chain_outcome"]["winner"] is None
+    assert record["training"] is None and record["votes"] == []
+    rows = {r["who"]: r for r in record["reconciliation"]["rows"]}
+    assert rows["bond 0"]["withdrawn"] == rows["bond 0"]["expected"] > 0
+    assert record["audit"] == [{"round": 1, "ok": True, "differences": []}]
+
+
+def test_a_budget_under_ten_gwei_gets_a_default_bond_the_contract_takes(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "owners": [{"weight": 1, "values": [30]}, {"weight": 1, "values": [20]}],
+        "stations": [{"weight": 1, "costs": [1]}],
+        "proposals": [{"owner": 0, "labels": [0], "budget": 5}],
+    })
+    from hcfl_cli.scenario import LEAST_BOND, load_scenario
+
+    sc = load_scenario(path)
+    assert sc.proposals[0].bond == LEAST_BOND
+    rec = play_round(sc, train_overrides=SMALL_TRAINING)
+    assert rec.reconciliation.ok and all(a.ok for a in rec.audit)
+
+
+def test_a_bond_under_the_contracts_least_bond_is_one_line_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, {
+        "owners": [{"values": [30]}], "stations": [{"costs": [1]}],
+        "proposals": [{"owner": 0, "labels": [0], "budget": 5, "bond": 0}],
+    })
+    assert main(["round", "--scenario", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "proposals[0].bond" in err[0] and "least bond" in err[0]
+
+
+def test_the_auditor_reports_a_round_never_closed_as_not_auditable() -> None:
+    from contracts import Deployment
+
+    d = Deployment.deploy(None)
+    o, s = d.new_account(), d.new_account()
+    d.register(o, "owner", weight=1, deposit=10**9)
+    d.register(s, "station", weight=1, deposit=10**9)
+    d.next_phase()
+    d.propose(o, budget=100, bond=1)
+    (audit,) = audit_events(d.events())
+    assert not audit.auditable and not audit.ok and "never closed" in (audit.unauditable or "")
+
+
+def test_the_auditor_finds_a_tampered_payout(small_round: RoundRecord) -> None:
+    events = _events_of(small_round)
+    first = next(k for k, e in enumerate(events) if e.name == "Settled")
+    tampered = list(events)
+    tampered[first] = Event("Settled", {**events[first].args, "payout": int(events[first].args["payout"]) - 1})
+    (audit,) = audit_events(tampered)
+    assert any("payout: chain" in d for d in audit.differences)
+
+
+def test_the_auditor_compares_the_reported_contributions(small_round: RoundRecord) -> None:
+    events = _events_of(small_round)
+    reported = list(small_round.training.contributions)
+    assert audit_events(events, expected_contributions={1: reported})[0].ok
+    wrong = [c + 1 for c in reported]
+    (audit,) = audit_events(events, expected_contributions={1: wrong})
+    assert any(d.startswith("contributions: chain") for d in audit.differences)
+    (audit,) = audit_events(events, contribution_hashes={1: b"\x00" * 32})
+    assert any("stored hash" in d for d in audit.differences)
+
+
+@pytest.mark.anvil
+def test_hcfl_audit_checks_the_contributions_against_the_hash_stored_on_chain(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        anvil_path()
+    except NodeUnavailable as e:
+        pytest.skip(str(e))
+    with start_node("anvil") as node:
+        rec = play_round(sample_scenario(3, owners=3, stations=2, proposals=2), rpc=node.url,
+                         train_overrides=SMALL_TRAINING)
+        assert main(["audit", "--rpc", node.url, "--address", rec.address]) == 0
+    assert "matches the reference" in capsys.readouterr().out

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hcfl_cli.scenario import GWEI, deposit_bounds, load_scenario, sample_scenario
+from hcfl_cli.scenario import GWEI, load_scenario, sample_scenario
+from mechanism import deposit_bounds
 from mechanism import settle
 
 

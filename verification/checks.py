@@ -251,16 +251,6 @@ def check_accounting(rule: str, policy: str, bounds: Bounds, *, expected: str = 
     return _run("exact accounting", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
 
 
-def deposit_bounds(claims: Sequence[Sequence[int]], shares: Sequence[Sequence[int]], side: str) -> list[int]:
-    """SPEC section 5 step 4: the least deposit that lets a participant reveal its claims.
-
-    Owner ``max_m b[i][m] + max_m c[i][m]``; station ``max_m k[j][m]``.
-    """
-    if side == "owner":
-        return [max(row) + max(srow) for row, srow in zip(claims, shares)]
-    return [max(row) for row in claims]
-
-
 def _sym_max(terms: Sequence[enc.Term]) -> enc.Term:
     best = terms[0]
     for t in terms[1:]:
@@ -274,8 +264,9 @@ def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HO
     An owner owes ``owner_pays[i]``; a station owes ``-station_receives[j]`` when negative.
     """
     profile, out = _single(bounds, rule, policy)
-    owner_deposit = [_sym_max(list(row)) + _sym_max(list(crow)) for row, crow in zip(profile.owner_values, out.cost_shares)]
-    station_deposit = [_sym_max(list(row)) for row in profile.station_costs]
+    owner_deposit = [mechanism.owner_deposit_bound(row, crow, _sym_max)
+                     for row, crow in zip(profile.owner_values, out.cost_shares)]
+    station_deposit = [mechanism.station_deposit_bound(row, _sym_max) for row in profile.station_costs]
     negated = z3.Or(
         *[p > d for p, d in zip(out.owner_pays, owner_deposit)],
         *[-r > d for r, d in zip(out.station_receives, station_deposit)],
@@ -287,7 +278,9 @@ def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HO
             ("owner", o.owner_pays, p["owner_values"], c),
             ("station", [-x for x in o.station_receives], p["station_costs"], r),
         ):
-            for i, (x, d) in enumerate(zip(owes, deposit_bounds(claims, sh, side))):
+            bounds_ = [mechanism.owner_deposit_bound(row, srow) if side == "owner" else mechanism.station_deposit_bound(row)
+                       for row, srow in zip(claims, sh)]
+            for i, (x, d) in enumerate(zip(owes, bounds_)):
                 if x > d:
                     return {"side": side, "index": i, "owes": x, "deposit": d}
         return None
@@ -346,5 +339,4 @@ __all__ = [
     "check_individual_rationality",
     "check_solvency",
     "check_truthfulness",
-    "deposit_bounds",
 ]

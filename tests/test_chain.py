@@ -1,0 +1,70 @@
+"""contracts.chain: one client for titanoboa and JSON-RPC nodes, reverts with their reason,
+estimates with a margin, and settlements in flight together."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import Deployment, Reverted, RoundPlan, run_auction
+from contracts.chain import GAS_MARGIN_FIXED, gas_limit
+from contracts.nodes import NodeUnavailable, anvil_path, start_node
+from mechanism import settle
+
+try:
+    anvil_path()
+    HAVE_ANVIL = True
+except NodeUnavailable:
+    HAVE_ANVIL = False
+
+needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
+
+PROFILE = dict(budgets=[100, 80], owner_weights=[1, 2], station_weights=[1, 1, 3],
+               owner_values=[[90, 10], [60, 70]], station_costs=[[20, 30], [25, 5], [1, 1]])
+
+
+def test_a_gas_limit_is_the_estimate_plus_a_margin_within_the_block() -> None:
+    assert gas_limit(100_000) == 100_000 + 25_000 + GAS_MARGIN_FIXED
+    assert gas_limit(100_000, block_limit=110_000) == 110_000
+
+
+def test_a_revert_on_the_embedded_evm_carries_the_contracts_reason() -> None:
+    d = Deployment.deploy(None)
+    a = d.new_account()
+    with pytest.raises(Reverted, match="hcfl: weight out of range") as info:
+        d.register(a, "owner", weight=0, deposit=5)
+    assert info.value.fn == "register" and info.value.reason == "hcfl: weight out of range"
+
+
+def test_decoded_events_read_as_typed_records() -> None:
+    d = Deployment.deploy(None)
+    a = d.new_account()
+    d.register(a, "owner", weight=3, deposit=50)
+    reg = d.events("Registered")[0].record
+    assert (reg.participant, reg.role, reg.index, reg.weight, reg.deposit) == (a, 1, 0, 3, 50)
+    assert d.participant(a).weight == 3 and d.participant(a).held == 50
+
+
+@needs_anvil
+def test_a_revert_on_a_node_carries_the_same_reason_and_sends_nothing() -> None:
+    with start_node("anvil") as node:
+        d = Deployment.deploy(node.url)
+        a = d.new_account(10**18)
+        before = d.chain.w3.eth.get_transaction_count(a)
+        with pytest.raises(Reverted, match="hcfl: weight out of range"):
+            d.register(a, "owner", weight=0, deposit=5)
+        assert d.chain.w3.eth.get_transaction_count(a) == before
+
+
+@needs_anvil
+def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() -> None:
+    # 1 s blocks: every participant's settlement is estimated before any is mined, so the
+    # last one in the block also runs the dust sweep that its estimate did not include.
+    with start_node("anvil", block_time=1) as node:
+        d = Deployment.deploy(node.url, phase_seconds=(60, 60, 60, 60, 3600, 3600))
+        auction = run_auction(d, RoundPlan.from_profile(**PROFILE), self_settle=True)
+        settles = [tx for tx in d.txs if tx.fn == "settle"]
+        blocks = {d.chain.w3.eth.get_transaction_receipt(tx.hash)["blockNumber"] for tx in settles}
+    assert len(settles) == 5 and len(blocks) < len(settles)
+    ref = settle(**PROFILE)
+    assert [s.tax for s in auction.settled] == ref.owner_tax + ref.station_tax
+    assert auction.dust == ref.dust
