@@ -146,8 +146,9 @@ def run_auction(
     bonds = [0] * len(plan.owners)
     for p in plan.proposals:
         bonds[p.owner] += p.bond
-    owners = [d.new_account(b.deposit + bond + GAS_MONEY) for b, bond in zip(plan.owners, bonds)]
-    stations = [d.new_account(b.deposit + GAS_MONEY) for b in plan.stations]
+    people = d.new_accounts([b.deposit + bond + GAS_MONEY for b, bond in zip(plan.owners, bonds)]
+                            + [b.deposit + GAS_MONEY for b in plan.stations])
+    owners, stations = people[:len(plan.owners)], people[len(plan.owners):]
     on_step("registering participants with their deposits")
     for a, b in zip(owners, plan.owners):
         d.register(a, "owner", weight=b.weight, deposit=b.deposit)
@@ -161,7 +162,6 @@ def run_auction(
                   param_count=p.param_count)
     d.next_phase()
     on_step("sealed commits")
-    people = owners + stations
     for a, b in zip(people, plan.owners + plan.stations):
         d.commit(a, b.claims)
     d.next_phase()

@@ -5,7 +5,7 @@
 talks to the contract (the round driver, ``settle_on_chain``, ``hcfl round``, the auditor,
 the gas benchmark, the tests) goes through this surface:
 
-- ``new_account(funds) -> address``; ``add_account(key)``; ``balance(address)``;
+- ``new_account(funds) -> address``, ``new_accounts([funds, ...])`` (funded together); ``add_account(key)``; ``balance(address)``;
   ``time_travel(seconds)``; ``now()``
 - ``deploy(args, sender) -> address``; ``attach(address)``
 - ``transact(sender, fn, args, value=0) -> Tx`` (gas used, decoded events, return value);
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +185,9 @@ class BoaChain:
         self.env.set_balance(addr, funds)
         return to_checksum_address(str(addr))
 
+    def new_accounts(self, funds: Sequence[int]) -> list[str]:
+        return [self.new_account(f) for f in funds]
+
     def add_account(self, private_key: bytes | str) -> str:
         """An existing key's address (titanoboa needs no key to send from it)."""
         from eth_account import Account
@@ -313,15 +317,21 @@ class RpcChain:
     # -- accounts ---------------------------------------------------------------------
     def new_account(self, funds: int) -> str:
         """A fresh key held in memory (development chains only) with ``funds`` wei."""
+        return self.new_accounts([funds])[0]
+
+    def new_accounts(self, funds: Sequence[int]) -> list[str]:
+        """Fresh keys, one per amount, funded together (one wait for all the transfers)."""
         from contracts.nodes import fund_addresses
 
-        self._n += 1
-        acct = self.Account.from_key(keccak(text=f"hcfl-account-{self._n}-{time.time_ns()}"))
-        self.keys[acct.address] = acct
-        self.nonces[acct.address] = 0
-        if funds > 0:
-            fund_addresses(self.url, [acct.address], funds, funder=self.funder)
-        return acct.address
+        out = []
+        for _ in funds:
+            self._n += 1
+            acct = self.Account.from_key(keccak(text=f"hcfl-account-{self._n}-{time.time_ns()}"))
+            self.keys[acct.address] = acct
+            self.nonces[acct.address] = 0
+            out.append(acct.address)
+        fund_addresses(self.url, out, list(funds), funder=self.funder)
+        return out
 
     def add_account(self, private_key: bytes | str) -> str:
         """Send transactions from an existing funded key."""

@@ -145,6 +145,10 @@ class Deployment:
         """A fresh, funded externally owned account."""
         return to_checksum_address(self.chain.new_account(funds))
 
+    def new_accounts(self, funds: Sequence[int]) -> list[str]:
+        """Fresh accounts, one per amount, funded together."""
+        return [to_checksum_address(a) for a in self.chain.new_accounts(funds)]
+
     # -- transactions -------------------------------------------------------------------
     def _record(self, tx: Tx) -> Tx:
         self.gas.setdefault(tx.fn, []).append(tx.gas)

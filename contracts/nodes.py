@@ -411,19 +411,21 @@ def funded_accounts(node: Node | str, n: int, wei: int = 1_000 * ETHER,
     return keys
 
 
-def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int,
+def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int | Sequence[int],
                    funder: LocalAccount | None = None) -> None:
-    """Give every address at least ``wei``: ``anvil_setBalance`` where the node has it, else
-    transfers from ``funder`` (a key, signed here) or from the node's unlocked account."""
-    if wei < 0:
-        raise ValueError(f"wei: expected >= 0, got {wei}")
+    """Give every address at least ``wei`` (one amount for all, or one per address):
+    ``anvil_setBalance`` where the node has it, else transfers from ``funder`` (a key,
+    signed here) or from the node's unlocked account, all sent before any is waited for."""
+    amounts = [wei] * len(addresses) if isinstance(wei, int) else list(wei)
+    if len(amounts) != len(addresses) or any(a < 0 for a in amounts):
+        raise ValueError(f"wei: expected amounts >= 0, one per address, got {wei}")
     url = node.url if isinstance(node, Node) else node
     with JsonRpc(url) as rpc:
         try:
             ok = True
             for i in range(0, len(addresses), 2000):
-                answers = rpc.batch([("anvil_setBalance", [a, hex(wei)])
-                                     for a in addresses[i:i + 2000]])
+                answers = rpc.batch([("anvil_setBalance", [a, hex(w)])
+                                     for a, w in zip(addresses[i:i + 2000], amounts[i:i + 2000])])
                 ok = ok and all("error" not in a for a in answers)
                 if not ok:
                     break
@@ -432,7 +434,7 @@ def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int,
         except RpcError:
             pass
         if funder is not None:
-            wait_for_receipts(rpc, _signed_transfers(rpc, funder, addresses, wei))
+            wait_for_receipts(rpc, _signed_transfers(rpc, funder, addresses, amounts))
             return
         unlocked = rpc.call("eth_accounts")
         if not unlocked:
@@ -440,21 +442,22 @@ def fund_addresses(node: Node | str, addresses: Sequence[str], wei: int,
                                   "account to fund keys from (pass a funder key)")
         sender = unlocked[0]
         hashes = []
-        for address in addresses:
+        for address, w in zip(addresses, amounts):
             have = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
-            if have < wei:
+            if have < w:
                 hashes.append(rpc.call("eth_sendTransaction", [
-                    {"from": sender, "to": address, "value": hex(wei - have)}]))
+                    {"from": sender, "to": address, "value": hex(w - have)}]))
         wait_for_receipts(rpc, hashes)
 
 
-def _signed_transfers(rpc: JsonRpc, funder: LocalAccount, addresses: Sequence[str], wei: int) -> list[str]:
-    """Send each address what it lacks of ``wei`` from ``funder``; the transactions' hashes."""
+def _signed_transfers(rpc: JsonRpc, funder: LocalAccount, addresses: Sequence[str],
+                      amounts: Sequence[int]) -> list[str]:
+    """Send each address what it lacks of its amount from ``funder``; the transactions' hashes."""
     chain_id = int(rpc.call("eth_chainId"), 16)
     nonce = int(rpc.call("eth_getTransactionCount", [funder.address, "pending"]), 16)
     price = 2 * int(rpc.call("eth_gasPrice"), 16) + 1
     hashes = []
-    for address in addresses:
+    for address, wei in zip(addresses, amounts):
         have = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
         if have >= wei:
             continue

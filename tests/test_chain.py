@@ -20,6 +20,8 @@ needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (sc
 
 PROFILE = dict(budgets=[100, 80], owner_weights=[1, 2], station_weights=[1, 1, 3],
                owner_values=[[90, 10], [60, 70]], station_costs=[[20, 30], [25, 5], [1, 1]])
+SMALL = dict(budgets=[100], owner_weights=[1, 2], station_weights=[1], owner_values=[[90], [60]],
+             station_costs=[[20]])
 
 
 def test_a_gas_limit_is_the_estimate_plus_a_margin_within_the_block() -> None:
@@ -68,3 +70,20 @@ def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() ->
     ref = settle(**PROFILE)
     assert [s.tax for s in auction.settled] == ref.owner_tax + ref.station_tax
     assert auction.dust == ref.dust
+
+
+@needs_anvil
+def test_a_whole_round_runs_through_a_node_that_refuses_dev_methods() -> None:
+    from contracts.chain import connect
+    from contracts.nodes import dev_accounts
+    from tests.strict_rpc import strict_proxy
+
+    with start_node("anvil", block_time=1) as node, strict_proxy(node.url) as url:
+        chain = connect(url, funder=dev_accounts(1)[0].key)
+        assert chain.w3.eth.accounts == []
+        assert "error" in chain.w3.provider.make_request("evm_increaseTime", [1])
+        d = Deployment.deploy(chain=chain, phase_seconds=(8, 4, 6, 6, 3600, 3600))
+        auction = run_auction(d, RoundPlan.from_profile(**SMALL))
+    ref = settle(**SMALL)
+    assert auction.winner == ref.winner
+    assert [s.tax for s in auction.settled] == ref.owner_tax + ref.station_tax

@@ -1,0 +1,66 @@
+"""A JSON-RPC proxy that behaves like a public provider, in front of a local node.
+
+It refuses ``anvil_*``, ``evm_*``, ``debug_*`` and ``eth_sendTransaction`` (no unlocked
+accounts, no time control, no cheats) and answers ``eth_accounts`` with ``[]``; everything
+else goes to the node behind it. Tests run the chain side through it, so that nothing
+works only because the node is a development node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from contracts.nodes import JsonRpc
+
+REFUSED_PREFIXES = ("anvil_", "evm_", "debug_", "hardhat_")
+REFUSED_METHODS = {"eth_sendTransaction"}
+
+
+def refused(method: str) -> bool:
+    return method.startswith(REFUSED_PREFIXES) or method in REFUSED_METHODS
+
+
+@contextlib.contextmanager
+def strict_proxy(upstream: str) -> Iterator[str]:
+    """Serve the proxy on a free loopback port for the ``with`` block; yields its URL."""
+    lock = threading.Lock()
+    node = JsonRpc(upstream)
+
+    def answer(call: dict[str, Any]) -> dict[str, Any]:
+        method = call.get("method", "")
+        base = {"jsonrpc": "2.0", "id": call.get("id")}
+        if refused(method):
+            return {**base, "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
+        if method == "eth_accounts":
+            return {**base, "result": []}
+        with lock:
+            return node.post(call)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            out = [answer(c) for c in body] if isinstance(body, list) else answer(body)
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        node.close()
