@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mechanism import transfers
 from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profile
 
 from contracts.auction import RoundPlan, run_auction
@@ -93,14 +94,15 @@ def outcome_from_events(
     ``gas``, ``address``, ``rule`` and ``budget_policy``."""
     oshare, sshare = [s.share for s in owners_settled], [s.share for s in stations_settled]
     otax, stax = [s.tax for s in owners_settled], [s.tax for s in stations_settled]
+    owner_pays, station_receives, surplus = transfers(oshare, otax, sshare, stax, dust)
     return ChainOutcome(
         winner=closed.winner_index,
         welfare=list(closed.welfare),
         owner_tax=otax,
         station_tax=stax,
-        owner_pays=[c + t for c, t in zip(oshare, otax)],
-        station_receives=[r - t for r, t in zip(sshare, stax)],
-        surplus=sum(otax) + sum(stax) + dust,
+        owner_pays=owner_pays,
+        station_receives=station_receives,
+        surplus=surplus,
         owner_share=oshare,
         station_share=sshare,
         dust=dust,

@@ -137,14 +137,15 @@ def settle_checked(
         owner_share, station_share = c_by_m[winner], r_by_m[winner]
         # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
         d = sum(owner_share) + min(subsidy, cb[winner]) - sum(station_share)
+    owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_share, station_tax, d)
     return Outcome(
         winner=winner,
         welfare=welfare,
         owner_tax=owner_tax,
         station_tax=station_tax,
-        owner_pays=[c + t for c, t in zip(owner_share, owner_tax)],
-        station_receives=[r - t for r, t in zip(station_share, station_tax)],
-        surplus=sum(owner_tax) + sum(station_tax) + d,
+        owner_pays=owner_pays,
+        station_receives=station_receives,
+        surplus=surplus,
         budgets=cb,
         owner_share=list(owner_share),
         station_share=list(station_share),
@@ -152,6 +153,18 @@ def settle_checked(
         rule=rule,
         budget_policy=budget_policy,
     )
+
+
+def transfers(
+    owner_share: Sequence[int], owner_tax: Sequence[int], station_share: Sequence[int],
+    station_tax: Sequence[int], dust: int,
+) -> tuple[list[int], list[int], int]:
+    """SPEC section 3's transfers from the shares at the outcome and the taxes: what each
+    owner pays (``c + tax``), what each station receives (``r - tax``, may be negative) and
+    the round's surplus (every tax plus the dust)."""
+    owner_pays = [c + t for c, t in zip(owner_share, owner_tax, strict=True)]
+    station_receives = [r - t for r, t in zip(station_share, station_tax, strict=True)]
+    return owner_pays, station_receives, sum(owner_tax) + sum(station_tax) + dust
 
 
 def utility(outcome: Outcome, side: str, index: int, true_claims: Sequence[int]) -> int:
