@@ -73,12 +73,46 @@ WELFARE_BIAS: constant(uint256) = 2**159
 # @dev A round's float (owner shares in, station rewards out) is stored biased too, in
 #      the high 160 bits of `round_acc`.
 FLOAT_BIAS: constant(uint256) = 2**159
-# @dev Masks of the packed slots.
-MASK_96: constant(uint256) = 2**96 - 1
-MASK_32: constant(uint256) = 2**32 - 1
-MASK_8: constant(uint256) = 2**8 - 1
-# @dev Bit of `round_acc` marking a cancelled round.
+# @dev Layout of a participant's `info` word:
+#      `role | status << 8 | index << 16 | weight << 64`. Bits 0-7: the role.
+INFO_ROLE_MASK: constant(uint256) = 2**8 - 1
+# @dev Bits 8-15 of `info`: the status bits (`STATUS_*`).
+INFO_STATUS_SHIFT: constant(uint256) = 8
+INFO_STATUS_MASK: constant(uint256) = 2**8 - 1
+# @dev Bits 16-47 of `info`: the index in the participant's side (below
+#      `MAX_PARTICIPANTS`, so 32 bits hold it).
+INFO_INDEX_SHIFT: constant(uint256) = 16
+INFO_INDEX_MASK: constant(uint256) = 2**32 - 1
+# @dev Bits 64-255 of `info`: the weight (at most `MAX_AMOUNT`, so 96 bits would do).
+INFO_WEIGHT_SHIFT: constant(uint256) = 64
+# @dev Layout of a round's `schedule` word: `phase | deadline << 8`. Bits 0-7: the
+#      phase (`PHASE_*`); bits 8-255: the deadline (block timestamp).
+SCHEDULE_PHASE_MASK: constant(uint256) = 2**8 - 1
+SCHEDULE_DEADLINE_SHIFT: constant(uint256) = 8
+# @dev Layout of a proposal's `prop_acc` word: `(WELFARE_BIAS + S(m)) << 96 | budget`.
+#      Bits 0-95: the budget C_m (at most `MAX_AMOUNT`).
+PROP_BUDGET_MASK: constant(uint256) = 2**96 - 1
+# @dev Bits 96-255 of `prop_acc`: the biased welfare total `WELFARE_BIAS + S(m)`.
+PROP_WELFARE_SHIFT: constant(uint256) = 96
+# @dev Layout of a round's `round_acc` word: `settled count | participants << 32 |
+#      M << 64 | (winner + 1) << 72 | cancelled << 80 | (FLOAT_BIAS + float) << 96`.
+#      Bits 0-31: participants settled so far.
+ACC_SETTLED_MASK: constant(uint256) = 2**32 - 1
+# @dev Bits 32-63 of `round_acc`: participants registered (owners and stations).
+ACC_PARTICIPANTS_SHIFT: constant(uint256) = 32
+ACC_PARTICIPANTS_MASK: constant(uint256) = 2**32 - 1
+# @dev Bits 64-71 of `round_acc`: the number of proposals M (at most `MAX_M`).
+ACC_M_SHIFT: constant(uint256) = 64
+ACC_M_MASK: constant(uint256) = 2**8 - 1
+# @dev Bits 72-79 of `round_acc`: the winner index plus one (0: none).
+ACC_WINNER_SHIFT: constant(uint256) = 72
+ACC_WINNER_MASK: constant(uint256) = 2**8 - 1
+# @dev Bit 80 of `round_acc`: set when the round was cancelled.
 ACC_CANCELLED: constant(uint256) = 2**80
+# @dev Bits 96-255 of `round_acc`: the biased float `FLOAT_BIAS + float`; the mask
+#      keeps everything below it.
+ACC_FLOAT_SHIFT: constant(uint256) = 96
+ACC_BELOW_FLOAT_MASK: constant(uint256) = 2**96 - 1
 # @dev Largest basis-point figure (100 %).
 MAX_BPS: constant(uint256) = 10_000
 
@@ -365,7 +399,9 @@ def register(round_id: uint256, role: uint256, weight: uint256):
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(
-        info=role | (index << 16) | (weight << 64), amount=msg.value, commitment=NO_COMMITMENT
+        info=role | (index << INFO_INDEX_SHIFT) | (weight << INFO_WEIGHT_SHIFT),
+        amount=msg.value,
+        commitment=NO_COMMITMENT,
     )
     log Registered(
         round_id=round_id, participant=msg.sender, role=role, index=index, weight=weight, deposit=msg.value
@@ -383,9 +419,9 @@ def advance(round_id: uint256):
     @param round_id The round.
     """
     sched: uint256 = self.schedule[round_id]
-    p: uint256 = sched & MASK_8
+    p: uint256 = sched & SCHEDULE_PHASE_MASK
     assert p != 0, "hcfl: no such round"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     if p == PHASE_REGISTER:
         if self.n_owners[round_id] == 0 or self.n_stations[round_id] == 0:
             self._cancel(round_id)
@@ -436,7 +472,7 @@ def propose(
     @return The proposal's index m.
     """
     self._require_phase(round_id, PHASE_PROPOSE)
-    assert self.participants[round_id][msg.sender].info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
+    assert self.participants[round_id][msg.sender].info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
     assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert msg.value >= MIN_BOND, "hcfl: bond too small"
@@ -449,7 +485,7 @@ def propose(
     self.n_proposals[round_id] = m + 1
     if budget > self.max_budget[round_id]:
         self.max_budget[round_id] = budget
-    self.prop_acc[round_id][m] = (WELFARE_BIAS << 96) | budget
+    self.prop_acc[round_id][m] = (WELFARE_BIAS << PROP_WELFARE_SHIFT) | budget
     self.proposals[round_id][m] = Proposal(
         proposer=msg.sender,
         bond=msg.value,
@@ -502,9 +538,9 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
     """
     self._require_phase(round_id, PHASE_REVEAL)
     info: uint256 = self.participants[round_id][msg.sender].info
-    role: uint256 = info & MASK_8
+    role: uint256 = info & INFO_ROLE_MASK
     assert role != 0, "hcfl: not registered"
-    assert (info >> 8) & STATUS_REVEALED == 0, "hcfl: already revealed"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_REVEALED == 0, "hcfl: already revealed"
     M: uint256 = self.n_proposals[round_id]
     assert len(claims) == M, "hcfl: one claim per proposal"
     assert (
@@ -520,18 +556,18 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         # the largest cost share is the share of the largest (subsidized) budget
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * (info >> 64), self.owner_weight_sum[round_id])
+        bound += self._ceil_div(big * (info >> INFO_WEIGHT_SHIFT), self.owner_weight_sum[round_id])
     assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
-    self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << 8)
+    self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
     for m: uint256 in range(MAX_M):
         if m == M:
             break
         if claims[m] == 0:
             continue
         if role == ROLE_OWNER:
-            self.prop_acc[round_id][m] += claims[m] << 96
+            self.prop_acc[round_id][m] += claims[m] << PROP_WELFARE_SHIFT
         else:
-            self.prop_acc[round_id][m] -= claims[m] << 96
+            self.prop_acc[round_id][m] -= claims[m] << PROP_WELFARE_SHIFT
     log Revealed(round_id=round_id, participant=msg.sender, claims=claims)
 
 
@@ -546,8 +582,8 @@ def close(round_id: uint256):
     @param round_id The round, in its Reveal phase past the deadline.
     """
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == PHASE_REVEAL, "hcfl: not in reveal phase"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert sched & SCHEDULE_PHASE_MASK == PHASE_REVEAL, "hcfl: not in reveal phase"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     M: uint256 = self.n_proposals[round_id]
     welfare: DynArray[int256, MAX_M] = []
     best: int256 = 0
@@ -556,7 +592,7 @@ def close(round_id: uint256):
     for m: uint256 in range(MAX_M):
         if m == M:
             break
-        s: int256 = convert(self.prop_acc[round_id][m] >> 96, int256) - convert(WELFARE_BIAS, int256)
+        s: int256 = convert(self.prop_acc[round_id][m] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
         welfare.append(s)
         if s > best:
             best = s
@@ -566,12 +602,17 @@ def close(round_id: uint256):
     used: uint256 = 0
     wp1: uint256 = 0
     if found:
-        used = min(sub, self.prop_acc[round_id][winner] & MASK_96)
+        used = min(sub, self.prop_acc[round_id][winner] & PROP_BUDGET_MASK)
         wp1 = winner + 1
         self.winner_plus_one[round_id] = wp1
     # the subsidy stays recorded: settlements recompute the shares it lowered
     n: uint256 = self.n_owners[round_id] + self.n_stations[round_id]
-    self.round_acc[round_id] = ((FLOAT_BIAS + used) << 96) | (wp1 << 72) | (M << 64) | (n << 32)
+    self.round_acc[round_id] = (
+        ((FLOAT_BIAS + used) << ACC_FLOAT_SHIFT)
+        | (wp1 << ACC_WINNER_SHIFT)
+        | (M << ACC_M_SHIFT)
+        | (n << ACC_PARTICIPANTS_SHIFT)
+    )
     if sub > used:
         self.pool_plus_one += sub - used
         log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
@@ -607,18 +648,18 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     acc: uint256 = self.round_acc[round_id]
     assert acc != 0, "hcfl: round not closed"
     info: uint256 = self.participants[round_id][who].info
-    role: uint256 = info & MASK_8
+    role: uint256 = info & INFO_ROLE_MASK
     assert role != 0, "hcfl: not registered"
-    status: uint256 = (info >> 8) & MASK_8
+    status: uint256 = (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK
     assert status & STATUS_SETTLED == 0, "hcfl: already settled"
     amount: uint256 = self.participants[round_id][who].amount
-    index: uint256 = (info >> 16) & MASK_32
-    self.participants[round_id][who].info = info | (STATUS_SETTLED << 8)
+    index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
+    self.participants[round_id][who].info = info | (STATUS_SETTLED << INFO_STATUS_SHIFT)
     if acc & ACC_CANCELLED != 0:
         log Settled(round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount)
         return
     revealed: bool = status & STATUS_REVEALED != 0
-    M: uint256 = (acc >> 64) & MASK_8
+    M: uint256 = (acc >> ACC_M_SHIFT) & ACC_M_MASK
     if revealed:
         assert len(claims) == M, "hcfl: one claim per proposal"
         assert (
@@ -626,8 +667,8 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         ), "hcfl: claims do not match the commitment"
     else:
         assert len(claims) == 0, "hcfl: participant did not reveal"
-    weight: uint256 = info >> 64
-    wp1: uint256 = (acc >> 72) & MASK_8
+    weight: uint256 = info >> INFO_WEIGHT_SHIFT
+    wp1: uint256 = (acc >> ACC_WINNER_SHIFT) & ACC_WINNER_MASK
     total_w: uint256 = 0
     sub: uint256 = 0
     if role == ROLE_OWNER:
@@ -643,7 +684,7 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         if m == M:
             break
         pa: uint256 = self.prop_acc[round_id][m]
-        budget: uint256 = pa & MASK_96
+        budget: uint256 = pa & PROP_BUDGET_MASK
         claim: int256 = 0
         if revealed:
             claim = convert(claims[m], int256)
@@ -656,7 +697,7 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         else:
             sh = budget * weight // total_w
             net = convert(sh, int256) - claim
-        others: int256 = convert(pa >> 96, int256) - convert(WELFARE_BIAS, int256) - net
+        others: int256 = convert(pa >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256) - net
         best = max(best, others)
         if m + 1 == wp1:
             at_winner = others
@@ -666,11 +707,11 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     if role == ROLE_OWNER:
         assert share + tax <= amount, "hcfl: owner deposit short"
         payout = unsafe_sub(amount, share + tax)
-        acc += share << 96
+        acc += share << ACC_FLOAT_SHIFT
     else:
         assert tax <= amount + share, "hcfl: station deposit short"
         payout = unsafe_sub(amount + share, tax)
-        acc -= share << 96
+        acc -= share << ACC_FLOAT_SHIFT
     penalty: uint256 = 0
     if not revealed:
         penalty = min(NO_SHOW_PENALTY, payout)
@@ -678,11 +719,11 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     self.participants[round_id][who].amount = payout
     acc += 1
     to_pool: uint256 = tax + penalty
-    if acc & MASK_32 == (acc >> 32) & MASK_32:
+    if acc & ACC_SETTLED_MASK == (acc >> ACC_PARTICIPANTS_SHIFT) & ACC_PARTICIPANTS_MASK:
         # the last settlement of the round: what is left of the float is the dust
-        dust: uint256 = (acc >> 96) - FLOAT_BIAS
+        dust: uint256 = (acc >> ACC_FLOAT_SHIFT) - FLOAT_BIAS
         to_pool += dust
-        acc = (FLOAT_BIAS << 96) | (acc & (2**96 - 1))
+        acc = (FLOAT_BIAS << ACC_FLOAT_SHIFT) | (acc & ACC_BELOW_FLOAT_MASK)
         log DustSwept(round_id=round_id, dust=dust)
     self.round_acc[round_id] = acc
     if to_pool > 0:
@@ -770,11 +811,11 @@ def vote(round_id: uint256, punish: bool):
     """
     self._require_phase(round_id, PHASE_VOTE)
     info: uint256 = self.participants[round_id][msg.sender].info
-    assert info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
+    assert info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
     wp1: uint256 = self.winner_plus_one[round_id]
     assert msg.sender != self.proposals[round_id][wp1 - 1].proposer, "hcfl: winner cannot vote"
-    assert (info >> 8) & STATUS_VOTED == 0, "hcfl: already voted"
-    self.participants[round_id][msg.sender].info = info | (STATUS_VOTED << 8)
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_VOTED == 0, "hcfl: already voted"
+    self.participants[round_id][msg.sender].info = info | (STATUS_VOTED << INFO_STATUS_SHIFT)
     if punish:
         self.punish_votes[round_id] += 1
     log Voted(round_id=round_id, owner=msg.sender, punish=punish)
@@ -789,8 +830,8 @@ def finalize(round_id: uint256):
     @param round_id The round, in its Vote phase past the deadline.
     """
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == PHASE_VOTE, "hcfl: not in vote phase"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert sched & SCHEDULE_PHASE_MASK == PHASE_VOTE, "hcfl: not in vote phase"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     w: uint256 = self.winner_plus_one[round_id] - 1
     votes: uint256 = self.punish_votes[round_id]
     others: uint256 = self.n_owners[round_id] - 1
@@ -814,11 +855,11 @@ def withdraw(round_id: uint256):
     @param round_id The round.
     """
     info: uint256 = self.participants[round_id][msg.sender].info
-    assert (info >> 8) & STATUS_SETTLED != 0, "hcfl: not settled"
-    assert (info >> 8) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_SETTLED != 0, "hcfl: not settled"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
     amount: uint256 = self.participants[round_id][msg.sender].amount
     # effects before the interaction: a reentrant call finds the payout gone
-    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << 8)
+    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
     self.participants[round_id][msg.sender].amount = 0
     log Withdrawn(round_id=round_id, participant=msg.sender, amount=amount)
     if amount > 0:
@@ -872,7 +913,7 @@ def deadline(round_id: uint256) -> uint256:
     @param round_id The round.
     @return The deadline.
     """
-    return self.schedule[round_id] >> 8
+    return self.schedule[round_id] >> SCHEDULE_DEADLINE_SHIFT
 
 
 @external
@@ -901,10 +942,10 @@ def participant(
     """
     info: uint256 = self.participants[round_id][who].info
     return (
-        info & MASK_8,
-        (info >> 8) & MASK_8,
-        (info >> 16) & MASK_32,
-        info >> 64,
+        info & INFO_ROLE_MASK,
+        (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK,
+        (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK,
+        info >> INFO_WEIGHT_SHIFT,
         self.participants[round_id][who].amount,
         self.participants[round_id][who].commitment,
     )
@@ -933,7 +974,7 @@ def welfare(round_id: uint256, index: uint256) -> int256:
     @param index The proposal.
     @return S(m) = sum of owners' values - sum of stations' costs.
     """
-    return convert(self.prop_acc[round_id][index] >> 96, int256) - convert(WELFARE_BIAS, int256)
+    return convert(self.prop_acc[round_id][index] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
 
 
 @external
@@ -945,7 +986,7 @@ def budget(round_id: uint256, index: uint256) -> uint256:
     @param index The proposal.
     @return C_m in wei.
     """
-    return self.prop_acc[round_id][index] & MASK_96
+    return self.prop_acc[round_id][index] & PROP_BUDGET_MASK
 
 
 @external
@@ -965,7 +1006,7 @@ def held_float(round_id: uint256) -> int256:
         return convert(self.subsidy[round_id], int256)
     if acc & ACC_CANCELLED != 0:
         return 0
-    return convert(acc >> 96, int256) - convert(FLOAT_BIAS, int256)
+    return convert(acc >> ACC_FLOAT_SHIFT, int256) - convert(FLOAT_BIAS, int256)
 
 
 @internal
@@ -980,7 +1021,7 @@ def _open_round(round_id: uint256):
 
 @internal
 def _enter(round_id: uint256, p: uint256, seconds: uint256):
-    self.schedule[round_id] = p | ((block.timestamp + seconds) << 8)
+    self.schedule[round_id] = p | ((block.timestamp + seconds) << SCHEDULE_DEADLINE_SHIFT)
     log PhaseChanged(round_id=round_id, phase=p, deadline=block.timestamp + seconds)
 
 
@@ -1005,15 +1046,15 @@ def _cancel(round_id: uint256):
 @internal
 @view
 def _phase(round_id: uint256) -> uint256:
-    return self.schedule[round_id] & MASK_8
+    return self.schedule[round_id] & SCHEDULE_PHASE_MASK
 
 
 @internal
 @view
 def _require_phase(round_id: uint256, p: uint256):
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == p, "hcfl: wrong phase"
-    assert block.timestamp < sched >> 8, "hcfl: deadline passed"
+    assert sched & SCHEDULE_PHASE_MASK == p, "hcfl: wrong phase"
+    assert block.timestamp < sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: deadline passed"
 
 
 @internal
