@@ -994,29 +994,6 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
         self._finish_report(round_id)
 
 
-@internal
-def _require_winner(round_id: uint256):
-    """
-    @dev Throws unless the caller proposed the round's winner. Only called in the
-         Train phase, which exists only when `close` chose a winner, so that
-         `wp1 - 1` does not underflow.
-    @param round_id The round.
-    """
-    wp1: uint256 = self.winner_plus_one[round_id]
-    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
-
-
-@internal
-def _finish_report(round_id: uint256):
-    """
-    @dev Marks the training report complete and opens the Vote phase; called by the
-         report transaction that lists the last station.
-    @param round_id The round.
-    """
-    self.reported[round_id] = True
-    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
-
-
 @external
 def vote(round_id: uint256, punish: bool):
     """
@@ -1320,6 +1297,29 @@ def _require_phase(round_id: uint256, p: uint256):
     sched: uint256 = self.schedule[round_id]
     assert sched & SCHEDULE_PHASE_MASK == p, "hcfl: wrong phase"
     assert block.timestamp < sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: deadline passed"
+
+
+@internal
+def _require_winner(round_id: uint256):
+    """
+    @dev Throws unless the caller proposed the round's winner. Only called in the
+         Train phase, which exists only when `close` chose a winner, so that
+         `wp1 - 1` does not underflow.
+    @param round_id The round.
+    """
+    wp1: uint256 = self.winner_plus_one[round_id]
+    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
+
+
+@internal
+def _finish_report(round_id: uint256):
+    """
+    @dev Marks the training report complete and opens the Vote phase; called by the
+         report transaction that lists the last station.
+    @param round_id The round.
+    """
+    self.reported[round_id] = True
+    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
 
 
 @internal
