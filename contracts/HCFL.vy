@@ -1303,8 +1303,8 @@ def _require_phase(round_id: uint256, p: uint256):
 def _require_winner(round_id: uint256):
     """
     @dev Throws unless the caller proposed the round's winner. Only called in the
-         Train phase, which exists only when `close` chose a winner, so that
-         `wp1 - 1` does not underflow.
+         Train phase, which a round reaches only when `close` chose a winner, so
+         `winner_plus_one` is nonzero here.
     @param round_id The round.
     """
     wp1: uint256 = self.winner_plus_one[round_id]
