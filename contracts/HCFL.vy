@@ -24,80 +24,244 @@
 """
 
 
-# @dev Phases of a round (one bit each, so that a set of phases is a mask).
+# @dev Phase of a round that takes registrations and deposits. The phases are
+#      one bit each, so that a set of phases is a mask.
 PHASE_REGISTER: constant(uint256) = 1
+
+
+# @dev Phase of a round that takes proposals and their bonds.
 PHASE_PROPOSE: constant(uint256) = 2
+
+
+# @dev Phase of a round that takes sealed commitments.
 PHASE_COMMIT: constant(uint256) = 4
+
+
+# @dev Phase of a round that opens the commitments; `close` ends it.
 PHASE_REVEAL: constant(uint256) = 8
+
+
+# @dev Phase of a round in which the winner trains and reports.
 PHASE_TRAIN: constant(uint256) = 16
+
+
+# @dev Phase of a round in which the owners vote on the winner; `finalize` ends it.
 PHASE_VOTE: constant(uint256) = 32
+
+
+# @dev Last phase of a round: the bonds are released or slashed.
 PHASE_FINALIZED: constant(uint256) = 64
 
 
-# @dev Roles; 0 means "not registered in this round".
+# @dev Role of a model owner; role 0 means "not registered in this round".
 ROLE_OWNER: constant(uint256) = 1
+
+
+# @dev Role of a base station.
 ROLE_STATION: constant(uint256) = 2
 
 
-# @dev Participant status bits.
+# @dev Participant status bit: the claims were revealed.
 STATUS_REVEALED: constant(uint256) = 1
+
+
+# @dev Participant status bit: the Clarke tax was charged and the payout fixed.
 STATUS_SETTLED: constant(uint256) = 2
+
+
+# @dev Participant status bit: the payout was pulled.
 STATUS_WITHDRAWN: constant(uint256) = 4
+
+
+# @dev Participant status bit: the owner voted on the winner.
 STATUS_VOTED: constant(uint256) = 8
 
 
-# @dev Bond states of a proposal.
+# @dev Bond state of a proposal: held by the contract (the default, zero).
 BOND_HELD: constant(uint256) = 0
+
+
+# @dev Bond state of a proposal: the proposer may pull it.
 BOND_RELEASED: constant(uint256) = 1
+
+
+# @dev Bond state of a proposal: moved to the pool.
 BOND_SLASHED: constant(uint256) = 2
+
+
+# @dev Bond state of a proposal: pulled by the proposer.
 BOND_WITHDRAWN: constant(uint256) = 3
 
 
 # @dev Most proposals in one round (M).
 MAX_M: constant(uint256) = 32
+
+
 # @dev Most contributions in one training-report transaction. A longer list arrives in
 #      several chunks of this size, each folded into a running hash, so that no
 #      transaction's gas grows with the number of stations.
 REPORT_CHUNK: constant(uint256) = 64
+
+
 # @dev Largest claim, budget or weight (SPEC section 1).
 MAX_AMOUNT: constant(uint256) = 2**96 - 1
+
+
 # @dev Largest deposit; keeps every product of a deposit and a weight below 2**256.
 MAX_DEPOSIT: constant(uint256) = 2**128 - 1
+
+
 # @dev Most participants of one side (keeps the weight sums below 2**128 and every
 #      count within its 32 packed bits).
 MAX_PARTICIPANTS: constant(uint256) = 2**31
+
+
 # @dev Sentinel written into a fresh commitment slot: "registered, not committed".
 NO_COMMITMENT: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
+
+
 # @dev Welfare totals are stored as `WELFARE_BIAS + S(m)` in the high 160 bits of a slot.
 WELFARE_BIAS: constant(uint256) = 2**159
+
+
 # @dev A round's float (owner shares in, station rewards out) is stored biased too, in
 #      the high 160 bits of `round_acc`.
 FLOAT_BIAS: constant(uint256) = 2**159
-# @dev Masks of the packed slots.
-MASK_96: constant(uint256) = 2**96 - 1
-MASK_32: constant(uint256) = 2**32 - 1
-MASK_8: constant(uint256) = 2**8 - 1
-# @dev Bit of `round_acc` marking a cancelled round.
+
+
+# @dev Layout of a participant's `info` word:
+#      `role | status << 8 | index << 16 | weight << 64`. Bits 0-7: the role.
+INFO_ROLE_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev Bits 8-15 of `info`: the status bits (`STATUS_*`); this is their shift.
+INFO_STATUS_SHIFT: constant(uint256) = 8
+
+
+# @dev Width of the status field of `info` (bits 8-15), applied after the shift.
+INFO_STATUS_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev Bits 16-47 of `info`: the index in the participant's side (below
+#      `MAX_PARTICIPANTS`, so 32 bits hold it); this is its shift.
+INFO_INDEX_SHIFT: constant(uint256) = 16
+
+
+# @dev Width of the index field of `info` (bits 16-47), applied after the shift.
+INFO_INDEX_MASK: constant(uint256) = 2**32 - 1
+
+
+# @dev Bits 64-255 of `info`: the weight (at most `MAX_AMOUNT`); this is its shift.
+INFO_WEIGHT_SHIFT: constant(uint256) = 64
+
+
+# @dev Layout of a round's `schedule` word: `phase | deadline << 8`. Bits 0-7: the
+#      phase (`PHASE_*`).
+SCHEDULE_PHASE_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev Bits 8-255 of `schedule`: the deadline (block timestamp); this is its shift.
+SCHEDULE_DEADLINE_SHIFT: constant(uint256) = 8
+
+
+# @dev Layout of a proposal's `prop_acc` word: `(WELFARE_BIAS + S(m)) << 96 | budget`.
+#      Bits 0-95: the budget C_m (at most `MAX_AMOUNT`).
+PROP_BUDGET_MASK: constant(uint256) = 2**96 - 1
+
+
+# @dev Bits 96-255 of `prop_acc`: the biased welfare total `WELFARE_BIAS + S(m)`;
+#      this is its shift.
+PROP_WELFARE_SHIFT: constant(uint256) = 96
+
+
+# @dev Layout of a round's `round_acc` word: `settled count | participants << 32 |
+#      M << 64 | (winner + 1) << 72 | cancelled << 80 | (FLOAT_BIAS + float) << 96`.
+#      Bits 0-31: participants settled so far.
+ACC_SETTLED_MASK: constant(uint256) = 2**32 - 1
+
+
+# @dev Bits 32-63 of `round_acc`: participants registered (owners and stations);
+#      this is their shift.
+ACC_PARTICIPANTS_SHIFT: constant(uint256) = 32
+
+
+# @dev Width of the participants field of `round_acc` (bits 32-63), applied after
+#      the shift.
+ACC_PARTICIPANTS_MASK: constant(uint256) = 2**32 - 1
+
+
+# @dev Bits 64-71 of `round_acc`: the number of proposals M (at most `MAX_M`); this
+#      is its shift.
+ACC_M_SHIFT: constant(uint256) = 64
+
+
+# @dev Width of the M field of `round_acc` (bits 64-71), applied after the shift.
+ACC_M_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev Bits 72-79 of `round_acc`: the winner index plus one (0: none); this is its
+#      shift.
+ACC_WINNER_SHIFT: constant(uint256) = 72
+
+
+# @dev Width of the winner field of `round_acc` (bits 72-79), applied after the shift.
+ACC_WINNER_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev Bit 80 of `round_acc`: set when the round was cancelled.
 ACC_CANCELLED: constant(uint256) = 2**80
+
+
+# @dev Bits 96-255 of `round_acc`: the biased float `FLOAT_BIAS + float`; this is
+#      its shift.
+ACC_FLOAT_SHIFT: constant(uint256) = 96
+
+
+# @dev Bits 0-95 of `round_acc`: everything below the float, kept when the last
+#      settlement resets the float.
+ACC_BELOW_FLOAT_MASK: constant(uint256) = 2**96 - 1
+
+
 # @dev Largest basis-point figure (100 %).
 MAX_BPS: constant(uint256) = 10_000
 
 
-# @dev Length of each phase in seconds, fixed at deployment.
+# @dev Length of the Register phase in seconds, fixed at deployment.
 REGISTER_SECONDS: public(immutable(uint256))
+
+
+# @dev Length of the Propose phase in seconds, fixed at deployment.
 PROPOSE_SECONDS: public(immutable(uint256))
+
+
+# @dev Length of the Commit phase in seconds, fixed at deployment.
 COMMIT_SECONDS: public(immutable(uint256))
+
+
+# @dev Length of the Reveal phase in seconds, fixed at deployment.
 REVEAL_SECONDS: public(immutable(uint256))
+
+
+# @dev Length of the Train phase in seconds, fixed at deployment.
 TRAIN_SECONDS: public(immutable(uint256))
+
+
+# @dev Length of the Vote phase in seconds, fixed at deployment.
 VOTE_SECONDS: public(immutable(uint256))
-# @dev What a registered participant that did not reveal forfeits (capped by its payout).
+
+
+# @dev What a registered participant that did not reveal forfeits (capped by its
+#      payout), so that registering and then staying silent has a price.
 NO_SHOW_PENALTY: public(immutable(uint256))
-# @dev Smallest responsibility bond of a proposal.
+
+
+# @dev Smallest responsibility bond of a proposal (at least 1 wei), so that every
+#      proposal puts something at stake.
 MIN_BOND: public(immutable(uint256))
 
 
 # @dev One participant of one round. `info` packs `role | status << 8 | index << 16 |
-#      weight << 64` so that one cold read serves a whole call.
+#      weight << 64` (see `INFO_*`) so that one cold read serves a whole call.
 struct Participant:
     info: uint256
     # deposit while unsettled, then the payout
@@ -116,52 +280,117 @@ struct Proposal:
 
 # @dev The round now open for registration, or the last one.
 current_round: public(uint256)
+
+
 # @dev Recycle pool plus one: taxes, dust, penalties and slashed bonds not yet handed
 #      out. The slot never holds zero, so no settlement pays a zero-to-nonzero write.
 pool_plus_one: uint256
 
-# @dev Per round: `phase | deadline << 8` (one slot: every call reads both), then the
-#      counts fixed at registration.
+
+# @dev Per round: `phase | deadline << 8` (see `SCHEDULE_*`), one slot because every
+#      call reads both.
 schedule: HashMap[uint256, uint256]
+
+
+# @dev Per round: number of owners registered so far (the next owner's index),
+#      fixed once registration ends.
 n_owners: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: number of stations registered so far (the next station's index),
+#      fixed once registration ends.
 n_stations: public(HashMap[uint256, uint256])
-# @dev Sums of the registered weights W and U.
+
+
+# @dev Per round: sum W of the owners' weights, the denominator of their cost shares.
 owner_weight_sum: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: sum U of the stations' weights, the denominator of their rewards.
 station_weight_sum: public(HashMap[uint256, uint256])
-# @dev The owner with the least deposit per weight (deposit, weight): caps every budget
-#      so that every owner's deposit covers its cost share of any proposal.
+
+
+# @dev Per round: deposit of the owner with the least deposit per weight; with
+#      `min_ratio_weight` it caps every budget so that every owner's deposit covers
+#      its cost share of any proposal.
 min_ratio_deposit: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: weight of the owner with the least deposit per weight (see
+#      `min_ratio_deposit`).
 min_ratio_weight: public(HashMap[uint256, uint256])
-# @dev Number of proposals M and the largest budget among them.
+
+
+# @dev Per round: number of proposals M.
 n_proposals: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: the largest budget among the proposals, which bounds every owner's
+#      largest cost share when its reveal is checked against its deposit.
 max_budget: public(HashMap[uint256, uint256])
-# @dev Pool reserved at `start_round` to lower the winner's owner cost shares: every
-#      owner share is `ceil((C_m - min(subsidy, C_m)) * w_i / W)`.
+
+
+# @dev Per round: pool reserved at `start_round` to lower the winner's owner cost
+#      shares: every owner share is `ceil((C_m - min(subsidy, C_m)) * w_i / W)`.
 subsidy: public(HashMap[uint256, uint256])
-# @dev Winner index plus one (0: none), set by `close`.
+
+
+# @dev Per round: winner index plus one (0: none), set by `close`.
 winner_plus_one: public(HashMap[uint256, uint256])
-# @dev Everything a settlement needs of its round, in one slot written first by `close`
-#      (or by a cancellation): `settled count | participants << 32 | M << 64 |
-#      (winner + 1) << 72 | cancelled << 80 | (FLOAT_BIAS + float) << 96`. The float is
-#      what owners' shares brought in minus what stations' rewards took out (plus the
-#      subsidy used); the last settlement sweeps it, the rounding dust, to the pool.
+
+
+# @dev Per round: everything a settlement needs of its round, in one slot written
+#      first by `close` (or by a cancellation): `settled count | participants << 32 |
+#      M << 64 | (winner + 1) << 72 | cancelled << 80 | (FLOAT_BIAS + float) << 96`
+#      (see `ACC_*`). The float is what owners' shares brought in minus what stations'
+#      rewards took out (plus the subsidy used); the last settlement sweeps it, the
+#      rounding dust, to the pool.
 round_acc: public(HashMap[uint256, uint256])
-# @dev The winner's training report and the owners' vote.
+
+
+# @dev Per round: hash of the model the winner trained, from its training report.
 model_hash: public(HashMap[uint256, bytes32])
+
+
+# @dev Per round: accuracy in basis points the winner reports for its model, which
+#      the owners' vote judges against the promised one.
 achieved_accuracy_bps: public(HashMap[uint256, uint256])
-# running hash: keccak256(abi_encode(chunk_0)), then keccak256(abi_encode(hash, chunk_k))
+
+
+# @dev Per round: running hash of the reported station contributions,
+#      `keccak256(abi_encode(chunk_0))`, then `keccak256(abi_encode(hash, chunk_k))`;
+#      only the hash is stored, the events carry the contributions.
 contributions_hash: public(HashMap[uint256, bytes32])
-# contributions received so far plus one (0: the report has not started)
+
+
+# @dev Per round: contributions received so far plus one (0: the report has not
+#      started), so that each chunk knows its first station.
 report_progress: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: whether the winner listed every station's contribution; without
+#      it `finalize` slashes the winner's bond.
 reported: public(HashMap[uint256, bool])
+
+
+# @dev Per round: number of owners that voted to punish the winner.
 punish_votes: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: whether the winner's bond was slashed to the pool.
 slashed: public(HashMap[uint256, bool])
 
-# @dev round -> address -> participant.
+
+# @dev Round -> address -> participant record (see `Participant`).
 participants: public(HashMap[uint256, HashMap[address, Participant]])
-# @dev round -> proposal index -> metadata.
+
+
+# @dev Round -> proposal index -> proposal metadata and bond (see `Proposal`).
 proposals: public(HashMap[uint256, HashMap[uint256, Proposal]])
-# @dev round -> proposal index -> `(WELFARE_BIAS + S(m)) << 96 | budget`.
+
+
+# @dev Round -> proposal index -> `(WELFARE_BIAS + S(m)) << 96 | budget` (see
+#      `PROP_*`): budget and welfare share one slot, which the proposer writes first.
 prop_acc: public(HashMap[uint256, HashMap[uint256, uint256]])
 
 
@@ -300,7 +529,10 @@ event BondWithdrawn:
 @deploy
 def __init__(phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint256):
     """
-    @dev Opens round 1 for registration.
+    @notice Opens round 1 for registration.
+    @dev The phase lengths are immutables, since every round of a deployment runs on
+         the same schedule; the pool slot starts at one (an empty pool) so that no
+         later write to it is a zero-to-nonzero one.
     @param phase_seconds Lengths of Register, Propose, Commit, Reveal, Train and Vote.
     @param no_show_penalty What a participant that does not reveal forfeits.
     @param min_bond Smallest responsibility bond of a proposal (at least 1 wei).
@@ -365,7 +597,9 @@ def register(round_id: uint256, role: uint256, weight: uint256):
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(
-        info=role | (index << 16) | (weight << 64), amount=msg.value, commitment=NO_COMMITMENT
+        info=role | (index << INFO_INDEX_SHIFT) | (weight << INFO_WEIGHT_SHIFT),
+        amount=msg.value,
+        commitment=NO_COMMITMENT,
     )
     log Registered(
         round_id=round_id, participant=msg.sender, role=role, index=index, weight=weight, deposit=msg.value
@@ -383,9 +617,9 @@ def advance(round_id: uint256):
     @param round_id The round.
     """
     sched: uint256 = self.schedule[round_id]
-    p: uint256 = sched & MASK_8
+    p: uint256 = sched & SCHEDULE_PHASE_MASK
     assert p != 0, "hcfl: no such round"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     if p == PHASE_REGISTER:
         if self.n_owners[round_id] == 0 or self.n_stations[round_id] == 0:
             self._cancel(round_id)
@@ -436,7 +670,7 @@ def propose(
     @return The proposal's index m.
     """
     self._require_phase(round_id, PHASE_PROPOSE)
-    assert self.participants[round_id][msg.sender].info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
+    assert self.participants[round_id][msg.sender].info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
     assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert msg.value >= MIN_BOND, "hcfl: bond too small"
@@ -449,7 +683,7 @@ def propose(
     self.n_proposals[round_id] = m + 1
     if budget > self.max_budget[round_id]:
         self.max_budget[round_id] = budget
-    self.prop_acc[round_id][m] = (WELFARE_BIAS << 96) | budget
+    self.prop_acc[round_id][m] = (WELFARE_BIAS << PROP_WELFARE_SHIFT) | budget
     self.proposals[round_id][m] = Proposal(
         proposer=msg.sender,
         bond=msg.value,
@@ -478,6 +712,9 @@ def commit(round_id: uint256, commitment: bytes32):
     @notice Seals the caller's claims: `keccak256(abi_encode(this contract, round_id,
             msg.sender, claims, salt))` (see `commitment_of`). May be replaced until the
             Commit phase ends.
+    @dev Claims stay sealed until every participant has committed, so that none can
+         fit its claims to the others'. The zero hash and the registration sentinel
+         are refused, so that the stored value tells "committed" from "registered".
     @param round_id The round, in its Commit phase.
     @param commitment The hash.
     """
@@ -502,9 +739,9 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
     """
     self._require_phase(round_id, PHASE_REVEAL)
     info: uint256 = self.participants[round_id][msg.sender].info
-    role: uint256 = info & MASK_8
+    role: uint256 = info & INFO_ROLE_MASK
     assert role != 0, "hcfl: not registered"
-    assert (info >> 8) & STATUS_REVEALED == 0, "hcfl: already revealed"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_REVEALED == 0, "hcfl: already revealed"
     M: uint256 = self.n_proposals[round_id]
     assert len(claims) == M, "hcfl: one claim per proposal"
     assert (
@@ -520,18 +757,18 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         # the largest cost share is the share of the largest (subsidized) budget
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * (info >> 64), self.owner_weight_sum[round_id])
+        bound += self._ceil_div(big * (info >> INFO_WEIGHT_SHIFT), self.owner_weight_sum[round_id])
     assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
-    self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << 8)
+    self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
     for m: uint256 in range(MAX_M):
         if m == M:
             break
         if claims[m] == 0:
             continue
         if role == ROLE_OWNER:
-            self.prop_acc[round_id][m] += claims[m] << 96
+            self.prop_acc[round_id][m] += claims[m] << PROP_WELFARE_SHIFT
         else:
-            self.prop_acc[round_id][m] -= claims[m] << 96
+            self.prop_acc[round_id][m] -= claims[m] << PROP_WELFARE_SHIFT
     log Revealed(round_id=round_id, participant=msg.sender, claims=claims)
 
 
@@ -546,8 +783,8 @@ def close(round_id: uint256):
     @param round_id The round, in its Reveal phase past the deadline.
     """
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == PHASE_REVEAL, "hcfl: not in reveal phase"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert sched & SCHEDULE_PHASE_MASK == PHASE_REVEAL, "hcfl: not in reveal phase"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     M: uint256 = self.n_proposals[round_id]
     welfare: DynArray[int256, MAX_M] = []
     best: int256 = 0
@@ -556,7 +793,7 @@ def close(round_id: uint256):
     for m: uint256 in range(MAX_M):
         if m == M:
             break
-        s: int256 = convert(self.prop_acc[round_id][m] >> 96, int256) - convert(WELFARE_BIAS, int256)
+        s: int256 = convert(self.prop_acc[round_id][m] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
         welfare.append(s)
         if s > best:
             best = s
@@ -566,12 +803,17 @@ def close(round_id: uint256):
     used: uint256 = 0
     wp1: uint256 = 0
     if found:
-        used = min(sub, self.prop_acc[round_id][winner] & MASK_96)
+        used = min(sub, self.prop_acc[round_id][winner] & PROP_BUDGET_MASK)
         wp1 = winner + 1
         self.winner_plus_one[round_id] = wp1
     # the subsidy stays recorded: settlements recompute the shares it lowered
     n: uint256 = self.n_owners[round_id] + self.n_stations[round_id]
-    self.round_acc[round_id] = ((FLOAT_BIAS + used) << 96) | (wp1 << 72) | (M << 64) | (n << 32)
+    self.round_acc[round_id] = (
+        ((FLOAT_BIAS + used) << ACC_FLOAT_SHIFT)
+        | (wp1 << ACC_WINNER_SHIFT)
+        | (M << ACC_M_SHIFT)
+        | (n << ACC_PARTICIPANTS_SHIFT)
+    )
     if sub > used:
         self.pool_plus_one += sub - used
         log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
@@ -607,18 +849,20 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     acc: uint256 = self.round_acc[round_id]
     assert acc != 0, "hcfl: round not closed"
     info: uint256 = self.participants[round_id][who].info
-    role: uint256 = info & MASK_8
+    role: uint256 = info & INFO_ROLE_MASK
     assert role != 0, "hcfl: not registered"
-    status: uint256 = (info >> 8) & MASK_8
+    status: uint256 = (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK
     assert status & STATUS_SETTLED == 0, "hcfl: already settled"
     amount: uint256 = self.participants[round_id][who].amount
-    index: uint256 = (info >> 16) & MASK_32
-    self.participants[round_id][who].info = info | (STATUS_SETTLED << 8)
+    index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
+    self.participants[round_id][who].info = info | (STATUS_SETTLED << INFO_STATUS_SHIFT)
     if acc & ACC_CANCELLED != 0:
-        log Settled(round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount)
+        log Settled(
+            round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount
+        )
         return
     revealed: bool = status & STATUS_REVEALED != 0
-    M: uint256 = (acc >> 64) & MASK_8
+    M: uint256 = (acc >> ACC_M_SHIFT) & ACC_M_MASK
     if revealed:
         assert len(claims) == M, "hcfl: one claim per proposal"
         assert (
@@ -626,8 +870,8 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         ), "hcfl: claims do not match the commitment"
     else:
         assert len(claims) == 0, "hcfl: participant did not reveal"
-    weight: uint256 = info >> 64
-    wp1: uint256 = (acc >> 72) & MASK_8
+    weight: uint256 = info >> INFO_WEIGHT_SHIFT
+    wp1: uint256 = (acc >> ACC_WINNER_SHIFT) & ACC_WINNER_MASK
     total_w: uint256 = 0
     sub: uint256 = 0
     if role == ROLE_OWNER:
@@ -643,7 +887,7 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         if m == M:
             break
         pa: uint256 = self.prop_acc[round_id][m]
-        budget: uint256 = pa & MASK_96
+        budget: uint256 = pa & PROP_BUDGET_MASK
         claim: int256 = 0
         if revealed:
             claim = convert(claims[m], int256)
@@ -656,7 +900,7 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
         else:
             sh = budget * weight // total_w
             net = convert(sh, int256) - claim
-        others: int256 = convert(pa >> 96, int256) - convert(WELFARE_BIAS, int256) - net
+        others: int256 = convert(pa >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256) - net
         best = max(best, others)
         if m + 1 == wp1:
             at_winner = others
@@ -666,11 +910,11 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     if role == ROLE_OWNER:
         assert share + tax <= amount, "hcfl: owner deposit short"
         payout = unsafe_sub(amount, share + tax)
-        acc += share << 96
+        acc += share << ACC_FLOAT_SHIFT
     else:
         assert tax <= amount + share, "hcfl: station deposit short"
         payout = unsafe_sub(amount + share, tax)
-        acc -= share << 96
+        acc -= share << ACC_FLOAT_SHIFT
     penalty: uint256 = 0
     if not revealed:
         penalty = min(NO_SHOW_PENALTY, payout)
@@ -678,11 +922,11 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     self.participants[round_id][who].amount = payout
     acc += 1
     to_pool: uint256 = tax + penalty
-    if acc & MASK_32 == (acc >> 32) & MASK_32:
+    if acc & ACC_SETTLED_MASK == (acc >> ACC_PARTICIPANTS_SHIFT) & ACC_PARTICIPANTS_MASK:
         # the last settlement of the round: what is left of the float is the dust
-        dust: uint256 = (acc >> 96) - FLOAT_BIAS
+        dust: uint256 = (acc >> ACC_FLOAT_SHIFT) - FLOAT_BIAS
         to_pool += dust
-        acc = (FLOAT_BIAS << 96) | (acc & (2**96 - 1))
+        acc = (FLOAT_BIAS << ACC_FLOAT_SHIFT) | (acc & ACC_BELOW_FLOAT_MASK)
         log DustSwept(round_id=round_id, dust=dust)
     self.round_acc[round_id] = acc
     if to_pool > 0:
@@ -730,6 +974,8 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
     """
     @notice The next chunk of the winner's station contributions, after
             `report_training`; the chunk that lists the last station opens the Vote phase.
+    @dev Each chunk is folded into the running `contributions_hash`, so that no
+         transaction's gas grows with the number of stations.
     @param round_id The round, in its Train phase.
     @param contributions The next `min(remaining, REPORT_CHUNK)` contributions.
     """
@@ -748,33 +994,23 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
         self._finish_report(round_id)
 
 
-@internal
-def _require_winner(round_id: uint256):
-    wp1: uint256 = self.winner_plus_one[round_id]
-    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
-
-
-@internal
-def _finish_report(round_id: uint256):
-    self.reported[round_id] = True
-    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
-
-
 @external
 def vote(round_id: uint256, punish: bool):
     """
     @notice An owner other than the winner votes whether the winner's model misses its
             promised accuracy; a strict majority of them slashes the winner's bond.
+    @dev The winner is kept out of the vote on its own bond; each owner votes once,
+         marked by its `STATUS_VOTED` bit.
     @param round_id The round, in its Vote phase.
     @param punish True to punish.
     """
     self._require_phase(round_id, PHASE_VOTE)
     info: uint256 = self.participants[round_id][msg.sender].info
-    assert info & MASK_8 == ROLE_OWNER, "hcfl: not an owner"
+    assert info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
     wp1: uint256 = self.winner_plus_one[round_id]
     assert msg.sender != self.proposals[round_id][wp1 - 1].proposer, "hcfl: winner cannot vote"
-    assert (info >> 8) & STATUS_VOTED == 0, "hcfl: already voted"
-    self.participants[round_id][msg.sender].info = info | (STATUS_VOTED << 8)
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_VOTED == 0, "hcfl: already voted"
+    self.participants[round_id][msg.sender].info = info | (STATUS_VOTED << INFO_STATUS_SHIFT)
     if punish:
         self.punish_votes[round_id] += 1
     log Voted(round_id=round_id, owner=msg.sender, punish=punish)
@@ -786,11 +1022,13 @@ def finalize(round_id: uint256):
     @notice Ends the Vote phase: slashes the winner's bond to the pool when a strict
             majority of the other owners voted to punish, or when the winner never
             reported; releases it otherwise.
+    @dev A slashed bond joins the pool and so subsidizes the next round; a released
+         one waits for `withdraw_bond` (pull payment).
     @param round_id The round, in its Vote phase past the deadline.
     """
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == PHASE_VOTE, "hcfl: not in vote phase"
-    assert block.timestamp >= sched >> 8, "hcfl: phase not over"
+    assert sched & SCHEDULE_PHASE_MASK == PHASE_VOTE, "hcfl: not in vote phase"
+    assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     w: uint256 = self.winner_plus_one[round_id] - 1
     votes: uint256 = self.punish_votes[round_id]
     others: uint256 = self.n_owners[round_id] - 1
@@ -811,14 +1049,16 @@ def finalize(round_id: uint256):
 def withdraw(round_id: uint256):
     """
     @notice Pays the caller its settled payout of a round (pull payment).
+    @dev Checks, effects, then the transfer: the record is marked withdrawn and its
+         amount zeroed before the call, and the function is `nonreentrant` as well.
     @param round_id The round.
     """
     info: uint256 = self.participants[round_id][msg.sender].info
-    assert (info >> 8) & STATUS_SETTLED != 0, "hcfl: not settled"
-    assert (info >> 8) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_SETTLED != 0, "hcfl: not settled"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
     amount: uint256 = self.participants[round_id][msg.sender].amount
     # effects before the interaction: a reentrant call finds the payout gone
-    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << 8)
+    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
     self.participants[round_id][msg.sender].amount = 0
     log Withdrawn(round_id=round_id, participant=msg.sender, amount=amount)
     if amount > 0:
@@ -830,6 +1070,8 @@ def withdraw(round_id: uint256):
 def withdraw_bond(round_id: uint256, index: uint256):
     """
     @notice Pays a proposer its released bond (pull payment).
+    @dev Checks, effects, then the transfer: the bond is marked withdrawn before the
+         call, and the function is `nonreentrant` as well.
     @param round_id The round.
     @param index The proposal.
     """
@@ -847,6 +1089,7 @@ def pool() -> uint256:
     """
     @notice The recycle pool: taxes, dust, penalties and slashed bonds, reserved as
             the next round's subsidy when that round starts.
+    @dev Storage holds the pool plus one (`pool_plus_one`); this undoes the offset.
     @return The pool in wei.
     """
     return self.pool_plus_one - 1
@@ -858,6 +1101,7 @@ def phase(round_id: uint256) -> uint256:
     """
     @notice The phase of a round (1 Register, 2 Propose, 4 Commit, 8 Reveal, 16 Train,
             32 Vote, 64 Finalized; 0: no such round).
+    @dev Read from the low bits of the packed `schedule` word.
     @param round_id The round.
     @return The phase.
     """
@@ -869,10 +1113,11 @@ def phase(round_id: uint256) -> uint256:
 def deadline(round_id: uint256) -> uint256:
     """
     @notice When the current phase of a round ends (block timestamp).
+    @dev Read from the high bits of the packed `schedule` word.
     @param round_id The round.
     @return The deadline.
     """
-    return self.schedule[round_id] >> 8
+    return self.schedule[round_id] >> SCHEDULE_DEADLINE_SHIFT
 
 
 @external
@@ -880,6 +1125,7 @@ def deadline(round_id: uint256) -> uint256:
 def cancelled(round_id: uint256) -> bool:
     """
     @notice Whether a round ended without a choice (no owner, station or proposal).
+    @dev Read from the `ACC_CANCELLED` bit of the packed `round_acc` word.
     @param round_id The round.
     @return True if cancelled.
     """
@@ -893,6 +1139,8 @@ def participant(
 ) -> (uint256, uint256, uint256, uint256, uint256, bytes32):
     """
     @notice A participant's record, unpacked.
+    @dev The public `participants` getter returns the packed `info` word; this one
+         splits it into its fields for clients.
     @param round_id The round.
     @param who The participant.
     @return role (0 none, 1 owner, 2 station), status bits (1 revealed, 2 settled,
@@ -901,10 +1149,10 @@ def participant(
     """
     info: uint256 = self.participants[round_id][who].info
     return (
-        info & MASK_8,
-        (info >> 8) & MASK_8,
-        (info >> 16) & MASK_32,
-        info >> 64,
+        info & INFO_ROLE_MASK,
+        (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK,
+        (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK,
+        info >> INFO_WEIGHT_SHIFT,
         self.participants[round_id][who].amount,
         self.participants[round_id][who].commitment,
     )
@@ -915,6 +1163,8 @@ def participant(
 def commitment_of(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32) -> bytes32:
     """
     @notice The commitment `who` must send for `claims` and `salt` in round `round_id`.
+    @dev The hash binds contract, round and sender, so that a commitment cannot be
+         replayed in another deployment or round or by another account.
     @param round_id The round.
     @param who The participant.
     @param claims One claim per proposal.
@@ -929,11 +1179,13 @@ def commitment_of(round_id: uint256, who: address, claims: DynArray[uint256, MAX
 def welfare(round_id: uint256, index: uint256) -> int256:
     """
     @notice The welfare total S(m) of proposal `index` accumulated so far.
+    @dev Storage holds `WELFARE_BIAS + S(m)` in the high bits of `prop_acc`, so that
+         the packed field stays unsigned when S(m) is negative; this removes the bias.
     @param round_id The round.
     @param index The proposal.
     @return S(m) = sum of owners' values - sum of stations' costs.
     """
-    return convert(self.prop_acc[round_id][index] >> 96, int256) - convert(WELFARE_BIAS, int256)
+    return convert(self.prop_acc[round_id][index] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
 
 
 @external
@@ -941,11 +1193,12 @@ def welfare(round_id: uint256, index: uint256) -> int256:
 def budget(round_id: uint256, index: uint256) -> uint256:
     """
     @notice The budget C_m of proposal `index`.
+    @dev Read from the low bits of the packed `prop_acc` word.
     @param round_id The round.
     @param index The proposal.
     @return C_m in wei.
     """
-    return self.prop_acc[round_id][index] & MASK_96
+    return self.prop_acc[round_id][index] & PROP_BUDGET_MASK
 
 
 @external
@@ -965,11 +1218,17 @@ def held_float(round_id: uint256) -> int256:
         return convert(self.subsidy[round_id], int256)
     if acc & ACC_CANCELLED != 0:
         return 0
-    return convert(acc >> 96, int256) - convert(FLOAT_BIAS, int256)
+    return convert(acc >> ACC_FLOAT_SHIFT, int256) - convert(FLOAT_BIAS, int256)
 
 
 @internal
 def _open_round(round_id: uint256):
+    """
+    @dev Makes `round_id` the current round, reserves the whole pool as its subsidy
+         (announced in `RoundStarted` before registration closes) and opens its
+         Register phase.
+    @param round_id The new round.
+    """
     self.current_round = round_id
     sub: uint256 = self.pool_plus_one - 1
     self.pool_plus_one = 1
@@ -980,13 +1239,26 @@ def _open_round(round_id: uint256):
 
 @internal
 def _enter(round_id: uint256, p: uint256, seconds: uint256):
-    self.schedule[round_id] = p | ((block.timestamp + seconds) << 8)
+    """
+    @dev Moves a round to phase `p` with its deadline `seconds` from now, in the one
+         packed `schedule` slot.
+    @param round_id The round.
+    @param p The new phase (`PHASE_*`).
+    @param seconds Length of the new phase (0 for Finalized).
+    """
+    self.schedule[round_id] = p | ((block.timestamp + seconds) << SCHEDULE_DEADLINE_SHIFT)
     log PhaseChanged(round_id=round_id, phase=p, deadline=block.timestamp + seconds)
 
 
 @internal
 def _cancel(round_id: uint256):
-    # the reserved subsidy goes back to the pool; every deposit and bond goes back
+    """
+    @dev Ends a round without a choice (no owner, station or proposal): the reserved
+         subsidy goes back to the pool, every bond is released, and every deposit
+         goes back through `settle` (which pays it out untouched once `ACC_CANCELLED`
+         is set).
+    @param round_id The round.
+    """
     self.round_acc[round_id] = ACC_CANCELLED
     sub: uint256 = self.subsidy[round_id]
     if sub > 0:
@@ -1005,24 +1277,73 @@ def _cancel(round_id: uint256):
 @internal
 @view
 def _phase(round_id: uint256) -> uint256:
-    return self.schedule[round_id] & MASK_8
+    """
+    @dev Reads a round's phase from its packed `schedule` word.
+    @param round_id The round.
+    @return The phase (`PHASE_*`; 0: no such round).
+    """
+    return self.schedule[round_id] & SCHEDULE_PHASE_MASK
 
 
 @internal
 @view
 def _require_phase(round_id: uint256, p: uint256):
+    """
+    @dev Throws unless the round is in phase `p` and that phase's deadline has not
+         passed.
+    @param round_id The round.
+    @param p The required phase (`PHASE_*`).
+    """
     sched: uint256 = self.schedule[round_id]
-    assert sched & MASK_8 == p, "hcfl: wrong phase"
-    assert block.timestamp < sched >> 8, "hcfl: deadline passed"
+    assert sched & SCHEDULE_PHASE_MASK == p, "hcfl: wrong phase"
+    assert block.timestamp < sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: deadline passed"
+
+
+@internal
+def _require_winner(round_id: uint256):
+    """
+    @dev Throws unless the caller proposed the round's winner. Only called in the
+         Train phase, which a round reaches only when `close` chose a winner, so
+         `winner_plus_one` is nonzero here.
+    @param round_id The round.
+    """
+    wp1: uint256 = self.winner_plus_one[round_id]
+    assert msg.sender == self.proposals[round_id][wp1 - 1].proposer, "hcfl: not the winner"
+
+
+@internal
+def _finish_report(round_id: uint256):
+    """
+    @dev Marks the training report complete and opens the Vote phase; called by the
+         report transaction that lists the last station.
+    @param round_id The round.
+    """
+    self.reported[round_id] = True
+    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
 
 
 @internal
 @pure
 def _ceil_div(a: uint256, b: uint256) -> uint256:
+    """
+    @dev Division rounding up, so that owners' cost shares together cover the budget.
+         Callers pass `b > 0` and `a + b` far below 2**256.
+    @param a The dividend.
+    @param b The divisor.
+    @return `ceil(a / b)`.
+    """
     return (a + b - 1) // b
 
 
 @internal
 @view
 def _commitment(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32) -> bytes32:
+    """
+    @dev The commitment hash of `commitment_of`, shared with `reveal` and `settle`.
+    @param round_id The round.
+    @param who The participant.
+    @param claims One claim per proposal.
+    @param salt The salt.
+    @return keccak256(abi_encode(this contract, round_id, who, claims, salt)).
+    """
     return keccak256(abi_encode(self, round_id, who, claims, salt))
