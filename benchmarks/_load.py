@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from contracts.nodes import JsonRpc, RpcError
 
@@ -87,7 +86,6 @@ class Flow:
     current: int = -1  # index of the stage scheduled last
     unmined: int = 0  # transactions of the current stage not mined yet
     done: bool = False
-    label: str = ""
     skippable: bool = False  # skip the whole flow (not hold it) when the node is behind
     skipped: bool = False
 
@@ -113,13 +111,9 @@ class LoadResult:
     failed: int
     sent: int
     confirmed: int
-    planned: int
-    blocks: int
-    window_s: float
     gas_by_fn: dict[str, float]
     gas_per_block_mean: float
     flows_done: int
-    flows: int
     skipped: int = 0
     kicks: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
@@ -218,7 +212,6 @@ class Engine:
         self.block_ntx: dict[int, int] = {}
         self.block_gas: dict[int, int] = {}
         self.last_block = int(self.rpc.call("eth_blockNumber"), 16)
-        self.first_block = self.last_block + 1
         self.errors: list[str] = []
 
     # -- chain watching --------------------------------------------------------------------
@@ -270,7 +263,6 @@ class Engine:
             for stage in flow.stages:
                 for ptx in stage.txs:
                     by_hash[ptx.hash] = (ptx, flow)
-        planned = len(by_hash)
         queue: list[tuple[float, int, PTx, bool]] = []  # (due, seq, tx, is new work)
         seq = itertools.count()
         outstanding = 0
@@ -460,7 +452,7 @@ class Engine:
                 self.errors += miner.errors
         self._receipts([p for p, _ in by_hash.values() if p.sent is not None
                         and p.error is None])
-        return self._measure(list(by_hash.values()), flows, window, planned)
+        return self._measure(list(by_hash.values()), flows, window)
 
     def _receipts(self, txs: list[PTx]) -> None:
         """Status and gas of every sent transaction (after the timed part)."""
@@ -477,7 +469,7 @@ class Engine:
                     p.block = int(r["blockNumber"], 16)
 
     def _measure(self, hits: list[tuple[PTx, Flow | None]], flows: list[Flow],
-                 window: Window, planned: int) -> LoadResult:
+                 window: Window) -> LoadResult:
         txs = [p for p, _ in hits]
         length = max(1e-9, window.end - window.start)
         sent_in = [p for p in txs if p.sent is not None and window.start <= p.sent < window.end]
@@ -507,15 +499,11 @@ class Engine:
             failed=failed,
             sent=sum(1 for p in txs if p.sent is not None),
             confirmed=sum(1 for p in txs if p.status == 1),
-            planned=planned,
-            blocks=len(in_window),
-            window_s=length,
             gas_by_fn={fn: sum(v) / len(v) for fn, v in sorted(gas.items())},
             gas_per_block_mean=(sum(self.block_gas[n] for n in in_window) / len(in_window)
                                 if in_window else 0.0),
             flows_done=sum(1 for f in flows if f.done and not f.skipped and all(
                 p.status == 1 for p in f.stages[-1].txs)),
-            flows=len(flows),
             skipped=sum(1 for f in flows if f.skipped),
             kicks=self.kicks,
             errors=tuple(dict.fromkeys(self.errors))[:10],
@@ -538,9 +526,5 @@ def wall_to_mono(wall: float) -> float:
 def fixed_schedule(txs: list[PTx], rate: float, start: float) -> list[Flow]:
     """Independent transactions (plain transfers) at ``rate`` per second from ``start``:
     one single-transaction flow each, so every one is its own new work."""
-    return [Flow(stages=[Stage(txs=[p], at=start + k / rate, new_work=True)], label="transfer")
+    return [Flow(stages=[Stage(txs=[p], at=start + k / rate, new_work=True)])
             for k, p in enumerate(txs)]
-
-
-def chunked(seq: Sequence[Any], n: int) -> list[Sequence[Any]]:
-    return [seq[i:i + n] for i in range(0, len(seq), n)]

@@ -7,9 +7,8 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks._load import PTx
-from benchmarks._load_rounds import MAX_FEE, TIP, TRAIN_VOTE_SECONDS, Abi, RoundPlanner
-from benchmarks._load_sign import Signer, TxFields
+from benchmarks._load_rounds import Abi, RoundPlanner
+from benchmarks._load_sign import Signer
 from benchmarks.throughput.chain import ON_DEMAND_KIND
 from contracts import nodes
 
@@ -52,7 +51,7 @@ def deploy_rounds(node: nodes.Node, planner: RoundPlanner, deployer: Signer,
                     time.sleep(1.0 - time.time() % 1.0 + 0.01)
                 expected = int(time.time())
             first = len(out)
-            batch = _sign_deployments(planner, deployer, [
+            batch = planner.deployments(deployer, [
                 d - expected for d in deadlines[first:first + per_block]], phase,
                 deploy_gas, first_nonce=first)
             answers = rpc.batch([("eth_sendRawTransaction", [p.raw]) for p in batch])
@@ -81,20 +80,6 @@ def _next_block(rpc: nodes.JsonRpc, after: int, timeout: float = 60.0) -> dict:
             return head
         time.sleep(0.01)
     raise TimeoutError(f"no block after {after} in {timeout} s")
-
-
-def _sign_deployments(planner: RoundPlanner, deployer: Signer, register_seconds: list[int],
-                      phase: int, deploy_gas: int, first_nonce: int = 0) -> list[PTx]:
-    out = []
-    for nonce, reg in enumerate(register_seconds, start=first_nonce):
-        if reg < 1:
-            raise RuntimeError(f"setup overran: a Register phase of {reg} s")
-        args = [[reg, phase, phase, phase, TRAIN_VOTE_SECONDS, TRAIN_VOTE_SECONDS], 0, 1]
-        data = planner.bytecode + planner.abi.constructor_args(args)
-        st = deployer.sign(TxFields(planner.chain_id, nonce, TIP, MAX_FEE, deploy_gas, b"", 0,
-                                    data))
-        out.append(PTx(raw=st.raw, hash=st.hash, fn="deploy"))
-    return out
 
 
 def _wait_kicking(rpc: nodes.JsonRpc, hashes: list[str], automine: bool,
