@@ -5,14 +5,15 @@ reveal, close, settle, withdraw) a node confirms per second and per block as the
 rate grows, next to plain transfers on the same node in the same run. The paper's geth
 private chain saturates at about 2 tx/s of generation and 15 transactions per block.
 
-Method (``benchmarks._load``; the timing in ``plan``): for each rate a fresh node (anvil rebuilds its state root from
-every account and slot at each block, so a node that earlier runs filled would be slower for
-that alone; with ``--rpc`` the runs share the one node), fresh keys and one fresh deployment
-per round;
-every transaction is signed before the timed window (libsecp256k1, ~10k/s); rounds start
-one after another so that their transactions come at the target rate, each stage sent once
-the previous one is mined and the contract's phase deadline has passed; new rounds are
-skipped while the node is behind, so no round misses a deadline. Measures come from a
+Method (``benchmarks._load``; the timing in ``plan``): for each rate a fresh node (anvil
+rebuilds its state root from every account and slot at each block, so a node that earlier
+runs filled would be slower for that alone; with ``--rpc`` the runs share the one node),
+fresh keys and one fresh deployment per round; every transaction is signed before the timed
+window (libsecp256k1, ~10k/s); rounds start one after another so that their transactions
+come at the target rate, each stage sent once the previous one is mined and the contract's
+phase deadline has passed; a new round is skipped while the node is behind or when, at its
+measured capacity, it could not also take the later stages of the rounds already started
+(admission control), so no round misses a deadline. Measures come from a
 steady-state window after a warm-up: offered and confirmed tx/s, transactions per block
 (mean, max, empty blocks included), latency from send to the block being seen (p50, p99),
 failed transactions (every transaction of every round that ran must succeed), gas per

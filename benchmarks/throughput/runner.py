@@ -22,7 +22,7 @@ from benchmarks._load_rounds import MAX_FEE, TIP, RoundPlanner, RoundShape, crea
 from benchmarks._load_sign import Signer, TxFields
 from benchmarks.throughput.chain import ON_DEMAND_KIND, block_gas_limit, empty_block_ms
 from benchmarks.throughput.deploy import deploy_rounds, estimate_deploy_gas
-from benchmarks.throughput.plan import Settings, ceil_int, margin_s, plan_rounds
+from benchmarks.throughput.plan import Settings, ceil_int, margin_s, plan_rounds, stage_times
 from benchmarks.throughput.report import Row
 from contracts import nodes
 
@@ -34,19 +34,23 @@ Progress = Callable[[Row], None]
 
 
 def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
-            mine_interval: float, min_cap: int | None = None) -> Engine:
+            mine_interval: float, min_cap: int | None = None,
+            admission: bool = False) -> Engine:
     """``min_cap``: the least cap on unmined new work (else 64, and the cap grows with the
-    confirmations only by the horizon per block time)."""
+    confirmations only by the horizon per block time). ``admission``: count the later
+    stages of the rounds started (see ``benchmarks._load.admits``)."""
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
                       cap_horizon=cap_horizon, mine_on_demand=True,
-                      mine_interval=mine_interval, max_outstanding=min_cap)
+                      mine_interval=mine_interval, max_outstanding=min_cap,
+                      admission=admission)
     # with interval mining every second has its block: the last one is the capacity, and the
     # best of several (the fullest block) would let a queue of more than a block build up
     return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL, cap_horizon=cap_horizon,
                   kick_after=0.25 if automine else None,
-                  cap_memory=CAP_MEMORY_S if automine else 1, max_outstanding=min_cap)
+                  cap_memory=CAP_MEMORY_S if automine else 1, max_outstanding=min_cap,
+                  admission=admission, block_time=node.block_time)
 
 
 class RoundRunner:
@@ -121,6 +125,10 @@ class RoundRunner:
             flow.deadline = deadline
             flow.stages[0].at = wall_to_mono(deadline - plan.register_window_s)
             # the Register phase is over at `deadline`: the first advance waits for it
+            # and, for the admission control, when each later stage should go
+            registered = wall_to_mono(deadline)
+            for stage, t in zip(flow.stages, stage_times(flow.stages, plan)):
+                stage.planned = registered + t
         # setup overran: rounds whose registration window has begun already are skipped
         soon = time.monotonic() + 0.1
         for f in flows:
@@ -133,7 +141,7 @@ class RoundRunner:
         win = Window(t0 + plan.warmup_s, t0 + plan.warmup_s + plan.window_s)
         engine = _engine(self.node, timeout=plan.engine_timeout_s,
                          mine_interval=self.settings.mine_interval,
-                         cap_horizon=plan.queue_horizon_s)
+                         cap_horizon=plan.queue_horizon_s, admission=True)
         try:
             res = engine.run(live, win)
         finally:
