@@ -203,6 +203,50 @@ def admits(*, capacity_tps: float, backlog: int, committed: Mapping[int, int],
     return True
 
 
+class Ledger:
+    """The admission control's account: the transactions of the later stages of the flows
+    admitted so far, by the time bin their plan sends them in, until they are scheduled."""
+
+    def __init__(self, bin_s: float = ADMISSION_BIN_S) -> None:
+        self.bin_s = bin_s
+        self.bins: Counter[int] = Counter()
+
+    def admit(self, flow: Flow, *, capacity_tps: float | None, backlog: int, now: float,
+              max_delay_s: float) -> bool:
+        """Whether ``flow`` may start (``admits``; always where the capacity is unknown);
+        if so, its stages after the first go in the ledger (the first goes straight to the
+        send queue, which the backlog counts)."""
+        later: Counter[int] = Counter()
+        for st in flow.stages[1:]:
+            later.update(stage_load(st, self.bin_s))
+        if capacity_tps is not None and not admits(
+                capacity_tps=capacity_tps, backlog=backlog, committed=self.bins,
+                new=stage_load(flow.stages[0], self.bin_s) + later,
+                now_bin=time_bin(now, self.bin_s), bin_s=self.bin_s, max_delay_s=max_delay_s):
+            return False
+        self.bins.update(later)
+        flow.counted = True
+        return True
+
+    def scheduled(self, flow: Flow) -> None:
+        """The flow's stage ``flow.current`` went to the send queue: out of the ledger."""
+        if flow.counted and flow.current > 0:
+            self._remove(flow.stages[flow.current])
+
+    def given_up(self, flow: Flow) -> None:
+        """The flow ended (done, or broken): its stages not scheduled will not come."""
+        if flow.counted:
+            for st in flow.stages[flow.current + 1:]:
+                self._remove(st)
+            flow.counted = False
+
+    def _remove(self, stage: Stage) -> None:
+        for b, n in stage_load(stage, self.bin_s).items():
+            self.bins[b] -= n
+            if self.bins[b] <= 0:
+                del self.bins[b]
+
+
 class Miner:
     """Asks a ``--no-mining`` node for a block (``evm_mine``) whenever transactions wait, from
     its own thread and connection.
@@ -286,6 +330,8 @@ class Engine:
         ``planned``); the capacity is measured where it can be: from our miner's
         block-building time (``mine_on_demand``), or from the gas limit and the mean gas of
         our transactions (``block_time``); elsewhere only the cap applies."""
+        if admission and cap_horizon is None:
+            raise ValueError("cap_horizon: admission needs the seconds of queue it may allow")
         self.rpc = JsonRpc(url, timeout=60.0)
         self.tick = tick
         self.batch = batch
@@ -392,17 +438,10 @@ class Engine:
                        default=0)
             return max(64.0, rate * self.cap_horizon, self.max_outstanding or 0)
 
-        # admission control: the later stages of the flows started so far, by the time bin
-        # their plan sends them in, and our recent confirmations
-        ledger: Counter[int] = Counter()
+        # admission control: the later stages of the flows started so far, and our recent
+        # confirmations
+        ledger = Ledger()
         recent: deque[tuple[float, int]] = deque()
-
-        def uncount(stages: Sequence[Stage]) -> None:
-            for st in stages:
-                for b, n in stage_load(st).items():
-                    ledger[b] -= n
-                    if ledger[b] <= 0:
-                        del ledger[b]
 
         def capacity(now: float) -> float | None:
             """Transactions per second the node can mine now, where that can be told."""
@@ -416,7 +455,8 @@ class Engine:
                 busy = miner.busy_since(since)
                 return CAPACITY_SHARE * mined_recently / busy if busy > 0 else None
             if self.block_time and self.gas_limit:
-                last = sorted(self.block_ntx)[-5:]
+                last = [n for n in range(self.last_block - 4, self.last_block + 1)
+                        if n in self.block_ntx]
                 ntx, gas = (sum(self.block_ntx[n] for n in last),
                             sum(self.block_gas[n] for n in last))
                 if ntx and gas:
@@ -427,27 +467,16 @@ class Engine:
             """Start a skippable flow? (The cap on unmined transactions has passed it.)"""
             if not self.admission:
                 return True
-            first = stage_load(flow.stages[0])
-            later: Counter[int] = Counter()
-            for st in flow.stages[1:]:
-                later.update(stage_load(st))
-            cap_tps = capacity(now)
-            if cap_tps is not None and not admits(
-                    capacity_tps=cap_tps, backlog=outstanding + len(queue), committed=ledger,
-                    new=first + later, now_bin=time_bin(now),
-                    max_delay_s=self.cap_horizon or 0.0):
-                return False
-            ledger.update(later)
-            flow.counted = True
-            return True
+            assert self.cap_horizon is not None
+            return ledger.admit(flow, capacity_tps=capacity(now),
+                                backlog=outstanding + len(queue), now=now,
+                                max_delay_s=self.cap_horizon)
 
         def finish(flow: Flow) -> None:
             if not flow.done:
                 flow.done = True
                 done[0] += 1
-            if flow.counted:  # given up: its stages will not come
-                uncount(flow.stages[flow.current + 1:])
-                flow.counted = False
+            ledger.given_up(flow)
 
         def schedule(flow: Flow, now: float) -> None:
             flow.current += 1
@@ -455,8 +484,7 @@ class Engine:
                 finish(flow)
                 return
             stage = flow.stages[flow.current]
-            if flow.counted:  # from the ledger to the queue, where the backlog counts it
-                uncount([stage])
+            ledger.scheduled(flow)
             flow.unmined = len(stage.txs)
             base = stage.at if (flow.current == 0 and stage.at is not None) else now
             n = len(stage.txs)

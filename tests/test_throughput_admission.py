@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from benchmarks._load import PTx, Stage, admits, stage_load, time_bin
+from benchmarks._load import Flow, Ledger, PTx, Stage, admits, stage_load, time_bin
 from benchmarks._load_rounds import RoundPlanner, create_address, shape_for_rate
 from benchmarks.throughput.plan import Settings, plan_rounds, stage_times
 
@@ -112,3 +112,25 @@ def test_past_saturation_rounds_at_the_plans_spacing_are_admitted_only_up_to_cap
     full = range(time_bin(plan.duration_s + plan.slack_s), time_bin(plan.rounds * plan.spacing_s))
     rate = sum(offered[b] for b in full) / (len(full) * bin_s)
     assert 0.8 * capacity < rate <= capacity
+
+
+def test_the_ledger_holds_a_flows_later_stages_until_each_is_scheduled() -> None:
+    def flow(at: float) -> Flow:
+        return Flow(stages=[Stage([PTx("", f"0x{at}{k}{j}", "f") for j in range(n)],
+                                  planned=at + 4 * k) for k, n in enumerate((3, 1, 2))])
+
+    ledger, a, b = Ledger(), flow(1.0), flow(1.05)
+    assert ledger.admit(a, capacity_tps=None, backlog=0, now=0.0, max_delay_s=0.8)
+    assert ledger.admit(b, capacity_tps=1000.0, backlog=0, now=0.0, max_delay_s=0.8)
+    assert ledger.bins == Counter({50: 2, 90: 4})  # first stages go to the send queue
+    a.current = 0
+    ledger.scheduled(a)  # a first stage is not in the ledger: nothing to take out
+    a.current = 1
+    ledger.scheduled(a)
+    assert ledger.bins == Counter({50: 1, 90: 4})
+    ledger.given_up(a)
+    assert ledger.bins == Counter({50: 1, 90: 2}) and not a.counted
+    # a node that can take nothing more refuses a third, which stays out of the ledger
+    c = flow(1.0)
+    assert not ledger.admit(c, capacity_tps=1.0, backlog=100, now=0.0, max_delay_s=0.8)
+    assert ledger.bins == Counter({50: 1, 90: 2}) and not c.counted
