@@ -47,10 +47,12 @@ from contracts.nodes import JsonRpc, RpcError
 CAP_MEMORY_S = 4
 # past its timeout, a run ends once none of its transactions was mined for this long
 STALL_S = 10.0
-# the admission control's capacity: our transactions mined over the node's block-building
-# time in the last this many seconds (a few bursts of phases), once at least
-# CAPACITY_MIN_MINED were (fewer say little); taken at this share, to leave the client and
-# the node's other work (taking transactions in, answering polls) some room
+# the admission control's capacity on a node that our miner drives: our transactions mined
+# over the node's block-building time in the last this many seconds (a few bursts of
+# phases), or the best whole second of confirmations, whichever is more; kept from the last
+# time at least CAPACITY_MIN_MINED were mined in the window (fewer say little: the node was
+# idle, e.g. while rounds were refused). Both are rates the node did reach, so they are not
+# discounted; the gas limit's bound on a node with block times is, by this share
 CAPACITY_WINDOW_S = 2.0
 CAPACITY_MIN_MINED = 200
 CAPACITY_SHARE = 0.9
@@ -115,8 +117,8 @@ class Window:
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    """What one run measured (see the module docstring for the definitions)."""
+class Measures:
+    """The figures of a run's window (see the module docstring for the definitions)."""
 
     offered_tps: float
     confirmed_tps: float
@@ -125,6 +127,12 @@ class LoadResult:
     latency_p50_s: float
     latency_p99_s: float
     failed: int
+
+
+@dataclass(frozen=True)
+class LoadResult(Measures):
+    """What one run measured: its window's figures and the run's totals."""
+
     sent: int
     confirmed: int
     gas_by_fn: dict[str, float]
@@ -327,9 +335,10 @@ class Engine:
         transactions unmined under load); counted. ``admission``: also refuse a skippable
         flow whose transactions, with the later stages of flows already started, would
         queue up past ``cap_horizon`` at the node's capacity (``admits``; stages need
-        ``planned``); the capacity is measured where it can be: from our miner's
-        block-building time (``mine_on_demand``), or from the gas limit and the mean gas of
-        our transactions (``block_time``); elsewhere only the cap applies."""
+        ``planned``); the capacity is measured where it can be: on a node our miner drives
+        (``mine_on_demand``) from its block-building time and the confirmations, on one
+        with ``block_time`` from the gas limit and the mean gas of our transactions;
+        elsewhere, and until the first measure, only the cap applies."""
         if admission and cap_horizon is None:
             raise ValueError("cap_horizon: admission needs the seconds of queue it may allow")
         self.rpc = JsonRpc(url, timeout=60.0)
@@ -443,17 +452,27 @@ class Engine:
         ledger = Ledger()
         recent: deque[tuple[float, int]] = deque()
 
+        known: list[float] = []  # the last capacity measured on our miner's node
+
         def capacity(now: float) -> float | None:
-            """Transactions per second the node can mine now, where that can be told."""
+            """Transactions per second the node can mine now, where that can be told.
+
+            Why not the miner's time alone: it builds a block whenever transactions wait,
+            so it is busy about as long as there is load, and mined over busy time is a
+            floor that rises only as the load does; the best second of confirmations
+            (what the node kept up with, sends and polls included) lifts it past bursts."""
             since = now - CAPACITY_WINDOW_S
             while recent and recent[0][0] < since:
                 recent.popleft()
             mined_recently = sum(n for _, n in recent)
-            if mined_recently < CAPACITY_MIN_MINED:
-                return None
             if miner is not None:
-                busy = miner.busy_since(since)
-                return CAPACITY_SHARE * mined_recently / busy if busy > 0 else None
+                if mined_recently >= CAPACITY_MIN_MINED:
+                    busy = miner.busy_since(since)
+                    sec = int(now)
+                    best = max((per_second.get(k, 0) for k in range(sec - self.cap_memory, sec)),
+                               default=0)
+                    known[:] = [max(best, mined_recently / busy if busy > 0 else 0.0)]
+                return known[0] if known else None
             if self.block_time and self.gas_limit:
                 last = [n for n in range(self.last_block - 4, self.last_block + 1)
                         if n in self.block_ntx]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks._load import Measures
 from benchmarks.throughput.chain import node_label
 
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not with the module
@@ -23,20 +24,13 @@ PAPER_MAX_TX_PER_BLOCK = 15
 
 
 @dataclass(frozen=True)
-class Row:
+class Row(Measures):
     """One rate on one node (the CSV's columns plus what the table and JSON add)."""
 
     node: str
     block_time_s: float
     workload: str  # "rounds" or "transfers"
     target_tps: float
-    offered_tps: float
-    confirmed_tps: float
-    tx_per_block_mean: float
-    tx_per_block_max: int
-    latency_p50_s: float
-    latency_p99_s: float
-    failed: int
     participants: int = 0
     proposals: int = 0
     rounds: int = 0

@@ -9,14 +9,15 @@ sends the stages and measures; each run becomes one ``Row``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, PTx, Window, fixed_schedule, \
-    wall_to_mono
+from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, Measures, PTx, Window, \
+    fixed_schedule, wall_to_mono
 from benchmarks._load_rounds import MAX_FEE, TIP, RoundPlanner, RoundShape, create_address, \
     shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
@@ -155,11 +156,10 @@ class RoundRunner:
 def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limit: int, *,
          shape: RoundShape | None = None, rounds: int = 0, skipped: int = 0,
          empty_block_ms: float | None = None) -> Row:
+    measures = {f.name: getattr(res, f.name) for f in dataclasses.fields(Measures)}
     return Row(
         node=node.kind, block_time_s=node.block_time or 0.0, workload=workload,
-        target_tps=rate, offered_tps=res.offered_tps, confirmed_tps=res.confirmed_tps,
-        tx_per_block_mean=res.tx_per_block_mean, tx_per_block_max=res.tx_per_block_max,
-        latency_p50_s=res.latency_p50_s, latency_p99_s=res.latency_p99_s, failed=res.failed,
+        target_tps=rate, **measures,
         participants=shape.participants if shape else 0,
         proposals=shape.proposals if shape else 0, rounds=rounds,
         rounds_done=res.flows_done if shape else 0, rounds_skipped=skipped + res.skipped,
