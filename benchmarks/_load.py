@@ -14,9 +14,14 @@ One single-threaded loop alternates between three things, every few milliseconds
 
 New work (a round's first stage, a transfer) is held back while more than ``max_outstanding``
 transactions are sent but not mined, so an overloaded node sees a bounded queue instead of an
-ever-growing one (its confirmation latency then stays below the contract's phase lengths and
-no round misses a deadline); the *offered* rate that the results report is what was actually
-sent, not the target. Receipts (status, gas) are fetched after the run, outside the timing.
+ever-growing one. That cap sees only the moment: a round, once started, still has to send its
+commits, reveals, settlements and withdrawals, each within its phase, seconds later. So with
+``admission`` a new round is also refused (skipped) unless the node, at its measured
+capacity, can take its transactions on top of the later stages that the rounds already
+started will send, bin by bin as their plan times them (``admits``); past saturation fewer
+rounds start and the rounds that do keep their deadlines. The *offered* rate that the
+results report is what was actually sent, not the target. Receipts (status, gas) are
+fetched after the run, outside the timing.
 
 Measures are taken in a steady-state window that starts after a warm-up (the pipeline of
 overlapping rounds filling up): transactions sent in the window / its length (offered),
@@ -32,10 +37,9 @@ import itertools
 import math
 import threading
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from contracts.nodes import JsonRpc, RpcError
 
@@ -43,6 +47,15 @@ from contracts.nodes import JsonRpc, RpcError
 CAP_MEMORY_S = 4
 # past its timeout, a run ends once none of its transactions was mined for this long
 STALL_S = 10.0
+# the admission control's capacity on a node that our miner drives: our transactions mined
+# over the node's block-building time in the last this many seconds (a few bursts of
+# phases), or the best whole second of confirmations, whichever is more; kept from the last
+# time at least CAPACITY_MIN_MINED were mined in the window (fewer say little: the node was
+# idle, e.g. while rounds were refused). Both are rates the node did reach, so they are not
+# discounted; the gas limit's bound on a node with block times is, by this share
+CAPACITY_WINDOW_S = 2.0
+CAPACITY_MIN_MINED = 200
+CAPACITY_SHARE = 0.9
 
 
 @dataclass
@@ -68,6 +81,8 @@ class Stage:
     ``phase_seconds``: this stage's (single) transaction enters a phase of that length, so
     the flow's deadline becomes its block's timestamp plus this.
     ``at``: for a flow's first stage, the wall-clock time it starts (else when gated).
+    ``planned``: when the plan expects the stage to start (``time.monotonic``), for the
+    admission control; None: not counted in it.
     """
 
     txs: list[PTx]
@@ -76,6 +91,7 @@ class Stage:
     phase_seconds: int | None = None
     at: float | None = None
     new_work: bool = False
+    planned: float | None = None
 
 
 @dataclass
@@ -87,9 +103,9 @@ class Flow:
     current: int = -1  # index of the stage scheduled last
     unmined: int = 0  # transactions of the current stage not mined yet
     done: bool = False
-    label: str = ""
     skippable: bool = False  # skip the whole flow (not hold it) when the node is behind
     skipped: bool = False
+    counted: bool = False  # its unscheduled stages are in the admission control's ledger
 
 
 @dataclass(frozen=True)
@@ -101,8 +117,8 @@ class Window:
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    """What one run measured (see the module docstring for the definitions)."""
+class Measures:
+    """The figures of a run's window (see the module docstring for the definitions)."""
 
     offered_tps: float
     confirmed_tps: float
@@ -111,15 +127,17 @@ class LoadResult:
     latency_p50_s: float
     latency_p99_s: float
     failed: int
+
+
+@dataclass(frozen=True)
+class LoadResult(Measures):
+    """What one run measured: its window's figures and the run's totals."""
+
     sent: int
     confirmed: int
-    planned: int
-    blocks: int
-    window_s: float
     gas_by_fn: dict[str, float]
     gas_per_block_mean: float
     flows_done: int
-    flows: int
     skipped: int = 0
     kicks: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
@@ -132,6 +150,109 @@ def percentile(values: Sequence[float], q: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))
     return s[k]
+
+
+# The admission control's time bins (seconds): fine enough to see a phase's burst of stages
+# (spread over 0.5 s), coarse enough that a decision walks a round's ~160 bins, not thousands
+ADMISSION_BIN_S = 0.1
+
+
+def time_bin(t: float, bin_s: float = ADMISSION_BIN_S) -> int:
+    """The admission bin of time ``t`` (``t / bin_s`` rounded down: ``3.0 // 0.1`` is 29)."""
+    return math.floor(t / bin_s)
+
+
+def stage_load(stage: Stage, bin_s: float = ADMISSION_BIN_S) -> Counter[int]:
+    """The stage's transactions by the time bin the plan sends them in (``planned``, spread
+    evenly as the engine sends them); empty for a stage with no plan."""
+    load: Counter[int] = Counter()
+    if stage.planned is None:
+        return load
+    n = len(stage.txs)
+    for k in range(n):
+        load[time_bin(stage.planned + (stage.spread * k / n if n > 1 else 0.0), bin_s)] += 1
+    return load
+
+
+def admits(*, capacity_tps: float, backlog: int, committed: Mapping[int, int],
+           new: Mapping[int, int], now_bin: int, bin_s: float = ADMISSION_BIN_S,
+           max_delay_s: float) -> bool:
+    """Whether a new flow may start: would the node, confirming ``capacity_tps``, still
+    mine every transaction within ``max_delay_s`` of its planned send if the new flow's
+    transactions (``new``: time bin -> count) joined what is promised already?
+
+    What is promised: ``backlog`` (sent or queued, not mined) and ``committed``, the
+    transactions of the later stages of flows already started, by the bin their plan sends
+    them in (those of bins before ``now_bin`` are late: due now). Rounds must send those
+    stages, at those times, or miss their phase deadlines, so a cap on the unmined
+    transactions of the moment alone admits rounds whose later stages then overload the
+    node. The queue is played forward bin by bin, draining ``capacity_tps * bin_s`` each;
+    the flow is refused only where its own transactions push the queue past
+    ``capacity_tps * max_delay_s`` (a queue that is long already without them, and short
+    again before they come, is not held against it).
+    """
+    if not capacity_tps > 0:
+        raise ValueError(f"capacity_tps: expected > 0, got {capacity_tps}")
+    if not bin_s > 0:
+        raise ValueError(f"bin_s: expected > 0, got {bin_s}")
+    limit = capacity_tps * max_delay_s
+    drain = capacity_tps * bin_s
+    late = sum(n for b, n in committed.items() if b < now_bin)
+    late_new = sum(n for b, n in new.items() if b < now_bin)
+    without = float(backlog + late)
+    with_new = without + late_new
+    last = max(max(committed, default=now_bin), max(new, default=now_bin))
+    for b in range(now_bin, last + 1):
+        arrive = committed.get(b, 0)
+        without = max(0.0, without + arrive - drain)
+        with_new = max(0.0, with_new + arrive + new.get(b, 0) - drain)
+        if with_new > limit and with_new > without:
+            return False
+    return True
+
+
+class Ledger:
+    """The admission control's account: the transactions of the later stages of the flows
+    admitted so far, by the time bin their plan sends them in, until they are scheduled."""
+
+    def __init__(self, bin_s: float = ADMISSION_BIN_S) -> None:
+        self.bin_s = bin_s
+        self.bins: Counter[int] = Counter()
+
+    def admit(self, flow: Flow, *, capacity_tps: float | None, backlog: int, now: float,
+              max_delay_s: float) -> bool:
+        """Whether ``flow`` may start (``admits``; always where the capacity is unknown);
+        if so, its stages after the first go in the ledger (the first goes straight to the
+        send queue, which the backlog counts)."""
+        later: Counter[int] = Counter()
+        for st in flow.stages[1:]:
+            later.update(stage_load(st, self.bin_s))
+        if capacity_tps is not None and not admits(
+                capacity_tps=capacity_tps, backlog=backlog, committed=self.bins,
+                new=stage_load(flow.stages[0], self.bin_s) + later,
+                now_bin=time_bin(now, self.bin_s), bin_s=self.bin_s, max_delay_s=max_delay_s):
+            return False
+        self.bins.update(later)
+        flow.counted = True
+        return True
+
+    def scheduled(self, flow: Flow) -> None:
+        """The flow's stage ``flow.current`` went to the send queue: out of the ledger."""
+        if flow.counted and flow.current > 0:
+            self._remove(flow.stages[flow.current])
+
+    def given_up(self, flow: Flow) -> None:
+        """The flow ended (done, or broken): its stages not scheduled will not come."""
+        if flow.counted:
+            for st in flow.stages[flow.current + 1:]:
+                self._remove(st)
+            flow.counted = False
+
+    def _remove(self, stage: Stage) -> None:
+        for b, n in stage_load(stage, self.bin_s).items():
+            self.bins[b] -= n
+            if self.bins[b] <= 0:
+                del self.bins[b]
 
 
 class Miner:
@@ -153,6 +274,10 @@ class Miner:
         self._stop = threading.Event()
         self.blocks = 0
         self._last = -math.inf
+        # (start, end) of recent evm_mine calls, and the start of the one under way: how
+        # long the node spent building blocks, for the admission control's capacity
+        self._busy: deque[tuple[float, float]] = deque(maxlen=4096)
+        self._mining_since: float | None = None
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._loop, name="hcfl-miner", daemon=True)
         self._thread.start()
@@ -169,12 +294,20 @@ class Miner:
             if wait > 0:
                 time.sleep(wait)
             self._wanted.clear()
-            self._last = time.monotonic()
+            self._last = self._mining_since = time.monotonic()
             try:
                 self._rpc.call("evm_mine")
                 self.blocks += 1
             except (RpcError, OSError) as exc:
                 self.errors.append(f"evm_mine: {exc}")
+            self._busy.append((self._last, time.monotonic()))
+            self._mining_since = None
+
+    def busy_since(self, since: float) -> float:
+        """Seconds since ``since`` (time.monotonic) that the node spent building blocks."""
+        busy = sum(end - max(start, since) for start, end in list(self._busy) if end > since)
+        current = self._mining_since
+        return busy + (time.monotonic() - max(current, since) if current is not None else 0.0)
 
     def close(self) -> None:
         self._stop.set()
@@ -190,7 +323,8 @@ class Engine:
                  timeout: float = 120.0, send_interval: float = 0.0,
                  cap_horizon: float | None = None, kick_after: float | None = None,
                  mine_on_demand: bool = False, mine_interval: float = 0.0,
-                 cap_memory: int = CAP_MEMORY_S) -> None:
+                 cap_memory: int = CAP_MEMORY_S, admission: bool = False,
+                 block_time: float | None = None) -> None:
         """``max_outstanding``: fixed cap on sent-but-unmined transactions for new work;
         ``cap_horizon``: or an adaptive one, this many seconds of the confirmation rate
         (the best whole second of the last ``cap_memory``; at least 64, and at least
@@ -198,7 +332,15 @@ class Engine:
         seconds a run may take (twice that while the node still mines its transactions).
         ``kick_after``: on a node that mines on demand, call ``evm_mine`` when transactions
         wait that long without a new block (anvil 1.7.1's automine can leave ready
-        transactions unmined under load); counted."""
+        transactions unmined under load); counted. ``admission``: also refuse a skippable
+        flow whose transactions, with the later stages of flows already started, would
+        queue up past ``cap_horizon`` at the node's capacity (``admits``; stages need
+        ``planned``); the capacity is measured where it can be: on a node our miner drives
+        (``mine_on_demand``) from its block-building time and the confirmations, on one
+        with ``block_time`` from the gas limit and the mean gas of our transactions;
+        elsewhere, and until the first measure, only the cap applies."""
+        if admission and cap_horizon is None:
+            raise ValueError("cap_horizon: admission needs the seconds of queue it may allow")
         self.rpc = JsonRpc(url, timeout=60.0)
         self.tick = tick
         self.batch = batch
@@ -212,13 +354,15 @@ class Engine:
         self.kicks = 0
         self.mine_on_demand = mine_on_demand
         self.mine_interval = mine_interval
+        self.admission = admission
+        self.block_time = block_time
+        self.gas_limit = 0  # of the last block seen
         # chain state seen so far
         self.block_seen: dict[int, float] = {}
         self.block_ts: dict[int, int] = {}
         self.block_ntx: dict[int, int] = {}
         self.block_gas: dict[int, int] = {}
         self.last_block = int(self.rpc.call("eth_blockNumber"), 16)
-        self.first_block = self.last_block + 1
         self.errors: list[str] = []
 
     # -- chain watching --------------------------------------------------------------------
@@ -244,6 +388,7 @@ class Engine:
                 self.block_ts[n] = int(block["timestamp"], 16)
                 self.block_ntx[n] = len(block["transactions"])
                 self.block_gas[n] = int(block["gasUsed"], 16)
+                self.gas_limit = int(block["gasLimit"], 16)
                 for h in block["transactions"]:
                     hit = by_hash.get(h)
                     if hit is None:
@@ -270,7 +415,6 @@ class Engine:
             for stage in flow.stages:
                 for ptx in stage.txs:
                     by_hash[ptx.hash] = (ptx, flow)
-        planned = len(by_hash)
         queue: list[tuple[float, int, PTx, bool]] = []  # (due, seq, tx, is new work)
         seq = itertools.count()
         outstanding = 0
@@ -303,10 +447,55 @@ class Engine:
                        default=0)
             return max(64.0, rate * self.cap_horizon, self.max_outstanding or 0)
 
+        # admission control: the later stages of the flows started so far, and our recent
+        # confirmations
+        ledger = Ledger()
+        recent: deque[tuple[float, int]] = deque()
+
+        known: list[float] = []  # the last capacity measured on our miner's node
+
+        def capacity(now: float) -> float | None:
+            """Transactions per second the node can mine now, where that can be told.
+
+            Why not the miner's time alone: it builds a block whenever transactions wait,
+            so it is busy about as long as there is load, and mined over busy time is a
+            floor that rises only as the load does; the best second of confirmations
+            (what the node kept up with, sends and polls included) lifts it past bursts."""
+            since = now - CAPACITY_WINDOW_S
+            while recent and recent[0][0] < since:
+                recent.popleft()
+            mined_recently = sum(n for _, n in recent)
+            if miner is not None:
+                if mined_recently >= CAPACITY_MIN_MINED:
+                    busy = miner.busy_since(since)
+                    sec = int(now)
+                    best = max((per_second.get(k, 0) for k in range(sec - self.cap_memory, sec)),
+                               default=0)
+                    known[:] = [max(best, mined_recently / busy if busy > 0 else 0.0)]
+                return known[0] if known else None
+            if self.block_time and self.gas_limit:
+                last = [n for n in range(self.last_block - 4, self.last_block + 1)
+                        if n in self.block_ntx]
+                ntx, gas = (sum(self.block_ntx[n] for n in last),
+                            sum(self.block_gas[n] for n in last))
+                if ntx and gas:
+                    return CAPACITY_SHARE * self.gas_limit / (gas / ntx) / self.block_time
+            return None
+
+        def admit(flow: Flow, now: float) -> bool:
+            """Start a skippable flow? (The cap on unmined transactions has passed it.)"""
+            if not self.admission:
+                return True
+            assert self.cap_horizon is not None
+            return ledger.admit(flow, capacity_tps=capacity(now),
+                                backlog=outstanding + len(queue), now=now,
+                                max_delay_s=self.cap_horizon)
+
         def finish(flow: Flow) -> None:
             if not flow.done:
                 flow.done = True
                 done[0] += 1
+            ledger.given_up(flow)
 
         def schedule(flow: Flow, now: float) -> None:
             flow.current += 1
@@ -314,6 +503,7 @@ class Engine:
                 finish(flow)
                 return
             stage = flow.stages[flow.current]
+            ledger.scheduled(flow)
             flow.unmined = len(stage.txs)
             base = stage.at if (flow.current == 0 and stage.at is not None) else now
             n = len(stage.txs)
@@ -356,7 +546,7 @@ class Engine:
                 while start_i < len(starts) and starts[start_i][0] <= now + self.tick:
                     flow = flows[starts[start_i][1]]
                     start_i += 1
-                    if flow.skippable and outstanding >= cap():
+                    if flow.skippable and (outstanding >= cap() or not admit(flow, now)):
                         flow.skipped = True
                         finish(flow)
                         continue
@@ -422,6 +612,7 @@ class Engine:
                 outstanding -= mined
                 if mined:
                     last_mined = time.monotonic()
+                    recent.append((last_mined, mined))
                     sec = int(time.monotonic())
                     per_second[sec] = per_second.get(sec, 0) + mined
                 for flow in finished:
@@ -460,7 +651,7 @@ class Engine:
                 self.errors += miner.errors
         self._receipts([p for p, _ in by_hash.values() if p.sent is not None
                         and p.error is None])
-        return self._measure(list(by_hash.values()), flows, window, planned)
+        return self._measure(list(by_hash.values()), flows, window)
 
     def _receipts(self, txs: list[PTx]) -> None:
         """Status and gas of every sent transaction (after the timed part)."""
@@ -477,7 +668,7 @@ class Engine:
                     p.block = int(r["blockNumber"], 16)
 
     def _measure(self, hits: list[tuple[PTx, Flow | None]], flows: list[Flow],
-                 window: Window, planned: int) -> LoadResult:
+                 window: Window) -> LoadResult:
         txs = [p for p, _ in hits]
         length = max(1e-9, window.end - window.start)
         sent_in = [p for p in txs if p.sent is not None and window.start <= p.sent < window.end]
@@ -507,15 +698,11 @@ class Engine:
             failed=failed,
             sent=sum(1 for p in txs if p.sent is not None),
             confirmed=sum(1 for p in txs if p.status == 1),
-            planned=planned,
-            blocks=len(in_window),
-            window_s=length,
             gas_by_fn={fn: sum(v) / len(v) for fn, v in sorted(gas.items())},
             gas_per_block_mean=(sum(self.block_gas[n] for n in in_window) / len(in_window)
                                 if in_window else 0.0),
             flows_done=sum(1 for f in flows if f.done and not f.skipped and all(
                 p.status == 1 for p in f.stages[-1].txs)),
-            flows=len(flows),
             skipped=sum(1 for f in flows if f.skipped),
             kicks=self.kicks,
             errors=tuple(dict.fromkeys(self.errors))[:10],
@@ -538,9 +725,5 @@ def wall_to_mono(wall: float) -> float:
 def fixed_schedule(txs: list[PTx], rate: float, start: float) -> list[Flow]:
     """Independent transactions (plain transfers) at ``rate`` per second from ``start``:
     one single-transaction flow each, so every one is its own new work."""
-    return [Flow(stages=[Stage(txs=[p], at=start + k / rate, new_work=True)], label="transfer")
+    return [Flow(stages=[Stage(txs=[p], at=start + k / rate, new_work=True)])
             for k, p in enumerate(txs)]
-
-
-def chunked(seq: Sequence[Any], n: int) -> list[Sequence[Any]]:
-    return [seq[i:i + n] for i in range(0, len(seq), n)]

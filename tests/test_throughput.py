@@ -10,7 +10,7 @@ import random
 import pytest
 from eth_account import Account
 
-from benchmarks import throughput
+from benchmarks.throughput import cli, report
 from contracts import nodes
 from benchmarks._load import percentile
 from benchmarks._load_rounds import RoundPlanner, RoundShape, create_address, shape_for_rate
@@ -36,13 +36,13 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_the_quick_run_confirms_rounds_and_transfers_with_no_failed_transaction(
         tmp_path, capsys) -> None:
-    assert throughput.main(["--quick", "--no-boa", "--out", str(tmp_path)]) == 0
+    assert cli.main(["--quick", "--no-boa", "--out", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
     assert "HCFL contract throughput" in shown and "anvil on-demand" in shown
     with open(tmp_path / "throughput.csv") as f:
         reader = csv.reader(f)
-        assert next(reader) == throughput.CSV_COLUMNS
-        rows = [dict(zip(throughput.CSV_COLUMNS, r)) for r in reader]
+        assert next(reader) == report.CSV_COLUMNS
+        rows = [dict(zip(report.CSV_COLUMNS, r)) for r in reader]
     assert rows, "one row per rate"
     for row in rows:
         assert float(row["confirmed_tps"]) > 0
@@ -82,10 +82,10 @@ def test_a_failing_benchmark_leaves_no_node_behind(tmp_path, monkeypatch) -> Non
     def broken_sweep(*args, **kwargs):
         raise RuntimeError("load generator broke")
 
-    monkeypatch.setattr(throughput.nodes, "start_node", recording_start)
-    monkeypatch.setattr(throughput, "sweep", broken_sweep)
+    monkeypatch.setattr(nodes, "start_node", recording_start)
+    monkeypatch.setattr(cli, "sweep", broken_sweep)
     with pytest.raises(RuntimeError, match="load generator broke"):
-        throughput.main(["--quick", "--no-boa", "--out", str(tmp_path)])
+        cli.main(["--quick", "--no-boa", "--out", str(tmp_path)])
     assert len(started) == 1 and started[0] is not None
     assert not alive(started[0])
 
@@ -151,7 +151,7 @@ def test_percentiles_are_nearest_rank() -> None:
 ])
 def test_bad_options_end_in_a_one_line_error(argv, message, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        throughput.main(argv)
+        cli.main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
