@@ -30,6 +30,7 @@ from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types
 
 from benchmarks._load import Flow, PTx, Stage
 from benchmarks._load_sign import Signer, TxFields
+from contracts.constants import ROLE_OWNER, ROLE_STATION
 
 ETHER = 10**18
 DEPOSIT = ETHER  # every participant's deposit
@@ -159,7 +160,7 @@ class RoundPlanner:
             nonce[s.address] += 1
             return p
 
-        register = [tx(s, "register", [rid, 1 if s in owners else 2, rng.randint(1, 10)],
+        register = [tx(s, "register", [rid, ROLE_OWNER if s in owners else ROLE_STATION, rng.randint(1, 10)],
                        DEPOSIT) for s in people]
         propose = [tx(owners[m % len(owners)], "propose",
                       [rid, BUDGET, keccak(f"model {m}".encode()), 9000, 10, 2**10 - 1,

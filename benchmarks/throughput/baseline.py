@@ -1,8 +1,8 @@
 """The in-process baseline: the same rounds on titanoboa's embedded EVM.
 
 No node, no network, no waiting for blocks (time travel instead of phase deadlines): what the
-round steps alone cost in an EVM, to set the node's figures against. One self-contained
-function, so that it can be rewritten on its own.
+round steps alone cost in an EVM, to set the node's figures against. The rounds are played
+by the project's one round walk (``contracts.auction``), as every other caller plays them.
 """
 
 from __future__ import annotations
@@ -27,34 +27,26 @@ class BoaResult:
 
 
 def run_boa(shape: RoundShape, rounds: int = 3, seed: int = 1) -> BoaResult:
-    """The same rounds on titanoboa's embedded EVM through ``contracts.driver`` (in process,
-    time travel instead of waiting): transactions per second of the round steps alone."""
+    """The same rounds on titanoboa's embedded EVM through the one round walk
+    (``contracts.auction``; in process, time travel instead of waiting): transactions per
+    second of the round steps alone, every participant settling and withdrawing itself."""
+    from contracts.auction import Bidder, Offer, RoundPlan, run_auction
     from contracts.driver import Deployment
 
     rng = random.Random(seed)
     total, seconds = 0, 0.0
     for _ in range(rounds):
         d = Deployment.deploy(rpc=None, phase_seconds=(60, 60, 60, 60, 3600, 3600))
-        owners = [d.new_account(10**21) for _ in range(shape.owners)]
-        stations = [d.new_account(10**21) for _ in range(shape.stations)]
-        people = owners + stations
-        claims = {p: [rng.randint(0, 10**16) for _ in range(shape.proposals)] for p in people}
+
+        def bidders(n: int) -> list[Bidder]:
+            return [Bidder(rng.randint(1, 10), 10**18, [rng.randint(0, 10**16) for _ in range(shape.proposals)])
+                    for _ in range(n)]
+
+        plan = RoundPlan(bidders(shape.owners), bidders(shape.stations),
+                         [Offer(m % shape.owners, 10**16, 10**15) for m in range(shape.proposals)])
         t = time.perf_counter()
-        for p in people:
-            d.register(p, "owner" if p in owners else "station", weight=rng.randint(1, 10),
-                       deposit=10**18)
-        d.next_phase()
-        for m in range(shape.proposals):
-            d.propose(owners[m % len(owners)], budget=10**16, bond=10**15)
-        d.next_phase()
-        for p in people:
-            d.commit(p, claims[p])
-        d.next_phase()
-        for p in people:
-            d.reveal(p)
-        d.close()
-        for p in people:
-            d.settle(p, sender=p)
+        auction = run_auction(d, plan, self_settle=True)
+        for p in auction.participants:
             d.withdraw(p)
         seconds += time.perf_counter() - t
         total += shape.txs
