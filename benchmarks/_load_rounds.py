@@ -30,7 +30,10 @@ from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types
 
 from benchmarks._load import Flow, PTx, Stage
 from benchmarks._load_sign import Signer, TxFields
-from contracts.constants import ROLE_OWNER, ROLE_STATION
+from contracts.constants import MAX_M, ROLE_OWNER, ROLE_STATION
+
+OPEN = "0x0000000000000000000000000000000000000000"  # no organizer
+NO_KEY = b"\x00" * 32
 
 ETHER = 10**18
 DEPOSIT = ETHER  # every participant's deposit
@@ -95,6 +98,14 @@ class Abi:
         return abi_encode(self.constructor, args)
 
 
+def constructor_args(register_seconds: int, phase_seconds: int) -> list:
+    """The benchmark's deployment: an open one (no organizer, so every weight is 1 and no
+    ticket is checked) whose deposit per weight admits the budget from a single owner and
+    whose owners may post every proposal."""
+    return [[register_seconds, phase_seconds, phase_seconds, phase_seconds, TRAIN_VOTE_SECONDS,
+             TRAIN_VOTE_SECONDS], 0, 1, OPEN, BUDGET, MAX_M]
+
+
 def create_address(sender: str, nonce: int) -> str:
     """The address a CREATE from ``sender`` at ``nonce`` deploys to."""
     return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
@@ -135,9 +146,7 @@ class RoundPlanner:
         for nonce, reg in enumerate(register_seconds, start=first_nonce):
             if reg < 1:
                 raise RuntimeError(f"setup overran: a Register phase of {reg} s")
-            args = [[reg, phase_seconds, phase_seconds, phase_seconds, TRAIN_VOTE_SECONDS,
-                     TRAIN_VOTE_SECONDS], 0, 1]
-            data = self.bytecode + self.abi.constructor_args(args)
+            data = self.bytecode + self.abi.constructor_args(constructor_args(reg, phase_seconds))
             st = deployer.sign(TxFields(self.chain_id, nonce, TIP, MAX_FEE, deploy_gas, b"",
                                         0, data))
             out.append(PTx(raw=st.raw, hash=st.hash, fn="deploy"))
@@ -160,11 +169,11 @@ class RoundPlanner:
             nonce[s.address] += 1
             return p
 
-        register = [tx(s, "register", [rid, ROLE_OWNER if s in owners else ROLE_STATION, rng.randint(1, 10)],
-                       DEPOSIT) for s in people]
+        register = [tx(s, "register", [rid, ROLE_OWNER if s in owners else ROLE_STATION, 1, 0, NO_KEY, 0, 0,
+                                       b"", b""], DEPOSIT) for s in people]
         propose = [tx(owners[m % len(owners)], "propose",
-                      [rid, BUDGET, keccak(f"model {m}".encode()), 9000, 10, 2**10 - 1,
-                       11_000_000], BOND) for m in range(shape.proposals)]
+                      [rid, BUDGET, keccak(f"model {m}".encode()), f"file:///models/{m}.json", 9000, 10,
+                       2**10 - 1, 11_000_000], BOND) for m in range(shape.proposals)]
         claims: dict[str, list[int]] = {}
         salts: dict[str, bytes] = {}
         for s in people:

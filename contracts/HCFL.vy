@@ -19,9 +19,29 @@
      unwithdrawn bond; "held" is every unsettled deposit, every unreleased bond, every
      round's unswept float and every round's reserved subsidy (see `held_float`).
      Storage is laid out for gas: a proposal's budget and its biased welfare total share
-     one slot that the proposer writes first (so no reveal pays a zero-to-nonzero write),
-     and a participant's commitment slot is made nonzero at registration.
+     one slot that the proposer writes first (so no reveal pays a zero-to-nonzero write).
+     The commitment slot is first written by `commit`, not at registration, so that a
+     registration (with its ticket check) stays cheap.
+     Admission (SPEC section 5 step 0): a deployment with an organizer admits only
+     participants holding an EIP-712 ticket it signed, with the ticket's weight; an
+     open deployment (no organizer) admits everyone with weight 1. Signatures are
+     checked with snekmate's `ecdsa` and `eip712_domain_separator` modules.
 """
+
+
+# @dev snekmate's EIP-712 domain (name "HCFL", version "2", chain id, this contract):
+#      it caches the separator and recomputes it after a fork changes the chain id.
+from snekmate.utils import eip712_domain_separator
+initializes: eip712_domain_separator
+
+
+# @dev snekmate's signature recovery; it refuses malleable (high-s) signatures and a
+#      recovery to the zero address.
+from snekmate.utils import ecdsa
+
+
+# @dev ERC-5267: wallets read the domain of the admission tickets from here.
+exports: eip712_domain_separator.eip712Domain
 
 
 # @dev Phase of a round that takes registrations and deposits. The phases are
@@ -116,10 +136,6 @@ MAX_DEPOSIT: constant(uint256) = 2**128 - 1
 MAX_PARTICIPANTS: constant(uint256) = 2**31
 
 
-# @dev Sentinel written into a fresh commitment slot: "registered, not committed".
-NO_COMMITMENT: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
-
-
 # @dev Welfare totals are stored as `WELFARE_BIAS + S(m)` in the high 160 bits of a slot.
 WELFARE_BIAS: constant(uint256) = 2**159
 
@@ -151,8 +167,43 @@ INFO_INDEX_SHIFT: constant(uint256) = 16
 INFO_INDEX_MASK: constant(uint256) = 2**32 - 1
 
 
-# @dev Bits 64-255 of `info`: the weight (at most `MAX_AMOUNT`); this is its shift.
+# @dev Bits 64-159 of `info`: the weight (at most `MAX_AMOUNT`); this is its shift.
 INFO_WEIGHT_SHIFT: constant(uint256) = 64
+
+
+# @dev Width of the weight field of `info` (bits 64-159), applied after the shift.
+INFO_WEIGHT_MASK: constant(uint256) = 2**96 - 1
+
+
+# @dev Bits 160-167 of `info`: how many proposals the owner may post this round (its
+#      ticket's, or the deployment's); this is its shift.
+INFO_ALLOWANCE_SHIFT: constant(uint256) = 160
+
+
+# @dev Bits 168-175 of `info`: how many proposals the owner posted this round; this
+#      is its shift.
+INFO_POSTED_SHIFT: constant(uint256) = 168
+
+
+# @dev Width of the allowance and posted fields of `info`, applied after the shift.
+INFO_COUNT_MASK: constant(uint256) = 2**8 - 1
+
+
+# @dev EIP-712 type hash of an admission ticket (SPEC section 5 step 0), so that any
+#      standard signer (eth-account, `cast wallet sign --data`, a hardware wallet) can
+#      make one. `round` 0 admits to every round until `expiry`.
+ADMISSION_TYPEHASH: constant(bytes32) = keccak256(
+    "Admission(uint256 round,address participant,uint8 role,uint256 weight,uint256 maxProposals,bytes32 nodeKey,uint256 expiry)"
+)
+
+
+# @dev Longest Flower node public key a station may publish at registration (a P-384
+#      key as DER SubjectPublicKeyInfo is 120 bytes; PEM or other encodings fit too).
+MAX_NODE_KEY: constant(uint256) = 256
+
+
+# @dev Longest URI of a proposal's description document or of a trained model.
+MAX_URI: constant(uint256) = 256
 
 
 # @dev Layout of a round's `schedule` word: `phase | deadline << 8`. Bits 0-7: the
@@ -260,6 +311,23 @@ NO_SHOW_PENALTY: public(immutable(uint256))
 MIN_BOND: public(immutable(uint256))
 
 
+# @dev Who signs the admission tickets; the zero address makes the deployment open
+#      (everyone is admitted, with weight 1).
+ORGANIZER: public(immutable(address))
+
+
+# @dev An owner's least deposit per unit of weight `d`: every owner deposits at least
+#      `weight * d` and every budget is at most `W * d`, so every owner's cost share
+#      `ceil(C * w_i / W) <= w_i * d` is covered, and no registration can lower what
+#      the others may propose.
+DEPOSIT_PER_WEIGHT: public(immutable(uint256))
+
+
+# @dev Proposals an owner may post per round in an open deployment (a ticket carries
+#      its own), so that no owner can take every proposal slot.
+MAX_PROPOSALS: public(immutable(uint256))
+
+
 # @dev One participant of one round. `info` packs `role | status << 8 | index << 16 |
 #      weight << 64` (see `INFO_*`) so that one cold read serves a whole call.
 struct Participant:
@@ -308,17 +376,6 @@ owner_weight_sum: public(HashMap[uint256, uint256])
 
 # @dev Per round: sum U of the stations' weights, the denominator of their rewards.
 station_weight_sum: public(HashMap[uint256, uint256])
-
-
-# @dev Per round: deposit of the owner with the least deposit per weight; with
-#      `min_ratio_weight` it caps every budget so that every owner's deposit covers
-#      its cost share of any proposal.
-min_ratio_deposit: public(HashMap[uint256, uint256])
-
-
-# @dev Per round: weight of the owner with the least deposit per weight (see
-#      `min_ratio_deposit`).
-min_ratio_weight: public(HashMap[uint256, uint256])
 
 
 # @dev Per round: number of proposals M.
@@ -416,6 +473,9 @@ event Registered:
     index: uint256
     weight: uint256
     deposit: uint256
+    max_proposals: uint256
+    node_key: bytes32
+    node_public_key: Bytes[MAX_NODE_KEY]
 
 
 # @dev An owner posted proposal `index` with its bond and the metadata of SPEC section 1.
@@ -426,6 +486,7 @@ event Proposed:
     budget: uint256
     bond: uint256
     content_hash: bytes32
+    uri: String[MAX_URI]
     accuracy_bps: uint256
     training_rounds: uint256
     label_mask: uint256
@@ -444,6 +505,7 @@ event Revealed:
     round_id: indexed(uint256)
     participant: indexed(address)
     claims: DynArray[uint256, MAX_M]
+    salt: bytes32
 
 
 # @dev The choice: winner index (meaningless when `has_winner` is false) and S(m).
@@ -478,6 +540,7 @@ event DustSwept:
 event TrainingReported:
     round_id: indexed(uint256)
     model_hash: bytes32
+    model_uri: String[MAX_URI]
     accuracy_bps: uint256
     stations: uint256
     contributions: DynArray[uint256, REPORT_CHUNK]
@@ -527,7 +590,14 @@ event BondWithdrawn:
 
 
 @deploy
-def __init__(phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint256):
+def __init__(
+    phase_seconds: uint256[6],
+    no_show_penalty: uint256,
+    min_bond: uint256,
+    organizer: address,
+    deposit_per_weight: uint256,
+    max_proposals: uint256,
+):
     """
     @notice Opens round 1 for registration.
     @dev The phase lengths are immutables, since every round of a deployment runs on
@@ -536,9 +606,19 @@ def __init__(phase_seconds: uint256[6], no_show_penalty: uint256, min_bond: uint
     @param phase_seconds Lengths of Register, Propose, Commit, Reveal, Train and Vote.
     @param no_show_penalty What a participant that does not reveal forfeits.
     @param min_bond Smallest responsibility bond of a proposal (at least 1 wei).
+    @param organizer Signer of the admission tickets, or the zero address for an open
+           deployment.
+    @param deposit_per_weight An owner's least deposit per unit of weight, 1 .. 2**96-1.
+    @param max_proposals Proposals per owner and round in an open deployment, 1 .. 32.
     """
     for s: uint256 in phase_seconds:
         assert s > 0 and s < 2**32, "hcfl: phase length out of range"
+    assert deposit_per_weight >= 1 and deposit_per_weight <= MAX_AMOUNT, "hcfl: deposit per weight out of range"
+    assert max_proposals >= 1 and max_proposals <= MAX_M, "hcfl: proposal allowance out of range"
+    eip712_domain_separator.__init__("HCFL", "2")
+    ORGANIZER = organizer
+    DEPOSIT_PER_WEIGHT = deposit_per_weight
+    MAX_PROPOSALS = max_proposals
     REGISTER_SECONDS = phase_seconds[0]
     PROPOSE_SECONDS = phase_seconds[1]
     COMMIT_SECONDS = phase_seconds[2]
@@ -565,44 +645,102 @@ def start_round():
 
 @external
 @payable
-def register(round_id: uint256, role: uint256, weight: uint256):
+def register(
+    round_id: uint256,
+    role: uint256,
+    weight: uint256,
+    max_proposals: uint256,
+    node_key: bytes32,
+    expiry: uint256,
+    ticket_round: uint256,
+    signature: Bytes[65],
+    node_public_key: Bytes[MAX_NODE_KEY],
+):
     """
-    @notice Registers the caller as an owner (role 1) or a base station (role 2) with a
-            weight, and injects `msg.value` as its deposit.
-    @dev The commitment slot gets a nonzero sentinel now, so that `commit` pays a
-         nonzero-to-nonzero write.
+    @notice Registers the caller as an owner (role 1) or a base station (role 2) and
+            injects `msg.value` as its deposit. With an organizer, the caller shows its
+            admission ticket: the fields below and the organizer's signature over them.
+    @dev The weight is never the participant's own say: it is the ticket's, or 1 in an
+         open deployment (SPEC section 1). An owner deposits at least `weight * d`. A
+         station publishes its Flower node public key, whose sha256 is the ticket's
+         `node_key`.
     @param round_id The round, which must be in its Register phase.
     @param role 1 for a model owner, 2 for a base station.
-    @param weight The registered weight (w_i or u_j), 1 .. 2**96-1.
+    @param weight The ticket's weight (w_i or u_j), 1 .. 2**96-1; 1 when open.
+    @param max_proposals The ticket's proposal allowance per round (owners), <= 32;
+           ignored when open (the deployment's applies).
+    @param node_key The ticket's sha256 of the station's node public key (zero for owners).
+    @param expiry The ticket's last valid timestamp.
+    @param ticket_round The ticket's round, or 0 for every round until `expiry`.
+    @param signature The organizer's 65-byte EIP-712 signature; empty when open.
+    @param node_public_key The station's Flower node public key; empty for owners.
     """
     self._require_phase(round_id, PHASE_REGISTER)
     assert role == ROLE_OWNER or role == ROLE_STATION, "hcfl: unknown role"
-    assert weight >= 1 and weight <= MAX_AMOUNT, "hcfl: weight out of range"
     assert msg.value > 0, "hcfl: zero deposit"
     assert msg.value <= MAX_DEPOSIT, "hcfl: deposit too large"
     assert self.participants[round_id][msg.sender].info == 0, "hcfl: already registered"
+    allowance: uint256 = MAX_PROPOSALS
+    if ORGANIZER == empty(address):
+        assert weight == 1, "hcfl: an open deployment admits with weight 1"
+        assert len(signature) == 0, "hcfl: an open deployment takes no ticket"
+    else:
+        assert weight >= 1 and weight <= MAX_AMOUNT, "hcfl: weight out of range"
+        assert max_proposals <= MAX_M, "hcfl: proposal allowance out of range"
+        assert block.timestamp <= expiry, "hcfl: ticket expired"
+        assert ticket_round == 0 or ticket_round == round_id, "hcfl: ticket for another round"
+        assert len(signature) == 65, "hcfl: ticket signature must be 65 bytes"
+        digest: bytes32 = eip712_domain_separator._hash_typed_data_v4(
+            keccak256(
+                abi_encode(
+                    ADMISSION_TYPEHASH, ticket_round, msg.sender, role, weight, max_proposals, node_key, expiry
+                )
+            )
+        )
+        assert ecdsa._recover_sig(digest, signature) == ORGANIZER, "hcfl: ticket not signed by the organizer"
+        allowance = max_proposals
     index: uint256 = 0
+    key: bytes32 = node_key
     if role == ROLE_OWNER:
+        assert len(node_public_key) == 0 and node_key == empty(bytes32), "hcfl: an owner has no node key"
+        assert msg.value >= weight * DEPOSIT_PER_WEIGHT, "hcfl: owner deposit under weight times deposit per weight"
         index = self.n_owners[round_id]
         assert index < MAX_PARTICIPANTS, "hcfl: too many owners"
         self.n_owners[round_id] = index + 1
         self.owner_weight_sum[round_id] += weight
-        # keep the owner of least deposit per weight: msg.value / weight < dep / w
-        if index == 0 or msg.value * self.min_ratio_weight[round_id] < self.min_ratio_deposit[round_id] * weight:
-            self.min_ratio_deposit[round_id] = msg.value
-            self.min_ratio_weight[round_id] = weight
     else:
+        if ORGANIZER == empty(address):
+            key = empty(bytes32)
+            if len(node_public_key) > 0:
+                key = sha256(node_public_key)
+        else:
+            assert len(node_public_key) > 0 or node_key == empty(bytes32), "hcfl: station node key missing"
+            assert (
+                len(node_public_key) == 0 or sha256(node_public_key) == node_key
+            ), "hcfl: node key does not match the ticket"
+        allowance = 0
         index = self.n_stations[round_id]
         assert index < MAX_PARTICIPANTS, "hcfl: too many stations"
         self.n_stations[round_id] = index + 1
         self.station_weight_sum[round_id] += weight
     self.participants[round_id][msg.sender] = Participant(
-        info=role | (index << INFO_INDEX_SHIFT) | (weight << INFO_WEIGHT_SHIFT),
+        info=role
+        | (index << INFO_INDEX_SHIFT)
+        | (weight << INFO_WEIGHT_SHIFT)
+        | (allowance << INFO_ALLOWANCE_SHIFT),
         amount=msg.value,
-        commitment=NO_COMMITMENT,
+        commitment=empty(bytes32),
     )
     log Registered(
-        round_id=round_id, participant=msg.sender, role=role, index=index, weight=weight, deposit=msg.value
+        round_id=round_id,
+        participant=msg.sender,
+        role=role,
+        index=index,
+        weight=weight,
+        deposit=msg.value,
+        max_proposals=allowance,
+        node_key=key,
+        node_public_key=node_public_key,
     )
 
 
@@ -649,6 +787,7 @@ def propose(
     round_id: uint256,
     budget: uint256,
     content_hash: bytes32,
+    uri: String[MAX_URI],
     accuracy_bps: uint256,
     training_rounds: uint256,
     label_mask: uint256,
@@ -656,13 +795,14 @@ def propose(
 ) -> uint256:
     """
     @notice Posts a proposal with `msg.value` as its responsibility bond.
-    @dev The budget is capped so that every owner's deposit covers its cost share
-         `ceil(C * w_i / W)`: `C * w_min <= d_min * W` over the owner of least deposit
-         per weight. The proposer writes its proposal's welfare slot first, so that no
-         reveal pays a zero-to-nonzero write.
+    @dev The budget is at most `W * d`, so that every owner's deposit (at least
+         `w_i * d`) covers its cost share `ceil(C * w_i / W)`; each owner posts at most
+         its allowance, so that no one can take every slot. The proposer writes its
+         proposal's welfare slot first, so that no reveal pays a zero-to-nonzero write.
     @param round_id The round, in its Propose phase.
     @param budget C_m, the total reward of the stations if the proposal is trained.
-    @param content_hash Hash of the model description.
+    @param content_hash sha256 of the proposal's description document.
+    @param uri Where the description document can be fetched (a path or an http(s) URL).
     @param accuracy_bps Promised accuracy in basis points (<= 10000).
     @param training_rounds Number of global training rounds t.
     @param label_mask Target labels y as a bitmask.
@@ -670,16 +810,17 @@ def propose(
     @return The proposal's index m.
     """
     self._require_phase(round_id, PHASE_PROPOSE)
-    assert self.participants[round_id][msg.sender].info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
+    info: uint256 = self.participants[round_id][msg.sender].info
+    assert info & INFO_ROLE_MASK == ROLE_OWNER, "hcfl: not an owner"
     assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert msg.value >= MIN_BOND, "hcfl: bond too small"
-    assert (
-        budget * self.min_ratio_weight[round_id]
-        <= self.min_ratio_deposit[round_id] * self.owner_weight_sum[round_id]
-    ), "hcfl: budget over an owner's deposit"
+    assert budget <= self.owner_weight_sum[round_id] * DEPOSIT_PER_WEIGHT, "hcfl: budget over W times deposit per weight"
+    posted: uint256 = (info >> INFO_POSTED_SHIFT) & INFO_COUNT_MASK
+    assert posted < (info >> INFO_ALLOWANCE_SHIFT) & INFO_COUNT_MASK, "hcfl: proposal allowance used up"
     m: uint256 = self.n_proposals[round_id]
     assert m < MAX_M, "hcfl: too many proposals"
+    self.participants[round_id][msg.sender].info = info + (1 << INFO_POSTED_SHIFT)
     self.n_proposals[round_id] = m + 1
     if budget > self.max_budget[round_id]:
         self.max_budget[round_id] = budget
@@ -698,6 +839,7 @@ def propose(
         budget=budget,
         bond=msg.value,
         content_hash=content_hash,
+        uri=uri,
         accuracy_bps=accuracy_bps,
         training_rounds=training_rounds,
         label_mask=label_mask,
@@ -713,14 +855,14 @@ def commit(round_id: uint256, commitment: bytes32):
             msg.sender, claims, salt))` (see `commitment_of`). May be replaced until the
             Commit phase ends.
     @dev Claims stay sealed until every participant has committed, so that none can
-         fit its claims to the others'. The zero hash and the registration sentinel
-         are refused, so that the stored value tells "committed" from "registered".
+         fit its claims to the others'. The zero hash is refused, so that the stored
+         value tells "committed" from "registered".
     @param round_id The round, in its Commit phase.
     @param commitment The hash.
     """
     self._require_phase(round_id, PHASE_COMMIT)
     assert self.participants[round_id][msg.sender].info != 0, "hcfl: not registered"
-    assert commitment != empty(bytes32) and commitment != NO_COMMITMENT, "hcfl: empty commitment"
+    assert commitment != empty(bytes32), "hcfl: empty commitment"
     self.participants[round_id][msg.sender].commitment = commitment
     log Committed(round_id=round_id, participant=msg.sender, commitment=commitment)
 
@@ -757,7 +899,7 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         # the largest cost share is the share of the largest (subsidized) budget
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * (info >> INFO_WEIGHT_SHIFT), self.owner_weight_sum[round_id])
+        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self.owner_weight_sum[round_id])
     assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
     self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
     for m: uint256 in range(MAX_M):
@@ -769,7 +911,7 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
             self.prop_acc[round_id][m] += claims[m] << PROP_WELFARE_SHIFT
         else:
             self.prop_acc[round_id][m] -= claims[m] << PROP_WELFARE_SHIFT
-    log Revealed(round_id=round_id, participant=msg.sender, claims=claims)
+    log Revealed(round_id=round_id, participant=msg.sender, claims=claims, salt=salt)
 
 
 @external
@@ -846,99 +988,31 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     @param claims Its revealed claims, or none if it did not reveal.
     @param salt The salt of its commitment (ignored without claims).
     """
-    acc: uint256 = self.round_acc[round_id]
-    assert acc != 0, "hcfl: round not closed"
-    info: uint256 = self.participants[round_id][who].info
-    role: uint256 = info & INFO_ROLE_MASK
-    assert role != 0, "hcfl: not registered"
-    status: uint256 = (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK
-    assert status & STATUS_SETTLED == 0, "hcfl: already settled"
-    amount: uint256 = self.participants[round_id][who].amount
-    index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
-    self.participants[round_id][who].info = info | (STATUS_SETTLED << INFO_STATUS_SHIFT)
-    if acc & ACC_CANCELLED != 0:
-        log Settled(
-            round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount
-        )
-        return
-    revealed: bool = status & STATUS_REVEALED != 0
-    M: uint256 = (acc >> ACC_M_SHIFT) & ACC_M_MASK
-    if revealed:
-        assert len(claims) == M, "hcfl: one claim per proposal"
-        assert (
-            self._commitment(round_id, who, claims, salt) == self.participants[round_id][who].commitment
-        ), "hcfl: claims do not match the commitment"
-    else:
-        assert len(claims) == 0, "hcfl: participant did not reveal"
-    weight: uint256 = info >> INFO_WEIGHT_SHIFT
-    wp1: uint256 = (acc >> ACC_WINNER_SHIFT) & ACC_WINNER_MASK
-    total_w: uint256 = 0
-    sub: uint256 = 0
-    if role == ROLE_OWNER:
-        total_w = self.owner_weight_sum[round_id]
-        sub = self.subsidy[round_id]
-    else:
-        total_w = self.station_weight_sum[round_id]
-    # tax = max(0, max_m S_-p(m)) - S_-p(x*), with S_-p(m) = S(m) - n_p(m)
-    best: int256 = 0
-    at_winner: int256 = 0
-    share: uint256 = 0
-    for m: uint256 in range(MAX_M):
-        if m == M:
-            break
-        pa: uint256 = self.prop_acc[round_id][m]
-        budget: uint256 = pa & PROP_BUDGET_MASK
-        claim: int256 = 0
-        if revealed:
-            claim = convert(claims[m], int256)
-        sh: uint256 = 0
-        net: int256 = 0
-        if role == ROLE_OWNER:
-            budget -= min(budget, sub)
-            sh = self._ceil_div(budget * weight, total_w)
-            net = claim - convert(sh, int256)
-        else:
-            sh = budget * weight // total_w
-            net = convert(sh, int256) - claim
-        others: int256 = convert(pa >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256) - net
-        best = max(best, others)
-        if m + 1 == wp1:
-            at_winner = others
-            share = sh
-    tax: uint256 = convert(best - at_winner, uint256)
-    payout: uint256 = 0
-    if role == ROLE_OWNER:
-        assert share + tax <= amount, "hcfl: owner deposit short"
-        payout = unsafe_sub(amount, share + tax)
-        acc += share << ACC_FLOAT_SHIFT
-    else:
-        assert tax <= amount + share, "hcfl: station deposit short"
-        payout = unsafe_sub(amount + share, tax)
-        acc -= share << ACC_FLOAT_SHIFT
-    penalty: uint256 = 0
-    if not revealed:
-        penalty = min(NO_SHOW_PENALTY, payout)
-        payout = unsafe_sub(payout, penalty)
-    self.participants[round_id][who].amount = payout
-    acc += 1
-    to_pool: uint256 = tax + penalty
-    if acc & ACC_SETTLED_MASK == (acc >> ACC_PARTICIPANTS_SHIFT) & ACC_PARTICIPANTS_MASK:
-        # the last settlement of the round: what is left of the float is the dust
-        dust: uint256 = (acc >> ACC_FLOAT_SHIFT) - FLOAT_BIAS
-        to_pool += dust
-        acc = (FLOAT_BIAS << ACC_FLOAT_SHIFT) | (acc & ACC_BELOW_FLOAT_MASK)
-        log DustSwept(round_id=round_id, dust=dust)
-    self.round_acc[round_id] = acc
-    if to_pool > 0:
-        self.pool_plus_one += to_pool
-    log Settled(
-        round_id=round_id, participant=who, role=role, index=index, share=share, tax=tax, penalty=penalty, payout=payout
-    )
+    self._settle(round_id, who, claims, salt)
+
+
+@external
+@nonreentrant
+def settle_and_withdraw(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
+    """
+    @notice Settles the caller and pays it its payout in the same transaction.
+    @dev `settle` then `withdraw` for `msg.sender`, one transaction instead of two;
+         effects before the transfer, as in `withdraw`.
+    @param round_id A closed (or cancelled) round.
+    @param claims The caller's revealed claims, or none if it did not reveal.
+    @param salt The salt of its commitment (ignored without claims).
+    """
+    self._settle(round_id, msg.sender, claims, salt)
+    self._withdraw(round_id, msg.sender)
 
 
 @external
 def report_training(
-    round_id: uint256, model_hash: bytes32, accuracy_bps: uint256, contributions: DynArray[uint256, REPORT_CHUNK]
+    round_id: uint256,
+    model_hash: bytes32,
+    model_uri: String[MAX_URI],
+    accuracy_bps: uint256,
+    contributions: DynArray[uint256, REPORT_CHUNK],
 ):
     """
     @notice The winner's training report: the trained model's hash, its accuracy and the
@@ -947,7 +1021,8 @@ def report_training(
     @dev Only a hash of the contributions is stored; the events carry them in full. With
          more stations than `REPORT_CHUNK`, `report_contributions` sends the rest.
     @param round_id The round, in its Train phase.
-    @param model_hash Hash of the trained model.
+    @param model_hash sha256 of the trained model file.
+    @param model_uri Where the model file can be fetched (a path or an http(s) URL).
     @param accuracy_bps Achieved accuracy in basis points (<= 10000).
     @param contributions Measured contributions of the first stations.
     """
@@ -963,7 +1038,12 @@ def report_training(
     self.contributions_hash[round_id] = keccak256(abi_encode(contributions))
     self.report_progress[round_id] = n + 1
     log TrainingReported(
-        round_id=round_id, model_hash=model_hash, accuracy_bps=accuracy_bps, stations=total, contributions=contributions
+        round_id=round_id,
+        model_hash=model_hash,
+        model_uri=model_uri,
+        accuracy_bps=accuracy_bps,
+        stations=total,
+        contributions=contributions,
     )
     if n == total:
         self._finish_report(round_id)
@@ -1053,16 +1133,7 @@ def withdraw(round_id: uint256):
          amount zeroed before the call, and the function is `nonreentrant` as well.
     @param round_id The round.
     """
-    info: uint256 = self.participants[round_id][msg.sender].info
-    assert (info >> INFO_STATUS_SHIFT) & STATUS_SETTLED != 0, "hcfl: not settled"
-    assert (info >> INFO_STATUS_SHIFT) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
-    amount: uint256 = self.participants[round_id][msg.sender].amount
-    # effects before the interaction: a reentrant call finds the payout gone
-    self.participants[round_id][msg.sender].info = info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
-    self.participants[round_id][msg.sender].amount = 0
-    log Withdrawn(round_id=round_id, participant=msg.sender, amount=amount)
-    if amount > 0:
-        raw_call(msg.sender, b"", value=amount)
+    self._withdraw(round_id, msg.sender)
 
 
 @external
@@ -1152,7 +1223,7 @@ def participant(
         info & INFO_ROLE_MASK,
         (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK,
         (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK,
-        info >> INFO_WEIGHT_SHIFT,
+        (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK,
         self.participants[round_id][who].amount,
         self.participants[round_id][who].commitment,
     )
@@ -1219,6 +1290,126 @@ def held_float(round_id: uint256) -> int256:
     if acc & ACC_CANCELLED != 0:
         return 0
     return convert(acc >> ACC_FLOAT_SHIFT, int256) - convert(FLOAT_BIAS, int256)
+
+
+@internal
+def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], salt: bytes32):
+    """
+    @dev The settlement of `settle`: tax, share and payout of `who` in O(M), the float
+         and the pool updated, the dust swept by the round's last settlement.
+    @param round_id A closed (or cancelled) round.
+    @param who The participant.
+    @param claims Its revealed claims, or none if it did not reveal.
+    @param salt The salt of its commitment.
+    """
+    acc: uint256 = self.round_acc[round_id]
+    assert acc != 0, "hcfl: round not closed"
+    info: uint256 = self.participants[round_id][who].info
+    role: uint256 = info & INFO_ROLE_MASK
+    assert role != 0, "hcfl: not registered"
+    status: uint256 = (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK
+    assert status & STATUS_SETTLED == 0, "hcfl: already settled"
+    amount: uint256 = self.participants[round_id][who].amount
+    index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
+    self.participants[round_id][who].info = info | (STATUS_SETTLED << INFO_STATUS_SHIFT)
+    if acc & ACC_CANCELLED != 0:
+        log Settled(
+            round_id=round_id, participant=who, role=role, index=index, share=0, tax=0, penalty=0, payout=amount
+        )
+        return
+    revealed: bool = status & STATUS_REVEALED != 0
+    M: uint256 = (acc >> ACC_M_SHIFT) & ACC_M_MASK
+    if revealed:
+        assert len(claims) == M, "hcfl: one claim per proposal"
+        assert (
+            self._commitment(round_id, who, claims, salt) == self.participants[round_id][who].commitment
+        ), "hcfl: claims do not match the commitment"
+    else:
+        assert len(claims) == 0, "hcfl: participant did not reveal"
+    weight: uint256 = (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK
+    wp1: uint256 = (acc >> ACC_WINNER_SHIFT) & ACC_WINNER_MASK
+    total_w: uint256 = 0
+    sub: uint256 = 0
+    if role == ROLE_OWNER:
+        total_w = self.owner_weight_sum[round_id]
+        sub = self.subsidy[round_id]
+    else:
+        total_w = self.station_weight_sum[round_id]
+    # tax = max(0, max_m S_-p(m)) - S_-p(x*), with S_-p(m) = S(m) - n_p(m)
+    best: int256 = 0
+    at_winner: int256 = 0
+    share: uint256 = 0
+    for m: uint256 in range(MAX_M):
+        if m == M:
+            break
+        pa: uint256 = self.prop_acc[round_id][m]
+        budget: uint256 = pa & PROP_BUDGET_MASK
+        claim: int256 = 0
+        if revealed:
+            claim = convert(claims[m], int256)
+        sh: uint256 = 0
+        net: int256 = 0
+        if role == ROLE_OWNER:
+            budget -= min(budget, sub)
+            sh = self._ceil_div(budget * weight, total_w)
+            net = claim - convert(sh, int256)
+        else:
+            sh = budget * weight // total_w
+            net = convert(sh, int256) - claim
+        others: int256 = convert(pa >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256) - net
+        best = max(best, others)
+        if m + 1 == wp1:
+            at_winner = others
+            share = sh
+    tax: uint256 = convert(best - at_winner, uint256)
+    payout: uint256 = 0
+    if role == ROLE_OWNER:
+        assert share + tax <= amount, "hcfl: owner deposit short"
+        payout = unsafe_sub(amount, share + tax)
+        acc += share << ACC_FLOAT_SHIFT
+    else:
+        assert tax <= amount + share, "hcfl: station deposit short"
+        payout = unsafe_sub(amount + share, tax)
+        acc -= share << ACC_FLOAT_SHIFT
+    penalty: uint256 = 0
+    if not revealed:
+        penalty = min(NO_SHOW_PENALTY, payout)
+        payout = unsafe_sub(payout, penalty)
+    self.participants[round_id][who].amount = payout
+    acc += 1
+    to_pool: uint256 = tax + penalty
+    if acc & ACC_SETTLED_MASK == (acc >> ACC_PARTICIPANTS_SHIFT) & ACC_PARTICIPANTS_MASK:
+        # the last settlement of the round: what is left of the float is the dust
+        dust: uint256 = (acc >> ACC_FLOAT_SHIFT) - FLOAT_BIAS
+        to_pool += dust
+        acc = (FLOAT_BIAS << ACC_FLOAT_SHIFT) | (acc & ACC_BELOW_FLOAT_MASK)
+        log DustSwept(round_id=round_id, dust=dust)
+    self.round_acc[round_id] = acc
+    if to_pool > 0:
+        self.pool_plus_one += to_pool
+    log Settled(
+        round_id=round_id, participant=who, role=role, index=index, share=share, tax=tax, penalty=penalty, payout=payout
+    )
+
+
+@internal
+def _withdraw(round_id: uint256, who: address):
+    """
+    @dev Pays `who` its settled payout: checks, effects (marked withdrawn, amount zeroed),
+         then the transfer; the external callers are `nonreentrant`.
+    @param round_id The round.
+    @param who The participant, always the caller.
+    """
+    info: uint256 = self.participants[round_id][who].info
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_SETTLED != 0, "hcfl: not settled"
+    assert (info >> INFO_STATUS_SHIFT) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
+    amount: uint256 = self.participants[round_id][who].amount
+    # effects before the interaction: a reentrant call finds the payout gone
+    self.participants[round_id][who].info = info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
+    self.participants[round_id][who].amount = 0
+    log Withdrawn(round_id=round_id, participant=who, amount=amount)
+    if amount > 0:
+        raw_call(who, b"", value=amount)
 
 
 @internal

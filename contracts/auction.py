@@ -5,7 +5,7 @@ titanoboa baseline all play rounds through these functions, so there is one plac
 knows the order of the steps and what each participant sends:
 
     plan = RoundPlan.from_profile(**settle_kwargs, bond=10**15)
-    d = Deployment.deploy(rpc)
+    d = plan.deploy(rpc)
     auction = run_auction(d, plan)          # register, propose, commit, reveal, close, settle all
     auction.closed.winner_index, auction.settled, auction.dust
     done = finish_round(d, auction, report=Report(model_hash, 9000, [7, 3]),
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.chain import RpcChain
 from contracts.driver import Deployment
 from contracts.records import Closed, Finalized, Settled
-from mechanism import deposit_bounds
+from mechanism import deposit_bounds, least_deposit_per_weight
 
 GAS_MONEY = 10**18
 """What each participant's account holds beyond its deposit and bond, for fees."""
@@ -52,6 +53,7 @@ class Offer:
     training_rounds: int = 1
     label_mask: int = 2**10 - 1
     param_count: int = 0
+    uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,15 @@ class RoundPlan:
     owners: list[Bidder]
     stations: list[Bidder]
     proposals: list[Offer]
+    deposit_per_weight: int = 1  # the deployment's d this plan needs (budgets <= W * d)
+
+    def deploy(self, rpc: str | None = None, **kwargs: Any) -> Deployment:
+        """A fresh deployment whose ``d`` admits this plan (``Deployment.deploy``'s options)."""
+        return Deployment.deploy(rpc, deposit_per_weight=self.deposit_per_weight, **kwargs)
+
+    def allowance(self, owner: int) -> int:
+        """Proposals owner ``owner`` posts (its ticket's allowance), at least 1."""
+        return max(1, sum(p.owner == owner for p in self.proposals))
 
     @classmethod
     def from_profile(
@@ -80,13 +91,16 @@ class RoundPlan:
         ``m mod nO`` with content hash ``m``; deposits default to the least that lets
         everyone reveal (``mechanism.deposit_bounds``), and at least 1 wei (the contract
         refuses an empty deposit)."""
-        need_o, need_s = deposit_bounds(budgets, owner_weights, owner_values, station_costs, subsidy=subsidy)
+        dpw = least_deposit_per_weight(budgets, owner_weights)
+        need_o, need_s = deposit_bounds(budgets, owner_weights, owner_values, station_costs, subsidy=subsidy,
+                                        deposit_per_weight=dpw)
         od = list(owner_deposits) if owner_deposits is not None else [max(n, 1) for n in need_o]
         sd = list(station_deposits) if station_deposits is not None else [max(n, 1) for n in need_s]
         return cls(
             owners=[Bidder(w, dep, list(v)) for w, dep, v in zip(owner_weights, od, owner_values)],
             stations=[Bidder(u, dep, list(k)) for u, dep, k in zip(station_weights, sd, station_costs)],
             proposals=[Offer(m % len(owner_weights), C, bond, m.to_bytes(32, "big")) for m, C in enumerate(budgets)],
+            deposit_per_weight=dpw,
         )
 
 
@@ -116,6 +130,7 @@ class Report:
     model_hash: bytes
     accuracy_bps: int
     contributions: list[int]
+    model_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,15 +147,25 @@ class Finish:
         return self.finalized is not None and self.finalized.slashed
 
 
+SETTLE_MODES = ("deployer", "self", "self-and-withdraw")
+"""Who sends the settlements: the deployer for everyone, each participant its own, or each
+participant its own ``settle_and_withdraw`` (settled and paid in one transaction)."""
+
+
 def run_auction(
     d: Deployment,
     plan: RoundPlan,
     *,
-    self_settle: bool = False,
+    settle: str | Sequence[str] = "deployer",
     on_step: Callable[[str], None] = lambda _msg: None,
 ) -> Auction:
     """Fund and register every participant, post the proposals, commit, reveal, close and
-    settle everyone (each itself with ``self_settle``, else the deployer for all)."""
+    settle everyone (``settle``: one of ``SETTLE_MODES``, or one per participant, owners
+    first)."""
+    n = len(plan.owners) + len(plan.stations)
+    modes = [settle] * n if isinstance(settle, str) else list(settle)
+    if len(modes) != n or any(m not in SETTLE_MODES for m in modes):
+        raise ValueError(f"settle: expected one of {', '.join(SETTLE_MODES)}, or one per participant")
     if not plan.owners or not plan.stations or not plan.proposals:
         raise ValueError("plan: a round needs at least one owner, one station and one proposal")
     bonds = [0] * len(plan.owners)
@@ -150,14 +175,14 @@ def run_auction(
                             + [b.deposit + GAS_MONEY for b in plan.stations])
     owners, stations = people[:len(plan.owners)], people[len(plan.owners):]
     on_step("registering participants with their deposits")
-    for a, b in zip(owners, plan.owners):
-        d.register(a, "owner", weight=b.weight, deposit=b.deposit)
+    for i, (a, b) in enumerate(zip(owners, plan.owners)):
+        d.register(a, "owner", weight=b.weight, deposit=b.deposit, max_proposals=plan.allowance(i))
     for a, b in zip(stations, plan.stations):
         d.register(a, "station", weight=b.weight, deposit=b.deposit)
     d.next_phase()
     on_step("posting proposals with their bonds")
     for p in plan.proposals:
-        d.propose(owners[p.owner], budget=p.budget, bond=p.bond, content_hash=p.content_hash,
+        d.propose(owners[p.owner], budget=p.budget, bond=p.bond, content_hash=p.content_hash, uri=p.uri,
                   accuracy_bps=p.accuracy_bps, training_rounds=p.training_rounds, label_mask=p.label_mask,
                   param_count=p.param_count)
     d.next_phase()
@@ -169,19 +194,25 @@ def run_auction(
     for a in people:
         d.reveal(a)
     closed = d.close().first("Closed")
-    settled = settle_all(d, people, self_settle=self_settle)
+    settled = settle_all(d, people, modes)
     swept = [e.record for e in d.events("DustSwept") if int(e.args["round_id"]) == d.round_id]
     return Auction(owners, stations, closed, settled, swept[-1].dust if swept else 0)
 
 
-def settle_all(d: Deployment, people: Sequence[str], *, self_settle: bool = False) -> list[Settled]:
-    """Every participant's settlement, in the order of ``people``. On a JSON-RPC node they
-    are all sent before any is waited for, as independent participants send them, so
-    several land in one block."""
-    senders = list(people) if self_settle else [d.deployer] * len(people)
+def settle_all(d: Deployment, people: Sequence[str], modes: Sequence[str]) -> list[Settled]:
+    """Every participant's settlement (each by its mode, see ``SETTLE_MODES``), in the
+    order of ``people``. On a JSON-RPC node they are all sent before any is waited for, as
+    independent participants send them, so several land in one block."""
+    calls = []
+    for who, mode in zip(people, modes, strict=True):
+        r, _, claims, salt = d.settle_args(who)
+        if mode == "self-and-withdraw":
+            calls.append((who, "settle_and_withdraw", [r, claims, salt]))
+        else:
+            calls.append((d.deployer if mode == "deployer" else who, "settle", [r, who, claims, salt]))
     if not isinstance(d.chain, RpcChain):
-        return [d.settle(who, sender=s) for who, s in zip(people, senders)]
-    pending = [d.submit(s, "settle", d.settle_args(who)) for who, s in zip(people, senders)]
+        return [d.transact(*c).first("Settled") for c in calls]
+    pending = [d.submit(*c) for c in calls]
     return [d.wait(p).first("Settled") for p in pending]
 
 
@@ -203,7 +234,7 @@ def finish_round(
     w = auction.winner
     if d.phase() != "Finalized" and w is not None:
         if report is not None:
-            d.report_training(report.model_hash, report.accuracy_bps, report.contributions)
+            d.report_training(report.model_hash, report.accuracy_bps, report.contributions, report.model_uri)
         while d.phase() == "Train":
             d.next_phase()
         if d.phase() == "Vote":
@@ -221,7 +252,8 @@ def finish_round(
         finalized = ends[-1] if ends and w is not None else None
     if not withdraw:
         return Finish(finalized, votes)
-    withdrawn = [d.withdraw(a) for a in auction.participants]
+    withdrawn = [d.withdraw(a) if not d.participant(a).withdrawn else auction.settled[k].payout
+                 for k, a in enumerate(auction.participants)]
     bonds = {m: d.withdraw_bond(auction.owners[p.owner], m)
              for m, p in enumerate(plan.proposals) if d.proposal(m).bond_released}
     return Finish(finalized, votes, withdrawn, bonds)

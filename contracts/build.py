@@ -9,14 +9,17 @@ with pre-signed transactions without titanoboa::
     art.abi, art.bytecode, art.bytecode_runtime   # list[dict], bytes, bytes
 
 The constructor takes ``(phase_seconds: uint256[6], no_show_penalty: uint256,
-min_bond: uint256)``.
+min_bond: uint256, organizer: address, deposit_per_weight: uint256, max_proposals: uint256)``.
+The contract imports snekmate's EIP-712 and ECDSA modules (PyPI ``snekmate``, pinned).
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SOURCE_PATH = Path(__file__).with_name("HCFL.vy")
 """The contract's source file."""
@@ -35,6 +38,15 @@ class Compiled:
     source: str
 
 
+def input_bundle() -> Any:
+    """Where the compiler finds the contract's imports: its own folder, then the Python
+    path, where the pinned snekmate package keeps its ``.vy`` modules."""
+    from vyper.compiler.input_bundle import FilesystemInputBundle
+
+    paths = [SOURCE_PATH.parent] + [Path(p) for p in sys.path if p and Path(p).is_dir()]
+    return FilesystemInputBundle(paths)
+
+
 def source() -> str:
     """The contract's Vyper source text."""
     return SOURCE_PATH.read_text()
@@ -46,7 +58,8 @@ def compiled() -> Compiled:
     import vyper
 
     src = source()
-    out = vyper.compile_code(src, output_formats=["abi", "bytecode", "bytecode_runtime"])
+    out = vyper.compile_code(src, contract_path=SOURCE_PATH, input_bundle=input_bundle(),
+                             output_formats=["abi", "bytecode", "bytecode_runtime"])
     return Compiled(
         abi=out["abi"],
         bytecode=bytes.fromhex(out["bytecode"].removeprefix("0x")),

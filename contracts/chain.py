@@ -159,9 +159,9 @@ def _revert_reason(exc: BaseException) -> str:
 def _boa_deployer() -> Any:
     import boa
 
-    from contracts.build import source
+    from contracts.build import SOURCE_PATH
 
-    return boa.loads_partial(source(), name="HCFL")
+    return boa.load_partial(str(SOURCE_PATH))
 
 
 class BoaChain:
@@ -417,7 +417,11 @@ class RpcChain:
     def deploy(self, args: list[Any], sender: str) -> str:
         factory = self.w3.eth.contract(abi=self.art.abi, bytecode=self.art.bytecode)
         data = factory.constructor(*args).data_in_transaction
-        pending = self._sign_and_send(sender, {"data": data, "value": 0}, "deploy")
+        try:  # estimated even when ``fast``: a deployment's gas is far from any fixed limit
+            gas = gas_limit(self.w3.eth.estimate_gas({"from": sender, "data": data}), self._block_gas_limit)
+        except Exception as exc:
+            raise Reverted("deploy", _revert_reason(exc)) from None
+        pending = self._sign_and_send(sender, {"data": data, "value": 0, "gas": gas}, "deploy")
         from contracts.nodes import wait_for_receipts
 
         receipt = wait_for_receipts(self.rpc, [pending.hash], raise_on_revert=False)[0]

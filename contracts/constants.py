@@ -44,3 +44,8 @@ MAX_BPS = 10_000
 
 DEFAULT_PHASE_SECONDS = (3600, 3600, 3600, 3600, 86_400, 3600)
 """Register, Propose, Commit, Reveal, Train, Vote (seconds): the deployment default."""
+DEFAULT_DEPOSIT_PER_WEIGHT = 10
+"""The drivers' default least owner deposit per unit of weight (wei); real deployments
+choose theirs (budgets are capped at ``W * d``)."""
+DEFAULT_MAX_PROPOSALS = 4
+"""The drivers' default allowance of proposals per owner and round."""

@@ -44,9 +44,13 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
-from contracts.constants import (BOND_RELEASED, DEFAULT_PHASE_SECONDS, PHASES, REPORT_CHUNK, ROLES,
-                                 STATUS_SETTLED, STATUS_WITHDRAWN)
+from contracts.constants import (BOND_RELEASED, DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS,
+                                 DEFAULT_PHASE_SECONDS, PHASES, REPORT_CHUNK, ROLES, STATUS_SETTLED,
+                                 STATUS_WITHDRAWN)
+from contracts.tickets import Ticket, node_key_hash
 from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 __all__ = [
     "BOND_RELEASED", "DEFAULT_PHASE_SECONDS", "PHASES", "REPORT_CHUNK", "ROLES", "STATUS_SETTLED",
@@ -95,15 +99,16 @@ def commitment(contract: str, round_id: int, sender: str, claims: Sequence[int],
 class Deployment:
     """One deployment of the contract and the driver's memory of it (see module docstring)."""
 
-    def __init__(self, chain: BoaChain | RpcChain, address: str, deployer: str) -> None:
+    def __init__(self, chain: BoaChain | RpcChain, address: str, deployer: str,
+                 organizer_key: bytes | None = None) -> None:
         self.chain = chain
         self.address = to_checksum_address(address)
         self.deployer = deployer
+        self.organizer_key = organizer_key  # signs tickets in simulations; None: not held here
         self.gas: dict[str, list[int]] = {}
         self.txs: list[Tx] = []
         self._events: list[Event] = []
         self._secrets: dict[tuple[int, str], tuple[list[int], bytes]] = {}
-        self._revealed: set[tuple[int, str]] = set()
         self.round_id = int(self.chain.call("current_round", []))
 
     # -- deployment -------------------------------------------------------------------
@@ -116,14 +121,34 @@ class Deployment:
         phase_seconds: Sequence[int] = DEFAULT_PHASE_SECONDS,
         no_show_penalty: int = 0,
         min_bond: int = 1,
+        deposit_per_weight: int = DEFAULT_DEPOSIT_PER_WEIGHT,
+        max_proposals: int = DEFAULT_MAX_PROPOSALS,
+        organizer: str | bytes | None = "new",
     ) -> Deployment:
-        """Deploy a fresh contract (titanoboa when ``rpc`` is None) and open round 1."""
+        """Deploy a fresh contract (titanoboa when ``rpc`` is None) and open round 1.
+
+        ``organizer``: ``"new"`` (default) makes a fresh organizer key that this driver
+        holds and signs every registration's ticket with (a simulation plays every
+        participant); a private key (bytes) uses that key; ``None`` deploys an open
+        deployment (everyone admitted with weight 1).
+        """
         if len(phase_seconds) != 6 or any(int(s) <= 0 for s in phase_seconds):
             raise ValueError("phase_seconds: expected six positive lengths (Register..Vote)")
+        key: bytes | None = None
+        if organizer == "new":
+            key = os.urandom(32)
+        elif isinstance(organizer, bytes):
+            key = organizer
+        elif organizer is not None:
+            raise ValueError("organizer: expected 'new', a private key or None")
+        from eth_account import Account
+
+        organizer_address = Account.from_key(key).address if key else ZERO_ADDRESS
         chain = chain or connect(rpc)
         deployer = chain.new_account(10**21)
-        address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond], deployer)
-        d = cls(chain, address, deployer)
+        address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond, organizer_address,
+                                deposit_per_weight, max_proposals], deployer)
+        d = cls(chain, address, deployer, key)
         d._events.extend(chain.chain_events() if isinstance(chain, BoaChain) else [])
         return d
 
@@ -156,8 +181,11 @@ class Deployment:
         self._events.extend(tx.events)
         return tx
 
-    def _tx(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
+    def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
+        """Send any function of the contract and wait for it, recorded like the steps."""
         return self._record(self.chain.transact(sender, fn, args, value))
+
+    _tx = transact
 
     def submit(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Pending:
         """Send without waiting (JSON-RPC nodes only); ``wait`` records the result."""
@@ -176,11 +204,37 @@ class Deployment:
         self.round_id = int(self.chain.call("current_round", []))
         return self.round_id
 
-    def register(self, who: str, role: str, *, weight: int, deposit: int) -> int:
-        """Register ``who`` as ``"owner"`` or ``"station"``; returns its index in its side."""
+    def ticket(self, who: str, role: str, *, weight: int = 1, max_proposals: int = DEFAULT_MAX_PROPOSALS,
+               node_public_key: bytes = b"", expiry: int | None = None, round_id: int = 0) -> Ticket:
+        """An admission ticket for ``who``, signed with the organizer key this driver holds."""
+        if self.organizer_key is None:
+            raise ValueError("organizer: this driver does not hold the organizer's key")
+        chain_id = self.chain.chain_id if isinstance(self.chain, RpcChain) else int(self.chain.env.evm.patch.chain_id)
+        return Ticket(chain_id, self.address, to_checksum_address(who), role, weight, max_proposals,
+                      node_key_hash(node_public_key), expiry if expiry is not None else self.chain.now() + 10**8,
+                      round_id).signed_by(self.organizer_key)
+
+    def register_args(self, role: str, ticket: Ticket | None, node_public_key: bytes = b"") -> list[Any]:
+        """``register``'s arguments: the round, the role, the ticket's fields (an open
+        deployment's defaults without one) and the station's node public key."""
         if role not in ROLES:
             raise ValueError(f"role: expected owner or station, got {role!r}")
-        tx = self._tx(who, "register", [self.round_id, ROLES[role], weight], deposit)
+        fields = ticket.register_args() if ticket is not None else [1, 0, node_key_hash(node_public_key), 0, 0, b""]
+        return [self.round_id, ROLES[role], *fields, node_public_key]
+
+    def register(self, who: str, role: str, *, deposit: int, weight: int = 1, ticket: Ticket | None = None,
+                 node_public_key: bytes = b"", max_proposals: int | None = None) -> int:
+        """Register ``who`` as ``"owner"`` or ``"station"``; returns its index in its side.
+
+        Without a ``ticket``, a driver that holds the organizer key signs one with
+        ``weight`` (and ``max_proposals``, default the deployment's); an open deployment
+        takes none (and weight 1).
+        """
+        if ticket is None and self.organizer_key is not None:
+            allowance = self.max_proposals() if max_proposals is None else max_proposals
+            ticket = self.ticket(who, role, weight=weight, max_proposals=allowance if role == "owner" else 0,
+                                 node_public_key=node_public_key)
+        tx = self._tx(who, "register", self.register_args(role, ticket, node_public_key), deposit)
         return tx.first("Registered").index
 
     def propose(
@@ -190,6 +244,7 @@ class Deployment:
         budget: int,
         bond: int,
         content_hash: bytes = b"\x00" * 32,
+        uri: str = "",
         accuracy_bps: int = 0,
         training_rounds: int = 1,
         label_mask: int = 2**10 - 1,
@@ -199,7 +254,7 @@ class Deployment:
         tx = self._tx(
             who,
             "propose",
-            [self.round_id, budget, content_hash, accuracy_bps, training_rounds, label_mask, param_count],
+            [self.round_id, budget, content_hash, uri, accuracy_bps, training_rounds, label_mask, param_count],
             bond,
         )
         return tx.first("Proposed").index
@@ -222,7 +277,6 @@ class Deployment:
             claims = kc if claims is None else claims
             salt = ks if salt is None else salt
         tx = self._tx(who, "reveal", [self.round_id, list(claims), salt])
-        self._revealed.add(key)
         return tx
 
     def advance(self, sender: str | None = None) -> str:
@@ -257,18 +311,30 @@ class Deployment:
         return self._tx(sender or self.deployer, "close", [self.round_id])
 
     def settle_args(self, who: str, round_id: int | None = None) -> list[Any]:
-        """The ``settle`` call's arguments for ``who``: its claims and salt if it revealed."""
+        """The ``settle`` call's arguments for ``who``: its claims and salt if it revealed,
+        from its ``Revealed`` log (anyone can settle anyone from the logs alone)."""
         r = self.round_id if round_id is None else round_id
-        key = (r, to_checksum_address(who))
-        claims, salt = self._secrets[key] if key in self._revealed else ([], b"\x00" * 32)
-        return [r, who, claims, salt]
+        who = to_checksum_address(who)
+        for ev in reversed(self.events("Revealed")):
+            rec = ev.record
+            if rec.round_id == r and rec.participant == who:
+                return [r, who, rec.claims, rec.salt]
+        return [r, who, [], b"\x00" * 32]
 
     def settle(self, who: str, sender: str | None = None, round_id: int | None = None) -> Settled:
         """Settle ``who`` (sent by ``sender``, default the deployer); returns its ``Settled``."""
         return self._tx(sender or self.deployer, "settle", self.settle_args(who, round_id)).first("Settled")
 
-    def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int]) -> list[Tx]:
-        """The winner's report: model hash, accuracy (bps) and one contribution per station.
+    def settle_and_withdraw(self, who: str, round_id: int | None = None) -> tuple[Settled, int]:
+        """``who`` settles itself and is paid in the same transaction: its ``Settled`` and the amount."""
+        _, _, claims, salt = self.settle_args(who, round_id)
+        r = self.round_id if round_id is None else round_id
+        tx = self._tx(who, "settle_and_withdraw", [r, claims, salt])
+        return tx.first("Settled"), tx.first("Withdrawn").amount
+
+    def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int],
+                        model_uri: str = "") -> list[Tx]:
+        """The winner's report: model hash and URI, accuracy (bps), one contribution per station.
 
         Sent as ``report_training`` with the first ``REPORT_CHUNK`` contributions, then one
         ``report_contributions`` per further chunk; returns the transactions in order.
@@ -278,7 +344,7 @@ class Deployment:
             raise ValueError("report_training: the round has no winner")
         proposer = self.proposal(w).proposer
         first, *rest = report_chunks(contributions)
-        txs = [self._tx(proposer, "report_training", [self.round_id, model_hash, accuracy_bps, first])]
+        txs = [self._tx(proposer, "report_training", [self.round_id, model_hash, model_uri, accuracy_bps, first])]
         txs += [self._tx(proposer, "report_contributions", [self.round_id, chunk]) for chunk in rest]
         return txs
 
@@ -311,6 +377,19 @@ class Deployment:
     def min_bond(self) -> int:
         """The deployment's least responsibility bond."""
         return int(self.chain.call("MIN_BOND", []))
+
+    def deposit_per_weight(self) -> int:
+        """The deployment's least owner deposit per unit of weight ``d``."""
+        return int(self.chain.call("DEPOSIT_PER_WEIGHT", []))
+
+    def max_proposals(self) -> int:
+        """Proposals per owner and round in an open deployment (a ticket carries its own)."""
+        return int(self.chain.call("MAX_PROPOSALS", []))
+
+    def organizer(self) -> str | None:
+        """Who signs the tickets; None for an open deployment."""
+        a = to_checksum_address(self.chain.call("ORGANIZER", []))
+        return None if a == ZERO_ADDRESS else a
 
     def contract_balance(self) -> int:
         return self.chain.balance(self.address)

@@ -18,7 +18,6 @@ from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profi
 
 from contracts.auction import RoundPlan, run_auction
 from contracts.constants import MAX_M
-from contracts.driver import Deployment
 from contracts.records import Closed, Settled
 
 CONTRACT_RULES = ("clarke",)
@@ -74,7 +73,7 @@ def settle_on_chain(
         raise ValueError(f"budgets: the contract takes at most {MAX_M} proposals, got {len(bud)}")
 
     plan = RoundPlan.from_profile(bud, ow, sw, values, costs)
-    d = Deployment.deploy(rpc)
+    d = plan.deploy(rpc)
     auction = run_auction(d, plan)
     return outcome_from_events(
         auction.closed, auction.settled[: len(ow)], auction.settled[len(ow):], auction.dust,

@@ -36,6 +36,9 @@ class Registered:
     index: int
     weight: int
     deposit: int
+    max_proposals: int
+    node_key: bytes  # sha256 of node_public_key (stations), zero for owners
+    node_public_key: bytes
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class Proposed:
     proposer: str
     budget: int
     bond: int
-    content_hash: bytes
+    content_hash: bytes  # sha256 of the description document
+    uri: str  # where the description document is
     accuracy_bps: int
     training_rounds: int
     label_mask: int
@@ -64,6 +68,7 @@ class Revealed:
     round_id: int
     participant: str
     claims: list[int]
+    salt: bytes
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ class DustSwept:
 @dataclass(frozen=True)
 class TrainingReported:
     round_id: int
-    model_hash: bytes
+    model_hash: bytes  # sha256 of the model file
+    model_uri: str
     accuracy_bps: int
     stations: int
     contributions: list[int]

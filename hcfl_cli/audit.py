@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts.chain import Event
 from contracts.constants import ROLE_OWNER
-from contracts.driver import contributions_hash
+from contracts.driver import commitment, contributions_hash
 from mechanism import Outcome, settle
 
 
@@ -32,6 +32,8 @@ class RoundLog:
     stations: dict[int, dict[str, Any]] = field(default_factory=dict)
     budgets: dict[int, int] = field(default_factory=dict)
     claims: dict[str, list[int]] = field(default_factory=dict)  # address -> revealed claims
+    salts: dict[str, bytes] = field(default_factory=dict)  # address -> revealed salt
+    commitments: dict[str, bytes] = field(default_factory=dict)  # address -> last commitment
     closed: dict[str, Any] | None = None
     settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # address -> Settled args
     dust: int | None = None
@@ -92,8 +94,11 @@ def rebuild(events: Iterable[Event]) -> list[RoundLog]:
                                      "deposit": int(a["deposit"])}
         elif ev.name == "Proposed":
             r.budgets[int(a["index"])] = int(a["budget"])
+        elif ev.name == "Committed":
+            r.commitments[_addr(a["participant"])] = bytes(a["commitment"])
         elif ev.name == "Revealed":
             r.claims[_addr(a["participant"])] = [int(c) for c in a["claims"]]
+            r.salts[_addr(a["participant"])] = bytes(a["salt"])
         elif ev.name == "Closed":
             r.closed = dict(a)
         elif ev.name == "Settled":
@@ -117,7 +122,7 @@ def _dense(side: dict[int, dict[str, Any]], what: str, round_id: int) -> list[di
 
 
 def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = None,
-                chain_contributions_hash: bytes | None = None) -> RoundAudit:
+                chain_contributions_hash: bytes | None = None, address: str | None = None) -> RoundAudit:
     """Recompute one round with the reference and compare with what the contract logged:
     the choice, every share, tax and payout, the dust, and the winner's reported
     contributions (complete, one per station, against ``expected_contributions`` and
@@ -146,7 +151,18 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
     if log.dust is not None and log.dust != ref.dust:
         diffs.append(f"dust: chain {log.dust}, reference {ref.dust}")
     diffs += _report_differences(log, len(stations), expected_contributions, chain_contributions_hash)
+    if address is not None:
+        diffs += _commitment_differences(log, address)
     return RoundAudit(log.round_id, diffs, ref, n, m)
+
+
+def _commitment_differences(log: RoundLog, address: str) -> list[str]:
+    """Every revealed claim list and salt, from the logs alone, against the commitment
+    that participant logged: the round is rebuilt from what was sealed."""
+    return [f"{who} reveal: claims and salt do not open its commitment"
+            for who, claims in log.claims.items()
+            if commitment(address, log.round_id, who, claims, log.salts.get(who, b"\x00" * 32))
+            != log.commitments.get(who)]
 
 
 def _choice_differences(log: RoundLog, ref: Outcome) -> list[str]:
@@ -205,12 +221,13 @@ def _report_differences(log: RoundLog, n_stations: int, expected: Sequence[int] 
 
 
 def audit_events(events: Sequence[Event], *, expected_contributions: Mapping[int, Sequence[int]] | None = None,
-                 contribution_hashes: Mapping[int, bytes] | None = None) -> list[RoundAudit]:
+                 contribution_hashes: Mapping[int, bytes] | None = None, address: str | None = None) -> list[RoundAudit]:
     """Audit every round found in ``events``; ``expected_contributions`` and
-    ``contribution_hashes`` (round -> value) are compared with the logged reports."""
+    ``contribution_hashes`` (round -> value) are compared with the logged reports; with
+    the contract's ``address``, every reveal is checked against its logged commitment."""
     expected_contributions = expected_contributions or {}
     contribution_hashes = contribution_hashes or {}
-    return [audit_round(r, expected_contributions.get(r.round_id), contribution_hashes.get(r.round_id))
+    return [audit_round(r, expected_contributions.get(r.round_id), contribution_hashes.get(r.round_id), address)
             for r in rebuild(events)]
 
 

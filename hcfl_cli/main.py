@@ -111,7 +111,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     events = fetch_events(args.rpc, args.address)
     reported = [r.round_id for r in rebuild(events) if r.report is not None]
-    audits = audit_events(events, contribution_hashes=stored_contribution_hashes(args.rpc, args.address, reported))
+    audits = audit_events(events, contribution_hashes=stored_contribution_hashes(args.rpc, args.address, reported),
+                          address=args.address)
     if not audits:
         raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")
     for a in audits:

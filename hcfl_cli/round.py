@@ -116,6 +116,7 @@ def scenario_plan(sc: Scenario) -> RoundPlan:
         stations=[Bidder(u, dep, list(k)) for u, dep, k in zip(sc.station_weights, sc.station_deposits,
                                                                sc.station_costs)],
         proposals=offers,
+        deposit_per_weight=sc.deposit_per_weight,
     )
 
 
@@ -147,8 +148,8 @@ def play_round(
     t = time.perf_counter()
     reference = settle(**sc.profile())
     on_step("deploying the contract")
-    d = Deployment.deploy(rpc, min_bond=LEAST_BOND)
     plan = scenario_plan(sc)
+    d = plan.deploy(rpc, min_bond=LEAST_BOND)
     auction = run_auction(d, plan, on_step=on_step)
     seconds["auction"] = time.perf_counter() - t
 
@@ -184,6 +185,6 @@ def play_round(
     }
     events = d.events()
     expected = {d.round_id: report.contributions} if report is not None else {}
-    return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected), training,
+    return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected, address=d.address), training,
                        acc_bps, finish.votes, finish.slashed, reconcile(sc, reference, finish, d),
                        {k: list(v) for k, v in d.gas.items()}, d.address, d.chain.kind, seconds, events, auction)

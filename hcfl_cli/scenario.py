@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mechanism import MAX_AMOUNT, deposit_bounds
+from mechanism import MAX_AMOUNT, deposit_bounds, least_deposit_per_weight
 
 GWEI = 10**9
 N_LABELS = 10
@@ -63,6 +63,11 @@ class Scenario:
     def budgets(self) -> list[int]:
         return [p.budget for p in self.proposals]
 
+    @property
+    def deposit_per_weight(self) -> int:
+        """The deployment's ``d`` this scenario needs (every budget at most ``W * d``)."""
+        return least_deposit_per_weight(self.budgets, self.owner_weights)
+
     def profile(self) -> dict[str, Any]:
         """The truthful profile: the keyword arguments of ``mechanism.settle``."""
         return {
@@ -104,7 +109,8 @@ def sample_scenario(seed: int = 0, owners: int = 10, stations: int = 10, proposa
     costs = [[sum(label_cost[j][lab] for lab in p.labels) for p in props] for j in range(stations)]
     ow = [rng.randint(1, 3) for _ in range(owners)]
     sw = [rng.randint(1, 3) for _ in range(stations)]
-    od, sd = deposit_bounds([p.budget for p in props], ow, values, costs)
+    budgets = [p.budget for p in props]
+    od, sd = deposit_bounds(budgets, ow, values, costs, deposit_per_weight=least_deposit_per_weight(budgets, ow))
     # A margin over the least deposit, as a careful participant would inject.
     return Scenario(ow, sw, values, costs, props, [d + 10 * GWEI for d in od], [d + 10 * GWEI for d in sd],
                     seed=seed, owner_targets=targets)
@@ -200,12 +206,14 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
 
     ow, values, odep = rows(owners, "values", "owners")
     sw, costs, sdep = rows(stations, "costs", "stations")
-    need_o, need_s = deposit_bounds([p.budget for p in props], ow, values, costs)
+    budgets = [p.budget for p in props]
+    need_o, need_s = deposit_bounds(budgets, ow, values, costs,
+                                    deposit_per_weight=least_deposit_per_weight(budgets, ow))
     for side, given, need in (("owners", odep, need_o), ("stations", sdep, need_s)):
         for i, (g, n) in enumerate(zip(given, need)):
             if g is not None and g < n:
                 raise ValueError(f"{side}[{i}].deposit: {g // GWEI} Gwei is below the {-(-n // GWEI)} Gwei "
-                                 "its claims need (SPEC section 5 step 4)")
+                                 "its claims and weight need (SPEC section 5 steps 1 and 4)")
     return Scenario(
         ow, sw, values, costs, props,
         [g if g is not None else n + 10 * GWEI for g, n in zip(odep, need_o)],

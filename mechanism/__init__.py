@@ -8,7 +8,8 @@ experiments are checked against; ``settle_fast`` is its vectorized twin for big 
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.fast import settle_fast
 from mechanism.settle import Outcome, settle, settle_checked, transfers, utility
-from mechanism.shares import (ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, owner_deposit_bound,
+from mechanism.shares import (ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, least_deposit_per_weight,
+                              owner_deposit_bound,
                               reward_shares, station_deposit_bound)
 from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
 
@@ -24,6 +25,7 @@ __all__ = [
     "deposit_bounds",
     "dust",
     "effective_budgets",
+    "least_deposit_per_weight",
     "others_welfare",
     "owner_deposit_bound",
     "reward_shares",

@@ -74,6 +74,13 @@ def station_deposit_bound(claims: Sequence[Any], maximum: Callable[[list[Any]], 
     return maximum(list(claims))
 
 
+def least_deposit_per_weight(budgets: Sequence[int], owner_weights: Sequence[int]) -> int:
+    """The smallest deposit per unit of weight ``d`` under which every budget is allowed:
+    the contract caps budgets at ``W * d`` (SPEC section 5 step 2), so ``ceil(max C / W)``,
+    and at least 1."""
+    return max(1, ceil_div(max(budgets, default=0), sum(owner_weights)))
+
+
 def deposit_bounds(
     budgets: Sequence[int],
     owner_weights: Sequence[int],
@@ -81,10 +88,13 @@ def deposit_bounds(
     station_costs: Sequence[Sequence[int]],
     *,
     subsidy: int = 0,
+    deposit_per_weight: int = 0,
 ) -> tuple[list[int], list[int]]:
     """The least deposit of every owner and every station (SPEC section 5 step 4), with the
-    owners' cost shares lowered by a recycled ``subsidy`` as the contract lowers them."""
+    owners' cost shares lowered by a recycled ``subsidy`` as the contract lowers them; an
+    owner also deposits at least ``weight * deposit_per_weight`` (step 1)."""
     shares = [cost_shares(C - min(subsidy, C), owner_weights) for C in budgets]
-    owners = [owner_deposit_bound(row, [s[i] for s in shares]) for i, row in enumerate(owner_values)]
+    owners = [max(owner_deposit_bound(row, [s[i] for s in shares]), owner_weights[i] * deposit_per_weight)
+              for i, row in enumerate(owner_values)]
     stations = [station_deposit_bound(row) for row in station_costs]
     return owners, stations

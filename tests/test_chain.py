@@ -32,9 +32,9 @@ def test_a_gas_limit_is_the_estimate_plus_a_margin_within_the_block() -> None:
 def test_a_revert_on_the_embedded_evm_carries_the_contracts_reason() -> None:
     d = Deployment.deploy(None)
     a = d.new_account()
-    with pytest.raises(Reverted, match="hcfl: weight out of range") as info:
-        d.register(a, "owner", weight=0, deposit=5)
-    assert info.value.fn == "register" and info.value.reason == "hcfl: weight out of range"
+    with pytest.raises(Reverted, match="hcfl: zero deposit") as info:
+        d.register(a, "owner", weight=1, deposit=0)
+    assert info.value.fn == "register" and info.value.reason == "hcfl: zero deposit"
 
 
 def test_decoded_events_read_as_typed_records() -> None:
@@ -52,8 +52,8 @@ def test_a_revert_on_a_node_carries_the_same_reason_and_sends_nothing() -> None:
         d = Deployment.deploy(node.url)
         a = d.new_account(10**18)
         before = d.chain.w3.eth.get_transaction_count(a)
-        with pytest.raises(Reverted, match="hcfl: weight out of range"):
-            d.register(a, "owner", weight=0, deposit=5)
+        with pytest.raises(Reverted, match="hcfl: zero deposit"):
+            d.register(a, "owner", weight=1, deposit=0)
         assert d.chain.w3.eth.get_transaction_count(a) == before
 
 
@@ -62,8 +62,9 @@ def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() ->
     # 1 s blocks: every participant's settlement is estimated before any is mined, so the
     # last one in the block also runs the dust sweep that its estimate did not include.
     with start_node("anvil", block_time=1) as node:
-        d = Deployment.deploy(node.url, phase_seconds=(60, 60, 60, 60, 3600, 3600))
-        auction = run_auction(d, RoundPlan.from_profile(**PROFILE), self_settle=True)
+        plan = RoundPlan.from_profile(**PROFILE)
+        d = plan.deploy(node.url, phase_seconds=(60, 60, 60, 60, 3600, 3600))
+        auction = run_auction(d, plan, settle="self")
         settles = [tx for tx in d.txs if tx.fn == "settle"]
         blocks = {d.chain.w3.eth.get_transaction_receipt(tx.hash)["blockNumber"] for tx in settles}
     assert len(settles) == 5 and len(blocks) < len(settles)
@@ -82,8 +83,9 @@ def test_a_whole_round_runs_through_a_node_that_refuses_dev_methods() -> None:
         chain = connect(url, funder=dev_accounts(1)[0].key)
         assert chain.w3.eth.accounts == []
         assert "error" in chain.w3.provider.make_request("evm_increaseTime", [1])
-        d = Deployment.deploy(chain=chain, phase_seconds=(8, 4, 6, 6, 3600, 3600))
-        auction = run_auction(d, RoundPlan.from_profile(**SMALL))
+        plan = RoundPlan.from_profile(**SMALL)
+        d = plan.deploy(chain=chain, phase_seconds=(8, 4, 6, 6, 3600, 3600))
+        auction = run_auction(d, plan)
     ref = settle(**SMALL)
     assert auction.winner == ref.winner
     assert [s.tax for s in auction.settled] == ref.owner_tax + ref.station_tax

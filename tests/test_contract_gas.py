@@ -68,7 +68,7 @@ def test_settle_on_chain_over_json_rpc_matches_the_reference(anvil_url):
 def test_events_read_back_from_the_nodes_logs_rebuild_the_round(anvil_url):
     from contracts import Deployment
 
-    d = Deployment.deploy(anvil_url)
+    d = Deployment.deploy(anvil_url, deposit_per_weight=100)
     o, s = d.new_account(), d.new_account()
     d.register(o, "owner", weight=1, deposit=500)
     d.register(s, "station", weight=1, deposit=100)

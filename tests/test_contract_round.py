@@ -15,7 +15,7 @@ from tests.contract_helpers import SALT, deploy, expected_round, ledger
 ATTACKER = """
 # pragma version ~=0.4.3
 interface HCFL:
-    def register(round_id: uint256, role: uint256, weight: uint256): payable
+    def register(round_id: uint256, role: uint256, weight: uint256, max_proposals: uint256, node_key: bytes32, expiry: uint256, ticket_round: uint256, signature: Bytes[65], node_public_key: Bytes[256]): payable
     def commit(round_id: uint256, commitment: bytes32): nonpayable
     def reveal(round_id: uint256, claims: DynArray[uint256, 32], salt: bytes32): nonpayable
     def withdraw(round_id: uint256): nonpayable
@@ -31,9 +31,9 @@ def __init__(target: address):
 
 @external
 @payable
-def join(round_id: uint256):
+def join(round_id: uint256, expiry: uint256, signature: Bytes[65]):
     self.round_id = round_id
-    extcall HCFL(self.target).register(round_id, 2, 1, value=msg.value)
+    extcall HCFL(self.target).register(round_id, 2, 1, 0, empty(bytes32), expiry, 0, signature, b"", value=msg.value)
 
 @external
 def seal(c: bytes32):
@@ -66,7 +66,7 @@ def __default__():
 @pytest.fixture
 def d():
     with boa.env.anchor():
-        yield deploy(no_show_penalty=3)
+        yield deploy(no_show_penalty=3, deposit_per_weight=DPW)
 
 
 def _people(d, n_owners=3, n_stations=2):
@@ -91,6 +91,7 @@ def _to_reveal(d, owners, stations, oc, sc):
     d.next_phase()
 
 
+DPW = 15  # the fixture's deposit per weight: budgets up to W * 15 = 90 with weights 1, 2, 3
 OC = [[100, 20], [80, 90], [10, 5]]
 SC = [[30, 10], [40, 60]]
 
@@ -133,34 +134,36 @@ def test_registration_rejects_a_zero_deposit_a_bad_role_a_zero_weight_and_a_seco
     with boa.reverts("hcfl: zero deposit"):
         d.register(a, "owner", weight=1, deposit=0)
     with boa.reverts("hcfl: weight out of range"):
-        d.register(a, "owner", weight=0, deposit=10)
+        d.chain.transact(a, "register", [d.round_id, 1, 0, 1, bytes(32), 2**40, 0, b"", b""], 20)
     with boa.reverts("hcfl: unknown role"):
-        d.chain.transact(a, "register", [d.round_id, 3, 1], 10)
-    d.register(a, "owner", weight=1, deposit=10)
+        d.chain.transact(a, "register", [d.round_id, 3, 1, 1, bytes(32), 2**40, 0, b"", b""], 20)
+    with boa.reverts("hcfl: owner deposit under weight times deposit per weight"):
+        d.register(a, "owner", weight=2, deposit=2 * DPW - 1)
+    d.register(a, "owner", weight=1, deposit=20)
     with boa.reverts("hcfl: already registered"):
-        d.register(a, "station", weight=1, deposit=10)
+        d.register(a, "station", weight=1, deposit=20)
 
 
 def test_registration_closes_at_its_deadline(d):
     d.travel_to_deadline()
     with boa.reverts("hcfl: deadline passed"):
-        d.register(d.new_account(), "owner", weight=1, deposit=10)
+        d.register(d.new_account(), "owner", weight=1, deposit=20)
 
 
 def test_only_owners_propose_and_budgets_stay_within_every_owners_deposit(d):
     owners, stations = _people(d, 2, 1)
-    d.register(owners[0], "owner", weight=1, deposit=10)
+    d.register(owners[0], "owner", weight=1, deposit=DPW)
     d.register(owners[1], "owner", weight=3, deposit=1000)
     d.register(stations[0], "station", weight=1, deposit=10)
     d.next_phase()
     with boa.reverts("hcfl: not an owner"):
         d.propose(stations[0], budget=1, bond=5)
-    # owner 0's share of a budget of 41 is ceil(41 / 4) = 11 > its deposit of 10
-    with boa.reverts("hcfl: budget over an owner's deposit"):
-        d.propose(owners[1], budget=41, bond=5)
+    # W * d = 4 * 15 = 60: owner 0's share of 61 would be ceil(61 / 4) = 16 > its deposit of 15
+    with boa.reverts("hcfl: budget over W times deposit per weight"):
+        d.propose(owners[1], budget=4 * DPW + 1, bond=5)
     with boa.reverts("hcfl: bond too small"):
-        d.propose(owners[1], budget=40, bond=0)
-    assert d.propose(owners[1], budget=40, bond=5) == 0
+        d.propose(owners[1], budget=4 * DPW, bond=0)
+    assert d.propose(owners[1], budget=4 * DPW, bond=5) == 0
 
 
 def test_a_round_without_proposals_is_cancelled_and_refunds_every_deposit(d):
@@ -213,9 +216,9 @@ def test_claims_over_the_deposit_bound_cannot_be_revealed(d):
     d.register(owners[0], "owner", weight=1, deposit=100)
     d.register(stations[0], "station", weight=1, deposit=50)
     d.next_phase()
-    d.propose(owners[0], budget=40, bond=5)
+    d.propose(owners[0], budget=DPW, bond=5)
     d.next_phase()
-    d.commit(owners[0], [61], SALT)  # 61 + c = 61 + 40 > 100
+    d.commit(owners[0], [86], SALT)  # 86 + c = 86 + 15 > 100
     d.commit(stations[0], [51], SALT)  # 51 > 50
     d.next_phase()
     with boa.reverts("hcfl: claims exceed the deposit bound"):
@@ -273,7 +276,8 @@ def test_a_reentrant_receiver_cannot_withdraw_twice(d):
     for k, o in enumerate(owners):
         d.register(o, "owner", weight=k + 1, deposit=1000)
     attacker = boa.loads(ATTACKER, d.address)
-    attacker.join(1, value=500, sender=owners[0])
+    ticket = d.ticket(attacker.address, "station", max_proposals=0)
+    attacker.join(1, ticket.expiry, ticket.signature, value=500, sender=owners[0])
     _absorb(d, attacker)
     d.next_phase()
     d.propose(owners[0], budget=60, bond=5)
@@ -285,9 +289,8 @@ def test_a_reentrant_receiver_cannot_withdraw_twice(d):
     for o in owners:
         d.reveal(o)
     attacker.open([10], SALT)
+    _absorb(d, attacker)
     d.close()
-    d._revealed.add((1, attacker.address))
-    d._secrets[(1, attacker.address)] = ([10], SALT)
     payout = d.settle(attacker.address).payout
     before = d.contract_balance()
     attacker.pull()
@@ -316,9 +319,9 @@ def test_only_the_winner_reports_and_the_winner_cannot_vote(d):
     proposer = owners[w % 3]
     other = next(o for o in owners if o != proposer)
     with boa.reverts("hcfl: not the winner"):
-        d.chain.transact(other, "report_training", [1, b"\x01" * 32, 9000, [1, 2]])
+        d.chain.transact(other, "report_training", [1, b"\x01" * 32, "", 9000, [1, 2]])
     with boa.reverts("hcfl: one contribution per station"):
-        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, [1]])
+        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, "", 9000, [1]])
     d.report_training(b"\x01" * 32, 9000, [3, 4])
     with boa.reverts("hcfl: winner cannot vote"):
         d.vote(proposer, True)
@@ -342,10 +345,10 @@ def test_a_report_of_many_stations_arrives_in_bounded_chunks_folded_into_one_has
     with boa.reverts("hcfl: report not started"):
         d.chain.transact(proposer, "report_contributions", [1, second])
     with boa.reverts("hcfl: one contribution per station"):
-        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first[:-1]])
-    d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first])
+        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, "", 9000, first[:-1]])
+    d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, "", 9000, first])
     with boa.reverts("hcfl: report already started"):
-        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, 9000, first])
+        d.chain.transact(proposer, "report_training", [1, b"\x01" * 32, "", 9000, first])
     with boa.reverts("hcfl: not the winner"):
         d.chain.transact(owners[(d.winner() + 1) % 3], "report_contributions", [1, second])
     with boa.reverts("hcfl: one contribution per station"):

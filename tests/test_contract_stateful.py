@@ -26,6 +26,8 @@ from tests.contract_helpers import deploy, expected_round, ledger
 LONG = os.environ.get("HCFL_HYPOTHESIS_PROFILE") == "long"
 PENALTY = 7
 BOND = 5
+DPW = 20  # deposit per weight: owners deposit >= 20 w, budgets <= 20 W
+ALLOWANCE = 2  # proposals per owner and round
 N_ACTORS = 6
 
 actors = st.integers(0, N_ACTORS - 1)
@@ -66,7 +68,7 @@ class HCFLMachine(RuleBasedStateMachine):
         super().__init__()
         self._anchor = boa.env.anchor()
         self._anchor.__enter__()
-        self.d = deploy(no_show_penalty=PENALTY, min_bond=BOND)
+        self.d = deploy(no_show_penalty=PENALTY, min_bond=BOND, deposit_per_weight=DPW, max_proposals=ALLOWANCE)
         self.actors = [self.d.new_account(10**9) for _ in range(N_ACTORS)]
         self.rounds: dict[int, RoundModel] = {1: RoundModel()}
         self.r = 1
@@ -89,19 +91,19 @@ class HCFLMachine(RuleBasedStateMachine):
         return None
 
     # -- registration and proposals ---------------------------------------------------------
-    @rule(a=actors, role=st.sampled_from(["owner", "station"]), weight=st.integers(0, 4),
+    @rule(a=actors, role=st.sampled_from(["owner", "station"]), weight=st.integers(1, 4),
           deposit=st.one_of(st.just(0), st.integers(1, 400)))
     def register(self, a, role, weight, deposit):
         who, m = self.actors[a], self.m
         reason = None
         if m.phase != "Register":
             reason = "hcfl: wrong phase"
-        elif weight == 0:
-            reason = "hcfl: weight out of range"
         elif deposit == 0:
             reason = "hcfl: zero deposit"
         elif who in m.reg:
             reason = "hcfl: already registered"
+        elif role == "owner" and deposit < weight * DPW:
+            reason = "hcfl: owner deposit under weight times deposit per weight"
         self.expect(reason, self.d.register, who, role, weight=weight, deposit=deposit)
         if reason is None:
             m.reg[who] = (role, weight, deposit, len(m.side(role)))
@@ -119,8 +121,10 @@ class HCFLMachine(RuleBasedStateMachine):
             reason = "hcfl: not an owner"
         elif bond < BOND:
             reason = "hcfl: bond too small"
-        elif any(budget * m.reg[o][1] > m.reg[o][2] * W for o in owners):
-            reason = "hcfl: budget over an owner's deposit"
+        elif budget > W * DPW:
+            reason = "hcfl: budget over W times deposit per weight"
+        elif sum(p == who for p, _ in m.proposals) == ALLOWANCE:
+            reason = "hcfl: proposal allowance used up"
         elif len(m.proposals) == 32:
             reason = "hcfl: too many proposals"
         self.expect(reason, self.d.propose, who, budget=budget, bond=bond)
@@ -412,7 +416,7 @@ class HCFLMachine(RuleBasedStateMachine):
             reason = "hcfl: wrong phase"
         elif who != m.proposals[m.winner][0]:
             reason = "hcfl: not the winner"
-        self.expect(reason, self.d.chain.transact, who, "report_training", [self.r, b"\x05" * 32, acc, [1] * n_s])
+        self.expect(reason, self.d.chain.transact, who, "report_training", [self.r, b"\x05" * 32, "", acc, [1] * n_s])
         if reason is None:
             m.reported, m.phase = True, "Vote"
 

@@ -172,7 +172,7 @@ def test_the_auditor_reports_a_round_never_closed_as_not_auditable() -> None:
     d.register(o, "owner", weight=1, deposit=10**9)
     d.register(s, "station", weight=1, deposit=10**9)
     d.next_phase()
-    d.propose(o, budget=100, bond=1)
+    d.propose(o, budget=10, bond=1)
     (audit,) = audit_events(d.events())
     assert not audit.auditable and not audit.ok and "never closed" in (audit.unauditable or "")
 

@@ -31,21 +31,20 @@ def run_boa(shape: RoundShape, rounds: int = 3, seed: int = 1) -> BoaResult:
     (``contracts.auction``; in process, time travel instead of waiting): transactions per
     second of the round steps alone, every participant settling and withdrawing itself."""
     from contracts.auction import Bidder, Offer, RoundPlan, run_auction
-    from contracts.driver import Deployment
 
     rng = random.Random(seed)
     total, seconds = 0, 0.0
     for _ in range(rounds):
-        d = Deployment.deploy(rpc=None, phase_seconds=(60, 60, 60, 60, 3600, 3600))
-
         def bidders(n: int) -> list[Bidder]:
             return [Bidder(rng.randint(1, 10), 10**18, [rng.randint(0, 10**16) for _ in range(shape.proposals)])
                     for _ in range(n)]
 
         plan = RoundPlan(bidders(shape.owners), bidders(shape.stations),
-                         [Offer(m % shape.owners, 10**16, 10**15) for m in range(shape.proposals)])
+                         [Offer(m % shape.owners, 10**16, 10**15) for m in range(shape.proposals)],
+                         deposit_per_weight=10**16)
+        d = plan.deploy(None, phase_seconds=(60, 60, 60, 60, 3600, 3600))
         t = time.perf_counter()
-        auction = run_auction(d, plan, self_settle=True)
+        auction = run_auction(d, plan, settle="self")
         for p in auction.participants:
             d.withdraw(p)
         seconds += time.perf_counter() - t

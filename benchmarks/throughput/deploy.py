@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from benchmarks._load_rounds import Abi, RoundPlanner
+from benchmarks._load_rounds import Abi, RoundPlanner, constructor_args
 from benchmarks._load_sign import Signer
 from benchmarks.throughput.chain import ON_DEMAND_KIND
 from contracts import nodes
@@ -15,7 +15,7 @@ from contracts import nodes
 
 def estimate_deploy_gas(url: str, abi: list[dict], bytecode: bytes) -> int:
     """Gas limit of one deployment: the node's estimate with a fifth to spare."""
-    data = bytecode + Abi(abi).constructor_args([[3600, 2, 2, 2, 3600, 3600], 0, 1])
+    data = bytecode + Abi(abi).constructor_args(constructor_args(3600, 2))
     with nodes.JsonRpc(url) as rpc:
         est = int(rpc.call("eth_estimateGas", [{"data": "0x" + data.hex()}]), 16)
     return int(est * 1.2)
