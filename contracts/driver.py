@@ -209,8 +209,7 @@ class Deployment:
         """An admission ticket for ``who``, signed with the organizer key this driver holds."""
         if self.organizer_key is None:
             raise ValueError("organizer: this driver does not hold the organizer's key")
-        chain_id = self.chain.chain_id if isinstance(self.chain, RpcChain) else int(self.chain.env.evm.patch.chain_id)
-        return Ticket(chain_id, self.address, to_checksum_address(who), role, weight, max_proposals,
+        return Ticket(self.chain_id(), self.address, to_checksum_address(who), role, weight, max_proposals,
                       node_key_hash(node_public_key), expiry if expiry is not None else self.chain.now() + 10**8,
                       round_id).signed_by(self.organizer_key)
 
@@ -259,17 +258,37 @@ class Deployment:
         )
         return tx.first("Proposed").index
 
-    def commit(self, who: str, claims: Sequence[int], salt: bytes | None = None) -> bytes:
-        """Seal ``claims`` (one per proposal); the driver keeps claims and salt for later."""
+    def chain_id(self) -> int:
+        return self.chain.chain_id if isinstance(self.chain, RpcChain) else int(self.chain.env.evm.patch.chain_id)
+
+    def commit(self, who: str, claims: Sequence[int], salt: bytes | None = None, store: Any = None) -> bytes:
+        """Seal ``claims`` (one per proposal); the driver keeps claims and salt for later.
+
+        With a ``contracts.secret_store.SecretStore`` (``who``'s own), the salt is derived
+        from its key and the secret is written and fsynced *before* the commit is sent, so
+        a participant that dies after broadcasting can still reveal.
+        """
+        if store is not None:
+            secret = store.new_secret(self.chain_id(), self.address, self.round_id, claims)
+            if to_checksum_address(who) != secret.participant:
+                raise ValueError("store: it holds another participant's key")
+            store.save(secret)
+            salt = secret.salt
         salt = salt if salt is not None else os.urandom(32)
         h = commitment(self.address, self.round_id, who, claims, salt)
         self._tx(who, "commit", [self.round_id, h])
         self._secrets[(self.round_id, to_checksum_address(who))] = (list(claims), salt)
         return h
 
-    def reveal(self, who: str, claims: Sequence[int] | None = None, salt: bytes | None = None) -> Tx:
-        """Open ``who``'s commitment (by default with what ``commit`` remembered)."""
+    def reveal(self, who: str, claims: Sequence[int] | None = None, salt: bytes | None = None,
+               store: Any = None) -> Tx:
+        """Open ``who``'s commitment (by default with what ``commit`` remembered, or what
+        ``who``'s secret ``store`` kept across a restart)."""
         key = (self.round_id, to_checksum_address(who))
+        if (claims is None or salt is None) and key not in self._secrets and store is not None:
+            kept = store.load(self.chain_id(), self.address, self.round_id)
+            if kept is not None:
+                self._secrets[key] = (kept.claims, kept.salt)
         if claims is None or salt is None:
             if key not in self._secrets:
                 raise ValueError(f"claims: this driver did not commit for {who} in round {self.round_id}")
