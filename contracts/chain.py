@@ -43,6 +43,7 @@ the round's last settlement runs when settlements are estimated before each othe
 GAS_MARGIN_DIVISOR = 4
 """And a quarter of the estimate on top, for state that grows between estimate and mining."""
 RECEIPT_TIMEOUT_S = 120.0
+FEE_REFRESH_S = 2.0
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 """The selector of Solidity's and Vyper's ``Error(string)`` revert payload."""
 
@@ -313,6 +314,7 @@ class RpcChain:
         self.fast = fast
         self._n = 0
         self._block_gas_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
+        self._fee_cache: tuple[float, dict[str, int]] | None = None
 
     # -- accounts ---------------------------------------------------------------------
     def new_account(self, funds: int) -> str:
@@ -360,7 +362,15 @@ class RpcChain:
 
     # -- transactions -----------------------------------------------------------------
     def _fees(self) -> dict[str, int]:
-        """EIP-1559 fees where the chain has a base fee, else a legacy gas price."""
+        """EIP-1559 fees where the chain has a base fee, else a legacy gas price; read again
+        at most every ``FEE_REFRESH_S`` (two node calls a transaction would halve the rate
+        of a many-participant round)."""
+        now = time.monotonic()
+        if self._fee_cache is None or now - self._fee_cache[0] > FEE_REFRESH_S:
+            self._fee_cache = (now, self._read_fees())
+        return dict(self._fee_cache[1])
+
+    def _read_fees(self) -> dict[str, int]:
         base = self.w3.eth.get_block("latest").get("baseFeePerGas")
         if base is None:
             return {"gasPrice": max(self.w3.eth.gas_price, 1) * 2}
