@@ -29,7 +29,7 @@ def d():
 def _register(d, who, ticket, deposit, node_public_key=b""):
     """``register`` as a participant sends it, with exactly the ticket it holds."""
     args = [d.round_id, ROLES[ticket.role], *ticket.register_args(), node_public_key]
-    return d.chain.transact(who, "register", args, deposit)
+    return d.transact(who, "register", args, deposit)
 
 
 def test_a_ticket_signed_by_anyone_but_the_organizer_is_refused(d):
@@ -78,6 +78,7 @@ def test_a_weight_other_than_the_tickets_is_refused(d):
         _register(d, a, inflated, 1)
     _register(d, a, ticket, 1)
     assert d.participant(a).weight == 1
+    assert ledger(d).balanced
 
 
 def test_a_ticket_cannot_register_twice(d):
@@ -118,6 +119,7 @@ def test_a_one_wei_owner_is_refused_and_cannot_cap_the_budgets(d):
     assert d.propose(honest, budget=3 * DPW, bond=1) == 0
     with boa.reverts("hcfl: budget over W times deposit per weight"):
         d.propose(honest, budget=3 * DPW + 1, bond=1)
+    assert ledger(d).balanced
 
 
 def test_a_squatter_cannot_take_every_proposal_slot(d):
@@ -131,6 +133,7 @@ def test_a_squatter_cannot_take_every_proposal_slot(d):
     with boa.reverts("hcfl: proposal allowance used up"):
         d.propose(squatter, budget=0, bond=1)
     assert d.propose(honest, budget=50, bond=1) == 2
+    assert ledger(d).balanced
 
 
 def test_a_station_whose_node_key_is_not_its_tickets_is_refused(d):
