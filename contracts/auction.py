@@ -113,6 +113,7 @@ class Auction:
     closed: Closed
     settled: list[Settled]  # owners, then stations, in index order
     dust: int
+    budgets: list[int]  # C_m as each Proposed event logged it
 
     @property
     def winner(self) -> int | None:
@@ -196,7 +197,8 @@ def run_auction(
     closed = d.close().first("Closed")
     settled = settle_all(d, people, modes)
     swept = [e.record for e in d.events("DustSwept") if int(e.args["round_id"]) == d.round_id]
-    return Auction(owners, stations, closed, settled, swept[-1].dust if swept else 0)
+    budgets = [e.record.budget for e in d.events("Proposed") if int(e.args["round_id"]) == d.round_id]
+    return Auction(owners, stations, closed, settled, swept[-1].dust if swept else 0, budgets)
 
 
 def settle_all(d: Deployment, people: Sequence[str], modes: Sequence[str]) -> list[Settled]:

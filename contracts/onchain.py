@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mechanism import transfers
+from mechanism import Outcome, transfers
 from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_profile
 
 from contracts.auction import RoundPlan, run_auction
@@ -25,23 +25,12 @@ CONTRACT_RULES = ("clarke",)
 
 
 @dataclass(frozen=True)
-class ChainOutcome:
-    """``mechanism.Outcome``'s SPEC fields, read back from the chain, plus gas and context."""
+class ChainOutcome(Outcome):
+    """``mechanism.Outcome``, every field read back from the chain's events (the budgets
+    from ``Proposed``), plus the gas of every call and the contract's address."""
 
-    winner: int | None
-    welfare: list[int]
-    owner_tax: list[int]
-    station_tax: list[int]
-    owner_pays: list[int]
-    station_receives: list[int]
-    surplus: int
     gas: dict[str, list[int]] = field(default_factory=dict)
-    owner_share: list[int] = field(default_factory=list)
-    station_share: list[int] = field(default_factory=list)
-    dust: int = 0
     address: str = ""
-    rule: str = "clarke"
-    budget_policy: str = "budget"
 
 
 def settle_on_chain(
@@ -76,7 +65,7 @@ def settle_on_chain(
     d = plan.deploy(rpc)
     auction = run_auction(d, plan)
     return outcome_from_events(
-        auction.closed, auction.settled[: len(ow)], auction.settled[len(ow):], auction.dust,
+        auction.closed, auction.settled[: len(ow)], auction.settled[len(ow):], auction.dust, auction.budgets,
         gas={k: list(v) for k, v in d.gas.items()}, address=d.address, rule=rule, budget_policy=budget_policy,
     )
 
@@ -86,11 +75,13 @@ def outcome_from_events(
     owners_settled: Sequence[Settled],
     stations_settled: Sequence[Settled],
     dust: int,
+    budgets: Sequence[int],
     **context: Any,
 ) -> ChainOutcome:
     """The outcome as the contract logged it: the ``Closed`` record, each ``Settled`` record
-    (owners, then stations, in index order) and ``DustSwept``'s dust; ``context`` fills
-    ``gas``, ``address``, ``rule`` and ``budget_policy``."""
+    (owners, then stations, in index order), ``DustSwept``'s dust and the proposals'
+    budgets (``Proposed``); ``context`` fills ``gas``, ``address``, ``rule`` and
+    ``budget_policy``."""
     oshare, sshare = [s.share for s in owners_settled], [s.share for s in stations_settled]
     otax, stax = [s.tax for s in owners_settled], [s.tax for s in stations_settled]
     owner_pays, station_receives, surplus = transfers(oshare, otax, sshare, stax, dust)
@@ -102,6 +93,7 @@ def outcome_from_events(
         owner_pays=owner_pays,
         station_receives=station_receives,
         surplus=surplus,
+        budgets=list(budgets),
         owner_share=oshare,
         station_share=sshare,
         dust=dust,

@@ -66,7 +66,7 @@ def chain_outcome(rec: RoundRecord) -> ChainOutcome:
     a = rec.auction
     assert a is not None
     n_o = len(a.owners)
-    return outcome_from_events(a.closed, a.settled[:n_o], a.settled[n_o:], a.dust, address=rec.address)
+    return outcome_from_events(a.closed, a.settled[:n_o], a.settled[n_o:], a.dust, a.budgets, address=rec.address)
 
 
 def record_json(rec: RoundRecord) -> dict[str, Any]:
