@@ -24,6 +24,7 @@ from verification import check, checks, induction, replay, report, suite
 from verification import encoder as enc
 from verification.checks import Bounds
 from verification.results import FAILS, HOLDS, JSON_KEYS, OPEN, CheckResult, EncodingError
+from verification.z3ops import Z3Ops
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,11 +119,28 @@ def test_the_uniform_witnesses_carry_the_seed_that_reproduces_them(quick_run: di
 
 
 def test_a_witness_that_settle_does_not_reproduce_raises_an_encoding_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Owners' shares rounded down instead of up: z3 then finds "negative dust" that the
-    # reference, which rounds up, cannot reproduce.
-    monkeypatch.setattr(enc, "cost_shares", lambda budget, weights: tuple(enc.floor_div(budget * w, sum(weights)) for w in weights))
+    # The one place the two paths can part is the operations layer: z3's floor rounding up
+    # makes owners' shares round down in the encoding only, so z3 finds "negative dust" that
+    # the reference, which rounds up, cannot reproduce.
+    monkeypatch.setattr(Z3Ops, "floor_div", staticmethod(lambda a, d: (a + d - 1) / d))
     with pytest.raises(EncodingError):
         checks.check_budget_balance("clarke", "budget", Bounds(1, (1, 2), (1,)), timeout_s=30)
+
+
+def test_a_tax_whose_max_forgets_none_in_the_code_breaks_budget_balance_and_the_every_m_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The review's mutant: the change is in mechanism, not in a twin, so settle and the
+    # proofs both see it, and the witness replays (owners pay 0, stations receive 1).
+    from mechanism import clarke
+
+    monkeypatch.setattr(clarke, "best_without", lambda others, ops=mechanism.INT: ops.max_of(others))
+    result = checks.check_budget_balance("clarke", "budget", Bounds(2), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert result.witness is not None
+    out = mechanism.settle(**result.witness["profile"])
+    assert sum(out.owner_pays) < sum(out.station_receives)
+    assert induction.check_every_m("owner", timeout_s=30).verdict == "unknown"
 
 
 def test_a_choice_step_that_breaks_the_tie_rule_fails_the_inductive_step() -> None:

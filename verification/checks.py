@@ -292,7 +292,7 @@ def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HO
 def check_efficiency(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
     """Efficiency: ``x*`` maximizes the reported welfare over the proposals and ``none``."""
     profile, out = _single(bounds, rule, policy)
-    chosen = enc.at(out.welfare, out.winner_is)
+    chosen = enc.at(out.welfare, out.winner)
     negated = z3.Or(chosen < 0, *[chosen < s for s in out.welfare])
 
     def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:

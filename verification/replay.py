@@ -32,8 +32,9 @@ Violation = Callable[[mechanism.Outcome, dict[str, Any]], "dict[str, Any] | None
 
 
 def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, policy: str) -> dict[str, Any]:
-    """The ``settle`` keyword arguments that ``model`` gives ``profile``."""
-    return {
+    """The ``settle`` keyword arguments that ``model`` gives ``profile`` (``subsidy`` only when
+    the profile has a symbolic one)."""
+    kwargs: dict[str, Any] = {
         "budgets": [enc.model_int(model, c) for c in profile.budgets] if policy == "budget" else None,
         "owner_weights": list(profile.owner_weights),
         "station_weights": list(profile.station_weights),
@@ -42,11 +43,16 @@ def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, 
         "rule": rule,
         "budget_policy": policy,
     }
+    if isinstance(profile.subsidy, z3.ExprRef):
+        kwargs["subsidy"] = enc.model_int(model, profile.subsidy)
+    return kwargs
 
 
 def shares_by_participant(budgets: Sequence[int], profile: dict[str, Any]) -> tuple[list[list[int]], list[list[int]]]:
-    """``c[i][m]`` and ``r[j][m]`` from the budgets actually used (``mechanism`` shares)."""
-    c_by_m = [mechanism.cost_shares(C, profile["owner_weights"]) for C in budgets]
+    """``c[i][m]`` and ``r[j][m]`` from the budgets actually used (``mechanism`` shares, the
+    owners' after the profile's subsidy)."""
+    subsidy = profile.get("subsidy", 0)
+    c_by_m = [mechanism.cost_shares(mechanism.owner_budget(C, subsidy), profile["owner_weights"]) for C in budgets]
     r_by_m = [mechanism.reward_shares(C, profile["station_weights"]) for C in budgets]
     c = [[c_by_m[m][i] for m in range(len(budgets))] for i in range(len(profile["owner_weights"]))]
     r = [[r_by_m[m][j] for m in range(len(budgets))] for j in range(len(profile["station_weights"]))]
