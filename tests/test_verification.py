@@ -7,6 +7,7 @@ to see that the checker notices.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -254,3 +255,46 @@ def test_a_bad_option_gives_a_one_line_error_and_no_traceback() -> None:
 def test_the_direct_bounded_check_proves_truthfulness_at_m_32_for_both_sides() -> None:
     for side in ("owner", "station"):
         assert checks.check_truthfulness("clarke", "budget", side, Bounds(32), timeout_s=600).verdict == "proved"
+
+
+# --- what the money checks are about ---------------------------------------------------------
+
+
+def test_a_counterexample_no_seed_reproduces_then_unsat_is_unknown_not_proved() -> None:
+    # One model only (x == 5), which the decoder never reproduces: after blocking it z3 says
+    # unsat, yet a counterexample of the encoding exists.
+    x = z3.Int("x")
+    encoded = checks._Encoded(lambda cap: [0 <= x, x <= 100], x == 5, lambda model: None, (x,))
+    result = checks._run("solvency", "clarke", "uniform", "all", Bounds(1), encoded, expected=HOLDS, timeout_s=10)
+    assert result.verdict == "unknown"
+    assert "unsat without them" in result.bounds
+
+
+def test_a_pool_that_pays_nothing_while_owners_pay_less_breaks_budget_balance(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle_module = importlib.import_module("mechanism.settle")
+
+    monkeypatch.setattr(settle_module, "subsidy_used", lambda budget, subsidy, ops=mechanism.INT: 0)
+    result = checks.check_budget_balance("clarke", "budget", Bounds(1), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert result.witness is not None and result.witness["profile"]["subsidy"] > 0
+    assert checks.check_accounting("clarke", "budget", Bounds(1), timeout_s=30).verdict == "refuted"
+
+
+def test_stations_that_keep_their_tax_break_exact_accounting(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle_module = importlib.import_module("mechanism.settle")
+
+    monkeypatch.setattr(settle_module, "station_receipt", lambda share, tax: share + tax)
+    assert checks.check_accounting("clarke", "budget", Bounds(2), timeout_s=30).verdict == "refuted"
+
+
+def test_a_winner_taken_by_the_highest_index_on_ties_breaks_the_tie_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mechanism import clarke
+
+    def later_ties_win(best, winner, welfare, index, ops=mechanism.INT):  # type: ignore[no-untyped-def]
+        better = welfare >= best
+        return ops.select(better, welfare, best), ops.select(better, index, winner)
+
+    monkeypatch.setattr(clarke, "choice_step", later_ties_win)
+    result = checks.check_tie_rule("clarke", "budget", Bounds(2), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert induction.check_every_m("station", timeout_s=30).verdict == "unknown"

@@ -59,6 +59,12 @@ def shares_by_participant(budgets: Sequence[int], profile: dict[str, Any]) -> tu
     return c, r
 
 
+def pool_pays(outcome: mechanism.Outcome, profile: dict[str, Any]) -> int:
+    """What the code says the recycle pool paid into the winner's budget: the outcome's dust
+    is ``sum(owner_share) + pool_pays - sum(station_share)``."""
+    return outcome.dust - sum(outcome.owner_share) + sum(outcome.station_share)
+
+
 def settle_as_encoded(model: z3.ModelRef, out: enc.SymbolicOutcome, kwargs: dict[str, Any]) -> mechanism.Outcome:
     """``settle`` on the model's profile; under ``uniform``, with the model's draws as budgets."""
     if kwargs["budget_policy"] != "uniform":

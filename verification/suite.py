@@ -30,6 +30,9 @@ REQUIRED_DIRECT_M = 32
 QUICK_DIRECT_M = 32
 """``M`` of the quick suite's direct check (a few seconds per side on two cores)."""
 
+SUBSIDY_M = 8
+"""``M`` of the direct truthfulness check with a free recycled subsidy."""
+
 LADDER = (8, 16, 32, 40, 48, 56, 64, 80, 96, 128)
 """Values of ``M`` tried by the full suite's direct truthfulness ladder, in order."""
 
@@ -95,6 +98,15 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
             )
         )
         out.append(Check(f"efficiency {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_efficiency(rule, policy, b, timeout_s=t)))
+        out.append(Check(f"tie rule {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_tie_rule(rule, policy, b, timeout_s=t)))
+    for side in SIDES:
+        # The recycled subsidy is fixed before the claims: truthfulness must survive it.
+        out.append(
+            Check(
+                f"truthfulness clarke/budget {side}, subsidy, M={SUBSIDY_M}",
+                lambda side=side: checks.check_truthfulness("clarke", "budget", side, Bounds(SUBSIDY_M), timeout_s=t, with_subsidy=True),
+            )
+        )
     if not quick:
         # Other weights (three owners, uneven stations): other roundings of the shares.
         wide = Bounds(4, (3, 5, 7), (1, 4))
