@@ -52,19 +52,28 @@ SIDES = ("owner", "station")
 # --- participant-count independence (bounded M) --------------------------------------------
 
 
+def _transfer_at(side: str, share: enc.Term, tax: enc.Term) -> enc.Term:
+    """``mechanism``'s transfer of one participant: what an owner pays, a station receives."""
+    return owner_payment(share, tax) if side == "owner" else station_receipt(share, tax)
+
+
 def _utility_at(side: str, own: enc.Term, share: enc.Term, tax: enc.Term) -> enc.Term:
     """``mechanism``'s transfer and utility formulas for one participant at the outcome."""
-    transfer = owner_payment(share, tax) if side == "owner" else station_receipt(share, tax)
-    return participant_utility(side, own, transfer)
+    return participant_utility(side, own, _transfer_at(side, share, tax))
 
 
-def _abstract_utility(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> enc.Term:
-    """``p``'s utility when it reports ``report``, the others' welfare being ``others``:
-    ``mechanism``'s own choice, tax, transfer and utility, run on z3 terms."""
+def _abstract_view(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> tuple[enc.Term, enc.Term]:
+    """``p``'s utility and transfer when it reports ``report``, the others' welfare being
+    ``others``: ``mechanism``'s own choice, tax, transfer and utility, run on z3 terms."""
     welfare = [a + n for a, n in zip(others, mechanism.net_values(side, report, share))]
     winner = mechanism.choose(welfare, Z3)
     tax = mechanism.clarke_tax(others, winner, Z3)
-    return _utility_at(side, Z3.at(true, winner), Z3.at(share, winner), tax)
+    transfer = _transfer_at(side, Z3.at(share, winner), tax)
+    return participant_utility(side, Z3.at(true, winner), transfer), transfer
+
+
+def _abstract_utility(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> enc.Term:
+    return _abstract_view(side, others, share, true, report)[0]
 
 
 def realize(side: str, others: Sequence[int], share: Sequence[int], true: Sequence[int]) -> dict[str, Any]:
@@ -163,6 +172,7 @@ def abstraction_obligation(
     *,
     index: int = 0,
     budget_policy: str = "budget",
+    with_subsidy: bool = False,
     timeout_s: float = 60.0,
 ) -> Solved:
     """The step from a concrete profile to the abstract one, checked on the exact encoding.
@@ -174,7 +184,7 @@ def abstraction_obligation(
     and the shares. ``proved`` means the abstraction loses nothing at these sizes. (Under
     ``midpoint`` (1) fails: the shares move with ``p``'s claim.)
     """
-    profile = enc.fresh_profile(n_proposals, owner_weights, station_weights)
+    profile = enc.fresh_profile(n_proposals, owner_weights, station_weights, with_subsidy=with_subsidy)
     report = enc.fresh_vector("report", n_proposals)
     true_row = profile.claims(side)[index]
 
@@ -187,20 +197,25 @@ def abstraction_obligation(
     out, others, shares = view(report)
     _, others_truth, shares_truth = view(true_row)
     concrete = enc.utility(out, side, index, true_row)
-    abstract = _abstract_utility(side, others_truth, shares_truth, true_row, report)
+    transfer = (out.owner_pays if side == "owner" else out.station_receives)[index]
+    abstract, abstract_transfer = _abstract_view(side, others_truth, shares_truth, true_row, report)
     moved = [a != b for a, b in zip(others, others_truth)] + [a != b for a, b in zip(shares, shares_truth)]
     background = enc.amount_domain([*profile.amounts(), *report])
-    return solve(background, z3.Or(concrete != abstract, *moved), timeout_s=timeout_s)
+    return solve(background, z3.Or(concrete != abstract, transfer != abstract_transfer, *moved), timeout_s=timeout_s)
 
 
 def check_abstraction(side: str, n_proposals: int = 3, *, timeout_s: float = 60.0) -> CheckResult:
-    """Row: the abstraction step holds on the exact encoding (two weightings)."""
+    """Row: the abstraction step holds on the exact encoding (two weightings, the second
+    with a free recycled subsidy): utility and transfer depend on the others only via S_-p."""
     answers = {
-        f"w={w} u={u}": abstraction_obligation(side, n_proposals, w, u, timeout_s=timeout_s)
-        for w, u in (((1, 2), (2, 3)), ((3, 5, 7), (1, 4)))
+        f"w={w} u={u}{' subsidy' if sub else ''}": abstraction_obligation(
+            side, n_proposals, w, u, with_subsidy=sub, timeout_s=timeout_s
+        )
+        for w, u, sub in (((1, 2), (2, 3), False), ((3, 5, 7), (1, 4), True))
     }
     return _combine(
-        "utility depends on others only via S_-p", side, f"M={n_proposals}; w=(1,2),(3,5,7); u=(2,3),(1,4); amounts<2**96", answers
+        "utility depends on others only via S_-p", side,
+        f"M={n_proposals}; w=(1,2),(3,5,7); u=(2,3),(1,4); amounts<2**96; subsidy 0 and <2**96; utility and transfer", answers,
     )
 
 

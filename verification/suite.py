@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from verification import checks, induction
+from verification import checks, induction, lifting
 from verification.checks import Bounds
 from verification.results import FAILS, HOLDS, OPEN, CheckResult
 from verification.solver import PROVED
@@ -82,6 +82,8 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
         )
         out.append(Check(f"truthfulness {side}, any N, any M", lambda side=side: induction.check_every_m(side, timeout_s=t)))
     out.append(Check("fold invariants", lambda: induction.check_fold_invariants(timeout_s=t)))
+    out.append(Check("budget balance, any N, any M", lambda: lifting.check_budget_balance_every_n_m(timeout_s=t)))
+    out.append(Check("solvency, any N, any M", lambda: lifting.check_solvency_every_n_m(timeout_s=t)))
 
     combos = [("clarke", "budget")] if quick else [(r, p) for r in ("clarke", "paper") for p in ("budget", "midpoint", "uniform")]
     for rule, policy in combos:
