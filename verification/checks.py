@@ -91,6 +91,7 @@ def _run(
     amount search before the full one; each search gets the whole ``timeout_s``.
     """
     spent = cpu = 0.0
+    opinions: list[str] = []
     if witness_first is None:
         witness_first = expected != HOLDS
     caps = [SMALL_AMOUNT, MAX_AMOUNT] if witness_first else [MAX_AMOUNT]
@@ -102,6 +103,8 @@ def _run(
             answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s)
             spent += answer.seconds
             cpu += answer.cpu_seconds
+            if answer.second:
+                opinions.append(answer.second)
             if answer.verdict != REFUTED:
                 break
             assert answer.model is not None
@@ -134,7 +137,7 @@ def _run(
         text += f" (no seed < {replay.SEED_TRIES} reproduces {len(blocked)} counterexamples of the encoding; unsat without them)"
     elif verdict == UNKNOWN:
         text += f" (no seed < {replay.SEED_TRIES} reproduces any of {UNIFORM_RETRIES} models)"
-    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected, cpu)
+    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected, cpu, tuple(opinions))
 
 
 def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:
@@ -302,6 +305,34 @@ def check_accounting(
     )
 
 
+def check_shares_cover_the_budget(
+    rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0, with_subsidy: bool = True
+) -> CheckResult:
+    """SPEC section 2's rounding, on the shares at the outcome the code returns: the owners'
+    shares plus the pool's payment cover the winner's budget ``C*`` with less than one wei of
+    excess per owner, and the stations' shares stay within ``C*`` by less than one wei per
+    station (0 at ``none``). So the dust is rounding only, and it favours the contract."""
+    n_o, n_s = len(bounds.owner_weights), len(bounds.station_weights)
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        budget = enc.at(out.budgets, out.winner)
+        covered = z3.Sum(list(out.owner_share)) + out.pool_pays - budget
+        short = budget - z3.Sum(list(out.station_share))
+        return z3.Or(covered < 0, covered >= n_o, short < 0, short >= n_s)
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        budget = 0 if o.winner is None else o.budgets[o.winner]
+        covered = sum(o.owner_share) + replay.pool_pays(o, p) - budget
+        short = budget - sum(o.station_share)
+        if 0 <= covered < n_o and 0 <= short < n_s:
+            return None
+        return {"winner_budget": budget, "owner_excess": covered, "station_shortfall": short}
+
+    return _single_check(
+        "shares cover the budget", rule, policy, bounds, with_subsidy, negated, violated, expected=expected, timeout_s=timeout_s
+    )
+
+
 def _sym_max(terms: Sequence[enc.Term]) -> enc.Term:
     return Z3.max_of(terms)
 
@@ -414,6 +445,7 @@ __all__ = [
     "check_budget_balance",
     "check_efficiency",
     "check_individual_rationality",
+    "check_shares_cover_the_budget",
     "check_solvency",
     "check_tie_rule",
     "check_truthfulness",

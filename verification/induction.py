@@ -130,7 +130,12 @@ def abstract_truthfulness(side: str, n_proposals: int, *, timeout_s: float = 60.
     answer = solve(background, u_lie > u_truth, timeout_s=timeout_s)
     if answer.verdict == REFUTED:
         assert answer.model is not None
-        return answer, _replay_abstract(answer.model, side, others, share, true, lie, (u_truth, u_lie))
+        witness = _replay_abstract(answer.model, side, others, share, true, lie, (u_truth, u_lie))
+        if witness is None:
+            # The abstract model has a counterexample that no two-participant profile
+            # realizes: the abstraction step does not hold for this code. Not a proof.
+            return Solved(UNKNOWN, None, answer.seconds, "abstract counterexample not realizable", answer.cpu_seconds), None
+        return answer, witness
     return answer, None
 
 
@@ -142,8 +147,9 @@ def _replay_abstract(
     true: Sequence[enc.Term],
     lie: Sequence[enc.Term],
     utilities: tuple[enc.Term, enc.Term],
-) -> dict[str, Any]:
-    """A counterexample to the abstract proof must be a real one: realize it and replay it."""
+) -> dict[str, Any] | None:
+    """A counterexample to the abstract proof must be a real one: realize it and replay it
+    (``None`` when the realized profile does not reproduce it)."""
     val = lambda xs: [enc.model_int(model, x) for x in xs]  # noqa: E731
     truth_kw = realize(side, val(others), val(share), val(true))
     key = "owner_values" if side == "owner" else "station_costs"
@@ -152,7 +158,7 @@ def _replay_abstract(
     lied = mechanism.utility(mechanism.settle(**lie_kw), side, 0, val(true))
     expected = (enc.model_int(model, utilities[0]), enc.model_int(model, utilities[1]))
     if (t, lied) != expected:
-        raise EncodingError(f"abstract truthfulness: z3 gives {expected}, mechanism gives {(t, lied)} on {truth_kw}")
+        return None
     return {
         "profile": truth_kw,
         "rule": "clarke",
@@ -223,15 +229,19 @@ def check_any_participants(side: str, max_proposals: int, *, timeout_s: float = 
     """Truthfulness for every number of participants, for ``M = 1..max_proposals``."""
     spent, cpu, verdict, reason = 0.0, 0.0, PROVED, ""
     witness: dict[str, Any] | None = None
+    opinions: list[str] = []
     for m in range(1, max_proposals + 1):
         answer, witness = abstract_truthfulness(side, m, timeout_s=timeout_s)
+        opinions += [answer.second] if answer.second else []
         spent += answer.seconds
         cpu += answer.cpu_seconds
         if answer.verdict != PROVED:
             verdict, reason = answer.verdict, f"; stopped at M={m}" + (f" (z3: {answer.reason})" if answer.reason else "")
             break
     bounds = f"any N, any weights and budgets (S_-p free); M=1..{max_proposals}{reason}"
-    return CheckResult("truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent, cpu_seconds=cpu)
+    return CheckResult(
+        "truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent, cpu_seconds=cpu, second_opinions=tuple(opinions)
+    )
 
 
 # --- the folds, for every M -------------------------------------------------------------------
@@ -404,4 +414,5 @@ def _combine(prop: str, side: str, bounds: str, answers: dict[str, Solved]) -> C
     verdict = PROVED if not failed else UNKNOWN
     if failed:
         bounds += "; not proved: " + ", ".join(f"{n} ({answers[n].verdict})" for n in failed)
-    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent, cpu_seconds=cpu)
+    opinions = tuple(a.second for a in answers.values() if a.second)
+    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent, cpu_seconds=cpu, second_opinions=opinions)

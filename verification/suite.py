@@ -91,6 +91,7 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
         # Budget balance and accounting hold under every rule and policy (taxes >= 0, dust >= 0).
         out.append(Check(f"budget balance {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_budget_balance(rule, policy, b, timeout_s=t)))
         out.append(Check(f"accounting {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_accounting(rule, policy, b, timeout_s=t)))
+        out.append(Check(f"shares {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_shares_cover_the_budget(rule, policy, b, timeout_s=t)))
         # Solvency rests on tax_p <= n_p(x*) - n_p(y), i.e. on x* maximizing the welfare the tax counts:
         # SPEC expects it for clarke; under paper the tax counts only one side, so find out.
         out.append(
