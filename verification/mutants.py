@@ -53,7 +53,8 @@ CHECKS: dict[str, Check] = {
         ),
         Check(
             "contract tests",
-            (*PYTEST, "tests/test_contract_ties.py", "tests/test_contract_differential.py", "tests/test_contract_round.py"),
+            (*PYTEST, "tests/test_contract_ties.py", "tests/test_contract_subsidy.py", "tests/test_contract_differential.py",
+             "tests/test_contract_round.py"),
             400.0,
         ),
     )
