@@ -84,13 +84,20 @@ def best_without(others: Sequence[Term]) -> Term:
     return _best_without(others, Z3)
 
 
-def at(vec: Sequence[Term], winner: Term) -> Term:
+def _winner_term(winner: Term | Sequence[z3.BoolRef]) -> Term:
+    """The winner term; also accepts the older form, ``winner_is[m]`` the literal ``x* == m``."""
+    if isinstance(winner, (list, tuple)):
+        return z3.Sum([z3.If(is_m, m, 0) for m, is_m in enumerate(winner)]) + z3.If(z3.Or(*winner), 0, NONE) if winner else z3.IntVal(NONE)
+    return winner
+
+
+def at(vec: Sequence[Term], winner: Term | Sequence[z3.BoolRef]) -> Term:
     """``vec[x*]``, 0 at ``none``."""
-    return Z3.at(vec, winner)
+    return Z3.at(vec, _winner_term(winner))
 
 
-def clarke_tax(others: Sequence[Term], winner: Term) -> Term:
-    return mechanism.clarke_tax(others, winner, Z3)
+def clarke_tax(others: Sequence[Term], winner: Term | Sequence[z3.BoolRef]) -> Term:
+    return mechanism.clarke_tax(others, _winner_term(winner), Z3)
 
 
 def net_value(side: str, claim: Term, share: Term) -> Term:
