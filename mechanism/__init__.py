@@ -2,19 +2,33 @@
 
 ``settle`` is the exact integer reference that the contract, the z3 encoding and the
 experiments are checked against; ``settle_fast`` is its vectorized twin for big simulations;
-``utility`` computes a participant's utility under its true values.
+``utility`` computes a participant's utility under its true values. ``settle_core`` is the
+integer core written once over ``ops`` (:mod:`mechanism.ops`): ``settle`` runs it on ints,
+``verification`` on z3 terms.
 """
 
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.fast import settle_fast
-from mechanism.settle import Outcome, settle, settle_checked, transfers, utility
+from mechanism.ops import INT, IntOps, Ops
+from mechanism.settle import (Outcome, Settlement, participant_utility, settle, settle_checked, settle_core, transfers,
+                              utility)
 from mechanism.shares import (ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, least_deposit_per_weight,
-                              owner_deposit_bound,
-                              reward_shares, station_deposit_bound)
+                              net_values, owner_budget, owner_deposit_bound, policy_budgets, reward_shares,
+                              station_deposit_bound, subsidy_used)
 from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
 
 __all__ = [
     "BUDGET_POLICIES",
+    "INT",
+    "IntOps",
+    "Ops",
+    "Settlement",
+    "net_values",
+    "owner_budget",
+    "participant_utility",
+    "policy_budgets",
+    "settle_core",
+    "subsidy_used",
     "MAX_AMOUNT",
     "RULES",
     "Outcome",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mechanism.clarke import choose, clarke_tax, others_welfare
-from mechanism.shares import cost_shares, effective_budgets, reward_shares
+from mechanism.ops import INT, Ops
+from mechanism.shares import cost_shares, effective_budgets, net_values, owner_budget, reward_shares, subsidy_used
 from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_int, check_profile
 
 
@@ -115,56 +117,122 @@ def settle_checked(
     """``settle`` without the input checks (for callers that validated already)."""
     n_props = len(values[0])
     cb = effective_budgets(budget_policy, budgets, values, costs, n_props, seed)
-    # shares[m][i]: computed once per proposal from the weights (and the fixed subsidy) alone.
-    c_by_m = [cost_shares(C - min(subsidy, C), ow) for C in cb]
-    r_by_m = [reward_shares(C, sw) for C in cb]
-    welfare = [sum(row[m] for row in values) - sum(row[m] for row in costs) for m in range(n_props)]
-    winner = choose(welfare)
-
-    owner_net = [[values[i][m] - c_by_m[m][i] for m in range(n_props)] for i in range(len(ow))]
-    station_net = [[r_by_m[m][j] - costs[j][m] for m in range(n_props)] for j in range(len(sw))]
-    if rule == "clarke":
-        owner_total = station_total = welfare
-    else:  # "paper": each side's tax counts only the others of its own side
-        owner_total = [sum(n[m] for n in owner_net) for m in range(n_props)]
-        station_total = [sum(n[m] for n in station_net) for m in range(n_props)]
-    owner_tax = [clarke_tax(others_welfare(owner_total, n), winner) for n in owner_net]
-    station_tax = [clarke_tax(others_welfare(station_total, n), winner) for n in station_net]
-
-    if winner is None:
-        owner_share, station_share, d = [0] * len(ow), [0] * len(sw), 0
-    else:
-        owner_share, station_share = c_by_m[winner], r_by_m[winner]
-        # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
-        d = sum(owner_share) + min(subsidy, cb[winner]) - sum(station_share)
-    owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_share, station_tax, d)
+    core = settle_core(cb, ow, sw, values, costs, rule, subsidy)
     return Outcome(
-        winner=winner,
-        welfare=welfare,
-        owner_tax=owner_tax,
-        station_tax=station_tax,
-        owner_pays=owner_pays,
-        station_receives=station_receives,
-        surplus=surplus,
+        winner=core.winner,
+        welfare=core.welfare,
+        owner_tax=core.owner_tax,
+        station_tax=core.station_tax,
+        owner_pays=core.owner_pays,
+        station_receives=core.station_receives,
+        surplus=core.surplus,
         budgets=cb,
-        owner_share=list(owner_share),
-        station_share=list(station_share),
-        dust=d,
+        owner_share=core.owner_share,
+        station_share=core.station_share,
+        dust=core.dust,
         rule=rule,
         budget_policy=budget_policy,
     )
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What :func:`settle_core` computes, as ints (``settle``) or z3 terms (the proofs).
+
+    ``pool_pays`` is the recycled subsidy the pool puts into the winner's budget
+    (``min(subsidy, C_x*)``, 0 at none): the one flow of money that is not a participant's.
+    """
+
+    winner: Any
+    welfare: list[Any]
+    cost_shares: list[list[Any]]  # c[m][i], after the subsidy
+    reward_shares: list[list[Any]]  # r[m][j]
+    owner_tax: list[Any]
+    station_tax: list[Any]
+    owner_share: list[Any]  # c[x*][i], 0 at none
+    station_share: list[Any]  # r[x*][j], 0 at none
+    pool_pays: Any
+    owner_pays: list[Any]
+    station_receives: list[Any]
+    dust: Any
+    surplus: Any
+
+
+def settle_core(
+    budgets: Sequence[Any],
+    ow: Sequence[int],
+    sw: Sequence[int],
+    values: Sequence[Sequence[Any]],
+    costs: Sequence[Sequence[Any]],
+    rule: str,
+    subsidy: Any = 0,
+    ops: Ops = INT,
+) -> Settlement:
+    """SPEC section 3 from the budgets actually used: shares, choice, taxes, transfers.
+
+    Written once over ``ops`` (:mod:`mechanism.ops`): ``settle`` runs it on ints and the z3
+    encoding on symbols, so that the proofs are about this function.
+    """
+    n_props = len(budgets)
+    # shares[m][i]: computed once per proposal from the weights (and the fixed subsidy) alone.
+    c_by_m = [cost_shares(owner_budget(C, subsidy, ops), ow, ops) for C in budgets]
+    r_by_m = [reward_shares(C, sw, ops) for C in budgets]
+    welfare = [ops.total([row[m] for row in values]) - ops.total([row[m] for row in costs]) for m in range(n_props)]
+    winner = choose(welfare, ops)
+
+    # per participant: its shares of every proposal, then its net values
+    owner_net = [net_values("owner", row, shares) for row, shares in zip(values, zip(*c_by_m), strict=True)]
+    station_net = [net_values("station", row, shares) for row, shares in zip(costs, zip(*r_by_m), strict=True)]
+    if rule == "clarke":
+        owner_total = station_total = welfare
+    else:  # "paper": each side's tax counts only the others of its own side
+        owner_total = [ops.total([n[m] for n in owner_net]) for m in range(n_props)]
+        station_total = [ops.total([n[m] for n in station_net]) for m in range(n_props)]
+    owner_tax = [clarke_tax(others_welfare(owner_total, n), winner, ops) for n in owner_net]
+    station_tax = [clarke_tax(others_welfare(station_total, n), winner, ops) for n in station_net]
+
+    owner_share = ops.row_at(c_by_m, winner, len(ow))
+    station_share = ops.row_at(r_by_m, winner, len(sw))
+    pool_pays = ops.at([subsidy_used(C, subsidy, ops) for C in budgets], winner)
+    # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
+    d = ops.total(owner_share) + pool_pays - ops.total(station_share)
+    owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_share, station_tax, d)
+    return Settlement(
+        winner, welfare, c_by_m, r_by_m, owner_tax, station_tax, owner_share, station_share,
+        pool_pays, owner_pays, station_receives, d, surplus,
+    )
+
+
+def owner_payment(share: Any, tax: Any) -> Any:
+    """What an owner pays: its cost share at the outcome plus its tax."""
+    return share + tax
+
+
+def station_receipt(share: Any, tax: Any) -> Any:
+    """What a station receives: its reward share at the outcome minus its tax (may be < 0)."""
+    return share - tax
+
+
 def transfers(
-    owner_share: Sequence[int], owner_tax: Sequence[int], station_share: Sequence[int],
-    station_tax: Sequence[int], dust: int,
-) -> tuple[list[int], list[int], int]:
+    owner_share: Sequence[Any], owner_tax: Sequence[Any], station_share: Sequence[Any],
+    station_tax: Sequence[Any], dust: Any,
+) -> tuple[list[Any], list[Any], Any]:
     """SPEC section 3's transfers from the shares at the outcome and the taxes: what each
     owner pays (``c + tax``), what each station receives (``r - tax``, may be negative) and
     the round's surplus (every tax plus the dust)."""
-    owner_pays = [c + t for c, t in zip(owner_share, owner_tax, strict=True)]
-    station_receives = [r - t for r, t in zip(station_share, station_tax, strict=True)]
+    owner_pays = [owner_payment(c, t) for c, t in zip(owner_share, owner_tax, strict=True)]
+    station_receives = [station_receipt(r, t) for r, t in zip(station_share, station_tax, strict=True)]
     return owner_pays, station_receives, sum(owner_tax) + sum(station_tax) + dust
+
+
+def participant_utility(side: str, own_at_outcome: Any, transfer: Any) -> Any:
+    """Utility from the true value (or cost) at the outcome and the participant's transfer:
+    owner ``v(x*) - pays``, station ``receives - kappa(x*)``."""
+    if side == "owner":
+        return own_at_outcome - transfer
+    if side == "station":
+        return transfer - own_at_outcome
+    raise ValueError(f"side: unknown value {side!r}, expected owner or station")
 
 
 def utility(outcome: Outcome, side: str, index: int, true_claims: Sequence[int]) -> int:
@@ -177,7 +245,7 @@ def utility(outcome: Outcome, side: str, index: int, true_claims: Sequence[int])
     x = outcome.winner
     own = 0 if x is None else true_claims[x]
     if side == "owner":
-        return own - outcome.owner_pays[index]
+        return participant_utility(side, own, outcome.owner_pays[index])
     if side == "station":
-        return outcome.station_receives[index] - own
+        return participant_utility(side, own, outcome.station_receives[index])
     raise ValueError(f"side: unknown value {side!r}, expected owner or station")

@@ -4,6 +4,9 @@ Shares depend only on the registered weights and the budget, never on a particip
 claim under the default ``budget`` policy: that independence is what makes the Clarke tax
 truthful. Rounding always favours the contract (owners round up, stations round down); the
 difference is the dust that goes to the recycle pool.
+
+Every function takes an ``ops`` argument (default: exact ints, :data:`mechanism.ops.INT`) so
+that the z3 encoding runs this very code on symbols (``verification.z3ops``).
 """
 
 from __future__ import annotations
@@ -12,27 +15,73 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mechanism.ops import INT, Ops
+
 
 def ceil_div(a: int, b: int) -> int:
     """Exact ceiling of ``a / b`` for ``a >= 0, b > 0`` (no floats)."""
     return -(-a // b)
 
 
-def cost_shares(budget: int, owner_weights: Sequence[int]) -> list[int]:
+def cost_shares(budget: Any, owner_weights: Sequence[int], ops: Ops = INT) -> list[Any]:
     """Owner cost shares ``c[i] = ceil(C * w_i / W)`` of one proposal's budget ``C``."""
     total = sum(owner_weights)
-    return [ceil_div(budget * w, total) for w in owner_weights]
+    # ceil(a / d) = -floor(-a / d): rounds up, in the contract's favour (SPEC section 2).
+    return [-ops.floor_div(-(budget * w), total) for w in owner_weights]
 
 
-def reward_shares(budget: int, station_weights: Sequence[int]) -> list[int]:
+def reward_shares(budget: Any, station_weights: Sequence[int], ops: Ops = INT) -> list[Any]:
     """Station reward shares ``r[j] = floor(C * u_j / U)`` of one proposal's budget ``C``."""
     total = sum(station_weights)
-    return [budget * u // total for u in station_weights]
+    return [ops.floor_div(budget * u, total) for u in station_weights]
+
+
+def subsidy_used(budget: Any, subsidy: Any, ops: Ops = INT) -> Any:
+    """What the recycle pool pays towards a proposal's budget: ``min(subsidy, C)``."""
+    return ops.minimum(subsidy, budget)
+
+
+def owner_budget(budget: Any, subsidy: Any, ops: Ops = INT) -> Any:
+    """The part of ``C`` the owners share once the pool's subsidy is taken off: ``C - min(s, C)``."""
+    return budget - subsidy_used(budget, subsidy, ops)
+
+
+def net_values(side: str, claims: Sequence[Any], shares: Sequence[Any]) -> list[Any]:
+    """``n_p(m)`` for every proposal (SPEC section 2): owner ``b - c``, station ``r - k``."""
+    if side == "owner":
+        return [b - c for b, c in zip(claims, shares)]
+    if side == "station":
+        return [r - k for k, r in zip(claims, shares)]
+    raise ValueError(f"side: unknown value {side!r}, expected owner or station")
 
 
 def dust(budget: int, owner_weights: Sequence[int], station_weights: Sequence[int]) -> int:
     """``D = sum_i c[i] - sum_j r[j] >= 0``: what rounding leaves to the contract."""
     return sum(cost_shares(budget, owner_weights)) - sum(reward_shares(budget, station_weights))
+
+
+def policy_budgets(
+    policy: str,
+    budgets: Sequence[Any] | None,
+    owner_values: Sequence[Sequence[Any]],
+    station_costs: Sequence[Sequence[Any]],
+    n_proposals: int,
+    draw: Callable[[Any, Any], Any],
+    ops: Ops = INT,
+) -> list[Any]:
+    """``C_m`` under a budget policy, with ``draw(lo, hi)`` the ``uniform`` draw in ``[lo, hi]``.
+
+    The z3 encoding passes a ``draw`` that makes a fresh symbol constrained to the interval;
+    ``effective_budgets`` passes the seeded ``random.Random``.
+    """
+    if policy == "budget":
+        assert budgets is not None
+        return list(budgets)
+    lows = [ops.total([row[m] for row in station_costs]) for m in range(n_proposals)]
+    highs = [ops.total([row[m] for row in owner_values]) for m in range(n_proposals)]
+    if policy == "midpoint":
+        return [ops.floor_div(lo + hi, 2) for lo, hi in zip(lows, highs)]
+    return [draw(ops.minimum(lo, hi), ops.select(lo <= hi, hi, lo)) for lo, hi in zip(lows, highs)]
 
 
 def effective_budgets(
@@ -49,15 +98,8 @@ def effective_budgets(
     policies (section III, "within the interval of the sum of the cost and the bid"): they are
     computed from the claims, which makes shares depend on claims (SPEC section 3).
     """
-    if policy == "budget":
-        assert budgets is not None
-        return list(budgets)
-    lows = [sum(row[m] for row in station_costs) for m in range(n_proposals)]
-    highs = [sum(row[m] for row in owner_values) for m in range(n_proposals)]
-    if policy == "midpoint":
-        return [(lo + hi) // 2 for lo, hi in zip(lows, highs)]
     rng = random.Random(seed)
-    return [rng.randint(min(lo, hi), max(lo, hi)) for lo, hi in zip(lows, highs)]
+    return policy_budgets(policy, budgets, owner_values, station_costs, n_proposals, rng.randint)
 
 
 def owner_deposit_bound(claims: Sequence[Any], shares: Sequence[Any], maximum: Callable[[list[Any]], Any] = max) -> Any:
@@ -93,7 +135,7 @@ def deposit_bounds(
     """The least deposit of every owner and every station (SPEC section 5 step 4), with the
     owners' cost shares lowered by a recycled ``subsidy`` as the contract lowers them; an
     owner also deposits at least ``weight * deposit_per_weight`` (step 1)."""
-    shares = [cost_shares(C - min(subsidy, C), owner_weights) for C in budgets]
+    shares = [cost_shares(owner_budget(C, subsidy), owner_weights) for C in budgets]
     owners = [max(owner_deposit_bound(row, [s[i] for s in shares]), owner_weights[i] * deposit_per_weight)
               for i, row in enumerate(owner_values)]
     stations = [station_deposit_bound(row) for row in station_costs]

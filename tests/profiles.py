@@ -54,3 +54,29 @@ def random_profile(rng: random.Random, n_owners: int, n_stations: int, n_proposa
         "owner_values": [[amt() for _ in range(n_proposals)] for _ in range(n_owners)],
         "station_costs": [[amt() for _ in range(n_proposals)] for _ in range(n_stations)],
     }
+
+
+@st.composite
+def tied_profiles(draw: st.DrawFn, *, max_participants: int = 3, max_proposals: int = 4) -> dict[str, Any]:
+    """A profile in which ties decide the outcome: proposals copied from one another (equal
+    welfare, equal budgets) and tiny claims, so that a welfare of exactly 0 (a tie with
+    ``none``) and equal maxima are the common case, not a rare one."""
+    n_o = draw(st.integers(1, max_participants))
+    n_s = draw(st.integers(1, max_participants))
+    n_m = draw(st.integers(2, max_proposals))
+    tiny = st.integers(0, 3)
+    base = {
+        "budgets": [draw(tiny) for _ in range(n_m)],
+        "owner_values": [[draw(tiny) for _ in range(n_m)] for _ in range(n_o)],
+        "station_costs": [[draw(tiny) for _ in range(n_m)] for _ in range(n_s)],
+    }
+    # every proposal is a copy of an earlier one or of itself: columns repeat
+    source = [0] + [draw(st.integers(0, m)) for m in range(1, n_m)]
+    column = lambda rows: [[row[source[m]] for m in range(n_m)] for row in rows]  # noqa: E731
+    return {
+        "budgets": [base["budgets"][source[m]] for m in range(n_m)],
+        "owner_weights": draw(st.lists(st.integers(1, 3), min_size=n_o, max_size=n_o)),
+        "station_weights": draw(st.lists(st.integers(1, 3), min_size=n_s, max_size=n_s)),
+        "owner_values": column(base["owner_values"]),
+        "station_costs": column(base["station_costs"]),
+    }

@@ -193,3 +193,10 @@ def test_amounts_at_the_cap_are_accepted_and_stay_exact() -> None:
     out = settle(budgets=[big], owner_weights=[big, 1], station_weights=[3], owner_values=[[big], [big]], station_costs=[[0]])
     assert out.winner == 0
     assert sum(out.owner_pays) - sum(out.station_receives) == out.surplus
+
+
+def test_a_negative_or_non_integer_subsidy_is_refused_naming_it() -> None:
+    p = dict(budgets=[4], owner_weights=[1], station_weights=[1], owner_values=[[5]], station_costs=[[1]])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="subsidy"):
+            settle(**p, subsidy=bad)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mechanism import cost_shares, settle, settle_fast, utility
-from tests.profiles import huge_profiles, profiles, random_profile
+from tests.profiles import huge_profiles, profiles, random_profile, tied_profiles
 
 
 def _with_claim(profile: dict[str, Any], side: str, index: int, claim: list[int]) -> dict[str, Any]:
@@ -105,6 +105,24 @@ def test_numpy_path_gives_the_same_outcome_as_the_exact_path(
     exact = settle(**profile, rule=rule, budget_policy=policy, seed=3, subsidy=subsidy)
     arrays = {k: np.array(v, dtype=np.int64) for k, v in profile.items()}
     assert settle_fast(**arrays, rule=rule, budget_policy=policy, seed=3, subsidy=subsidy) == exact
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_profiles(), st.sampled_from(["clarke", "paper"]), st.sampled_from([0, 1, 5]))
+def test_on_tied_proposals_the_numpy_path_picks_the_same_winner_and_charges_the_same(
+    profile: dict[str, Any], rule: str, subsidy: int
+) -> None:
+    exact = settle(**profile, rule=rule, subsidy=subsidy)
+    arrays = {k: np.array(v, dtype=np.int64) for k, v in profile.items()}
+    assert settle_fast(**arrays, rule=rule, subsidy=subsidy) == exact
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_profiles())
+def test_on_tied_proposals_the_winner_is_the_lowest_index_of_the_best_and_none_at_zero(profile: dict[str, Any]) -> None:
+    out = settle(**profile)
+    best = max(out.welfare)
+    assert out.winner == (out.welfare.index(best) if best > 0 else None)
 
 
 @settings(max_examples=1000, deadline=None)

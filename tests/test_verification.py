@@ -7,6 +7,7 @@ to see that the checker notices.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from verification import check, checks, induction, replay, report, suite
 from verification import encoder as enc
 from verification.checks import Bounds
 from verification.results import FAILS, HOLDS, JSON_KEYS, OPEN, CheckResult, EncodingError
+from verification.z3ops import Z3Ops
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,8 +83,14 @@ def test_truthfulness_for_clarke_and_budget_is_proved_for_every_n_and_every_m(qu
 
 
 def test_budget_balance_accounting_solvency_and_efficiency_are_proved(quick_run: dict[str, Any]) -> None:
-    for prop in ("weak budget balance", "exact accounting", "solvency", "efficiency"):
-        (row,) = _rows(quick_run, property=prop, rule="clarke", budget_policy="budget")
+    for prop in ("weak budget balance", "exact accounting", "solvency", "efficiency", "tie rule"):
+        rows = _rows(quick_run, property=prop, rule="clarke", budget_policy="budget")
+        assert rows and all(row["verdict"] == "proved" for row in rows), prop
+
+
+def test_budget_balance_and_solvency_are_proved_for_every_n_and_every_m(quick_run: dict[str, Any]) -> None:
+    for prop in ("weak budget balance", "solvency"):
+        (row,) = [r for r in _rows(quick_run, property=prop) if r["bounds"].startswith("any N, any M")]
         assert row["verdict"] == "proved"
 
 
@@ -118,11 +126,28 @@ def test_the_uniform_witnesses_carry_the_seed_that_reproduces_them(quick_run: di
 
 
 def test_a_witness_that_settle_does_not_reproduce_raises_an_encoding_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Owners' shares rounded down instead of up: z3 then finds "negative dust" that the
-    # reference, which rounds up, cannot reproduce.
-    monkeypatch.setattr(enc, "cost_shares", lambda budget, weights: tuple(enc.floor_div(budget * w, sum(weights)) for w in weights))
+    # The one place the two paths can part is the operations layer: z3's floor rounding up
+    # makes owners' shares round down in the encoding only, so z3 finds "negative dust" that
+    # the reference, which rounds up, cannot reproduce.
+    monkeypatch.setattr(Z3Ops, "floor_div", staticmethod(lambda a, d: (a + d - 1) / d))
     with pytest.raises(EncodingError):
         checks.check_budget_balance("clarke", "budget", Bounds(1, (1, 2), (1,)), timeout_s=30)
+
+
+def test_a_tax_whose_max_forgets_none_in_the_code_breaks_budget_balance_and_the_every_m_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The review's mutant: the change is in mechanism, not in a twin, so settle and the
+    # proofs both see it, and the witness replays (owners pay 0, stations receive 1).
+    from mechanism import clarke
+
+    monkeypatch.setattr(clarke, "best_without", lambda others, ops=mechanism.INT: ops.max_of(others))
+    result = checks.check_budget_balance("clarke", "budget", Bounds(2), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert result.witness is not None
+    out = mechanism.settle(**result.witness["profile"])
+    assert sum(out.owner_pays) < sum(out.station_receives)
+    assert induction.check_every_m("owner", timeout_s=30).verdict == "unknown"
 
 
 def test_a_choice_step_that_breaks_the_tie_rule_fails_the_inductive_step() -> None:
@@ -236,3 +261,46 @@ def test_a_bad_option_gives_a_one_line_error_and_no_traceback() -> None:
 def test_the_direct_bounded_check_proves_truthfulness_at_m_32_for_both_sides() -> None:
     for side in ("owner", "station"):
         assert checks.check_truthfulness("clarke", "budget", side, Bounds(32), timeout_s=600).verdict == "proved"
+
+
+# --- what the money checks are about ---------------------------------------------------------
+
+
+def test_a_counterexample_no_seed_reproduces_then_unsat_is_unknown_not_proved() -> None:
+    # One model only (x == 5), which the decoder never reproduces: after blocking it z3 says
+    # unsat, yet a counterexample of the encoding exists.
+    x = z3.Int("x")
+    encoded = checks._Encoded(lambda cap: [0 <= x, x <= 100], x == 5, lambda model: None, (x,))
+    result = checks._run("solvency", "clarke", "uniform", "all", Bounds(1), encoded, expected=HOLDS, timeout_s=10)
+    assert result.verdict == "unknown"
+    assert "unsat without them" in result.bounds
+
+
+def test_a_pool_that_pays_nothing_while_owners_pay_less_breaks_budget_balance(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle_module = importlib.import_module("mechanism.settle")
+
+    monkeypatch.setattr(settle_module, "subsidy_used", lambda budget, subsidy, ops=mechanism.INT: 0)
+    result = checks.check_budget_balance("clarke", "budget", Bounds(1), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert result.witness is not None and result.witness["profile"]["subsidy"] > 0
+    assert checks.check_accounting("clarke", "budget", Bounds(1), timeout_s=30).verdict == "refuted"
+
+
+def test_stations_that_keep_their_tax_break_exact_accounting(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle_module = importlib.import_module("mechanism.settle")
+
+    monkeypatch.setattr(settle_module, "station_receipt", lambda share, tax: share + tax)
+    assert checks.check_accounting("clarke", "budget", Bounds(2), timeout_s=30).verdict == "refuted"
+
+
+def test_a_winner_taken_by_the_highest_index_on_ties_breaks_the_tie_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mechanism import clarke
+
+    def later_ties_win(best, winner, welfare, index, ops=mechanism.INT):  # type: ignore[no-untyped-def]
+        better = welfare >= best
+        return ops.select(better, welfare, best), ops.select(better, index, winner)
+
+    monkeypatch.setattr(clarke, "choice_step", later_ties_win)
+    result = checks.check_tie_rule("clarke", "budget", Bounds(2), timeout_s=30)
+    assert result.verdict == "refuted"
+    assert induction.check_every_m("station", timeout_s=30).verdict == "unknown"

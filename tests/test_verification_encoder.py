@@ -130,3 +130,11 @@ def test_an_unknown_rule_or_policy_is_refused_naming_the_field() -> None:
         enc.encode_settle(sym, "clarke", "auction")
     with pytest.raises(ValueError, match="draw"):
         enc.encode_settle(sym, "clarke", "uniform")
+
+
+def test_a_vector_at_the_winner_reads_the_same_from_the_winner_term_or_its_literals() -> None:
+    vec = [z3.IntVal(x) for x in (5, 7, 9)]
+    for w in (0, 1, 2, enc.NONE):
+        term = z3.IntVal(w)
+        literals = tuple(term == m for m in range(3))
+        assert enc.evaluate(enc.at(vec, term), []) == enc.evaluate(enc.at(vec, literals), []) == (0 if w == enc.NONE else [5, 7, 9][w])

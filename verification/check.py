@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from verification import report, suite
+from verification import report, solver, suite
 from verification.results import EncodingError
 
 
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", metavar="S", type=float, default=60.0, help="z3 time limit per check in seconds (default 60)"
     )
+    p.add_argument(
+        "--second-solver", metavar="S", type=float, default=None,
+        help="re-check every unsat answer with cvc5, S seconds each; a disagreement is unknown, never proved",
+    )
     return p
 
 
@@ -48,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--timeout: must be positive, got {args.timeout}")
     if args.json is not None and not args.json.parent.is_dir():
         parser.error(f"--json: directory {str(args.json.parent)!r} does not exist")
+    if args.second_solver is not None:
+        if args.second_solver <= 0:
+            parser.error(f"--second-solver: must be positive, got {args.second_solver}")
+        solver.use_second_solver(args.second_solver)
     console = Console()
     if not console.is_terminal:  # a pipe or a CI log: do not squeeze the table into 80 columns
         console = Console(width=240)
@@ -75,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"direct bounded truthfulness ({side}): proved up to M={reach} within {suite.REACH_SECONDS:.0f} s of CPU per check"
         )
     console.print(f"{len(results)} checks in {time.perf_counter() - start:.1f} s")
+    if args.second_solver is not None:
+        opinions = [o for r in results for o in r.second_opinions]
+        console.print(
+            f"cvc5 re-checked {len(opinions)} unsat answers: {opinions.count('unsat')} agree, "
+            f"{opinions.count('sat')} disagree, {opinions.count('unknown')} not decided within {args.second_solver:g} s"
+        )
     if args.json is not None:
         report.write_json(results, args.json)
         console.print(f"wrote {args.json}")

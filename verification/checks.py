@@ -27,6 +27,7 @@ from verification import encoder as enc
 from verification import replay
 from verification.results import FAILS, HOLDS, CheckResult
 from verification.solver import PROVED, REFUTED, UNKNOWN, Solved, solve
+from verification.z3ops import Z3
 
 SMALL_AMOUNT = 100
 """Cap on amounts in the first, witness-seeking search of a property that may fail."""
@@ -90,17 +91,20 @@ def _run(
     amount search before the full one; each search gets the whole ``timeout_s``.
     """
     spent = cpu = 0.0
+    opinions: list[str] = []
     if witness_first is None:
         witness_first = expected != HOLDS
     caps = [SMALL_AMOUNT, MAX_AMOUNT] if witness_first else [MAX_AMOUNT]
     answer: Solved | None = None
     witness = None
+    blocked: list[z3.BoolRef] = []
     for cap in caps:
-        blocked: list[z3.BoolRef] = []
         for _ in range(UNIFORM_RETRIES if policy == "uniform" else 1):
             answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s)
             spent += answer.seconds
             cpu += answer.cpu_seconds
+            if answer.second:
+                opinions.append(answer.second)
             if answer.verdict != REFUTED:
                 break
             assert answer.model is not None
@@ -113,6 +117,10 @@ def _run(
             blocked.append(z3.Or([x != enc.model_int(model, x) for x in encoded.variables]))
         if answer is not None and answer.verdict == REFUTED:
             break
+        if blocked:
+            # Counterexamples of the encoding exist (we blocked them): a later unsat is about
+            # the encoding minus those models, not a proof; and a small cap is no full range.
+            break
         # proved or unknown under a small cap says nothing about the full range: go on.
     assert answer is not None
     verdict = answer.verdict
@@ -120,12 +128,16 @@ def _run(
         # Only under ``uniform``: the model is consistent with settle for its draws, but no
         # seed we tried draws them; not proved, not shown refuted either.
         verdict = UNKNOWN
+    if verdict == PROVED and blocked:
+        verdict = UNKNOWN
     text = bounds_text or bounds.describe()
     if answer.verdict == UNKNOWN:
         text += f" (z3: {answer.reason})"
+    elif verdict == UNKNOWN and answer.verdict == PROVED:
+        text += f" (no seed < {replay.SEED_TRIES} reproduces {len(blocked)} counterexamples of the encoding; unsat without them)"
     elif verdict == UNKNOWN:
         text += f" (no seed < {replay.SEED_TRIES} reproduces any of {UNIFORM_RETRIES} models)"
-    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected, cpu)
+    return CheckResult(prop, rule, policy, side, text, verdict, witness, spent, expected, cpu, tuple(opinions))
 
 
 def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:
@@ -142,7 +154,8 @@ def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Seque
 
 def _read(profile: enc.SymbolicProfile, policy: str) -> tuple[enc.Term, ...]:
     """The symbols the settlement reads (the budget symbols are unused unless ``budget``)."""
-    return tuple(profile.amounts() if policy == "budget" else profile.claim_amounts())
+    subsidy = [profile.subsidy] if isinstance(profile.subsidy, z3.ExprRef) else []
+    return tuple(profile.amounts() if policy == "budget" else [*profile.claim_amounts(), *subsidy])
 
 
 def _draw(policy: str, name: str, n: int) -> enc.Vec | None:
@@ -162,6 +175,7 @@ def check_truthfulness(
     expected: str = HOLDS,
     timeout_s: float = 60.0,
     witness_first: bool | None = None,
+    with_subsidy: bool = False,
 ) -> CheckResult:
     """DSIC: for participant ``(side, index)``, no lie beats the truth (SPEC section 4).
 
@@ -170,7 +184,7 @@ def check_truthfulness(
     values are all free. Under ``uniform`` each settlement has its own free draw.
     """
     n = bounds.n_proposals
-    profile = enc.fresh_profile(n, bounds.owner_weights, bounds.station_weights)
+    profile = enc.fresh_profile(n, bounds.owner_weights, bounds.station_weights, with_subsidy=with_subsidy)
     lie = enc.fresh_vector("lie", n)
     lied = profile.with_claims(side, index, lie)
     truth_row = profile.claims(side)[index]
@@ -187,7 +201,7 @@ def check_truthfulness(
         )
 
     encoded = _Encoded(_domain(profile, lie, (out_t, out_l)), u_l > u_t, decode, (*_read(profile, policy), *lie))
-    text = bounds.describe() + f"; p={side} {index}"
+    text = bounds.describe() + f"; p={side} {index}" + ("; subsidy<2**96" if with_subsidy else "")
     return _run(
         "truthfulness", rule, policy, side, bounds, encoded,
         expected=expected, timeout_s=timeout_s, bounds_text=text, witness_first=witness_first,
@@ -197,8 +211,8 @@ def check_truthfulness(
 # --- properties of one settlement -----------------------------------------------------------
 
 
-def _single(bounds: Bounds, rule: str, policy: str) -> tuple[enc.SymbolicProfile, enc.SymbolicOutcome]:
-    profile = enc.fresh_profile(bounds.n_proposals, bounds.owner_weights, bounds.station_weights)
+def _single(bounds: Bounds, rule: str, policy: str, *, with_subsidy: bool = False) -> tuple[enc.SymbolicProfile, enc.SymbolicOutcome]:
+    profile = enc.fresh_profile(bounds.n_proposals, bounds.owner_weights, bounds.station_weights, with_subsidy=with_subsidy)
     return profile, enc.encode_settle(profile, rule, policy, _draw(policy, "draw", bounds.n_proposals))
 
 
@@ -218,59 +232,127 @@ def _decoder(
     return decode
 
 
-def check_budget_balance(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
-    """Weak budget balance: what owners pay >= what stations receive, every profile."""
-    profile, out = _single(bounds, rule, policy)
-    negated = z3.Sum(list(out.owner_pays)) < z3.Sum(list(out.station_receives))
+def _subsidy_text(bounds: Bounds, with_subsidy: bool) -> str:
+    return bounds.describe() + ("; subsidy<2**96" if with_subsidy else "; subsidy=0")
+
+
+def _single_check(
+    prop: str, rule: str, policy: str, bounds: Bounds, with_subsidy: bool,
+    negated: Callable[[enc.SymbolicProfile, enc.SymbolicOutcome], z3.BoolRef],
+    violated: replay.Violation, *, expected: str, timeout_s: float,
+) -> CheckResult:
+    """A property of one settlement: build it, negate it, solve, replay."""
+    profile, out = _single(bounds, rule, policy, with_subsidy=with_subsidy)
+    encoded = _Encoded(
+        _domain(profile, [], [out]), negated(profile, out), _decoder(profile, out, rule, policy, violated), _read(profile, policy)
+    )
+    return _run(
+        prop, rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s,
+        bounds_text=_subsidy_text(bounds, with_subsidy),
+    )
+
+
+def check_budget_balance(
+    rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0, with_subsidy: bool = True
+) -> CheckResult:
+    """Weak budget balance on the transfers the code returns: what owners pay, plus the
+    subsidy the pool pays in (0 without one), covers what stations receive; and the pool pays
+    in at most the announced subsidy and at most the winner's budget."""
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        return z3.Or(
+            z3.Sum(list(out.owner_pays)) + out.pool_pays < z3.Sum(list(out.station_receives)),
+            out.pool_pays < 0,
+            out.pool_pays > profile.subsidy,
+            out.pool_pays > enc.at(out.budgets, out.winner),
+        )
 
     def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
-        paid, received = sum(o.owner_pays), sum(o.station_receives)
-        return {"owners_pay": paid, "stations_receive": received} if paid < received else None
+        paid, received, pool = sum(o.owner_pays), sum(o.station_receives), replay.pool_pays(o, p)
+        budget = 0 if o.winner is None else o.budgets[o.winner]
+        if paid + pool < received or not 0 <= pool <= min(p.get("subsidy", 0), budget):
+            return {"owners_pay": paid, "pool_pays": pool, "stations_receive": received}
+        return None
 
-    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
-    return _run("weak budget balance", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+    return _single_check(
+        "weak budget balance", rule, policy, bounds, with_subsidy, negated, violated, expected=expected, timeout_s=timeout_s
+    )
 
 
-def check_accounting(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
-    """Exact accounting: payments in = payments out + surplus, to the wei.
+def check_accounting(
+    rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0, with_subsidy: bool = True
+) -> CheckResult:
+    """Exact accounting on the transfers the code returns: what owners pay in, plus the
+    subsidy, equals what stations receive plus what stays in the pool (the reported surplus,
+    which must not be negative), to the wei.
 
-    In: every owner's payment and every negative station receipt; out: positive station
-    receipts; surplus: all taxes plus the winner's dust.
+    Nothing here restates how the code computes the surplus or the dust: a core whose
+    transfers, subsidy or surplus disagree with each other is refuted.
     """
-    profile, out = _single(bounds, rule, policy)
-    paid_in = z3.Sum(list(out.owner_pays)) + z3.Sum([z3.If(r < 0, -r, 0) for r in out.station_receives])
-    paid_out = z3.Sum([z3.If(r > 0, r, 0) for r in out.station_receives])
-    negated = paid_in != paid_out + out.surplus
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        paid_in = z3.Sum(list(out.owner_pays)) + out.pool_pays
+        return z3.Or(paid_in != z3.Sum(list(out.station_receives)) + out.surplus, out.surplus < 0)
 
     def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
-        if o.paid_in == o.paid_out + o.surplus:
+        paid_in = sum(o.owner_pays) + replay.pool_pays(o, p)
+        if paid_in == sum(o.station_receives) + o.surplus and o.surplus >= 0:
             return None
-        return {"paid_in": o.paid_in, "paid_out": o.paid_out, "surplus": o.surplus}
+        return {"paid_in": paid_in, "stations_receive": sum(o.station_receives), "surplus": o.surplus}
 
-    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
-    return _run("exact accounting", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+    return _single_check(
+        "exact accounting", rule, policy, bounds, with_subsidy, negated, violated, expected=expected, timeout_s=timeout_s
+    )
+
+
+def check_shares_cover_the_budget(
+    rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0, with_subsidy: bool = True
+) -> CheckResult:
+    """SPEC section 2's rounding, on the shares at the outcome the code returns: the owners'
+    shares plus the pool's payment cover the winner's budget ``C*`` with less than one wei of
+    excess per owner, and the stations' shares stay within ``C*`` by less than one wei per
+    station (0 at ``none``). So the dust is rounding only, and it favours the contract."""
+    n_o, n_s = len(bounds.owner_weights), len(bounds.station_weights)
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        budget = enc.at(out.budgets, out.winner)
+        covered = z3.Sum(list(out.owner_share)) + out.pool_pays - budget
+        short = budget - z3.Sum(list(out.station_share))
+        return z3.Or(covered < 0, covered >= n_o, short < 0, short >= n_s)
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        budget = 0 if o.winner is None else o.budgets[o.winner]
+        covered = sum(o.owner_share) + replay.pool_pays(o, p) - budget
+        short = budget - sum(o.station_share)
+        if 0 <= covered < n_o and 0 <= short < n_s:
+            return None
+        return {"winner_budget": budget, "owner_excess": covered, "station_shortfall": short}
+
+    return _single_check(
+        "shares cover the budget", rule, policy, bounds, with_subsidy, negated, violated, expected=expected, timeout_s=timeout_s
+    )
 
 
 def _sym_max(terms: Sequence[enc.Term]) -> enc.Term:
-    best = terms[0]
-    for t in terms[1:]:
-        best = z3.If(t > best, t, best)
-    return best
+    return Z3.max_of(terms)
 
 
-def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
-    """Solvency: with the reveal bounds of SPEC section 5 as deposits, nobody owes more.
+def check_solvency(
+    rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0, with_subsidy: bool = True
+) -> CheckResult:
+    """Solvency: with the reveal bounds of SPEC section 5 (``mechanism``'s deposit bounds, on
+    the owners' shares after the subsidy) as deposits, nobody owes more.
 
     An owner owes ``owner_pays[i]``; a station owes ``-station_receives[j]`` when negative.
     """
-    profile, out = _single(bounds, rule, policy)
-    owner_deposit = [mechanism.owner_deposit_bound(row, crow, _sym_max)
-                     for row, crow in zip(profile.owner_values, out.cost_shares)]
-    station_deposit = [mechanism.station_deposit_bound(row, _sym_max) for row in profile.station_costs]
-    negated = z3.Or(
-        *[p > d for p, d in zip(out.owner_pays, owner_deposit)],
-        *[-r > d for r, d in zip(out.station_receives, station_deposit)],
-    )
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        owner_deposit = [mechanism.owner_deposit_bound(row, crow, _sym_max) for row, crow in zip(profile.owner_values, out.cost_shares)]
+        station_deposit = [mechanism.station_deposit_bound(row, _sym_max) for row in profile.station_costs]
+        return z3.Or(
+            *[p > d for p, d in zip(out.owner_pays, owner_deposit)],
+            *[-r > d for r, d in zip(out.station_receives, station_deposit)],
+        )
 
     def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
         c, r = replay.shares_by_participant(o.budgets, p)
@@ -285,23 +367,49 @@ def check_solvency(rule: str, policy: str, bounds: Bounds, *, expected: str = HO
                     return {"side": side, "index": i, "owes": x, "deposit": d}
         return None
 
-    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
-    return _run("solvency", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+    return _single_check("solvency", rule, policy, bounds, with_subsidy, negated, violated, expected=expected, timeout_s=timeout_s)
 
 
 def check_efficiency(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
     """Efficiency: ``x*`` maximizes the reported welfare over the proposals and ``none``."""
-    profile, out = _single(bounds, rule, policy)
-    chosen = enc.at(out.welfare, out.winner_is)
-    negated = z3.Or(chosen < 0, *[chosen < s for s in out.welfare])
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        chosen = enc.at(out.welfare, out.winner)
+        return z3.Or(chosen < 0, *[chosen < s for s in out.welfare])
 
     def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
         chosen_value = 0 if o.winner is None else o.welfare[o.winner]
         best = max(0, *o.welfare)
         return {"winner": o.winner, "chosen_welfare": chosen_value, "best_welfare": best} if chosen_value < best else None
 
-    encoded = _Encoded(_domain(profile, [], [out]), negated, _decoder(profile, out, rule, policy, violated), _read(profile, policy))
-    return _run("efficiency", rule, policy, "all", bounds, encoded, expected=expected, timeout_s=timeout_s)
+    return _single_check("efficiency", rule, policy, bounds, False, negated, violated, expected=expected, timeout_s=timeout_s)
+
+
+def spec_winner(welfare: Sequence[int]) -> int | None:
+    """SPEC section 3's winner, read off the definition (not the code): the lowest index of
+    the maximum welfare when that maximum is > 0, else ``none``."""
+    top = max(welfare)
+    return welfare.index(top) if top > 0 else None
+
+
+def check_tie_rule(rule: str, policy: str, bounds: Bounds, *, expected: str = HOLDS, timeout_s: float = 60.0) -> CheckResult:
+    """The winner the code picks is SPEC section 3's: ties between proposals to the lowest
+    index, a maximum of exactly 0 (a tie with ``none``) to ``none``."""
+
+    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
+        w, s = out.winner, out.welfare
+        none_right = z3.And(*[x <= 0 for x in s])
+        proposal_right = [
+            z3.And(s[m] > 0, *[s[m] >= x for x in s], *[s[j] < s[m] for j in range(m)]) for m in range(len(s))
+        ]
+        right = z3.Or(z3.And(w == enc.NONE, none_right), *[z3.And(w == m, ok) for m, ok in enumerate(proposal_right)])
+        return z3.Not(right)
+
+    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+        want = spec_winner(o.welfare)
+        return None if o.winner == want else {"winner": o.winner, "spec_winner": want, "welfare": o.welfare}
+
+    return _single_check("tie rule", rule, policy, bounds, False, negated, violated, expected=expected, timeout_s=timeout_s)
 
 
 def check_individual_rationality(
@@ -337,6 +445,8 @@ __all__ = [
     "check_budget_balance",
     "check_efficiency",
     "check_individual_rationality",
+    "check_shares_cover_the_budget",
     "check_solvency",
+    "check_tie_rule",
     "check_truthfulness",
 ]

@@ -1,27 +1,19 @@
-"""Translator: SPEC sections 2-3 as z3 integer terms (the layer below every check).
+"""The encoding: ``mechanism``'s own core run on z3 terms (the layer below every check).
 
-Every function here mirrors one function of ``mechanism/`` and is built from the same few
-operations, so that a check proves something about the function the code runs:
+There is no second description of the mechanism here. :func:`encode_settle` calls
+``mechanism.policy_budgets`` and ``mechanism.settle_core`` with ``ops=verification.z3ops.Z3``,
+so the terms it returns are what ``settle`` computes, symbol for symbol: shares
+(``ceil``/``floor`` through SMT-LIB ``div``), the choice fold, the Clarke tax under ``clarke``
+and ``paper``, the subsidy, the transfers, the dust and the surplus. What this module adds is
+only the symbols and their domain:
 
-- shares: ``ceil(C*w/W)`` and ``floor(C*u/U)``. The weights are concrete Python ints, so
-  ``C*w`` stays linear; z3's integer ``/`` is SMT-LIB ``div``, which is Euclidean division
-  (``a = d*q + r`` with ``0 <= r < |d|``), i.e. exactly ``floor`` for a positive divisor.
-  The ceiling is ``-((-a) div d)``, the same identity as ``mechanism.shares.ceil_div``.
-- the choice: a left fold of :func:`choice_step` over the proposals starting from
-  ``(best=0, winner=none)``; the strict ``>`` gives ties to the lowest index, and a maximum of
-  exactly 0 never replaces ``none``. The unbounded proof (``verification.induction``) reasons
-  about this very step function.
-- the Clarke tax: ``max(0, max_x S_-p(x)) - S_-p(x*)``, the max again a fold
-  (:func:`max_step`), for rule ``clarke`` (``S`` counts everybody) and rule ``paper`` (each
-  side's own total).
-- budget policies: ``budget`` (free symbols, fixed before the claims), ``midpoint`` (the
-  exact ``(sum k + sum b) div 2``) and ``uniform``: an arbitrary integer in
-  ``[min(sum k, sum b), max(sum k, sum b)]`` per run. The mechanism draws it from
-  ``random.Random(seed)``, a deterministic function of the seed and of the interval ends,
-  which are themselves functions of the claims; z3 cannot reason about the Mersenne
-  Twister, so each run gets its own unconstrained draw in the interval. Every seed is one
-  such choice, so "proved" covers every seed; a refutation is only reported after a concrete
-  seed reproduces it in ``mechanism.settle``.
+- budgets, claims and (optionally) the recycled subsidy are fresh integers; the weights are
+  concrete Python ints (they fix the rounding and keep ``C*w`` linear);
+- under ``uniform`` the mechanism draws ``C_m`` from ``random.Random(seed)``, a deterministic
+  function of the seed and of the interval ends, which are functions of the claims; z3
+  cannot reason about the Mersenne Twister, so each run gets its own unconstrained draw in
+  the interval. Every seed is one such choice, so "proved" covers every seed; a refutation is
+  only reported after a concrete seed reproduces it in ``mechanism.settle``.
 
 The outcome ``none`` is the index :data:`NONE` (``-1``); the value of any per-proposal
 vector at ``none`` is 0 (SPEC section 3).
@@ -31,95 +23,86 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import z3
 
+import mechanism
+from mechanism.clarke import best_without as _best_without
+from mechanism.clarke import choice_start
+from mechanism.clarke import choice_step as _choice_step
+from mechanism.settle import participant_utility, settle_core
+from mechanism.shares import policy_budgets
 from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
-
-NONE = -1
-"""Index standing for the outcome ``none`` in the winner term."""
+from verification.z3ops import NONE, Z3
 
 Term = z3.ArithRef
 Vec = tuple[Term, ...]
 Mat = tuple[Vec, ...]
 
 
-# --- the operations, one per mechanism function ---------------------------------------------
+# --- the core's functions on terms (for the induction and the tests) ------------------------
 
 
 def floor_div(a: Term, d: int) -> Term:
-    """``floor(a / d)`` for a concrete ``d > 0`` (SMT-LIB ``div`` is Euclidean: exact floor)."""
-    if d <= 0:
-        raise ValueError(f"d: divisor must be a positive integer, got {d}")
-    return a / d
+    """``floor(a / d)`` for ``d > 0``, as the core computes it on terms."""
+    return Z3.floor_div(a, d)
 
 
 def ceil_div(a: Term, d: int) -> Term:
-    """``ceil(a / d)`` for a concrete ``d > 0``: ``-((-a) div d)``, as ``mechanism.ceil_div``."""
+    """``ceil(a / d) = -floor(-a / d)``, the identity ``mechanism.cost_shares`` rounds up by."""
     return -floor_div(-a, d)
 
 
 def cost_shares(budget: Term, owner_weights: Sequence[int]) -> Vec:
-    """Owner shares ``ceil(C * w_i / W)`` (``mechanism.cost_shares``)."""
-    total = sum(owner_weights)
-    return tuple(ceil_div(budget * w, total) for w in owner_weights)
+    return tuple(mechanism.cost_shares(budget, owner_weights, Z3))
 
 
 def reward_shares(budget: Term, station_weights: Sequence[int]) -> Vec:
-    """Station shares ``floor(C * u_j / U)`` (``mechanism.reward_shares``)."""
-    total = sum(station_weights)
-    return tuple(floor_div(budget * u, total) for u in station_weights)
+    return tuple(mechanism.reward_shares(budget, station_weights, Z3))
 
 
 def choice_step(best: Term, winner: Term, welfare: Term, index: int | Term) -> tuple[Term, Term]:
-    """One step of the choice fold: a strictly higher welfare takes over (``mechanism.choose``).
-
-    Strict ``>`` is the whole tie rule: an equal later proposal never replaces an earlier one,
-    and a welfare of exactly 0 never replaces the initial ``(0, none)``.
-    """
-    better = welfare > best
-    return z3.If(better, welfare, best), z3.If(better, index, winner)
+    """``mechanism.clarke.choice_step`` on terms."""
+    return _choice_step(best, winner, welfare, index, Z3)
 
 
 def max_step(best: Term, value: Term) -> Term:
-    """One step of the fold ``max(0, max_x v(x))`` used by the Clarke tax."""
-    return z3.If(value > best, value, best)
+    """One step of ``ops.fold_max`` on terms (the step of the tax's maximum)."""
+    return Z3.fold_max(best, [value])
 
 
 def choose(welfare: Sequence[Term]) -> tuple[Term, Term]:
-    """``(max(0, max_m S(m)), x*)``: the choice fold from ``(0, none)``."""
-    best: Term = z3.IntVal(0)
-    winner: Term = z3.IntVal(NONE)
+    """``(max(0, max_m S(m)), x*)``: the core's choice fold on terms."""
+    best, winner = choice_start(Z3)
     for m, s in enumerate(welfare):
-        best, winner = choice_step(best, winner, s, m)
-    return best, winner
+        best, winner = _choice_step(best, winner, s, Z3.index(m), Z3)
+    return z3.IntVal(best) if isinstance(best, int) else best, winner
 
 
 def best_without(others: Sequence[Term]) -> Term:
-    """``max over x in {proposals, none} of S_-p(x)`` (``S_-p(none) = 0``)."""
-    best: Term = z3.IntVal(0)
-    for s in others:
-        best = max_step(best, s)
-    return best
+    return _best_without(others, Z3)
 
 
-def at(vec: Sequence[Term], winner_is: Sequence[z3.BoolRef]) -> Term:
-    """``vec[x*]``, with 0 at ``none``; ``winner_is[m]`` is the literal ``x* == m``."""
-    return z3.Sum([z3.If(w, v, 0) for w, v in zip(winner_is, vec)]) if vec else z3.IntVal(0)
+def _winner_term(winner: Term | Sequence[z3.BoolRef]) -> Term:
+    """The winner term; also accepts the older form, ``winner_is[m]`` the literal ``x* == m``."""
+    if isinstance(winner, (list, tuple)):
+        return z3.Sum([z3.If(is_m, m, 0) for m, is_m in enumerate(winner)]) + z3.If(z3.Or(*winner), 0, NONE) if winner else z3.IntVal(NONE)
+    return winner
 
 
-def clarke_tax(others: Sequence[Term], winner_is: Sequence[z3.BoolRef]) -> Term:
-    """``max_x S_-p(x) - S_-p(x*)`` (``mechanism.clarke_tax``)."""
-    return best_without(others) - at(others, winner_is)
+def at(vec: Sequence[Term], winner: Term | Sequence[z3.BoolRef]) -> Term:
+    """``vec[x*]``, 0 at ``none``."""
+    return Z3.at(vec, _winner_term(winner))
+
+
+def clarke_tax(others: Sequence[Term], winner: Term | Sequence[z3.BoolRef]) -> Term:
+    return mechanism.clarke_tax(others, _winner_term(winner), Z3)
 
 
 def net_value(side: str, claim: Term, share: Term) -> Term:
-    """``n_p(m)``: ``b - c`` for an owner, ``r - k`` for a station (SPEC section 2)."""
-    if side == "owner":
-        return claim - share
-    if side == "station":
-        return share - claim
-    raise ValueError(f"side: unknown value {side!r}, expected owner or station")
+    """``n_p(m)``: ``mechanism.net_values`` of one claim and share."""
+    return mechanism.net_values(side, [claim], [share])[0]
 
 
 # --- a whole settlement ---------------------------------------------------------------------
@@ -134,6 +117,7 @@ class SymbolicProfile:
     station_weights: tuple[int, ...]
     owner_values: Mat
     station_costs: Mat
+    subsidy: Term | int = 0  # the recycled tax announced before the round (0: none)
 
     @property
     def n_proposals(self) -> int:
@@ -156,8 +140,9 @@ class SymbolicProfile:
         return replace(self, **{key: tuple(mat)})
 
     def amounts(self) -> list[Term]:
-        """Every symbolic amount (budgets and claims)."""
-        return [*self.budgets, *self.claim_amounts()]
+        """Every symbolic amount (budgets, claims and a symbolic subsidy)."""
+        extra = [self.subsidy] if isinstance(self.subsidy, z3.ExprRef) else []
+        return [*self.budgets, *self.claim_amounts(), *extra]
 
     def claim_amounts(self) -> list[Term]:
         """Every symbolic claim (what the settlement reads under ``midpoint``/``uniform``)."""
@@ -173,8 +158,10 @@ def fresh_profile(
     owner_weights: Sequence[int],
     station_weights: Sequence[int],
     prefix: str = "",
+    *,
+    with_subsidy: bool = False,
 ) -> SymbolicProfile:
-    """A profile whose budgets and claims are fresh integer symbols ``{prefix}b_i_m`` etc."""
+    """A profile whose budgets and claims (and, if asked, the subsidy) are fresh symbols."""
     if n_proposals < 1:
         raise ValueError("n_proposals: at least one proposal is needed")
     if not owner_weights or min(owner_weights) < 1:
@@ -187,6 +174,7 @@ def fresh_profile(
         station_weights=tuple(station_weights),
         owner_values=tuple(fresh_vector(f"{prefix}b_{i}", n_proposals) for i in range(len(owner_weights))),
         station_costs=tuple(fresh_vector(f"{prefix}k_{j}", n_proposals) for j in range(len(station_weights))),
+        subsidy=z3.Int(f"{prefix}subsidy") if with_subsidy else 0,
     )
 
 
@@ -197,7 +185,7 @@ def amount_domain(terms: Sequence[Term], maximum: int = MAX_AMOUNT) -> list[z3.B
 
 @dataclass(frozen=True)
 class SymbolicOutcome:
-    """``mechanism.Outcome`` as z3 terms, plus the side conditions the encoding needs."""
+    """``mechanism.settle_core``'s result on terms, plus the side conditions of the draws."""
 
     winner: Term  # proposal index, or NONE
     winner_is: tuple[z3.BoolRef, ...]  # winner_is[m] is ``x* == m``
@@ -214,28 +202,37 @@ class SymbolicOutcome:
     dust: Term
     surplus: Term
     constraints: tuple[z3.BoolRef, ...]  # e.g. the ``uniform`` draw's interval
-    intervals: tuple[tuple[Term, Term], ...] = ()  # ``(sum k, sum b)`` per proposal under ``uniform``
+    intervals: tuple[tuple[Term, Term], ...] = ()  # ``(lo, hi)`` per proposal under ``uniform``
+    pool_pays: Term | int = 0  # the subsidy the pool pays into the winner's budget
+    subsidy: Term | int = 0
+
+
+def _as_term(x: Any) -> Term:
+    return z3.IntVal(x) if isinstance(x, int) else x
 
 
 def effective_budgets(
     policy: str, profile: SymbolicProfile, draw: Sequence[Term] | None
-) -> tuple[Vec, list[z3.BoolRef]]:
-    """``C_m`` under a budget policy (``mechanism.effective_budgets``) and its side conditions."""
+) -> tuple[Vec, list[z3.BoolRef], list[tuple[Term, Term]]]:
+    """``C_m`` under a budget policy (``mechanism.policy_budgets`` on terms), the draws' side
+    conditions and their intervals."""
     if policy not in BUDGET_POLICIES:
         raise ValueError(f"budget_policy: unknown value {policy!r}, expected one of {', '.join(BUDGET_POLICIES)}")
-    if policy == "budget":
-        return profile.budgets, []
     n = profile.n_proposals
-    lows = [z3.Sum([row[m] for row in profile.station_costs]) for m in range(n)]
-    highs = [z3.Sum([row[m] for row in profile.owner_values]) for m in range(n)]
-    if policy == "midpoint":
-        return tuple(floor_div(lo + hi, 2) for lo, hi in zip(lows, highs)), []
-    if draw is None or len(draw) != n:
+    if policy == "uniform" and (draw is None or len(draw) != n):
         raise ValueError("draw: budget_policy 'uniform' needs one fresh draw symbol per proposal")
-    inside = [
-        z3.And(z3.If(lo <= hi, lo, hi) <= d, d <= z3.If(lo <= hi, hi, lo)) for lo, hi, d in zip(lows, highs, draw)
-    ]
-    return tuple(draw), inside
+    constraints: list[z3.BoolRef] = []
+    intervals: list[tuple[Term, Term]] = []
+    pending = iter(draw or ())
+
+    def draw_in(lo: Term, hi: Term) -> Term:
+        d = next(pending)
+        constraints.append(z3.And(lo <= d, d <= hi))
+        intervals.append((lo, hi))
+        return d
+
+    budgets = policy_budgets(policy, profile.budgets, profile.owner_values, profile.station_costs, n, draw_in, Z3)
+    return tuple(_as_term(c) for c in budgets), constraints, intervals
 
 
 def encode_settle(
@@ -244,71 +241,46 @@ def encode_settle(
     budget_policy: str = "budget",
     draw: Sequence[Term] | None = None,
 ) -> SymbolicOutcome:
-    """``mechanism.settle`` as z3 terms (SPEC section 3), step for step."""
+    """``mechanism.settle`` as z3 terms: its own ``policy_budgets`` and ``settle_core``."""
     if rule not in RULES:
         raise ValueError(f"rule: unknown value {rule!r}, expected one of {', '.join(RULES)}")
-    n = profile.n_proposals
-    budgets, constraints = effective_budgets(budget_policy, profile, draw)
-    intervals: tuple[tuple[Term, Term], ...] = ()
-    if budget_policy == "uniform":
-        intervals = tuple(
-            (z3.Sum([row[m] for row in profile.station_costs]), z3.Sum([row[m] for row in profile.owner_values]))
-            for m in range(n)
-        )
-    c_by_m = [cost_shares(C, profile.owner_weights) for C in budgets]
-    r_by_m = [reward_shares(C, profile.station_weights) for C in budgets]
-    c = tuple(tuple(c_by_m[m][i] for m in range(n)) for i in range(len(profile.owner_weights)))
-    r = tuple(tuple(r_by_m[m][j] for m in range(n)) for j in range(len(profile.station_weights)))
-    welfare = tuple(
-        z3.Sum([row[m] for row in profile.owner_values]) - z3.Sum([row[m] for row in profile.station_costs])
-        for m in range(n)
+    budgets, constraints, intervals = effective_budgets(budget_policy, profile, draw)
+    core = settle_core(
+        budgets, profile.owner_weights, profile.station_weights, profile.owner_values, profile.station_costs,
+        rule, profile.subsidy, Z3,
     )
-    _, winner = choose(welfare)
-    winner_is = tuple(winner == m for m in range(n))
-
-    owner_net = [[net_value("owner", b, ci) for b, ci in zip(row, crow)] for row, crow in zip(profile.owner_values, c)]
-    station_net = [
-        [net_value("station", k, rj) for k, rj in zip(row, rrow)] for row, rrow in zip(profile.station_costs, r)
-    ]
-    if rule == "clarke":
-        owner_total = station_total = list(welfare)
-    else:  # "paper": each side's tax counts only the others of its own side
-        owner_total = [z3.Sum([nrow[m] for nrow in owner_net]) for m in range(n)]
-        station_total = [z3.Sum([nrow[m] for nrow in station_net]) for m in range(n)]
-    owner_tax = tuple(clarke_tax([t - x for t, x in zip(owner_total, nrow)], winner_is) for nrow in owner_net)
-    station_tax = tuple(clarke_tax([t - x for t, x in zip(station_total, nrow)], winner_is) for nrow in station_net)
-
-    owner_share = tuple(at(row, winner_is) for row in c)
-    station_share = tuple(at(row, winner_is) for row in r)
-    dust = z3.Sum(list(owner_share)) - z3.Sum(list(station_share))
+    n = profile.n_proposals
+    c = tuple(tuple(_as_term(core.cost_shares[m][i]) for m in range(n)) for i in range(len(profile.owner_weights)))
+    r = tuple(tuple(_as_term(core.reward_shares[m][j]) for m in range(n)) for j in range(len(profile.station_weights)))
+    vec = lambda xs: tuple(_as_term(x) for x in xs)  # noqa: E731
     return SymbolicOutcome(
-        winner=winner,
-        winner_is=winner_is,
-        welfare=welfare,
-        budgets=tuple(budgets),
+        winner=core.winner,
+        winner_is=tuple(core.winner == m for m in range(n)),
+        welfare=vec(core.welfare),
+        budgets=budgets,
         cost_shares=c,
         reward_shares=r,
-        owner_tax=owner_tax,
-        station_tax=station_tax,
-        owner_share=owner_share,
-        station_share=station_share,
-        owner_pays=tuple(s + t for s, t in zip(owner_share, owner_tax)),
-        station_receives=tuple(s - t for s, t in zip(station_share, station_tax)),
-        dust=dust,
-        surplus=z3.Sum([*owner_tax, *station_tax]) + dust,
+        owner_tax=vec(core.owner_tax),
+        station_tax=vec(core.station_tax),
+        owner_share=vec(core.owner_share),
+        station_share=vec(core.station_share),
+        owner_pays=vec(core.owner_pays),
+        station_receives=vec(core.station_receives),
+        dust=_as_term(core.dust),
+        surplus=_as_term(core.surplus),
         constraints=tuple(constraints),
-        intervals=intervals,
+        intervals=tuple(intervals),
+        pool_pays=_as_term(core.pool_pays),
+        subsidy=profile.subsidy,
     )
 
 
 def utility(out: SymbolicOutcome, side: str, index: int, true_claims: Sequence[Term]) -> Term:
-    """Utility under the true claims (``mechanism.utility``): ``v(x*) - pays`` or ``receives - kappa(x*)``."""
-    own = at(true_claims, out.winner_is)
-    if side == "owner":
-        return own - out.owner_pays[index]
-    if side == "station":
-        return out.station_receives[index] - own
-    raise ValueError(f"side: unknown value {side!r}, expected owner or station")
+    """Utility under the true claims: ``mechanism.settle.participant_utility`` on terms."""
+    transfer = out.owner_pays[index] if side == "owner" else out.station_receives[index] if side == "station" else None
+    if transfer is None:
+        raise ValueError(f"side: unknown value {side!r}, expected owner or station")
+    return participant_utility(side, at(true_claims, out.winner), transfer)
 
 
 # --- concrete evaluation (for the encoder's own tests and for decoding models) -------------
@@ -318,6 +290,8 @@ def substitution(profile: SymbolicProfile, concrete: dict[str, object]) -> list[
     """Pairs ``(symbol, value)`` that put the settle keyword arguments ``concrete`` into ``profile``."""
     pairs: list[tuple[Term, Term]] = []
     budgets = concrete.get("budgets")
+    if isinstance(profile.subsidy, z3.ExprRef):
+        pairs.append((profile.subsidy, z3.IntVal(int(concrete.get("subsidy", 0)))))  # type: ignore[arg-type]
     if budgets is not None:
         pairs += [(s, z3.IntVal(v)) for s, v in zip(profile.budgets, budgets)]  # type: ignore[arg-type]
     for key, mat in (("owner_values", profile.owner_values), ("station_costs", profile.station_costs)):

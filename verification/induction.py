@@ -37,9 +37,12 @@ from typing import Any
 import z3
 
 import mechanism
+from mechanism.clarke import NONE_WELFARE, best_without, choice_start, choice_step, tax_formula
+from mechanism.settle import owner_payment, participant_utility, station_receipt
 from verification import encoder as enc
 from verification.results import EncodingError, CheckResult
 from verification.solver import PROVED, REFUTED, UNKNOWN, Solved, consistency, solve
+from verification.z3ops import Z3
 
 Fn = Callable[[enc.Term], enc.Term]
 
@@ -49,15 +52,28 @@ SIDES = ("owner", "station")
 # --- participant-count independence (bounded M) --------------------------------------------
 
 
+def _transfer_at(side: str, share: enc.Term, tax: enc.Term) -> enc.Term:
+    """``mechanism``'s transfer of one participant: what an owner pays, a station receives."""
+    return owner_payment(share, tax) if side == "owner" else station_receipt(share, tax)
+
+
+def _utility_at(side: str, own: enc.Term, share: enc.Term, tax: enc.Term) -> enc.Term:
+    """``mechanism``'s transfer and utility formulas for one participant at the outcome."""
+    return participant_utility(side, own, _transfer_at(side, share, tax))
+
+
+def _abstract_view(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> tuple[enc.Term, enc.Term]:
+    """``p``'s utility and transfer when it reports ``report``, the others' welfare being
+    ``others``: ``mechanism``'s own choice, tax, transfer and utility, run on z3 terms."""
+    welfare = [a + n for a, n in zip(others, mechanism.net_values(side, report, share))]
+    winner = mechanism.choose(welfare, Z3)
+    tax = mechanism.clarke_tax(others, winner, Z3)
+    transfer = _transfer_at(side, Z3.at(share, winner), tax)
+    return participant_utility(side, Z3.at(true, winner), transfer), transfer
+
+
 def _abstract_utility(side: str, others: Sequence[enc.Term], share: Sequence[enc.Term], true: Sequence[enc.Term], report: Sequence[enc.Term]) -> enc.Term:
-    """``p``'s utility when it reports ``report``, the others' welfare being ``others``."""
-    welfare = [a + enc.net_value(side, x, s) for a, x, s in zip(others, report, share)]
-    _, winner = enc.choose(welfare)
-    winner_is = [winner == m for m in range(len(welfare))]
-    tax = enc.clarke_tax(others, winner_is)
-    if side == "owner":
-        return enc.at(true, winner_is) - (enc.at(share, winner_is) + tax)
-    return enc.at(share, winner_is) - tax - enc.at(true, winner_is)
+    return _abstract_view(side, others, share, true, report)[0]
 
 
 def realize(side: str, others: Sequence[int], share: Sequence[int], true: Sequence[int]) -> dict[str, Any]:
@@ -114,7 +130,12 @@ def abstract_truthfulness(side: str, n_proposals: int, *, timeout_s: float = 60.
     answer = solve(background, u_lie > u_truth, timeout_s=timeout_s)
     if answer.verdict == REFUTED:
         assert answer.model is not None
-        return answer, _replay_abstract(answer.model, side, others, share, true, lie, (u_truth, u_lie))
+        witness = _replay_abstract(answer.model, side, others, share, true, lie, (u_truth, u_lie))
+        if witness is None:
+            # The abstract model has a counterexample that no two-participant profile
+            # realizes: the abstraction step does not hold for this code. Not a proof.
+            return Solved(UNKNOWN, None, answer.seconds, "abstract counterexample not realizable", answer.cpu_seconds), None
+        return answer, witness
     return answer, None
 
 
@@ -126,8 +147,9 @@ def _replay_abstract(
     true: Sequence[enc.Term],
     lie: Sequence[enc.Term],
     utilities: tuple[enc.Term, enc.Term],
-) -> dict[str, Any]:
-    """A counterexample to the abstract proof must be a real one: realize it and replay it."""
+) -> dict[str, Any] | None:
+    """A counterexample to the abstract proof must be a real one: realize it and replay it
+    (``None`` when the realized profile does not reproduce it)."""
     val = lambda xs: [enc.model_int(model, x) for x in xs]  # noqa: E731
     truth_kw = realize(side, val(others), val(share), val(true))
     key = "owner_values" if side == "owner" else "station_costs"
@@ -136,7 +158,7 @@ def _replay_abstract(
     lied = mechanism.utility(mechanism.settle(**lie_kw), side, 0, val(true))
     expected = (enc.model_int(model, utilities[0]), enc.model_int(model, utilities[1]))
     if (t, lied) != expected:
-        raise EncodingError(f"abstract truthfulness: z3 gives {expected}, mechanism gives {(t, lied)} on {truth_kw}")
+        return None
     return {
         "profile": truth_kw,
         "rule": "clarke",
@@ -156,6 +178,7 @@ def abstraction_obligation(
     *,
     index: int = 0,
     budget_policy: str = "budget",
+    with_subsidy: bool = False,
     timeout_s: float = 60.0,
 ) -> Solved:
     """The step from a concrete profile to the abstract one, checked on the exact encoding.
@@ -167,7 +190,7 @@ def abstraction_obligation(
     and the shares. ``proved`` means the abstraction loses nothing at these sizes. (Under
     ``midpoint`` (1) fails: the shares move with ``p``'s claim.)
     """
-    profile = enc.fresh_profile(n_proposals, owner_weights, station_weights)
+    profile = enc.fresh_profile(n_proposals, owner_weights, station_weights, with_subsidy=with_subsidy)
     report = enc.fresh_vector("report", n_proposals)
     true_row = profile.claims(side)[index]
 
@@ -180,20 +203,25 @@ def abstraction_obligation(
     out, others, shares = view(report)
     _, others_truth, shares_truth = view(true_row)
     concrete = enc.utility(out, side, index, true_row)
-    abstract = _abstract_utility(side, others_truth, shares_truth, true_row, report)
+    transfer = (out.owner_pays if side == "owner" else out.station_receives)[index]
+    abstract, abstract_transfer = _abstract_view(side, others_truth, shares_truth, true_row, report)
     moved = [a != b for a, b in zip(others, others_truth)] + [a != b for a, b in zip(shares, shares_truth)]
     background = enc.amount_domain([*profile.amounts(), *report])
-    return solve(background, z3.Or(concrete != abstract, *moved), timeout_s=timeout_s)
+    return solve(background, z3.Or(concrete != abstract, transfer != abstract_transfer, *moved), timeout_s=timeout_s)
 
 
 def check_abstraction(side: str, n_proposals: int = 3, *, timeout_s: float = 60.0) -> CheckResult:
-    """Row: the abstraction step holds on the exact encoding (two weightings)."""
+    """Row: the abstraction step holds on the exact encoding (two weightings, the second
+    with a free recycled subsidy): utility and transfer depend on the others only via S_-p."""
     answers = {
-        f"w={w} u={u}": abstraction_obligation(side, n_proposals, w, u, timeout_s=timeout_s)
-        for w, u in (((1, 2), (2, 3)), ((3, 5, 7), (1, 4)))
+        f"w={w} u={u}{' subsidy' if sub else ''}": abstraction_obligation(
+            side, n_proposals, w, u, with_subsidy=sub, timeout_s=timeout_s
+        )
+        for w, u, sub in (((1, 2), (2, 3), False), ((3, 5, 7), (1, 4), True))
     }
     return _combine(
-        "utility depends on others only via S_-p", side, f"M={n_proposals}; w=(1,2),(3,5,7); u=(2,3),(1,4); amounts<2**96", answers
+        "utility depends on others only via S_-p", side,
+        f"M={n_proposals}; w=(1,2),(3,5,7); u=(2,3),(1,4); amounts<2**96; subsidy 0 and <2**96; utility and transfer", answers,
     )
 
 
@@ -201,15 +229,19 @@ def check_any_participants(side: str, max_proposals: int, *, timeout_s: float = 
     """Truthfulness for every number of participants, for ``M = 1..max_proposals``."""
     spent, cpu, verdict, reason = 0.0, 0.0, PROVED, ""
     witness: dict[str, Any] | None = None
+    opinions: list[str] = []
     for m in range(1, max_proposals + 1):
         answer, witness = abstract_truthfulness(side, m, timeout_s=timeout_s)
+        opinions += [answer.second] if answer.second else []
         spent += answer.seconds
         cpu += answer.cpu_seconds
         if answer.verdict != PROVED:
             verdict, reason = answer.verdict, f"; stopped at M={m}" + (f" (z3: {answer.reason})" if answer.reason else "")
             break
     bounds = f"any N, any weights and budgets (S_-p free); M=1..{max_proposals}{reason}"
-    return CheckResult("truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent, cpu_seconds=cpu)
+    return CheckResult(
+        "truthfulness", "clarke", "budget", side, bounds, verdict, witness, spent, cpu_seconds=cpu, second_opinions=tuple(opinions)
+    )
 
 
 # --- the folds, for every M -------------------------------------------------------------------
@@ -220,18 +252,20 @@ def _index(name: str) -> enc.Term:
 
 
 def choice_invariant(welfare: Fn, k: enc.Term, best: enc.Term, winner: enc.Term) -> z3.BoolRef:
-    """After ``k`` steps of the choice fold: the running best and winner, with the tie rules."""
+    """After ``k`` steps of the choice fold: the running best and winner, with SPEC's tie rules
+    (``S(none) = 0``; ties to the lowest index; a maximum of exactly 0 to ``none``)."""
     m = _index("m_choice")
+    none_welfare = NONE_WELFARE  # SPEC section 3's S(none), the statement (not the code's start)
     return z3.And(
-        best >= 0,
+        best >= none_welfare,
         z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < k), welfare(m) <= best)),
         z3.Or(
-            z3.And(winner == enc.NONE, best == 0),
+            z3.And(winner == enc.NONE, best == none_welfare),
             z3.And(
                 0 <= winner,
                 winner < k,
                 welfare(winner) == best,
-                best > 0,
+                best > none_welfare,
                 z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < winner), welfare(m) < best)),
             ),
         ),
@@ -239,12 +273,12 @@ def choice_invariant(welfare: Fn, k: enc.Term, best: enc.Term, winner: enc.Term)
 
 
 def max_invariant(values: Fn, k: enc.Term, best: enc.Term) -> z3.BoolRef:
-    """After ``k`` steps of the max fold: ``best = max(0, values(0..k-1))``."""
+    """After ``k`` steps of the max fold: ``best = max(S_-p(none) = 0, values(0..k-1))``."""
     m = _index("m_max")
     return z3.And(
-        best >= 0,
+        best >= NONE_WELFARE,
         z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < k), values(m) <= best)),
-        z3.Or(best == 0, z3.Exists([m], z3.And(0 <= m, m < k, values(m) == best))),
+        z3.Or(best == NONE_WELFARE, z3.Exists([m], z3.And(0 <= m, m < k, values(m) == best))),
     )
 
 
@@ -253,10 +287,51 @@ def _function(name: str) -> Fn:
     return lambda m: f(m)
 
 
+def _at(f: Fn, w: enc.Term) -> enc.Term:
+    """A per-proposal function at the winner, 0 at ``none`` (``ops.at`` for a function)."""
+    return z3.If(w == enc.NONE, 0, f(w))
+
+
+LINK_M = 6
+"""The folds the induction reasons about are checked to be the code's ``choose`` and
+``best_without`` for ``M = 1..LINK_M`` (they are written as those folds; this catches a
+change that is not)."""
+
+
+def _term(x: Any) -> enc.Term:
+    return z3.IntVal(x) if isinstance(x, int) else x
+
+
+def link_obligations(timeout_s: float) -> dict[str, Solved]:
+    """The code's ``choose`` and ``best_without`` are the folds of its start and step.
+
+    For ``M = 1..LINK_M`` symbolic values: ``mechanism.choose`` gives the winner of the fold of
+    ``choice_step`` from ``choice_start``, and ``mechanism.clarke.best_without`` the fold of
+    ``ops.fold_max``'s step from ``best_without([])``, and ``clarke_tax`` is ``tax_formula`` of
+    the two. A change of the code that the induction would not see fails here.
+    """
+    diffs: list[z3.BoolRef] = []
+    for n in range(1, LINK_M + 1):
+        vals = enc.fresh_vector(f"link{n}", n)
+        w = z3.Int(f"link_w{n}")
+        best, winner = choice_start(Z3)
+        top = best_without([], Z3)
+        for m, v in enumerate(vals):
+            best, winner = choice_step(best, winner, v, Z3.index(m), Z3)
+            top = enc.max_step(_term(top), v)
+        diffs += [
+            mechanism.choose(vals, Z3) != winner,
+            _term(best_without(vals, Z3)) != top,
+            mechanism.clarke_tax(vals, w, Z3) != tax_formula(top, Z3.at(vals, w)),
+        ]
+    return {f"code is the fold, M=1..{LINK_M}": solve([], z3.Or(diffs), timeout_s=timeout_s)}
+
+
 def fold_obligations(timeout_s: float, step: Callable[..., tuple[enc.Term, enc.Term]] = enc.choice_step) -> dict[str, Solved]:
     """Base case and inductive step of both fold invariants (each: negation is unsat).
 
-    ``step`` is the choice step under test (the encoder's; tests pass broken ones). Each
+    The base cases start where the code starts (``choice_start``, ``best_without([])``);
+    ``step`` is the choice step under test (the code's; tests pass broken ones). Each
     inductive step comes with a consistency check of its hypotheses, so that it cannot hold
     vacuously.
     """
@@ -265,36 +340,34 @@ def fold_obligations(timeout_s: float, step: Callable[..., tuple[enc.Term, enc.T
     best2, winner2 = step(best, winner, welfare(k), k)
     values = _function("V")
     top = z3.Int("top")
+    start_best, start_winner = choice_start(Z3)
+    max_start = _term(best_without([], Z3))
     choice_hyp = [k >= 0, choice_invariant(welfare, k, best, winner)]
     max_hyp = [k >= 0, max_invariant(values, k, top)]
     return {
-        "choice base": solve([], z3.Not(choice_invariant(welfare, z3.IntVal(0), z3.IntVal(0), z3.IntVal(enc.NONE))), timeout_s=timeout_s),
+        "choice base": solve([], z3.Not(choice_invariant(welfare, z3.IntVal(0), _term(start_best), start_winner)), timeout_s=timeout_s),
         "choice step": solve(choice_hyp, z3.Not(choice_invariant(welfare, k + 1, best2, winner2)), timeout_s=timeout_s),
         "choice step hypotheses consistent": consistency(choice_hyp, timeout_s=timeout_s),
-        "max base": solve([], z3.Not(max_invariant(values, z3.IntVal(0), z3.IntVal(0))), timeout_s=timeout_s),
+        "max base": solve([], z3.Not(max_invariant(values, z3.IntVal(0), max_start)), timeout_s=timeout_s),
         "max step": solve(max_hyp, z3.Not(max_invariant(values, k + 1, enc.max_step(top, values(k)))), timeout_s=timeout_s),
         "max step hypotheses consistent": consistency(max_hyp, timeout_s=timeout_s),
     }
 
 
 def truthfulness_step(side: str, timeout_s: float) -> dict[str, Solved]:
-    """Obligation 3: the invariants at a free ``M`` imply truthful utility >= lying utility."""
+    """Obligation 3: the invariants at a free ``M`` imply truthful utility >= lying utility,
+    with ``mechanism``'s tax, transfer and utility formulas."""
     if side not in SIDES:
         raise ValueError(f"side: unknown value {side!r}, expected owner or station")
     others, share, true, lie = (_function(n) for n in ("A", "share", "true", "lie"))
-    truthful: Fn = lambda m: others(m) + enc.net_value(side, true(m), share(m))  # noqa: E731
-    lying: Fn = lambda m: others(m) + enc.net_value(side, lie(m), share(m))  # noqa: E731
+    net = lambda claim, m: enc.net_value(side, claim(m), share(m))  # noqa: E731
+    truthful: Fn = lambda m: others(m) + net(true, m)  # noqa: E731
+    lying: Fn = lambda m: others(m) + net(lie, m)  # noqa: E731
     n = z3.Int("M")
     best_t, win_t, best_l, win_l, top = z3.Ints("best_t win_t best_l win_l top")
 
-    def at(f: Fn, w: enc.Term) -> enc.Term:
-        return z3.If(w == enc.NONE, 0, f(w))
-
     def utility(w: enc.Term) -> enc.Term:
-        tax = top - at(others, w)  # encoder.clarke_tax: max(0, max A) - A(x*)
-        if side == "owner":
-            return at(true, w) - (at(share, w) + tax)
-        return at(share, w) - tax - at(true, w)
+        return _utility_at(side, _at(true, w), _at(share, w), tax_formula(top, _at(others, w)))
 
     background = [
         n >= 0,
@@ -308,15 +381,27 @@ def truthfulness_step(side: str, timeout_s: float) -> dict[str, Solved]:
     }
 
 
+def _guarded(build: Callable[[], dict[str, Solved]], name: str) -> dict[str, Solved]:
+    """Run an obligation builder; code that cannot even be run on terms is ``unknown``."""
+    try:
+        return build()
+    except Exception as exc:  # noqa: BLE001 - a broken core must give a verdict, not a crash
+        return {name: Solved(UNKNOWN, None, 0.0, f"{type(exc).__name__}: {exc}")}
+
+
 def check_fold_invariants(timeout_s: float = 60.0) -> CheckResult:
     """Row for the choice and max fold invariants (base and step), valid for every ``M``."""
-    answers = fold_obligations(timeout_s)
+    answers = {**_guarded(lambda: fold_obligations(timeout_s), "folds"), **_guarded(lambda: link_obligations(timeout_s), "link")}
     return _combine("fold invariant (choice, max)", "all", "every M: base + inductive step", answers)
 
 
 def check_every_m(side: str, timeout_s: float = 60.0) -> CheckResult:
     """Truthfulness for every ``M`` and every number of participants (obligations 1-3)."""
-    answers = {**fold_obligations(timeout_s), **truthfulness_step(side, timeout_s)}
+    answers = {
+        **_guarded(lambda: fold_obligations(timeout_s), "folds"),
+        **_guarded(lambda: link_obligations(timeout_s), "link"),
+        **_guarded(lambda: truthfulness_step(side, timeout_s), "truthfulness step"),
+    }
     return _combine("truthfulness", side, "any N, any M (fold induction)", answers)
 
 
@@ -329,4 +414,5 @@ def _combine(prop: str, side: str, bounds: str, answers: dict[str, Solved]) -> C
     verdict = PROVED if not failed else UNKNOWN
     if failed:
         bounds += "; not proved: " + ", ".join(f"{n} ({answers[n].verdict})" for n in failed)
-    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent, cpu_seconds=cpu)
+    opinions = tuple(a.second for a in answers.values() if a.second)
+    return CheckResult(prop, "clarke", "budget", side, bounds, verdict, None, spent, cpu_seconds=cpu, second_opinions=opinions)

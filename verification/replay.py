@@ -32,8 +32,9 @@ Violation = Callable[[mechanism.Outcome, dict[str, Any]], "dict[str, Any] | None
 
 
 def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, policy: str) -> dict[str, Any]:
-    """The ``settle`` keyword arguments that ``model`` gives ``profile``."""
-    return {
+    """The ``settle`` keyword arguments that ``model`` gives ``profile`` (``subsidy`` only when
+    the profile has a symbolic one)."""
+    kwargs: dict[str, Any] = {
         "budgets": [enc.model_int(model, c) for c in profile.budgets] if policy == "budget" else None,
         "owner_weights": list(profile.owner_weights),
         "station_weights": list(profile.station_weights),
@@ -42,15 +43,26 @@ def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, 
         "rule": rule,
         "budget_policy": policy,
     }
+    if isinstance(profile.subsidy, z3.ExprRef):
+        kwargs["subsidy"] = enc.model_int(model, profile.subsidy)
+    return kwargs
 
 
 def shares_by_participant(budgets: Sequence[int], profile: dict[str, Any]) -> tuple[list[list[int]], list[list[int]]]:
-    """``c[i][m]`` and ``r[j][m]`` from the budgets actually used (``mechanism`` shares)."""
-    c_by_m = [mechanism.cost_shares(C, profile["owner_weights"]) for C in budgets]
+    """``c[i][m]`` and ``r[j][m]`` from the budgets actually used (``mechanism`` shares, the
+    owners' after the profile's subsidy)."""
+    subsidy = profile.get("subsidy", 0)
+    c_by_m = [mechanism.cost_shares(mechanism.owner_budget(C, subsidy), profile["owner_weights"]) for C in budgets]
     r_by_m = [mechanism.reward_shares(C, profile["station_weights"]) for C in budgets]
     c = [[c_by_m[m][i] for m in range(len(budgets))] for i in range(len(profile["owner_weights"]))]
     r = [[r_by_m[m][j] for m in range(len(budgets))] for j in range(len(profile["station_weights"]))]
     return c, r
+
+
+def pool_pays(outcome: mechanism.Outcome, profile: dict[str, Any]) -> int:
+    """What the code says the recycle pool paid into the winner's budget: the outcome's dust
+    is ``sum(owner_share) + pool_pays - sum(station_share)``."""
+    return outcome.dust - sum(outcome.owner_share) + sum(outcome.station_share)
 
 
 def settle_as_encoded(model: z3.ModelRef, out: enc.SymbolicOutcome, kwargs: dict[str, Any]) -> mechanism.Outcome:

@@ -38,6 +38,7 @@ class CheckResult:
     seconds: float  # wall clock (the JSON's "seconds")
     expected: str = HOLDS
     cpu_seconds: float | None = None  # CPU time, the fair measure on a shared machine
+    second_opinions: tuple[str, ...] = ()  # cvc5's re-checks of the unsat answers behind it
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

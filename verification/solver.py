@@ -35,6 +35,29 @@ class Solved:
     seconds: float  # wall clock
     reason: str  # z3's reason when unknown, else ""
     cpu_seconds: float = 0.0  # CPU time of this process (z3 runs in it): fair under load
+    second: str = ""  # cvc5's re-check of an unsat answer: unsat | sat | unknown ("" not run)
+
+
+@dataclass(frozen=True)
+class SecondSolver:
+    """Whether (and how long) cvc5 re-checks every unsat answer; off unless the CLI asks."""
+
+    timeout_s: float | None = None
+
+
+_second = SecondSolver()
+
+
+def use_second_solver(timeout_s: float | None) -> None:
+    """Turn cvc5's re-check of unsat answers on (a time limit per obligation) or off (None).
+
+    A process-wide setting, because every check's obligations go through :func:`solve`;
+    only the CLI sets it.
+    """
+    global _second
+    if timeout_s is not None and timeout_s <= 0:
+        raise ValueError(f"timeout_s: must be positive, got {timeout_s}")
+    _second = SecondSolver(timeout_s)
 
 
 def solve(
@@ -63,7 +86,14 @@ def solve(
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     try:
         if answer == z3.unsat:
-            return Solved(PROVED, None, seconds, "", cpu)
+            if _second.timeout_s is None:
+                return Solved(PROVED, None, seconds, "", cpu)
+            from verification.second_solver import DISAGREES, cvc5_verdict
+
+            other = cvc5_verdict([*background, negated_property], timeout_s=_second.timeout_s)
+            if other == DISAGREES:  # two solvers disagree: certainly not a proof
+                return Solved(UNKNOWN, None, seconds, "cvc5 disagrees: sat", cpu, other)
+            return Solved(PROVED, None, seconds, "", cpu, other)
         if answer == z3.sat:
             return Solved(REFUTED, solver.model(), seconds, "", cpu)
         return Solved(UNKNOWN, None, seconds, solver.reason_unknown(), cpu)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from verification import checks, induction
+from verification import checks, induction, lifting
 from verification.checks import Bounds
 from verification.results import FAILS, HOLDS, OPEN, CheckResult
 from verification.solver import PROVED
@@ -29,6 +29,9 @@ REQUIRED_DIRECT_M = 32
 
 QUICK_DIRECT_M = 32
 """``M`` of the quick suite's direct check (a few seconds per side on two cores)."""
+
+SUBSIDY_M = 8
+"""``M`` of the direct truthfulness check with a free recycled subsidy."""
 
 LADDER = (8, 16, 32, 40, 48, 56, 64, 80, 96, 128)
 """Values of ``M`` tried by the full suite's direct truthfulness ladder, in order."""
@@ -79,6 +82,8 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
         )
         out.append(Check(f"truthfulness {side}, any N, any M", lambda side=side: induction.check_every_m(side, timeout_s=t)))
     out.append(Check("fold invariants", lambda: induction.check_fold_invariants(timeout_s=t)))
+    out.append(Check("budget balance, any N, any M", lambda: lifting.check_budget_balance_every_n_m(timeout_s=t)))
+    out.append(Check("solvency, any N, any M", lambda: lifting.check_solvency_every_n_m(timeout_s=t)))
 
     combos = [("clarke", "budget")] if quick else [(r, p) for r in ("clarke", "paper") for p in ("budget", "midpoint", "uniform")]
     for rule, policy in combos:
@@ -86,6 +91,7 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
         # Budget balance and accounting hold under every rule and policy (taxes >= 0, dust >= 0).
         out.append(Check(f"budget balance {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_budget_balance(rule, policy, b, timeout_s=t)))
         out.append(Check(f"accounting {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_accounting(rule, policy, b, timeout_s=t)))
+        out.append(Check(f"shares {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_shares_cover_the_budget(rule, policy, b, timeout_s=t)))
         # Solvency rests on tax_p <= n_p(x*) - n_p(y), i.e. on x* maximizing the welfare the tax counts:
         # SPEC expects it for clarke; under paper the tax counts only one side, so find out.
         out.append(
@@ -95,6 +101,15 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
             )
         )
         out.append(Check(f"efficiency {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_efficiency(rule, policy, b, timeout_s=t)))
+        out.append(Check(f"tie rule {rule}/{policy}", lambda rule=rule, policy=policy, b=b: checks.check_tie_rule(rule, policy, b, timeout_s=t)))
+    for side in SIDES:
+        # The recycled subsidy is fixed before the claims: truthfulness must survive it.
+        out.append(
+            Check(
+                f"truthfulness clarke/budget {side}, subsidy, M={SUBSIDY_M}",
+                lambda side=side: checks.check_truthfulness("clarke", "budget", side, Bounds(SUBSIDY_M), timeout_s=t, with_subsidy=True),
+            )
+        )
     if not quick:
         # Other weights (three owners, uneven stations): other roundings of the shares.
         wide = Bounds(4, (3, 5, 7), (1, 4))
