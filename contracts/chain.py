@@ -421,9 +421,15 @@ class RpcChain:
         h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         return Pending(pending.fn, "0x" + bytes(h).hex(), pending.sender, pending.gas_limit, tx)
 
-    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Pending:
-        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send."""
+    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0, gas: int | None = None) -> Pending:
+        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send.
+
+        ``gas``: a gas limit from ``estimate`` just before, which did the dry run already."""
         func = getattr(self.contract.functions, fn)(*args)
+        if gas is not None:
+            data = func._encode_transaction_data()
+            return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value,
+                                                "gas": gas}, fn)
         if not self.fast:
             try:
                 func.call({"from": sender, "value": value})
@@ -472,7 +478,7 @@ class RpcChain:
                     if "nonce" not in str(exc).lower():
                         raise
                 resend_at = now + resend_after
-            time.sleep(0.1)
+            time.sleep(0.5)  # a block takes seconds on a real chain; polling faster only loads the node
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         return self.wait(self.submit(sender, fn, args, value))
