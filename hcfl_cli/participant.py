@@ -498,15 +498,16 @@ def register(s: Session, *, ticket: Path | None, deposit: int, role: str | None 
         if role is not None and role != t.role:
             raise ValueError(f"--role: the ticket admits a {t.role}")
         role = t.role
-        if t.role == "owner" and deposit < t.weight * s.d.deposit_per_weight():
-            raise ValueError(f"--deposit: an owner of weight {t.weight} deposits at least "
-                             f"{t.weight * s.d.deposit_per_weight()} wei")
     elif s.d.organizer() is not None:
         raise ValueError(f"--ticket: this deployment admits by the organizer's tickets ({s.d.organizer()})")
     if role is None:
         raise ValueError("--role: an open deployment needs owner or station")
+    weight = t.weight if t else 1
+    if role == "owner" and deposit < weight * s.d.deposit_per_weight():
+        raise ValueError(f"--deposit: an owner of weight {weight} deposits at least "
+                         f"{weight * s.d.deposit_per_weight()} wei")
     args = s.d.register_args(role, t, pub)
-    shown = {"round": s.round_id, "role": role, "weight": t.weight if t else 1}
+    shown = {"round": s.round_id, "role": role, "weight": weight}
     return s.send("register", [("register", args, deposit, shown)])
 
 
@@ -551,9 +552,11 @@ def commit(s: Session, claims: list[int] | None) -> StepResult:
     kept = store.load(s.file.chain_id, s.file.address, s.round_id)
     on_chain = bytes(me.commitment)
     if claims is None:
-        if kept is not None and on_chain != ZERO32 and verify(kept, on_chain):
+        if kept is None:
+            raise ValueError(f"--claims: no secret stored in {store.folder} for round {s.round_id}; give the claims")
+        if on_chain != ZERO32 and verify(kept, on_chain):
             return StepResult("commit", already=("committed; the stored secret opens the commitment on chain",))
-        raise ValueError("--claims: give the claims (or --claims-file)")
+        claims = kept.claims  # stored but not (or not this) on chain: a crash before the broadcast; send it
     if me.revealed:
         return StepResult("commit", already=("revealed already",))
     new = store.new_secret(s.file.chain_id, s.file.address, s.round_id, claims)

@@ -197,6 +197,104 @@ def test_a_dry_run_shows_the_call_and_its_cost_and_sends_nothing_then_register_i
         del os.environ["HCFL_HOME"]
 
 
+COMMANDS = {
+    "status": [], "register": ["--deposit", "100"], "propose": ["--budget", "1", "--bond", "1", "--document", "DOC"],
+    "commit": ["--claims", "1"], "reveal": [], "settle": ["--all"], "vote": ["--punish", "no"], "withdraw": [],
+    "report": ["--model", "DOC", "--accuracy-bps", "1", "--contributions", "1"], "advance": [], "close": [],
+    "finalize": [],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_refuses_a_deployment_file_of_another_deployment_in_one_line(
+        small_world: dict, capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
+    w, o = small_world, small_world["owner"]
+    data = json.loads(w["dep"].read_text())
+    data["code_hash"] = "0x" + "22" * 32
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(data))
+    (tmp_path / "doc").write_text("a document")
+    extra = [str(tmp_path / "doc") if a == "DOC" else a for a in COMMANDS[command]]
+    err = _one_line_error(capsys, [command, "--rpc", w["url"], "--deployment", str(forged), *extra, *o.key_args],
+                          w, o)
+    assert err.startswith(f"hcfl {command}: error: --deployment:")
+
+
+def test_a_commit_stored_but_never_broadcast_is_sent_by_a_rerun_and_a_changed_one_recommitted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The node's own URL (not the strict proxy) only to skip the phases' waiting time.
+    _need_anvil()
+    from contracts.chain import connect
+    from contracts.driver import Deployment
+    from contracts.keys import load_key
+    from contracts.secret_store import SecretStore, verify
+
+    with start_node("anvil") as node:
+        org, owner, station = (make_person(tmp_path, n) for n in ("organizer", "owner", "station"))
+        fund_addresses(node.url, [org.address, owner.address, station.address], ETH)
+        dep = tmp_path / "deployment.json"
+        common = ["--rpc", node.url, "--deployment", str(dep)]
+
+        def run(p: Person, *argv: str) -> str:
+            os.environ["HCFL_HOME"] = str(p.home)
+            try:
+                assert main([*argv, *p.key_args]) == 0
+            finally:
+                del os.environ["HCFL_HOME"]
+            return capsys.readouterr().out
+
+        run(org, "deploy", "--rpc", node.url, "--out", str(dep), "--phases", "100,100,100,100,100,100")
+        for p, role in ((owner, "owner"), (station, "station")):
+            run(org, "admit", "--deployment", str(dep), "--address", p.address, "--role", role,
+                "--out", str(p.home / "ticket.json"))
+            run(p, "register", *common, "--ticket", str(p.home / "ticket.json"), "--deposit", "1000")
+        chain = connect(node.url)
+        d = Deployment.attach(json.loads(dep.read_text())["address"], chain=chain, sender=org.address)
+
+        def next_phase() -> None:
+            chain.time_travel(100)
+            run(org, "advance", *common)
+
+        next_phase()
+        (tmp_path / "doc").write_text("proposal")
+        run(owner, "propose", *common, "--budget", "10", "--bond", "1", "--document", str(tmp_path / "doc"))
+        next_phase()
+        key = load_key(keystore=owner.home / "keystores" / owner.name, password_file=owner.home / "password")
+        store = SecretStore(key, owner.home / "secrets")
+        store.save(store.new_secret(d.chain_id(), d.address, d.round_id, [7]))  # then the process died
+        assert d.participant(owner.address).commitment == b"\x00" * 32
+        run(owner, "commit", *common)
+        kept = store.load(d.chain_id(), d.address, d.round_id)
+        assert kept is not None and kept.claims == [7] and verify(kept, d.participant(owner.address).commitment)
+        assert "already done" in run(owner, "commit", *common)
+        assert "re-committing" in run(owner, "commit", *common, "--claims", "9")
+        kept = store.load(d.chain_id(), d.address, d.round_id)
+        assert kept.claims == [9] and verify(kept, d.participant(owner.address).commitment)
+
+
+def test_a_transaction_not_mined_in_time_is_resent_at_the_same_nonce_with_a_higher_fee() -> None:
+    _need_anvil()
+    import threading
+
+    from contracts.chain import connect
+    from contracts.driver import Deployment
+    from contracts.nodes import JsonRpc
+
+    with start_node("anvil") as node:
+        chain = connect(node.url)
+        d = Deployment.deploy(chain=chain, organizer=None, phase_seconds=(100,) * 6)
+        who = d.new_account(ETH)
+        with JsonRpc(node.url) as rpc:
+            rpc.call("evm_setAutomine", [False])  # nothing is mined until the test says so
+            first = chain.submit(who, "register", d.register_args("owner", None), 100)
+            threading.Timer(2.0, lambda: JsonRpc(node.url).call("evm_mine")).start()
+            tx = chain.wait(first, timeout=20, resend_after=0.5)
+            mined = rpc.call("eth_getTransactionByHash", [tx.hash])
+        assert tx.hash != first.hash and int(mined["nonce"], 16) == first.tx["nonce"]
+        assert int(mined["maxFeePerGas"], 16) > first.tx["maxFeePerGas"]
+        assert d.participant(who).role == 1 and chain.w3.eth.get_transaction_count(who) == first.tx["nonce"] + 1
+
+
 # -- a whole round, every participant its own process ---------------------------------------------
 OWNER_WEIGHTS = [1, 2, 1]
 STATION_WEIGHTS = [1, 1, 3]
@@ -205,7 +303,10 @@ OWNER_VALUES = [[900, 100], [600, 700], [50, 400]]  # by proposer: [owner 0's, o
 STATION_COSTS = [[200, 300], [250, 50], [10, 10]]
 DEPOSIT = 10**6
 BOND = 50
-PHASES = (32, 12, 16, 14, 40, 10)  # Register covers deployment, tickets and six registrations
+PHASES = (30, 14, 24, 22, 60, 16)
+"""Seconds of Register (deployment, six tickets, six registrations), Propose, Commit, Reveal,
+Train (the report ends it early) and Vote: each phase's commands run at once on two shared
+cores, so the lengths leave room for a loaded machine."""
 
 
 T0 = [0.0]
@@ -272,18 +373,18 @@ def test_three_owners_and_three_stations_play_a_round_with_the_commands_alone(tm
             return ",".join(str(row[k]) for k in order)
 
         rows = {p.address: r for p, r in zip(everyone, OWNER_VALUES + STATION_COSTS)}
-        (stations[2].home / "claims.json").write_text(json.dumps([int(x) for x in claims(rows[stations[2].address]).split(",")]))
-        together([(p, ["commit", *d_args, *(["--claims-file", str(p.home / "claims.json")] if p is stations[2]
-                                             else ["--claims", claims(rows[p.address])])]) for p in everyone])
-        dry, again = (r.stdout for r in together([
-            (owners[1], ["commit", *d_args, "--dry-run", "--claims", claims([1, 2])]),
-            (owners[0], ["commit", *d_args, "--claims", claims(rows[owners[0].address])])]))
-        assert "(sealed)" in dry and "re-committing" in dry and "1,2" not in dry
-        assert "already done" in again
+        costs = [int(x) for x in claims(rows[stations[2].address]).split(",")]
+        (stations[2].home / "claims.json").write_text(json.dumps(costs))  # one station reads its claims from a file
+        *_, dry = together([(p, ["commit", *d_args, *(["--claims-file", str(p.home / "claims.json")]
+                                                      if p is stations[2] else ["--claims", claims(rows[p.address])])])
+                            for p in everyone] + [(owners[1], ["commit", *d_args, "--dry-run", "--claims", "1,2"])])
+        assert "would send commit(round=1, commitment=(sealed))" in dry.stdout and "1,2" not in dry.stdout
 
         _wait_for_deadline(watcher, d)
         ok(hcfl(owners[2], "advance", *d_args, "--from", "Commit"))
-        together([(p, ["reveal", *d_args]) for p in everyone])
+        *_, again = together([(p, ["reveal", *d_args]) for p in everyone]
+                             + [(owners[0], ["commit", *d_args, "--claims", claims(rows[owners[0].address])])])
+        assert "already done" in again.stdout
         _wait_for_deadline(watcher, d)
         ok(hcfl(stations[1], "close", *d_args))
         ok(hcfl(stations[0], "settle", *d_args, "--all"))
