@@ -304,7 +304,8 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
     from contracts.keys import check_signer
 
     if len(phase_seconds) != 6 or any(s <= 0 for s in phase_seconds):
-        raise ValueError("--phases: expected six positive lengths in seconds: Register,Propose,Commit,Reveal,Train,Vote")
+        raise ValueError("--phases: expected six positive lengths in seconds: "
+                         "Register,Propose,Commit,Reveal,Train,Vote")
     if min_bond < 1:
         raise ValueError(f"--min-bond: must be at least 1 wei, got {min_bond}")
     if deposit_per_weight < 1:
@@ -330,7 +331,12 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
     if dry_run:
         factory = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode)
         data = factory.constructor(*args).data_in_transaction
-        est = int(chain.w3.eth.estimate_gas({"from": sender, "data": data}))
+        try:
+            est = int(chain.w3.eth.estimate_gas({"from": sender, "data": data}))
+        except Exception as exc:  # the constructor refuses these parameters
+            from contracts.chain import Reverted, _revert_reason
+
+            raise Reverted("deploy", _revert_reason(exc)) from None
         fees = chain._fees()
         plan = Planned("deploy", params, 0, est, gas_limit(est), fees.get("maxFeePerGas", fees.get("gasPrice")))
         return DeployResult(out, DeploymentFile(chain.chain_id, "", 0, "", b"", params), plan)
