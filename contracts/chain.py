@@ -44,6 +44,9 @@ GAS_MARGIN_DIVISOR = 4
 """And a quarter of the estimate on top, for state that grows between estimate and mining."""
 RECEIPT_TIMEOUT_S = 120.0
 FEE_REFRESH_S = 2.0
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 5, 4
+"""A resend at the same nonce pays a quarter more: nodes replace a pending transaction only
+for at least 10 % more on both fee fields (geth's and anvil's rule)."""
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 """The selector of Solidity's and Vyper's ``Error(string)`` revert payload."""
 
@@ -120,6 +123,8 @@ class Pending:
     hash: str
     sender: str
     gas_limit: int
+    tx: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The unsigned transaction (nonce and fees included), kept so that ``wait`` can resend it."""
 
 
 def intrinsic_gas(calldata: bytes) -> int:
@@ -312,6 +317,7 @@ class RpcChain:
         self.nonces: dict[str, int] = {}
         self.funder = Account.from_key(funder) if funder is not None else None
         self.fast = fast
+        self.deploy_receipt: dict[str, Any] | None = None
         self._n = 0
         self._block_gas_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         self._fee_cache: tuple[float, dict[str, int]] | None = None
@@ -396,11 +402,44 @@ class RpcChain:
         signed = self.keys[sender].sign_transaction(tx)
         h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self.nonces[sender] += 1
-        return Pending(fn, "0x" + bytes(h).hex(), sender, int(tx["gas"]))
+        return Pending(fn, "0x" + bytes(h).hex(), sender, int(tx["gas"]), tx)
 
-    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Pending:
-        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send."""
+    def estimate(self, sender: str, fn: str, args: list[Any], value: int = 0) -> dict[str, int]:
+        """What ``submit`` would send, without sending: the node's gas estimate, the gas
+        limit with its margin and the fee fields (``Reverted`` if the call would fail)."""
         func = getattr(self.contract.functions, fn)(*args)
+        tx = {"from": sender, "to": self.contract.address, "data": func._encode_transaction_data(), "value": value}
+        try:
+            func.call({"from": sender, "value": value})
+            estimate = int(self.w3.eth.estimate_gas(tx))
+        except Exception as exc:
+            raise Reverted(fn, _revert_reason(exc)) from None
+        return {"estimate": estimate, "gas": gas_limit(estimate, self._block_gas_limit), **self._fees()}
+
+    def _resend(self, pending: Pending) -> Pending:
+        """``pending`` again at the same nonce with fees a quarter higher (it replaces the
+        first in the node's pool, so at most one of them is ever mined)."""
+        assert pending.tx is not None
+        tx = dict(pending.tx)
+        for k in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"):
+            if k in tx:
+                tx[k] = tx[k] * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR + 1
+        fresh = self._fees()  # the base fee may have risen past the bumped cap
+        if "maxFeePerGas" in tx:
+            tx["maxFeePerGas"] = max(tx["maxFeePerGas"], fresh.get("maxFeePerGas", 0))
+        signed = self.keys[pending.sender].sign_transaction(tx)
+        h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return Pending(pending.fn, "0x" + bytes(h).hex(), pending.sender, pending.gas_limit, tx)
+
+    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0, gas: int | None = None) -> Pending:
+        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send.
+
+        ``gas``: a gas limit from ``estimate`` just before, which did the dry run already."""
+        func = getattr(self.contract.functions, fn)(*args)
+        if gas is not None:
+            data = func._encode_transaction_data()
+            return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value,
+                                                "gas": gas}, fn)
         if not self.fast:
             try:
                 func.call({"from": sender, "value": value})
@@ -409,17 +448,47 @@ class RpcChain:
         data = func._encode_transaction_data()
         return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value}, fn)
 
-    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S) -> Tx:
-        """The mined transaction (``Reverted`` if it failed on chain)."""
+    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S, resend_after: float | None = None) -> Tx:
+        """The mined transaction (``Reverted`` if it failed on chain).
+
+        ``resend_after``: when it is not mined within that many seconds, send it again at
+        the same nonce with higher fees, and again after each further such wait, until
+        ``timeout``; whichever of the versions is mined is the result.
+        """
         from contracts.nodes import wait_for_receipts
 
-        receipt = wait_for_receipts(self.rpc, [pending.hash], timeout=timeout, raise_on_revert=False)[0]
+        if resend_after is None:
+            receipt = wait_for_receipts(self.rpc, [pending.hash], timeout=timeout, raise_on_revert=False)[0]
+        else:
+            receipt, pending = self._wait_resending(pending, timeout, resend_after)
         gas = int(receipt["gasUsed"], 16)
         if int(receipt["status"], 16) != 1:
             why = "out of gas" if gas >= pending.gas_limit else "reverted when mined"
             raise Reverted(pending.fn, f"{why} (transaction {pending.hash}, gas limit {pending.gas_limit})")
         events = [ev for ev in map(self.decoder.decode, receipt["logs"]) if ev is not None]
         return Tx(pending.fn, gas, events, None, pending.hash)
+
+    def _wait_resending(self, pending: Pending, timeout: float, resend_after: float) -> tuple[dict[str, Any], Pending]:
+        """The receipt of whichever version of ``pending`` is mined, and that version."""
+        versions = [pending]
+        end = time.monotonic() + timeout
+        resend_at = time.monotonic() + resend_after
+        while True:
+            for v in versions:
+                receipt = self.rpc.call("eth_getTransactionReceipt", [v.hash])
+                if receipt is not None:
+                    return receipt, v
+            now = time.monotonic()
+            if now > end:
+                raise TimeoutError(f"{pending.fn}: not mined within {timeout:.0f} s (transaction {versions[-1].hash})")
+            if now >= resend_at:
+                try:
+                    versions.append(self._resend(versions[-1]))
+                except Exception as exc:  # "nonce too low": one version was mined meanwhile
+                    if "nonce" not in str(exc).lower():
+                        raise
+                resend_at = now + resend_after
+            time.sleep(0.5)  # a block takes seconds on a real chain; polling faster only loads the node
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         return self.wait(self.submit(sender, fn, args, value))
@@ -437,6 +506,7 @@ class RpcChain:
         receipt = wait_for_receipts(self.rpc, [pending.hash], raise_on_revert=False)[0]
         if int(receipt["status"], 16) != 1:
             raise Reverted("deploy", f"constructor reverted (transaction {pending.hash})")
+        self.deploy_receipt = receipt  # block and transaction, for a deployment file
         self.attach(receipt["contractAddress"])
         return self.contract.address
 

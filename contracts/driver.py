@@ -153,13 +153,26 @@ class Deployment:
         return d
 
     @classmethod
-    def attach(cls, address: str, rpc: str | None = None, *, chain: BoaChain | RpcChain | None = None) -> Deployment:
+    def attach(cls, address: str, rpc: str | None = None, *, chain: BoaChain | RpcChain | None = None,
+               sender: str | None = None) -> Deployment:
         """Drive a contract already deployed at ``address`` (its past events are not known
-        to the driver; ``chain_events()`` reads them from the node's logs)."""
+        to the driver; ``chain_events()`` or ``load_events()`` reads them from the node's logs).
+
+        ``sender``: the address (its key added to ``chain``) that sends the calls without an
+        explicit sender (``advance``, ``close``, ...). Without one, a fresh funded account
+        is made for that, which only a development chain can do; a participant on a public
+        node gives its own address, and nothing is funded or created.
+        """
         chain = chain or connect(rpc)
         chain.attach(address)
-        deployer = chain.new_account(10**21)
+        deployer = to_checksum_address(sender) if sender is not None else chain.new_account(10**21)
         return cls(chain, address, deployer)
+
+    def load_events(self) -> list[Event]:
+        """Replace the driver's memory of events with every event in the node's logs, so
+        that ``settle_args`` and ``events`` see what other processes sent."""
+        self._events = list(self.chain.chain_events())
+        return self._events
 
     def chain_events(self) -> list[Event]:
         """Every event of the contract read back from the node's logs (on titanoboa,

@@ -1,4 +1,5 @@
-"""The ``hcfl`` command: a full crowdfunding round, its audit, the paper's experiments.
+"""The ``hcfl`` command: a full crowdfunding round, its audit, the paper's experiments, and
+the participant's commands, one per step of a round (``hcfl_cli.participant``).
 
 Each subcommand parses its options, calls a library function, and prints with rich; errors
 in the user's input end with one line naming the option (exit 2), never a traceback.
@@ -207,6 +208,270 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the participant's commands (hcfl_cli.participant) ---------------------------------------
+def _key_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from hcfl_cli.participant import KeyOptions
+
+    return KeyOptions(account=args.account, keystore=args.keystore, private_key=args.private_key,
+                      password_file=args.password_file)
+
+
+def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from hcfl_cli.participant import Session, env_resend_after
+
+    return Session(args.rpc, args.deployment, _key_options(args), dry_run=args.dry_run,
+                   resend_after=env_resend_after())
+
+
+def _say(text: str) -> None:
+    """One plain line: no markup, no colouring, no wrapping (a log or grep reads it whole)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _gwei(wei: int | None) -> str:
+    return "?" if wei is None else f"{wei / 1e9:.4g} Gwei"
+
+
+def _print_step(r) -> int:  # type: ignore[no-untyped-def]
+    for note in r.notes:
+        _say(note)
+    for a in r.already:
+        _say(f"already done: {a}")
+    if r.planned:
+        _say("dry run, nothing sent:")
+        for p in r.planned:
+            args = ", ".join(f"{k}={v}" for k, v in p.args.items())
+            _say(f"  would send {p.fn}({args}) value {p.value} wei: gas estimate {p.gas_estimate}, "
+                 f"limit {p.gas_limit}, fee up to {_gwei(p.max_fee_per_gas)}/gas, at most {p.max_cost} wei in fees")
+    for t in r.sent:
+        _say(f"{t.fn}: mined, gas {t.gas}, transaction {t.hash}" + (f": {t.note}" if t.note else ""))
+    if not (r.already or r.planned or r.sent):
+        _say("nothing to send")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from hcfl_cli.participant import deploy
+
+    try:
+        phases = [int(x) for x in args.phases.split(",")]
+    except ValueError:
+        raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
+    r = deploy(args.rpc, _key_options(args), args.out, phase_seconds=phases, no_show_penalty=args.penalty,
+               min_bond=args.min_bond, organizer=None if args.open else args.organizer,
+               deposit_per_weight=args.deposit_per_weight, max_proposals=args.max_proposals, dry_run=args.dry_run)
+    if r.planned is not None:
+        p = r.planned
+        _say(f"dry run, nothing sent: would deploy with {p.args}: gas estimate {p.gas_estimate}, limit "
+             f"{p.gas_limit}, fee up to {_gwei(p.max_fee_per_gas)}/gas")
+        return 0
+    f = r.file
+    _say(f"deployed {f.address} on chain {f.chain_id} in block {f.block}; wrote {r.path}")
+    return 0
+
+
+def _cmd_admit(args: argparse.Namespace) -> int:
+    from hcfl_cli.participant import admit
+
+    r = admit(args.deployment, _key_options(args), args.out, participant=args.address, role=args.role,
+              weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
+              valid_for=args.valid_for, round_id=args.round)
+    _say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from hcfl_cli.participant import status
+
+    r = status(_session(args))
+    left = max(0, r.deadline - r.now)
+    _say(f"round {r.round_id}: {r.phase}"
+         + ("" if r.phase == "Finalized" else f", deadline {r.deadline} ({left} s from now)"))
+    for p in r.proposals:
+        w = "" if p.welfare is None else f", welfare {p.welfare}"
+        star = " (winner)" if r.winner == p.index else ""
+        _say(f"  proposal {p.index}{star}: budget {p.budget} wei, bond {p.bond} wei by {p.proposer}{w}"
+             + (f", {p.uri}" if p.uri else ""))
+    who = f"{r.role}, {', '.join(r.status) or 'registered'}, amount {r.amount} wei" if r.role else "not registered"
+    _say(f"you ({r.address}): {who}")
+    _say(f"next: {r.next_action}")
+    return 0
+
+
+def _cmd_step(args: argparse.Namespace) -> int:
+    from hcfl_cli import participant as pt
+
+    c = args.command
+    if c == "register":
+        s = _session(args)
+        return _print_step(pt.register(s, ticket=args.ticket, deposit=args.deposit, role=args.role,
+                                       node_public_key_file=args.node_public_key))
+    if c == "propose":
+        s = _session(args)
+        return _print_step(pt.propose(s, budget=args.budget, bond=args.bond, document=args.document, uri=args.uri,
+                                      accuracy_bps=args.accuracy_bps, training_rounds=args.training_rounds,
+                                      label_mask=args.label_mask, param_count=args.param_count))
+    if c == "commit":
+        claims = pt.read_claims(args.claims, args.claims_file)
+        return _print_step(pt.commit(_session(args), claims))
+    if c == "reveal":
+        claims = pt.read_claims(args.claims, args.claims_file)
+        return _print_step(pt.reveal(_session(args), claims))
+    if c == "settle":
+        if args.who and args.all:
+            raise ValueError("--who/--all: give one of them, not both")
+        return _print_step(pt.settle(_session(args), args.who, args.all))
+    if c == "report":
+        contributions = pt.parse_amounts(args.contributions, "--contributions")
+        return _print_step(pt.report(_session(args), model=args.model, uri=args.uri, accuracy_bps=args.accuracy_bps,
+                                     contributions=contributions))
+    if c == "vote":
+        return _print_step(pt.vote(_session(args), args.punish == "yes"))
+    if c == "withdraw":
+        return _print_step(pt.withdraw(_session(args), bond=args.bond))
+    if c == "advance":
+        return _print_step(pt.advance(_session(args), args.from_phase))
+    if c == "close":
+        return _print_step(pt.close(_session(args)))
+    return _print_step(pt.finalize(_session(args)))
+
+
+def _wei(text: str) -> int:
+    """An exact amount in wei (a whole number; no floats near money)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of wei, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {text!r}")
+    return value
+
+
+def _add_key_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("key (exactly one)")
+    g.add_argument("--account", help="the name of a keystore in $HCFL_HOME/keystores (hcfl account list)")
+    g.add_argument("--keystore", type=Path, help="a keystore file (Web3 Secret Storage v3)")
+    g.add_argument("--private-key", help="a hex private key (development chains only; it shows in ps)")
+    g.add_argument("--password-file", type=Path, help="the keystore's password on this file's first line "
+                   "(default: $HCFL_PASSWORD, else a prompt)")
+
+
+def _add_chain_options(p: argparse.ArgumentParser, *, deployment: bool = True) -> None:
+    p.add_argument("--rpc", required=True, help="JSON-RPC URL of the node")
+    if deployment:
+        p.add_argument("--deployment", required=True, type=Path,
+                       help="the deployment file hcfl deploy wrote; its chain id and code hash are checked first")
+    p.add_argument("--dry-run", action="store_true", help="show what would be sent and what it costs; send nothing")
+    _add_key_options(p)
+
+
+def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
+    from contracts.constants import DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS
+
+    step_help = ("Each step reads this participant's state on chain first and prints 'already done' instead of "
+                 "sending what is done; the node's chain id and the deployed code are checked against the "
+                 "deployment file before anything is sent. A transaction is sent with EIP-1559 fees (legacy "
+                 "where the chain has none), a gas limit over the node's estimate, the pending nonce, and is "
+                 "resent at the same nonce with higher fees when not mined within $HCFL_RESEND_AFTER seconds "
+                 "(default 30).")
+
+    dep = sub.add_parser("deploy", help="deploy the contract and write the deployment file (the organizer)",
+                         description="Deploy HCFL from your key and write the deployment file (chain id, "
+                         "address, block, transaction, code hash and parameters) that every other command reads.")
+    _add_chain_options(dep, deployment=False)
+    dep.add_argument("--out", type=Path, required=True, help="the deployment file to write (never overwritten)")
+    dep.add_argument("--phases", default=",".join(map(str, DEFAULT_PHASE_SECONDS)),
+                     help="seconds of Register,Propose,Commit,Reveal,Train,Vote (default %(default)s)")
+    dep.add_argument("--penalty", type=_wei, default=0, help="no-show penalty, wei (default 0)")
+    dep.add_argument("--min-bond", type=_wei, default=1, help="least responsibility bond, wei (default 1)")
+    dep.add_argument("--organizer", default="self", help="who signs the tickets: an address, or 'self' (default)")
+    dep.add_argument("--open", action="store_true", help="an open deployment: no organizer, no tickets")
+    dep.add_argument("--deposit-per-weight", type=_wei, default=DEFAULT_DEPOSIT_PER_WEIGHT,
+                     help="least owner deposit per unit of weight, wei (default %(default)s)")
+    dep.add_argument("--max-proposals", type=int, default=DEFAULT_MAX_PROPOSALS,
+                     help="proposals per owner and round in an open deployment (default %(default)s)")
+    dep.set_defaults(func=_cmd_deploy)
+
+    adm = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
+                         description="Sign an EIP-712 admission ticket with the organizer's key and write it as "
+                         "a JSON file for the participant to register with. Needs no node.")
+    adm.add_argument("--deployment", required=True, type=Path, help="the deployment file")
+    adm.add_argument("--address", required=True, help="the participant's address")
+    adm.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
+    adm.add_argument("--weight", type=int, default=1, help="its weight (default 1)")
+    adm.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
+    adm.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file")
+    adm.add_argument("--valid-for", type=int, default=30 * 86_400, help="seconds from now (default 30 days)")
+    adm.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
+    adm.add_argument("--out", type=Path, required=True, help="the ticket file to write")
+    _add_key_options(adm)
+    adm.set_defaults(func=_cmd_admit)
+
+    st = sub.add_parser("status", help="the round, its phase and deadline, the proposals, your state and next step",
+                        description="Show the current round: phase and deadline, the proposals (welfare once "
+                        "closed), this participant's state and the next command to run. Sends nothing.")
+    _add_chain_options(st)
+    st.set_defaults(func=_cmd_status)
+
+    def step(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=f"{description} {step_help}")
+        _add_chain_options(p)
+        p.set_defaults(func=_cmd_step)
+        return p
+
+    reg = step("register", "register with a ticket and a deposit", "Register in the current round.")
+    reg.add_argument("--ticket", type=Path, help="the admission ticket file from the organizer (hcfl admit)")
+    reg.add_argument("--deposit", type=_wei, required=True, help="the deposit, wei")
+    reg.add_argument("--role", choices=["owner", "station"], help="the role (only an open deployment needs it)")
+    reg.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file (published)")
+
+    pro = step("propose", "post a proposal with its bond and description document (an owner)",
+               "Post a proposal: its description document's sha256 goes on chain, its URI into the log.")
+    pro.add_argument("--budget", type=_wei, required=True, help="the budget C_m, wei")
+    pro.add_argument("--bond", type=_wei, required=True, help="the responsibility bond, wei")
+    pro.add_argument("--document", type=Path, required=True, help="the proposal's description document")
+    pro.add_argument("--uri", default="", help="where the document can be fetched")
+    pro.add_argument("--accuracy-bps", type=int, default=0, help="promised accuracy, basis points")
+    pro.add_argument("--training-rounds", type=int, default=1, help="global training rounds (default 1)")
+    pro.add_argument("--label-mask", type=int, default=2**10 - 1, help="target labels, one bit each")
+    pro.add_argument("--param-count", type=int, default=0, help="the model's parameter count")
+
+    for name, what in (("commit", "Seal your claims (one per proposal, wei); the claims and the salt are stored "
+                        "encrypted in $HCFL_HOME/secrets before the commit is sent. Re-run before the Commit "
+                        "deadline, it checks the stored secret against the chain and re-commits if they differ."),
+                       ("reveal", "Open your commitment with the stored secret; --claims re-derives a lost "
+                        "secret's salt from the key.")):
+        p = step(name, f"{name} your sealed claims", what)
+        p.add_argument("--claims", help="comma-separated claims, one per proposal, wei")
+        p.add_argument("--claims-file", type=Path, help="the claims in a file (JSON list or comma-separated)")
+
+    se = step("settle", "settle yourself, another participant, or everyone (from the logs)",
+              "Settle a participant once the round is closed; anyone can settle anyone from the Revealed logs.")
+    se.add_argument("--who", help="the participant to settle (default: you)")
+    se.add_argument("--all", action="store_true", help="every registered participant not yet settled")
+
+    rep = step("report", "the winner's training report", "Report the trained model (its sha256 from the file), "
+               "its URI, the accuracy and one contribution per station.")
+    rep.add_argument("--model", type=Path, required=True, help="the trained model file")
+    rep.add_argument("--uri", default="", help="where the model file can be fetched")
+    rep.add_argument("--accuracy-bps", type=int, required=True, help="achieved accuracy, basis points")
+    rep.add_argument("--contributions", required=True, help="comma-separated, one per station in registration order")
+
+    vo = step("vote", "vote whether the winner missed its promise (an owner, not the winner)",
+              "Vote whether to punish the winner (slash its bond).")
+    vo.add_argument("--punish", choices=["yes", "no"], required=True, help="yes: the model misses the promise")
+
+    wd = step("withdraw", "withdraw your payout (settling first), or your released bonds",
+              "Pull your payout; settles you in the same transaction if you are not settled yet.")
+    wd.add_argument("--bond", action="store_true", help="withdraw your proposals' released bonds instead")
+
+    adv = step("advance", "end the current phase once its deadline passed",
+               "Move the round to its next phase (Reveal ends by close, Vote by finalize).")
+    adv.add_argument("--from", dest="from_phase", help="only from this phase: already done if past it")
+    step("close", "end the Reveal phase: choose the winner", "Close the round once the Reveal deadline passed.")
+    step("finalize", "end the Vote phase: slash or release the bond", "Finalize once the Vote deadline passed.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hcfl",
@@ -266,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--data-dir", type=Path, help="fig4/fig5: train on CIFAR-10 from this folder (default: digits)")
     exp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="fig4/fig5: training device")
     exp.set_defaults(func=_cmd_experiment)
+
+    _add_participant_commands(sub)
     return parser
 
 

@@ -1,0 +1,757 @@
+"""The participant side of HCFL: one command per step of a round, on a participant's own
+machine, with its own key (SPEC section 8).
+
+Every function here returns a frozen dataclass and prints nothing (``hcfl_cli.main``
+prints). A command that talks to a chain first opens a ``Session``: the node's chain id and
+the keccak of the code at the deployment file's address must equal the file's, and the key
+must be allowed to sign on that chain, before anything is sent. Then each step reads the
+participant's status on chain and does nothing that is already done, so running a command
+twice is safe (the answer is "already done"). With ``dry_run`` a step reports the call it
+would send (function, public arguments, value, gas estimate and fees) and sends nothing;
+the claims and salt of a commit are never shown.
+
+Bad input is a ``ValueError`` naming the option or the field; a refusal by the contract is
+``contracts.chain.Reverted`` with its reason, raised by the dry run before anything is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from contracts.constants import (BOND_RELEASED, BOND_WITHDRAWN, PHASES, ROLE_NAMES, ROLE_OWNER, ROLES,
+                                 STATUS_VOTED)
+
+DEPLOYMENT_FORMAT = 1
+RESEND_AFTER_S = 30.0
+"""A transaction not mined in this long is sent again at the same nonce with higher fees."""
+CLOSED_PHASES = ("Train", "Vote", "Finalized")
+"""Phases in which the winner is known and participants can be settled."""
+ZERO32 = b"\x00" * 32
+
+
+# -- results ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Planned:
+    """One transaction a step would send (``--dry-run``) or sent."""
+
+    fn: str
+    args: dict[str, Any]  # public arguments only (a commit's claims and salt are never here)
+    value: int
+    gas_estimate: int | None = None
+    gas_limit: int | None = None
+    max_fee_per_gas: int | None = None
+
+    @property
+    def max_cost(self) -> int | None:
+        """The most the transaction can cost in fees (wei), value not included."""
+        if self.gas_limit is None or self.max_fee_per_gas is None:
+            return None
+        return self.gas_limit * self.max_fee_per_gas
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One mined transaction of a step."""
+
+    fn: str
+    hash: str | None
+    gas: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a step did: sent transactions, what was already done, what it would send."""
+
+    command: str
+    sent: tuple[Sent, ...] = ()
+    already: tuple[str, ...] = ()
+    planned: tuple[Planned, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeploymentFile:
+    """SPEC section 8's deployment file: where the contract is and what it is."""
+
+    chain_id: int
+    address: str
+    block: int
+    transaction: str
+    code_hash: bytes
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": DEPLOYMENT_FORMAT, "chain_id": self.chain_id, "address": self.address,
+                "block": self.block, "transaction": self.transaction, "code_hash": "0x" + self.code_hash.hex(),
+                "parameters": self.parameters}
+
+    @classmethod
+    def read(cls, path: Path) -> DeploymentFile:
+        try:
+            data = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise ValueError(f"--deployment: cannot read {path}: {e.strerror}") from None
+        except ValueError:
+            raise ValueError(f"--deployment: {path} is not JSON") from None
+        try:
+            return cls(int(data["chain_id"]), to_checksum_address(data["address"]), int(data["block"]),
+                       str(data["transaction"]), bytes.fromhex(str(data["code_hash"]).removeprefix("0x")),
+                       dict(data.get("parameters", {})))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"--deployment: {path} is not a deployment file (field {e})") from None
+
+
+@dataclass(frozen=True)
+class KeyOptions:
+    """How a command was told to find its key (``contracts.keys.load_key``'s arguments)."""
+
+    account: str | None = None
+    keystore: Path | None = None
+    private_key: str | None = None
+    password_file: Path | None = None
+
+    def load(self) -> Any:
+        from contracts.keys import load_key
+
+        return load_key(account=self.account, keystore=self.keystore, private_key=self.private_key,
+                        password_file=self.password_file)
+
+
+# -- sessions -----------------------------------------------------------------------------
+class Session:
+    """One participant attached to one deployment, checked before anything is sent."""
+
+    def __init__(self, rpc: str, deployment: Path, keys: KeyOptions, *, dry_run: bool = False,
+                 resend_after: float = RESEND_AFTER_S) -> None:
+        from contracts.chain import connect
+        from contracts.driver import Deployment
+        from contracts.keys import check_signer
+
+        self.file = DeploymentFile.read(deployment)
+        self.key = keys.load()  # a wrong password fails here, before the network is touched
+        self.chain = connect(rpc)
+        check_deployment(self.chain, self.file)
+        check_signer(self.key, self.chain.chain_id)
+        self.address: str = self.chain.add_account(self.key.key)
+        self.d = Deployment.attach(self.file.address, chain=self.chain, sender=self.address)
+        self.dry_run = dry_run
+        self.resend_after = resend_after
+
+    # views
+    @property
+    def round_id(self) -> int:
+        return self.d.round_id
+
+    def phase(self) -> str:
+        return self.d.phase()
+
+    def deadline(self) -> int:
+        return int(self.chain.call("deadline", [self.round_id]))
+
+    def me(self) -> Any:
+        return self.d.participant(self.address)
+
+    def need_phase(self, command: str, *phases: str, before_deadline: bool = False) -> str:
+        """The current phase, if it is one of ``phases`` (and, with ``before_deadline``, its
+        deadline has not passed); else ``ValueError`` saying when."""
+        p = self.phase()
+        if p not in phases:
+            raise ValueError(f"phase: {command} needs the {' or '.join(phases)} phase; round {self.round_id} "
+                             f"is in {p}{self._until()}")
+        if before_deadline and self.chain.now() >= self.deadline():
+            raise ValueError(f"phase: the {p} phase of round {self.round_id} ended at {self.deadline()}; "
+                             f"too late to {command}")
+        return p
+
+    def need_deadline_over(self, command: str) -> None:
+        left = self.deadline() - self.chain.now()
+        if left > 0:
+            raise ValueError(f"phase: {command} waits for the end of {self.phase()}, {left} s from now "
+                             f"(deadline {self.deadline()})")
+
+    def _until(self) -> str:
+        p = self.phase()
+        if p == "Finalized":
+            return ""
+        return f" until {self.deadline()} ({max(0, self.deadline() - self.chain.now())} s from now)"
+
+    # transactions
+    def send(self, command: str, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]],
+             already: Sequence[str] = (), notes: Sequence[str] = ()) -> StepResult:
+        """Dry-run every call (a revert raises before anything is sent), then send them all
+        and wait for each, resending when one is not mined in time; with ``dry_run``, only
+        report them."""
+        planned = []
+        for fn, args, value, shown in calls:
+            est = self.chain.estimate(self.address, fn, args, value)
+            planned.append(Planned(fn, shown, value, est["estimate"], est["gas"],
+                                   est.get("maxFeePerGas", est.get("gasPrice"))))
+        if self.dry_run or not calls:
+            return StepResult(command, already=tuple(already), planned=tuple(planned), notes=tuple(notes))
+        pendings = [self.chain.submit(self.address, fn, args, value, gas=p.gas_limit)
+                    for (fn, args, value, _), p in zip(calls, planned)]
+        sent = []
+        for p in pendings:
+            tx = self.chain.wait(p, resend_after=self.resend_after)
+            sent.append(Sent(tx.fn, tx.hash, tx.gas, _event_note(tx)))
+        return StepResult(command, tuple(sent), tuple(already), notes=tuple(notes))
+
+
+def _event_note(tx: Any) -> str:
+    """A short account of what a mined transaction did, from its events."""
+    for ev in tx.events:
+        if ev.name in ("Withdrawn", "BondWithdrawn"):
+            return f"paid {ev.args['amount']} wei"
+        if ev.name == "Settled":
+            return f"{ev.args['participant']} settled: payout {ev.args['payout']} wei, tax {ev.args['tax']} wei"
+        if ev.name == "Registered":
+            return f"registered as {ROLE_NAMES[int(ev.args['role'])]} {ev.args['index']}"
+        if ev.name == "Proposed":
+            return f"proposal {ev.args['index']}"
+        if ev.name == "Closed":
+            return "winner: " + (f"proposal {ev.args['winner']}" if ev.args["has_winner"] else "none")
+        if ev.name == "PhaseChanged":
+            return f"now {PHASES[int(ev.args['phase'])]}"
+        if ev.name == "Finalized":
+            return "bond slashed" if ev.args["slashed"] else "bond released"
+    return ""
+
+
+def code_hash(chain: Any, address: str) -> bytes:
+    """keccak of the runtime code at ``address``."""
+    return keccak(bytes(chain.w3.eth.get_code(to_checksum_address(address))))
+
+
+def check_deployment(chain: Any, f: DeploymentFile) -> None:
+    """The node must be the file's chain and hold the file's code at its address."""
+    if chain.chain_id != f.chain_id:
+        raise ValueError(f"--deployment: the file is for chain {f.chain_id}, but the node at {chain.url} "
+                         f"is chain {chain.chain_id}")
+    got = code_hash(chain, f.address)
+    if got != f.code_hash:
+        what = "no code" if got == keccak(b"") else f"code with hash 0x{got.hex()}"
+        raise ValueError(f"--deployment: {f.address} on chain {f.chain_id} holds {what}, not the file's "
+                         f"0x{f.code_hash.hex()}")
+
+
+# -- inputs -------------------------------------------------------------------------------
+def parse_amounts(text: str, option: str) -> list[int]:
+    """Comma-separated non-negative integers (wei), exactly."""
+    try:
+        out = [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise ValueError(f"{option}: expected comma-separated whole numbers, got {text!r}") from None
+    if any(x < 0 for x in out):
+        raise ValueError(f"{option}: amounts cannot be negative, got {text!r}")
+    return out
+
+
+def read_claims(claims: str | None, claims_file: Path | None) -> list[int] | None:
+    """Claims from ``--claims a,b,c`` or ``--claims-file`` (a JSON list or comma-separated)."""
+    if claims is not None and claims_file is not None:
+        raise ValueError("--claims/--claims-file: give one of them, not both")
+    if claims_file is not None:
+        try:
+            text = claims_file.read_text().strip()
+        except OSError as e:
+            raise ValueError(f"--claims-file: cannot read {claims_file}: {e.strerror}") from None
+        if text.startswith("["):
+            try:
+                data = json.loads(text)
+                if not all(isinstance(x, int) and not isinstance(x, bool) for x in data):
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"--claims-file: {claims_file} is not a JSON list of whole numbers") from None
+            return parse_amounts(",".join(str(x) for x in data), "--claims-file")
+        return parse_amounts(text, "--claims-file")
+    return parse_amounts(claims, "--claims") if claims is not None else None
+
+
+def _read_bytes(path: Path, option: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"{option}: cannot read {path}: {e.strerror}") from None
+
+
+# -- deploy and admit (the organizer) -----------------------------------------------------
+@dataclass(frozen=True)
+class DeployResult:
+    path: Path
+    file: DeploymentFile
+    planned: Planned | None = None
+
+
+def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int], no_show_penalty: int,
+           min_bond: int, organizer: str | None, deposit_per_weight: int, max_proposals: int,
+           dry_run: bool = False) -> DeployResult:
+    """Deploy the contract from the given key and write the deployment file ``out``.
+
+    ``organizer``: an address, ``"self"`` (the deploying key) or None (an open deployment).
+    """
+    from contracts.chain import connect, gas_limit
+    from contracts.driver import ZERO_ADDRESS
+    from contracts.keys import check_signer
+
+    if len(phase_seconds) != 6 or any(s <= 0 for s in phase_seconds):
+        raise ValueError("--phases: expected six positive lengths in seconds: "
+                         "Register,Propose,Commit,Reveal,Train,Vote")
+    if min_bond < 1:
+        raise ValueError(f"--min-bond: must be at least 1 wei, got {min_bond}")
+    if deposit_per_weight < 1:
+        raise ValueError(f"--deposit-per-weight: must be at least 1 wei, got {deposit_per_weight}")
+    if no_show_penalty < 0:
+        raise ValueError(f"--penalty: cannot be negative, got {no_show_penalty}")
+    if out.exists() and not dry_run:
+        raise ValueError(f"--out: {out} exists already (a deployment file is never overwritten)")
+    key = keys.load()
+    chain = connect(rpc)
+    check_signer(key, chain.chain_id)
+    sender = chain.add_account(key.key)
+    if organizer == "self":
+        organizer = sender
+    try:
+        org = to_checksum_address(organizer) if organizer else ZERO_ADDRESS
+    except ValueError:
+        raise ValueError(f"--organizer: not an address: {organizer!r}") from None
+    args = [list(phase_seconds), no_show_penalty, min_bond, org, deposit_per_weight, max_proposals]
+    params = {"phase_seconds": list(phase_seconds), "no_show_penalty": no_show_penalty, "min_bond": min_bond,
+              "organizer": None if org == ZERO_ADDRESS else org, "deposit_per_weight": deposit_per_weight,
+              "max_proposals": max_proposals, "deployer": sender}
+    if dry_run:
+        factory = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        try:
+            est = int(chain.w3.eth.estimate_gas({"from": sender, "data": data}))
+        except Exception as exc:  # the constructor refuses these parameters
+            from contracts.chain import Reverted, _revert_reason
+
+            raise Reverted("deploy", _revert_reason(exc)) from None
+        fees = chain._fees()
+        plan = Planned("deploy", params, 0, est, gas_limit(est), fees.get("maxFeePerGas", fees.get("gasPrice")))
+        return DeployResult(out, DeploymentFile(chain.chain_id, "", 0, "", b"", params), plan)
+    address = chain.deploy(args, sender)
+    receipt = chain.deploy_receipt or {}
+    f = DeploymentFile(chain.chain_id, address, int(receipt.get("blockNumber", "0x0"), 16),
+                       str(receipt.get("transactionHash", "")), code_hash(chain, address), params)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(f.to_json(), indent=1) + "\n")
+    return DeployResult(out, f)
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    path: Path
+    participant: str
+    role: str
+    weight: int
+    expiry: int
+
+
+def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, role: str, weight: int,
+          max_proposals: int | None, node_public_key_file: Path | None, valid_for: int, round_id: int = 0
+          ) -> AdmitResult:
+    """The organizer signs an admission ticket (EIP-712, offline: no node is needed) and
+    writes it to ``out`` for the participant."""
+    from contracts.tickets import Ticket, node_key_hash
+
+    f = DeploymentFile.read(deployment)
+    if role not in ROLES:
+        raise ValueError(f"--role: expected owner or station, got {role!r}")
+    try:
+        who = to_checksum_address(participant)
+    except ValueError:
+        raise ValueError(f"--address: not an address: {participant!r}") from None
+    if valid_for <= 0:
+        raise ValueError(f"--valid-for: must be positive seconds, got {valid_for}")
+    pub = _read_bytes(node_public_key_file, "--node-public-key") if node_public_key_file else b""
+    if role == "owner" and pub:
+        raise ValueError("--node-public-key: an owner has no node key")
+    key = keys.load()
+    organizer = f.parameters.get("organizer")
+    if organizer is None:
+        raise ValueError("--deployment: an open deployment takes no tickets")
+    if to_checksum_address(organizer) != key.address:
+        raise ValueError(f"--account: {key.address} is not the deployment's organizer {organizer}")
+    allowance = max_proposals if max_proposals is not None else (
+        int(f.parameters.get("max_proposals", 0)) if role == "owner" else 0)
+    expiry = int(time.time()) + valid_for
+    t = Ticket(f.chain_id, f.address, who, role, weight, allowance, node_key_hash(pub), expiry, round_id)
+    t = t.signed_by(key.key)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(t.to_json(), indent=1) + "\n")
+    return AdmitResult(out, who, role, weight, expiry)
+
+
+# -- status -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProposalView:
+    index: int
+    proposer: str
+    budget: int
+    bond: int
+    bond_state: int
+    uri: str
+    welfare: int | None
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    address: str
+    round_id: int
+    phase: str
+    deadline: int
+    now: int
+    proposals: tuple[ProposalView, ...]
+    winner: int | None
+    role: str | None
+    status: tuple[str, ...]
+    amount: int
+    next_action: str
+
+
+def status(s: Session) -> StatusResult:
+    """The round, its phase and deadline, the proposals (welfare once closed), this
+    participant's state and what it should do next."""
+    events = s.d.load_events()
+    r = s.round_id
+    phase = s.phase()
+    closed = phase in CLOSED_PHASES
+    welfare = s.d.welfare() if closed else None
+    props = []
+    for ev in events:
+        if ev.name == "Proposed" and int(ev.args["round_id"]) == r:
+            i = int(ev.args["index"])
+            rec = s.d.proposal(i)
+            props.append(ProposalView(i, ev.args["proposer"], int(ev.args["budget"]), rec.bond, rec.bond_state,
+                                      ev.args["uri"], welfare[i] if welfare else None))
+    me = s.me()
+    flags = tuple(name for bit, name in ((1, "revealed"), (2, "settled"), (4, "withdrawn"), (8, "voted"))
+                  if me.status & bit)
+    if me.role and me.commitment != ZERO32:
+        flags = ("committed", *flags)
+    winner = s.d.winner() if closed else None
+    return StatusResult(s.address, r, phase, s.deadline(), s.chain.now(), tuple(props), winner,
+                        ROLE_NAMES.get(me.role), flags, me.amount, next_action(s, phase, me, props, winner))
+
+
+def next_action(s: Session, phase: str, me: Any, props: Sequence[ProposalView], winner: int | None) -> str:
+    over = s.chain.now() >= s.deadline()
+    mine = [p for p in props if p.proposer == s.address]
+    step = {"Register": "advance", "Propose": "advance", "Commit": "advance", "Reveal": "close",
+            "Train": "advance", "Vote": "finalize"}.get(phase)
+    moving = f"the deadline has passed: hcfl {step}" if over and step else "wait for the deadline"
+    if phase == "Register":
+        return "hcfl register --ticket FILE --deposit WEI" if not me.role else moving
+    if not me.role:
+        return "not registered in this round: nothing to do"
+    if phase == "Propose":
+        return "hcfl propose (an owner may) or " + moving if me.role == ROLE_OWNER else moving
+    if phase == "Commit":
+        return "hcfl commit --claims ..." if me.commitment == ZERO32 else "committed; " + moving
+    if phase == "Reveal":
+        return "hcfl reveal" if not me.revealed else "revealed; " + moving
+    if not me.settled:
+        return "hcfl settle (or hcfl withdraw, which settles first)"
+    if phase == "Train" and winner is not None and props[winner].proposer == s.address:
+        return "hcfl report --model FILE --uri URI --accuracy-bps N --contributions ..."
+    if phase == "Vote" and me.role == ROLE_OWNER and not me.status & STATUS_VOTED and (
+            winner is None or props[winner].proposer != s.address):
+        return "hcfl vote --punish yes|no"
+    if not me.withdrawn:
+        return "hcfl withdraw"
+    if phase == "Finalized" and any(p.bond_state == BOND_RELEASED for p in mine):
+        return "hcfl withdraw --bond"
+    return "nothing to do" if phase == "Finalized" else moving
+
+
+# -- the steps ----------------------------------------------------------------------------
+def register(s: Session, *, ticket: Path | None, deposit: int, role: str | None = None,
+             node_public_key_file: Path | None = None) -> StepResult:
+    """Register with a ticket and a deposit (wei)."""
+    from contracts.tickets import Ticket, node_key_hash
+
+    me = s.me()
+    if me.role:
+        return StepResult("register", already=(f"registered as {ROLE_NAMES[me.role]} {me.index} in round "
+                                               f"{s.round_id} with {me.amount} wei",))
+    s.need_phase("register", "Register", before_deadline=True)
+    if deposit <= 0:
+        raise ValueError(f"--deposit: must be positive wei, got {deposit}")
+    pub = _read_bytes(node_public_key_file, "--node-public-key") if node_public_key_file else b""
+    t = None
+    if ticket is not None:
+        try:
+            t = Ticket.from_json(json.loads(_read_bytes(ticket, "--ticket")))
+        except json.JSONDecodeError:
+            raise ValueError(f"--ticket: {ticket} is not JSON") from None
+        if t.participant != s.address:
+            raise ValueError(f"--ticket: it admits {t.participant}, not this key's {s.address}")
+        if (t.chain_id, to_checksum_address(t.contract)) != (s.file.chain_id, s.file.address):
+            raise ValueError(f"--ticket: it is for contract {t.contract} on chain {t.chain_id}, not this deployment")
+        if t.node_key != node_key_hash(pub):
+            raise ValueError("--node-public-key: it does not match the ticket's node key")
+        if role is not None and role != t.role:
+            raise ValueError(f"--role: the ticket admits a {t.role}")
+        role = t.role
+    elif s.d.organizer() is not None:
+        raise ValueError(f"--ticket: this deployment admits by the organizer's tickets ({s.d.organizer()})")
+    if role is None:
+        raise ValueError("--role: an open deployment needs owner or station")
+    weight = t.weight if t else 1
+    if role == "owner" and deposit < weight * s.d.deposit_per_weight():
+        raise ValueError(f"--deposit: an owner of weight {weight} deposits at least "
+                         f"{weight * s.d.deposit_per_weight()} wei")
+    args = s.d.register_args(role, t, pub)
+    shown = {"round": s.round_id, "role": role, "weight": weight}
+    return s.send("register", [("register", args, deposit, shown)])
+
+
+def propose(s: Session, *, budget: int, bond: int, document: Path, uri: str, accuracy_bps: int,
+            training_rounds: int, label_mask: int, param_count: int) -> StepResult:
+    """Post a proposal (its description document's sha256 on chain, its URI in the log)."""
+    content = hashlib.sha256(_read_bytes(document, "--document")).digest()
+    me = s.me()
+    for ev in s.d.load_events():
+        a = ev.args
+        if (ev.name == "Proposed" and int(a["round_id"]) == s.round_id and a["proposer"] == s.address
+                and bytes(a["content_hash"]) == content):
+            return StepResult("propose", already=(f"proposal {a['index']} of this document is posted",))
+    if me.role != ROLE_OWNER:
+        raise ValueError("--account: only a registered owner proposes")
+    s.need_phase("propose", "Propose", before_deadline=True)
+    if bond < s.d.min_bond():
+        raise ValueError(f"--bond: the deployment's least bond is {s.d.min_bond()} wei")
+    args = [s.round_id, budget, content, uri, accuracy_bps, training_rounds, label_mask, param_count]
+    shown = {"round": s.round_id, "budget": budget, "content_hash": "0x" + content.hex(), "uri": uri,
+             "accuracy_bps": accuracy_bps, "training_rounds": training_rounds, "label_mask": label_mask,
+             "param_count": param_count}
+    return s.send("propose", [("propose", args, bond, shown)])
+
+
+def _store(s: Session) -> Any:
+    from contracts.secret_store import SecretStore
+
+    return SecretStore(s.key)
+
+
+def commit(s: Session, claims: list[int] | None) -> StepResult:
+    """Seal ``claims`` (one per proposal). The secret is stored (fsynced) before the commit is
+    sent; a re-run checks the stored secret against the chain and re-commits if they differ."""
+    from contracts.driver import commitment
+    from contracts.secret_store import verify
+
+    me = s.me()
+    if not me.role:
+        raise ValueError(f"--account: {s.address} is not registered in round {s.round_id}")
+    store = _store(s)
+    kept = store.load(s.file.chain_id, s.file.address, s.round_id)
+    on_chain = bytes(me.commitment)
+    if claims is None:
+        if kept is None:
+            raise ValueError(f"--claims: no secret stored in {store.folder} for round {s.round_id}; give the claims")
+        if on_chain != ZERO32 and verify(kept, on_chain):
+            return StepResult("commit", already=("committed; the stored secret opens the commitment on chain",))
+        claims = kept.claims  # stored but not (or not this) on chain: a crash before the broadcast; send it
+    if me.revealed:
+        return StepResult("commit", already=("revealed already",))
+    new = store.new_secret(s.file.chain_id, s.file.address, s.round_id, claims)
+    if on_chain != ZERO32 and new.commitment() == on_chain:
+        if kept is None or not verify(kept, on_chain):
+            store.save(new)  # the store lost it (or holds another): keep the one that opens the chain's
+        return StepResult("commit", already=("committed with these claims",))
+    s.need_phase("commit", "Commit", before_deadline=True)
+    m = int(s.chain.call("n_proposals", [s.round_id]))
+    if len(claims) != m:
+        raise ValueError(f"--claims: expected one claim per proposal ({m}), got {len(claims)}")
+    notes = ("re-committing: the commitment on chain is not these claims'",) if on_chain != ZERO32 else ()
+    h = commitment(s.file.address, s.round_id, s.address, claims, new.salt)
+    if not s.dry_run:
+        store.save(new)  # fsynced before the broadcast: a crash after sending loses nothing
+    return s.send("commit", [("commit", [s.round_id, h], 0, {"round": s.round_id, "commitment": "(sealed)"})],
+                  notes=notes)
+
+
+def reveal(s: Session, claims: list[int] | None = None) -> StepResult:
+    """Open the commitment with the stored secret (or, with ``claims``, the salt re-derived
+    from the key, when the store was lost)."""
+    me = s.me()
+    if not me.role:
+        raise ValueError(f"--account: {s.address} is not registered in round {s.round_id}")
+    if me.revealed:
+        return StepResult("reveal", already=(f"revealed in round {s.round_id}",))
+    if me.commitment == ZERO32:
+        raise ValueError(f"commit: {s.address} has no commitment in round {s.round_id}")
+    s.need_phase("reveal", "Reveal", before_deadline=True)
+    store = _store(s)
+    if claims is not None:
+        secret = store.recover(s.file.chain_id, s.file.address, s.round_id, claims, bytes(me.commitment))
+        if not s.dry_run:
+            store.save(secret)
+    else:
+        secret = store.load(s.file.chain_id, s.file.address, s.round_id)
+        if secret is None:
+            raise ValueError(f"secret: none stored in {store.folder} for round {s.round_id}; "
+                             "give --claims to re-derive the salt")
+    from contracts.secret_store import verify
+
+    if not verify(secret, bytes(me.commitment)):
+        raise ValueError("secret: the stored claims do not open the commitment on chain")
+    return s.send("reveal", [("reveal", [s.round_id, secret.claims, secret.salt], 0,
+                              {"round": s.round_id, "claims": "(from the secret store)"})])
+
+
+def _registered(s: Session) -> list[str]:
+    return [ev.args["participant"] for ev in s.d.events("Registered") if int(ev.args["round_id"]) == s.round_id]
+
+
+def settle(s: Session, who: str | None = None, everyone: bool = False) -> StepResult:
+    """Settle this participant, ``who``, or every registered one, from the ``Revealed`` logs."""
+    s.need_phase("settle", *CLOSED_PHASES)
+    s.d.load_events()
+    if everyone:
+        targets = _registered(s)
+    else:
+        try:
+            targets = [to_checksum_address(who) if who else s.address]
+        except ValueError:
+            raise ValueError(f"--who: not an address: {who!r}") from None
+    calls, already = [], []
+    for t in targets:
+        p = s.d.participant(t)
+        if not p.role:
+            raise ValueError(f"--who: {t} is not registered in round {s.round_id}")
+        if p.settled:
+            already.append(f"{t} is settled")
+            continue
+        calls.append(("settle", s.d.settle_args(t), 0, {"round": s.round_id, "who": t}))
+    return s.send("settle", calls, already)
+
+
+def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contributions: list[int]) -> StepResult:
+    """The winner's training report: the model file's sha256, its URI, the accuracy (basis
+    points) and one measured contribution per station."""
+    from contracts.driver import report_chunks
+
+    digest = hashlib.sha256(_read_bytes(model, "--model")).digest()
+    if bool(s.chain.call("reported", [s.round_id])):
+        return StepResult("report", already=(f"round {s.round_id}'s training is reported",))
+    s.need_phase("report", "Train")
+    w = s.d.winner()
+    if w is None or s.d.proposal(w).proposer != s.address:
+        raise ValueError(f"--account: {s.address} is not the winner's proposer")
+    n = int(s.chain.call("n_stations", [s.round_id]))
+    if len(contributions) != n:
+        raise ValueError(f"--contributions: expected one per station ({n}), got {len(contributions)}")
+    first, *rest = report_chunks(contributions)
+    calls = [("report_training", [s.round_id, digest, uri, accuracy_bps, first], 0,
+              {"round": s.round_id, "model_hash": "0x" + digest.hex(), "uri": uri, "accuracy_bps": accuracy_bps,
+               "contributions": first})]
+    done = s.send("report", calls)
+    if not rest or s.dry_run:  # the later chunks can only be estimated once the first is mined
+        return done
+    more = s.send("report", [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c})
+                             for c in rest])
+    return StepResult("report", done.sent + more.sent)
+
+
+def vote(s: Session, punish: bool) -> StepResult:
+    me = s.me()
+    if me.status & STATUS_VOTED:
+        return StepResult("vote", already=(f"voted in round {s.round_id}",))
+    if me.role != ROLE_OWNER:
+        raise ValueError(f"--account: only a registered owner votes, and {s.address} is not one")
+    s.need_phase("vote", "Vote", before_deadline=True)
+    w = s.d.winner()
+    if w is not None and s.d.proposal(w).proposer == s.address:
+        raise ValueError("--account: the winner does not vote on its own report")
+    return s.send("vote", [("vote", [s.round_id, punish], 0, {"round": s.round_id, "punish": punish})])
+
+
+def withdraw(s: Session, bond: bool = False) -> StepResult:
+    """Pull this participant's payout (settling it first in the same transaction if need
+    be), or with ``bond`` its released bonds."""
+    if bond:
+        calls, already = [], []
+        for ev in s.d.load_events():
+            if ev.name == "Proposed" and int(ev.args["round_id"]) == s.round_id and ev.args["proposer"] == s.address:
+                i = int(ev.args["index"])
+                st = s.d.proposal(i).bond_state
+                if st == BOND_WITHDRAWN:
+                    already.append(f"bond of proposal {i} withdrawn")
+                elif st == BOND_RELEASED:
+                    calls.append(("withdraw_bond", [s.round_id, i], 0, {"round": s.round_id, "index": i}))
+                else:
+                    already.append(f"bond of proposal {i} is {'slashed' if st == 2 else 'held until finalize'}")
+        if not calls and not already:
+            raise ValueError(f"--bond: {s.address} has no proposal in round {s.round_id}")
+        return s.send("withdraw", calls, already)
+    me = s.me()
+    if not me.role:
+        raise ValueError(f"--account: {s.address} is not registered in round {s.round_id}")
+    if me.withdrawn:
+        return StepResult("withdraw", already=(f"withdrawn in round {s.round_id}",))
+    if me.settled:
+        return s.send("withdraw", [("withdraw", [s.round_id], 0, {"round": s.round_id})])
+    s.need_phase("withdraw", *CLOSED_PHASES)
+    s.d.load_events()
+    _, _, claims, salt = s.d.settle_args(s.address)
+    return s.send("withdraw", [("settle_and_withdraw", [s.round_id, claims, salt], 0, {"round": s.round_id})])
+
+
+def advance(s: Session, from_phase: str | None = None) -> StepResult:
+    """End the current phase once its deadline passed (Reveal ends by close, Vote by finalize)."""
+    p = s.phase()
+    order = list(PHASES.values())
+    if from_phase is not None:
+        if from_phase not in order:
+            raise ValueError(f"--from: expected one of {', '.join(order)}, got {from_phase!r}")
+        if order.index(p) > order.index(from_phase):
+            return StepResult("advance", already=(f"round {s.round_id} is past {from_phase}: in {p}",))
+        if p != from_phase:
+            raise ValueError(f"phase: round {s.round_id} is in {p}, before {from_phase}")
+    if p == "Reveal":
+        raise ValueError("phase: the Reveal phase ends by hcfl close")
+    if p == "Vote":
+        raise ValueError("phase: the Vote phase ends by hcfl finalize")
+    if p == "Finalized":
+        return StepResult("advance", already=(f"round {s.round_id} is finalized",))
+    s.need_deadline_over("advance")
+    return s.send("advance", [("advance", [s.round_id], 0, {"round": s.round_id, "from": p})])
+
+
+def close(s: Session) -> StepResult:
+    p = s.phase()
+    if p in CLOSED_PHASES:
+        return StepResult("close", already=(f"round {s.round_id} is closed: in {p}",))
+    s.need_phase("close", "Reveal")
+    s.need_deadline_over("close")
+    return s.send("close", [("close", [s.round_id], 0, {"round": s.round_id})])
+
+
+def finalize(s: Session) -> StepResult:
+    p = s.phase()
+    if p == "Finalized":
+        return StepResult("finalize", already=(f"round {s.round_id} is finalized",))
+    s.need_phase("finalize", "Vote")
+    s.need_deadline_over("finalize")
+    return s.send("finalize", [("finalize", [s.round_id], 0, {"round": s.round_id})])
+
+
+def env_resend_after() -> float:
+    """``$HCFL_RESEND_AFTER`` seconds, else ``RESEND_AFTER_S``."""
+    raw = os.environ.get("HCFL_RESEND_AFTER")
+    try:
+        return float(raw) if raw else RESEND_AFTER_S
+    except ValueError:
+        raise ValueError(f"HCFL_RESEND_AFTER: expected seconds, got {raw!r}") from None
