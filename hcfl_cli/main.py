@@ -551,6 +551,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The contract refused a transaction: its reason, in one line.
         print(f"hcfl {args.command}: the contract refused {e.fn}: {e.reason}", file=sys.stderr)
         return 1
+    except TimeoutError as e:
+        # A transaction the node did not mine in time: it may still be mined; re-running
+        # the command reads the chain first and does not send it twice.
+        print(f"hcfl {args.command}: {e} (run the command again once the node is up)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("hcfl: interrupted", file=sys.stderr)
         return 130
