@@ -205,13 +205,8 @@ def settle_all(d: Deployment, people: Sequence[str], modes: Sequence[str]) -> li
     """Every participant's settlement (each by its mode, see ``SETTLE_MODES``), in the
     order of ``people``. On a JSON-RPC node they are all sent before any is waited for, as
     independent participants send them, so several land in one block."""
-    calls = []
-    for who, mode in zip(people, modes, strict=True):
-        r, _, claims, salt = d.settle_args(who)
-        if mode == "self-and-withdraw":
-            calls.append((who, "settle_and_withdraw", [r, claims, salt]))
-        else:
-            calls.append((d.deployer if mode == "deployer" else who, "settle", [r, who, claims, salt]))
+    calls = [d.settle_call(who, sender=None if mode == "deployer" else who, pay=mode == "self-and-withdraw")
+             for who, mode in zip(people, modes, strict=True)]
     if not isinstance(d.chain, RpcChain):
         return [d.transact(*c).first("Settled") for c in calls]
     pending = [d.submit(*c) for c in calls]

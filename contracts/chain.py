@@ -44,6 +44,8 @@ GAS_MARGIN_DIVISOR = 4
 """And a quarter of the estimate on top, for state that grows between estimate and mining."""
 RECEIPT_TIMEOUT_S = 120.0
 FEE_REFRESH_S = 2.0
+FAST_GAS_LIMIT = 5_000_000
+"""The gas limit of a ``fast`` client's transactions (benchmarks: no estimate per send)."""
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 5, 4
 """A resend at the same nonce pays a quarter more: nodes replace a pending transaction only
 for at least 10 % more on both fee fields (geth's and anvil's rule)."""
@@ -202,6 +204,10 @@ class BoaChain:
 
     def balance(self, address: str) -> int:
         return self.env.get_balance(address)
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.env.evm.patch.chain_id)
 
     def now(self) -> int:
         return self.env.evm.patch.timestamp
@@ -391,14 +397,7 @@ class RpcChain:
             raise ValueError(f"sender: no key for {sender} in this client")
         tx = dict(tx)
         tx.update({"from": sender, "nonce": self.nonces[sender], "chainId": self.chain_id, **self._fees()})
-        if "gas" not in tx:
-            if self.fast:
-                tx["gas"] = 5_000_000
-            else:
-                try:
-                    tx["gas"] = gas_limit(self.w3.eth.estimate_gas(tx), self._block_gas_limit)
-                except Exception as exc:
-                    raise Reverted(fn, _revert_reason(exc)) from None
+        tx.setdefault("gas", FAST_GAS_LIMIT)  # only ``fast`` sends come here without an estimate
         signed = self.keys[sender].sign_transaction(tx)
         h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self.nonces[sender] += 1
@@ -409,8 +408,7 @@ class RpcChain:
         limit with its margin and the fee fields (``Reverted`` if the call would fail)."""
         func = getattr(self.contract.functions, fn)(*args)
         tx = {"from": sender, "to": self.contract.address, "data": func._encode_transaction_data(), "value": value}
-        try:
-            func.call({"from": sender, "value": value})
+        try:  # the estimate runs the call: a revert comes back with its reason
             estimate = int(self.w3.eth.estimate_gas(tx))
         except Exception as exc:
             raise Reverted(fn, _revert_reason(exc)) from None
@@ -432,21 +430,17 @@ class RpcChain:
         return Pending(pending.fn, "0x" + bytes(h).hex(), pending.sender, pending.gas_limit, tx)
 
     def submit(self, sender: str, fn: str, args: list[Any], value: int = 0, gas: int | None = None) -> Pending:
-        """Dry-run (a revert raises ``Reverted`` and nothing is sent), then send.
+        """Estimate (a revert raises ``Reverted`` and nothing is sent), then send.
 
-        ``gas``: a gas limit from ``estimate`` just before, which did the dry run already."""
-        func = getattr(self.contract.functions, fn)(*args)
+        ``gas``: a gas limit from ``estimate`` just before, which ran the call already;
+        ``fast`` clients send with a fixed limit and no estimate."""
+        if gas is None and not self.fast:
+            gas = self.estimate(sender, fn, args, value)["gas"]
+        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
+        tx: dict[str, Any] = {"to": self.contract.address, "data": data, "value": value}
         if gas is not None:
-            data = func._encode_transaction_data()
-            return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value,
-                                                "gas": gas}, fn)
-        if not self.fast:
-            try:
-                func.call({"from": sender, "value": value})
-            except Exception as exc:
-                raise Reverted(fn, _revert_reason(exc)) from None
-        data = func._encode_transaction_data()
-        return self._sign_and_send(sender, {"to": self.contract.address, "data": data, "value": value}, fn)
+            tx["gas"] = gas
+        return self._sign_and_send(sender, tx, fn)
 
     def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S, resend_after: float | None = None) -> Tx:
         """The mined transaction (``Reverted`` if it failed on chain).

@@ -44,17 +44,16 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
-from contracts.constants import (BOND_RELEASED, DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS,
-                                 DEFAULT_PHASE_SECONDS, PHASES, REPORT_CHUNK, ROLES, STATUS_SETTLED,
-                                 STATUS_WITHDRAWN)
+from contracts.constants import (DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS, PHASES,
+                                 REPORT_CHUNK, ROLES)
 from contracts.tickets import Ticket, node_key_hash
 from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 __all__ = [
-    "BOND_RELEASED", "DEFAULT_PHASE_SECONDS", "PHASES", "REPORT_CHUNK", "ROLES", "STATUS_SETTLED",
-    "STATUS_WITHDRAWN", "Deployment", "Round", "commitment", "contributions_hash", "report_chunks",
+    "DEFAULT_PHASE_SECONDS", "PHASES", "REPORT_CHUNK", "ROLES", "ZERO_ADDRESS", "Deployment", "Round", "commitment",
+    "contributions_hash", "report_chunks",
 ]
 
 
@@ -272,7 +271,7 @@ class Deployment:
         return tx.first("Proposed").index
 
     def chain_id(self) -> int:
-        return self.chain.chain_id if isinstance(self.chain, RpcChain) else int(self.chain.env.evm.patch.chain_id)
+        return self.chain.chain_id
 
     def commit(self, who: str, claims: Sequence[int], salt: bytes | None = None, store: Any = None) -> bytes:
         """Seal ``claims`` (one per proposal); the driver keeps claims and salt for later.
@@ -353,15 +352,22 @@ class Deployment:
                 return [r, who, rec.claims, rec.salt]
         return [r, who, [], b"\x00" * 32]
 
+    def settle_call(self, who: str, *, sender: str | None = None, pay: bool = False,
+                    round_id: int | None = None) -> tuple[str, str, list[Any]]:
+        """``(sender, function, arguments)`` that settle ``who``: ``settle`` sent by ``sender``
+        (default the deployer), or with ``pay`` ``who``'s own ``settle_and_withdraw``."""
+        r, who, claims, salt = self.settle_args(who, round_id)
+        if pay:
+            return who, "settle_and_withdraw", [r, claims, salt]
+        return sender or self.deployer, "settle", [r, who, claims, salt]
+
     def settle(self, who: str, sender: str | None = None, round_id: int | None = None) -> Settled:
         """Settle ``who`` (sent by ``sender``, default the deployer); returns its ``Settled``."""
-        return self._tx(sender or self.deployer, "settle", self.settle_args(who, round_id)).first("Settled")
+        return self._tx(*self.settle_call(who, sender=sender, round_id=round_id)).first("Settled")
 
     def settle_and_withdraw(self, who: str, round_id: int | None = None) -> tuple[Settled, int]:
         """``who`` settles itself and is paid in the same transaction: its ``Settled`` and the amount."""
-        _, _, claims, salt = self.settle_args(who, round_id)
-        r = self.round_id if round_id is None else round_id
-        tx = self._tx(who, "settle_and_withdraw", [r, claims, salt])
+        tx = self._tx(*self.settle_call(who, pay=True, round_id=round_id))
         return tx.first("Settled"), tx.first("Withdrawn").amount
 
     def report_training(self, model_hash: bytes, accuracy_bps: int, contributions: Sequence[int],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from contracts.constants import BOND_RELEASED, STATUS_REVEALED, STATUS_SETTLED, STATUS_WITHDRAWN
+from contracts.constants import BOND_RELEASED, STATUS_REVEALED, STATUS_SETTLED, STATUS_VOTED, STATUS_WITHDRAWN
 
 
 @dataclass(frozen=True)
@@ -217,6 +217,10 @@ class ParticipantRecord:
     @property
     def withdrawn(self) -> bool:
         return bool(self.status & STATUS_WITHDRAWN)
+
+    @property
+    def voted(self) -> bool:
+        return bool(self.status & STATUS_VOTED)
 
     @property
     def withdrawable(self) -> int:

@@ -233,16 +233,17 @@ def audit_events(events: Sequence[Event], *, expected_contributions: Mapping[int
 
 def fetch_events(rpc: str, address: str, from_block: int = 0) -> list[Event]:
     """Every log of the contract at ``address`` on the node at ``rpc``, decoded, in order."""
-    return _attach(rpc, address).chain_events(from_block)
+    return attach_chain(rpc, address).chain_events(from_block)
 
 
-def stored_contribution_hashes(rpc: str, address: str, rounds: Iterable[int]) -> dict[int, bytes]:
-    """The contributions hash the contract stored for each of ``rounds`` that has a report."""
-    chain = _attach(rpc, address)
+def stored_contribution_hashes(chain: Any, rounds: Iterable[int]) -> dict[int, bytes]:
+    """The contributions hash the contract (``chain``, attached) stored for each of ``rounds``."""
     return {r: bytes(chain.call("contributions_hash", [r])) for r in rounds}
 
 
-def _attach(rpc: str, address: str) -> Any:
+def attach_chain(rpc: str, address: str) -> Any:
+    """A chain client on the node at ``rpc`` attached to the contract at ``address``;
+    bad input is a ``ValueError`` naming ``--rpc`` or ``--address``."""
     from eth_utils import is_address
 
     from contracts.chain import connect

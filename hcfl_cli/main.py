@@ -108,11 +108,12 @@ def _cmd_round(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from hcfl_cli.audit import audit_events, fetch_events, rebuild, stored_contribution_hashes
+    from hcfl_cli.audit import attach_chain, audit_events, rebuild, stored_contribution_hashes
 
-    events = fetch_events(args.rpc, args.address)
+    chain = attach_chain(args.rpc, args.address)
+    events = chain.chain_events()
     reported = [r.round_id for r in rebuild(events) if r.report is not None]
-    audits = audit_events(events, contribution_hashes=stored_contribution_hashes(args.rpc, args.address, reported),
+    audits = audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported),
                           address=args.address)
     if not audits:
         raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")

@@ -27,8 +27,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from contracts.constants import (BOND_RELEASED, BOND_WITHDRAWN, PHASES, ROLE_NAMES, ROLE_OWNER, ROLES,
-                                 STATUS_VOTED)
+from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, PHASES, ROLE_NAMES, ROLE_OWNER, ROLES
 
 DEPLOYMENT_FORMAT = 1
 RESEND_AFTER_S = 30.0
@@ -436,8 +435,7 @@ def status(s: Session) -> StatusResult:
             props.append(ProposalView(i, ev.args["proposer"], int(ev.args["budget"]), rec.bond, rec.bond_state,
                                       ev.args["uri"], welfare[i] if welfare else None))
     me = s.me()
-    flags = tuple(name for bit, name in ((1, "revealed"), (2, "settled"), (4, "withdrawn"), (8, "voted"))
-                  if me.status & bit)
+    flags = tuple(name for name in ("revealed", "settled", "withdrawn", "voted") if getattr(me, name))
     if me.role and me.commitment != ZERO32:
         flags = ("committed", *flags)
     winner = s.d.winner() if closed else None
@@ -465,7 +463,7 @@ def next_action(s: Session, phase: str, me: Any, props: Sequence[ProposalView], 
         return "hcfl settle (or hcfl withdraw, which settles first)"
     if phase == "Train" and winner is not None and props[winner].proposer == s.address:
         return "hcfl report --model FILE --uri URI --accuracy-bps N --contributions ..."
-    if phase == "Vote" and me.role == ROLE_OWNER and not me.status & STATUS_VOTED and (
+    if phase == "Vote" and me.role == ROLE_OWNER and not me.voted and (
             winner is None or props[winner].proposer != s.address):
         return "hcfl vote --punish yes|no"
     if not me.withdrawn:
@@ -667,7 +665,7 @@ def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contribution
 
 def vote(s: Session, punish: bool) -> StepResult:
     me = s.me()
-    if me.status & STATUS_VOTED:
+    if me.voted:
         return StepResult("vote", already=(f"voted in round {s.round_id}",))
     if me.role != ROLE_OWNER:
         raise ValueError(f"--account: only a registered owner votes, and {s.address} is not one")
@@ -692,7 +690,7 @@ def withdraw(s: Session, bond: bool = False) -> StepResult:
                 elif st == BOND_RELEASED:
                     calls.append(("withdraw_bond", [s.round_id, i], 0, {"round": s.round_id, "index": i}))
                 else:
-                    already.append(f"bond of proposal {i} is {'slashed' if st == 2 else 'held until finalize'}")
+                    already.append(f"bond of proposal {i} is {'slashed' if st == BOND_SLASHED else 'held until finalize'}")
         if not calls and not already:
             raise ValueError(f"--bond: {s.address} has no proposal in round {s.round_id}")
         return s.send("withdraw", calls, already)
@@ -705,8 +703,8 @@ def withdraw(s: Session, bond: bool = False) -> StepResult:
         return s.send("withdraw", [("withdraw", [s.round_id], 0, {"round": s.round_id})])
     s.need_phase("withdraw", *CLOSED_PHASES)
     s.d.load_events()
-    _, _, claims, salt = s.d.settle_args(s.address)
-    return s.send("withdraw", [("settle_and_withdraw", [s.round_id, claims, salt], 0, {"round": s.round_id})])
+    _, fn, args = s.d.settle_call(s.address, pay=True)
+    return s.send("withdraw", [(fn, args, 0, {"round": s.round_id})])
 
 
 def advance(s: Session, from_phase: str | None = None) -> StepResult:
