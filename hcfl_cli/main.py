@@ -217,11 +217,16 @@ def _key_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                       password_file=args.password_file)
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace, catch_up: bool | None = None):  # type: ignore[no-untyped-def]
+    """The participant's session; what an earlier run left in flight is waited for first
+    (unless ``catch_up`` is False) and said, one line each."""
     from hcfl_cli.participant import Session, env_resend_after
 
-    return Session(args.rpc, args.deployment, _key_options(args), dry_run=args.dry_run,
-                   resend_after=env_resend_after())
+    s = Session(args.rpc, args.deployment, _key_options(args), dry_run=args.dry_run,
+                resend_after=env_resend_after(), catch_up=catch_up)
+    for note in s.recovered:
+        _say(note)
+    return s
 
 
 def _say(text: str) -> None:
@@ -284,7 +289,7 @@ def _cmd_admit(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from hcfl_cli.participant import status
 
-    r = status(_session(args))
+    r = status(_session(args, catch_up=False))  # a look, not a step: it waits for nothing
     left = max(0, r.deadline - r.now)
     _say(f"round {r.round_id}: {r.phase}"
          + ("" if r.phase == "Finalized" else f", deadline {r.deadline} ({left} s from now)"))

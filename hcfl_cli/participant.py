@@ -10,6 +10,12 @@ twice is safe (the answer is "already done"). With ``dry_run`` a step reports th
 would send (function, public arguments, value, gas estimate and fees) and sends nothing;
 the claims and salt of a commit are never shown.
 
+A command killed after it broadcast a transaction and before it saw it mined loses
+nothing: every signed transaction is written to the participant's outbox
+(``contracts.outbox``) before it is broadcast, and a ``Session`` first waits for what an
+earlier run left in flight (resending it at the same nonce with a higher fee when it is not
+mined in time), so the step then reads a chain that includes it and sends nothing twice.
+
 Bad input is a ``ValueError`` naming the option or the field; a refusal by the contract is
 ``contracts.chain.Reverted`` with its reason, raised by the dry run before anything is sent.
 """
@@ -131,10 +137,13 @@ class Session:
     """One participant attached to one deployment, checked before anything is sent."""
 
     def __init__(self, rpc: str, deployment: Path, keys: KeyOptions, *, dry_run: bool = False,
-                 resend_after: float = RESEND_AFTER_S) -> None:
+                 resend_after: float = RESEND_AFTER_S, catch_up: bool | None = None) -> None:
+        """``catch_up``: first wait for this key's transactions still in flight (``catch_up``);
+        by default unless ``dry_run``, which sends nothing and so replaces nothing either."""
         from contracts.chain import connect
         from contracts.driver import Deployment
         from contracts.keys import check_signer
+        from contracts.outbox import Outbox
 
         self.file = DeploymentFile.read(deployment)
         self.key = keys.load()  # a wrong password fails here, before the network is touched
@@ -145,6 +154,56 @@ class Session:
         self.d = Deployment.attach(self.file.address, chain=self.chain, sender=self.address)
         self.dry_run = dry_run
         self.resend_after = resend_after
+        self.outbox = Outbox(self.chain.chain_id, self.address)
+        self.chain.on_sign = self.outbox.record  # on disk before the node has it
+        # what catch_up found in flight when the session opened, one note each
+        self.recovered: tuple[str, ...] = ()
+        if catch_up if catch_up is not None else not dry_run:
+            self.recovered = self.catch_up()
+
+    def catch_up(self, timeout: float | None = None) -> tuple[str, ...]:
+        """Wait until every transaction this key has in flight is mined; one note for each.
+
+        Those in the outbox (sent by an earlier run of a command that died before it saw
+        them mined) are waited for and resent at the same nonce with a higher fee after
+        each ``resend_after``; one the node does not hold (the run died before the
+        broadcast) is dropped, since the step decides again from the chain. Pending nonces
+        not in the outbox (sent by another program with this key) are waited for only.
+        ``TimeoutError`` after ``timeout`` seconds (default ``RECEIPT_TIMEOUT_S``).
+        """
+        from contracts.chain import RECEIPT_TIMEOUT_S, Reverted
+
+        timeout = RECEIPT_TIMEOUT_S if timeout is None else timeout
+        count = self.chain.w3.eth.get_transaction_count
+        latest, pool = count(self.address, "latest"), count(self.address, "pending")
+        notes, known = [], set()
+        for f in self.outbox.in_flight():
+            known.add(f.nonce)
+            if f.nonce < latest:  # mined while no one watched
+                self.outbox.forget(f.nonce)
+                continue
+            if f.nonce >= pool:
+                self.outbox.forget(f.nonce)
+                notes.append(f"{f.fn} (nonce {f.nonce}) of an earlier run never reached the node: dropped")
+                continue
+            *older, last = f.versions
+            what = f"{f.fn} sent by an earlier run (nonce {f.nonce}) was still pending"
+            try:
+                tx = self.chain.wait(last, timeout=timeout, resend_after=self.resend_after, earlier=older)
+                notes.append(f"{what}: now mined, transaction {tx.hash}")
+            except Reverted as e:
+                notes.append(f"{what}: mined, and reverted ({e.reason})")
+            self.outbox.forget(f.nonce)
+        unknown = [n for n in range(latest, pool) if n not in known]
+        if unknown:
+            end = time.monotonic() + timeout
+            while count(self.address, "latest") <= unknown[-1]:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"nonce {unknown[0]} of {self.address} is pending, sent by another program "
+                                       f"(not in {self.outbox.folder}), and not mined within {timeout:.0f} s")
+                time.sleep(0.5)
+            notes.append(f"waited for {len(unknown)} pending transaction(s) of this key sent by another program")
+        return tuple(notes)
 
     # views
     @property
@@ -190,6 +249,12 @@ class Session:
         """Dry-run every call (a revert raises before anything is sent), then send them all
         and wait for each, resending when one is not mined in time; with ``dry_run``, only
         report them."""
+        from contracts.chain import Reverted
+
+        if calls and not self.dry_run and self.outbox.in_flight():
+            # A wait of this session timed out: that transaction first. The step decided from
+            # a chain without it; if it did this step's work, the estimate below reverts.
+            notes = (*self.catch_up(), *notes)
         planned = []
         for fn, args, value, shown in calls:
             est = self.chain.estimate(self.address, fn, args, value)
@@ -201,7 +266,13 @@ class Session:
                     for (fn, args, value, _), p in zip(calls, planned)]
         sent = []
         for p in pendings:
-            tx = self.chain.wait(p, resend_after=self.resend_after)
+            try:
+                tx = self.chain.wait(p, resend_after=self.resend_after)
+            except Reverted:  # mined and failed: its nonce is used all the same
+                self.outbox.forget(int(p.tx["nonce"]))
+                raise
+            # (a TimeoutError leaves it in the outbox: the next run waits for it)
+            self.outbox.forget(int(p.tx["nonce"]))
             sent.append(Sent(tx.fn, tx.hash, tx.gas, _event_note(tx)))
         return StepResult(command, tuple(sent), tuple(already), notes=tuple(notes))
 

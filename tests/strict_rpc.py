@@ -4,6 +4,10 @@ It refuses ``anvil_*``, ``evm_*``, ``debug_*`` and ``eth_sendTransaction`` (no u
 accounts, no time control, no cheats) and answers ``eth_accounts`` with ``[]``; everything
 else goes to the node behind it. Tests run the chain side through it, so that nothing
 works only because the node is a development node.
+
+``on_call``: a test's hook, called with each forwarded call and the node's answer before
+the answer goes back to the client. A test that kills the client there (SIGKILL) has a
+process that died right after the node accepted its transaction, before it learnt so.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,7 +30,8 @@ def refused(method: str) -> bool:
 
 
 @contextlib.contextmanager
-def strict_proxy(upstream: str) -> Iterator[str]:
+def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+                 ) -> Iterator[str]:
     """Serve the proxy on a free loopback port for the ``with`` block; yields its URL."""
     lock = threading.Lock()
     node = JsonRpc(upstream)
@@ -39,18 +44,24 @@ def strict_proxy(upstream: str) -> Iterator[str]:
         if method == "eth_accounts":
             return {**base, "result": []}
         with lock:
-            return node.post(call)
+            out = node.post(call)
+        if on_call is not None:
+            on_call(call, out)
+        return out
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             out = [answer(c) for c in body] if isinstance(body, list) else answer(body)
             data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client was killed (on_call)
+                pass
 
         def log_message(self, *args: Any) -> None:
             pass
