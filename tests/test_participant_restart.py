@@ -48,6 +48,7 @@ class Watch:
 
     methods: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)  # hashes of the accepted raw transactions
+    sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # each one's fields, by hash
     victim: subprocess.Popen[str] | None = None
     killed: threading.Event = field(default_factory=threading.Event)
 
@@ -55,7 +56,11 @@ class Watch:
         method = call.get("method", "")
         self.methods.append(method)
         if method == "eth_sendRawTransaction" and "result" in answer:
+            from eth_account.typed_transactions import TypedTransaction
+            from hexbytes import HexBytes
+
             self.raw.append(answer["result"])
+            self.sent[answer["result"]] = TypedTransaction.from_bytes(HexBytes(call["params"][0])).as_dict()
             if self.victim is not None:
                 os.kill(self.victim.pid, signal.SIGKILL)
                 self.victim.wait()
@@ -233,3 +238,79 @@ def test_a_participant_killed_after_broadcasting_its_commit_and_its_reveal_resta
                      station_costs=[[STATION_COST]])
         assert ref.winner == 0
         assert paid == {o.address: DEPOSIT - ref.owner_pays[0], s.address: DEPOSIT + ref.station_receives[0]}
+
+
+def test_a_participant_whose_secret_file_is_deleted_recovers_its_salt_from_its_key_and_reveals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with commit_phase(tmp_path) as w:
+        o, s = w.owner, w.station
+        run(o, "commit", *w.common, "--claims", str(OWNER_VALUE))
+        run(s, "commit", *w.common, "--claims", str(STATION_COST))
+        lost = list((s.home / "secrets").iterdir())
+        assert lost
+        for f in lost:
+            f.unlink()  # the station's disk is gone; its key is not
+        w.next_phase()
+        capsys.readouterr()
+
+        def refused(*argv: str) -> str:
+            os.environ["HCFL_HOME"] = str(s.home)
+            try:
+                code = main([*argv, *s.key_args])
+            finally:
+                del os.environ["HCFL_HOME"]
+            err = capsys.readouterr().err.strip()
+            assert code == 2 and len(err.splitlines()) == 1, err
+            return err
+
+        nonce = w.nonce(s)
+        assert "give --claims" in refused("reveal", *w.common)
+        assert "do not open the commitment" in refused("reveal", *w.common, "--claims", str(STATION_COST + 1))
+        assert w.nonce(s) == nonce  # nothing sent
+        run(s, "reveal", *w.common, "--claims", str(STATION_COST))
+        run(o, "reveal", *w.common)
+        d, me = w.me(s)
+        assert me.revealed and [p.name for p in (s.home / "secrets").iterdir()] == [lost[0].name]
+        d.load_events()
+        assert [ev.args["claims"] for ev in d.events("Revealed") if ev.args["participant"] == s.address] == [
+            [STATION_COST]]
+
+
+def _tx(w: World, h: str) -> tuple[int, int, bool]:
+    """Nonce, fee cap and whether it was mined, of the sent transaction ``h`` (a replaced one
+    is gone from the node: its fields are the proxy's record of what was sent)."""
+    tx = w.watch.sent[h]
+    return int(tx["nonce"]), int(tx["maxFeePerGas"]), w.rpc("eth_getTransactionReceipt", h) is not None
+
+
+def test_a_stuck_transaction_is_replaced_at_the_same_nonce_by_the_command_and_by_its_restart(
+        tmp_path: Path) -> None:
+    fast = {"HCFL_RESEND_AFTER": "1"}
+    with commit_phase(tmp_path) as w:
+        o, s = w.owner, w.station
+        nonce, mark = w.nonce(o), len(w.watch.raw)
+        w.mining(False)  # the commit is not mined: the command resends it
+        proc = start(o, "commit", *w.common, "--claims", str(OWNER_VALUE), env=fast)
+        w.watch.wait_for(0, "eth_sendRawTransaction", count=mark + 2)
+        w.rpc("evm_mine")
+        finish(proc)
+        w.mining(True)
+        first, *later = w.watch.raw[mark:]
+        first_nonce, first_fee, first_mined = _tx(w, first)
+        mined = [h for h in later if _tx(w, h)[2]]
+        assert first_nonce == nonce and not first_mined and len(mined) == 1
+        mined_nonce, mined_fee, _ = _tx(w, mined[0])
+        assert mined_nonce == nonce and mined_fee > first_fee
+        assert w.nonce(o) == nonce + 1 and w.me(o)[1].commitment != b"\x00" * 32
+        run(s, "commit", *w.common, "--claims", str(STATION_COST))
+
+        w.next_phase()
+        killed = kill_after_broadcast(w, o, "reveal", *w.common)
+        nonce = w.nonce(o)
+        out = restart_then_mine(w, o, "reveal", *w.common, env=fast, raw_first=1)
+        replacement = w.watch.raw[-1]
+        assert "was still pending: now mined" in out and "already done: revealed" in out, out
+        (killed_nonce, killed_fee, killed_mined), (new_nonce, new_fee, new_mined) = _tx(w, killed), _tx(w, replacement)
+        assert killed_nonce == new_nonce == nonce and new_fee > killed_fee and new_mined and not killed_mined
+        assert w.nonce(o) == nonce + 1
+        assert not list((o.home / "outbox").iterdir())  # nothing left in flight
