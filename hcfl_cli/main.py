@@ -247,7 +247,11 @@ def _print_step(r) -> int:  # type: ignore[no-untyped-def]
         _say("dry run, nothing sent:")
         for p in r.planned:
             args = ", ".join(f"{k}={v}" for k, v in p.args.items())
-            _say(f"  would send {p.fn}({args}) value {p.value} wei: gas estimate {p.gas_estimate}, "
+            if p.gas_limit is None:
+                _say(f"  would send {p.fn}({args}) value {p.value} wei: {p.note}")
+                continue
+            how = f" ({p.note})" if p.note else ""
+            _say(f"  would send {p.fn}({args}) value {p.value} wei: gas estimate {p.gas_estimate}{how}, "
                  f"limit {p.gas_limit}, fee up to {_gwei(p.max_fee_per_gas)}/gas, at most {p.max_cost} wei in fees")
     for t in r.sent:
         _say(f"{t.fn}: mined, gas {t.gas}, transaction {t.hash}" + (f": {t.note}" if t.note else ""))

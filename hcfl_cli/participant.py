@@ -54,6 +54,7 @@ class Planned:
     gas_estimate: int | None = None
     gas_limit: int | None = None
     max_fee_per_gas: int | None = None
+    note: str = ""  # how the gas was found, where it is not the node's estimate
 
     @property
     def max_cost(self) -> int | None:
@@ -245,16 +246,27 @@ class Session:
 
     # transactions
     def send(self, command: str, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]],
-             already: Sequence[str] = (), notes: Sequence[str] = ()) -> StepResult:
+             already: Sequence[str] = (), notes: Sequence[str] = (), in_order: bool = False) -> StepResult:
         """Dry-run every call (a revert raises before anything is sent), then send them all
         and wait for each, resending when one is not mined in time; with ``dry_run``, only
-        report them."""
+        report them.
+
+        ``in_order``: each call can run only once the one before is mined (a report's
+        chunks): each is estimated, sent and waited for in turn; a dry run estimates the
+        first and simulates the others after it (``eth_simulateV1``) where the node can.
+        """
         from contracts.chain import Reverted
 
         if calls and not self.dry_run and self.outbox.in_flight():
             # A wait of this session timed out: that transaction first. The step decided from
             # a chain without it; if it did this step's work, the estimate below reverts.
             notes = (*self.catch_up(), *notes)
+        if in_order and len(calls) > 1:
+            if self.dry_run:
+                return StepResult(command, already=tuple(already), planned=self.plan_in_order(calls),
+                                  notes=tuple(notes))
+            steps = [self.send(command, [c]) for c in calls]
+            return StepResult(command, tuple(t for r in steps for t in r.sent), tuple(already), notes=tuple(notes))
         planned = []
         for fn, args, value, shown in calls:
             est = self.chain.estimate(self.address, fn, args, value)
@@ -275,6 +287,40 @@ class Session:
             self.outbox.forget(int(p.tx["nonce"]))
             sent.append(Sent(tx.fn, tx.hash, tx.gas, _event_note(tx)))
         return StepResult(command, tuple(sent), tuple(already), notes=tuple(notes))
+
+
+    def plan_in_order(self, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]]) -> tuple[Planned, ...]:
+        """The dry run of calls that each need the one before mined: the first estimated by
+        the node, the others' gas from a simulation of all of them in one block
+        (``eth_simulateV1``), or unknown where the node cannot simulate."""
+        from contracts.chain import ERROR_SELECTOR, Reverted, gas_limit
+        from contracts.nodes import RpcError
+
+        fn, args, value, shown = calls[0]
+        est = self.chain.estimate(self.address, fn, args, value)
+        fee = est.get("maxFeePerGas", est.get("gasPrice"))
+        planned = [Planned(fn, shown, value, est["estimate"], est["gas"], fee)]
+        txs = [{"from": self.address, "to": self.file.address, "value": hex(v),
+                "data": getattr(self.chain.contract.functions, f)(*a)._encode_transaction_data()}
+               for f, a, v, _ in calls]
+        try:
+            blocks = self.chain.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": txs}]}, "latest"])
+            results = blocks[0]["calls"]
+        except (RpcError, KeyError, IndexError, TypeError):
+            return (*planned, *(Planned(f, sh, v, note="its gas is known once the one before is mined")
+                                for f, _, v, sh in calls[1:]))
+        for (f, _, v, sh), r in zip(calls[1:], results[1:]):
+            if int(r["status"], 16) != 1:
+                raw = bytes.fromhex(r.get("returnData", "0x")[2:])
+                if raw[:4] == ERROR_SELECTOR:
+                    from eth_abi import decode
+
+                    raise Reverted(f, str(decode(["string"], raw[4:])[0]))
+                raise Reverted(f, r.get("error", {}).get("message", "reverted in the simulation"))
+            used = int(r["gasUsed"], 16)
+            planned.append(Planned(f, sh, v, used, gas_limit(used, self.chain._block_gas_limit), fee,
+                                   note="simulated after the ones before"))
+        return tuple(planned)
 
 
 def _event_note(tx: Any) -> str:
@@ -710,7 +756,7 @@ def settle(s: Session, who: str | None = None, everyone: bool = False) -> StepRe
 def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contributions: list[int]) -> StepResult:
     """The winner's training report: the model file's sha256, its URI, the accuracy (basis
     points) and one measured contribution per station."""
-    from contracts.driver import report_chunks
+    from contracts.driver import contributions_hash, report_chunks
 
     digest = hashlib.sha256(_read_bytes(model, "--model")).digest()
     if bool(s.chain.call("reported", [s.round_id])):
@@ -722,16 +768,23 @@ def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contribution
     n = int(s.chain.call("n_stations", [s.round_id]))
     if len(contributions) != n:
         raise ValueError(f"--contributions: expected one per station ({n}), got {len(contributions)}")
+    progress = int(s.chain.call("report_progress", [s.round_id]))
+    if progress:  # report_training and some chunks are mined: an earlier run stopped midway
+        done = progress - 1
+        if bytes(s.chain.call("model_hash", [s.round_id])) != digest:
+            raise ValueError(f"--model: round {s.round_id}'s report on chain is of another model file")
+        if contributions_hash(contributions[:done]) != bytes(s.chain.call("contributions_hash", [s.round_id])):
+            raise ValueError(f"--contributions: the first {done} differ from those reported on chain")
+        calls = [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c})
+                 for c in report_chunks(contributions[done:])]
+        return s.send("report", calls, already=(f"report_training and {done} contributions are on chain",),
+                      in_order=True)
     first, *rest = report_chunks(contributions)
     calls = [("report_training", [s.round_id, digest, uri, accuracy_bps, first], 0,
               {"round": s.round_id, "model_hash": "0x" + digest.hex(), "uri": uri, "accuracy_bps": accuracy_bps,
                "contributions": first})]
-    done = s.send("report", calls)
-    if not rest or s.dry_run:  # the later chunks can only be estimated once the first is mined
-        return done
-    more = s.send("report", [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c})
-                             for c in rest])
-    return StepResult("report", done.sent + more.sent)
+    calls += [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c}) for c in rest]
+    return s.send("report", calls, in_order=True)  # a chunk is taken only after the one before
 
 
 def vote(s: Session, punish: bool) -> StepResult:

@@ -7,7 +7,9 @@ playing the network, controls mining and time on the node behind it."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import os
 import signal
 import subprocess
@@ -314,3 +316,51 @@ def test_a_stuck_transaction_is_replaced_at_the_same_nonce_by_the_command_and_by
         assert killed_nonce == new_nonce == nonce and new_fee > killed_fee and new_mined and not killed_mined
         assert w.nonce(o) == nonce + 1
         assert not list((o.home / "outbox").iterdir())  # nothing left in flight
+
+
+def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_midway_is_finished(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from eth_utils import keccak
+
+    from contracts.auction import RoundPlan, run_auction
+    from contracts.constants import REPORT_CHUNK
+    from contracts.driver import report_chunks
+    from tests.strict_rpc import strict_proxy
+
+    n = REPORT_CHUNK + 3  # a report of two chunks
+    plan = RoundPlan.from_profile(budgets=[100], owner_weights=[1], station_weights=[1] * n,
+                                  owner_values=[[10**6]], station_costs=[[1]] * n)
+    with start_node("anvil") as node, strict_proxy(node.url) as url:
+        d = plan.deploy(node.url, phase_seconds=(PHASE,) * 6)
+        auction = run_auction(d, plan)
+        winner = auction.owners[0]
+        dep = tmp_path / "deployment.json"
+        code = keccak(bytes(d.chain.w3.eth.get_code(d.address)))
+        dep.write_text(json.dumps({"chain_id": d.chain_id(), "address": d.address, "block": 0, "transaction": "",
+                                   "code_hash": "0x" + code.hex()}))
+        (tmp_path / "model.bin").write_bytes(b"a trained model")
+        contributions = list(range(1, n + 1))
+        argv = ["report", "--rpc", url, "--deployment", str(dep), "--model", str(tmp_path / "model.bin"),
+                "--accuracy-bps", "9000", "--contributions", ",".join(map(str, contributions)),
+                "--private-key", "0x" + bytes(d.chain.keys[winner].key).hex()]
+        os.environ["HCFL_HOME"] = str(tmp_path / "home")
+        try:
+            nonce = d.chain.w3.eth.get_transaction_count(winner)
+            assert main([*argv, "--dry-run"]) == 0
+            plans = [line for line in capsys.readouterr().out.splitlines() if "would send" in line]
+            assert [line.split("(")[0].split()[-1] for line in plans] == ["report_training", "report_contributions"]
+            assert all("wei in fees" in line for line in plans) and "simulated" in plans[1]
+            assert d.chain.w3.eth.get_transaction_count(winner) == nonce  # nothing sent
+
+            first, rest = report_chunks(contributions)  # an earlier run sent the first chunk, then died
+            d.chain.transact(winner, "report_training", [d.round_id, hashlib.sha256(b"a trained model").digest(), "",
+                                                         9000, first])
+            assert main(argv) == 0
+            out = capsys.readouterr().out
+            assert f"already done: report_training and {REPORT_CHUNK} contributions" in out
+            assert "report_contributions: mined" in out and "report_training: mined" not in out
+            simulated = int(re.search(r"gas estimate (\d+)", plans[1]).group(1))
+            assert int(re.search(r"report_contributions: mined, gas (\d+)", out).group(1)) == simulated
+            assert d.phase() == "Vote" and bool(d.chain.call("reported", [d.round_id]))
+        finally:
+            del os.environ["HCFL_HOME"]
