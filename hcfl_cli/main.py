@@ -285,7 +285,7 @@ def _cmd_admit(args: argparse.Namespace) -> int:
 
     r = admit(args.deployment, _key_options(args), args.out, participant=args.address, role=args.role,
               weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
-              valid_for=args.valid_for, round_id=args.round)
+              valid_for=args.valid_for, round_id=args.round, rpc=args.rpc)
     _say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
     return 0
 
@@ -404,7 +404,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
 
     adm = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
                          description="Sign an EIP-712 admission ticket with the organizer's key and write it as "
-                         "a JSON file for the participant to register with. Needs no node.")
+                         "a JSON file for the participant to register with. Needs no node; with --rpc, the expiry "
+                         "is counted from the chain's latest block time, the clock the contract checks.")
     adm.add_argument("--deployment", required=True, type=Path, help="the deployment file")
     adm.add_argument("--address", required=True, help="the participant's address")
     adm.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
@@ -412,6 +413,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
     adm.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
     adm.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file")
     adm.add_argument("--valid-for", type=int, default=30 * 86_400, help="seconds from now (default 30 days)")
+    adm.add_argument("--rpc", help="count --valid-for from this node's latest block time (default: this "
+                     "machine's clock, offline)")
     adm.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
     adm.add_argument("--out", type=Path, required=True, help="the ticket file to write")
     _add_key_options(adm)

@@ -475,10 +475,17 @@ class AdmitResult:
 
 
 def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, role: str, weight: int,
-          max_proposals: int | None, node_public_key_file: Path | None, valid_for: int, round_id: int = 0
-          ) -> AdmitResult:
-    """The organizer signs an admission ticket (EIP-712, offline: no node is needed) and
-    writes it to ``out`` for the participant."""
+          max_proposals: int | None, node_public_key_file: Path | None, valid_for: int, round_id: int = 0,
+          rpc: str | None = None) -> AdmitResult:
+    """The organizer signs an admission ticket (EIP-712) and writes it to ``out`` for the
+    participant.
+
+    The ticket is valid ``valid_for`` seconds from now: with ``rpc``, from the latest block's
+    timestamp (the clock the contract checks the expiry against), after the node is checked
+    against the deployment file; without it, from this machine's clock, so that an
+    organizer's key can sign offline (on a public chain the two clocks agree within a
+    block; on a development chain whose time was moved they do not).
+    """
     from contracts.tickets import Ticket, node_key_hash
 
     f = DeploymentFile.read(deployment)
@@ -501,7 +508,15 @@ def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, ro
         raise ValueError(f"--account: {key.address} is not the deployment's organizer {organizer}")
     allowance = max_proposals if max_proposals is not None else (
         int(f.parameters.get("max_proposals", 0)) if role == "owner" else 0)
-    expiry = int(time.time()) + valid_for
+    if rpc is not None:
+        from contracts.chain import connect
+
+        chain = connect(rpc)
+        check_deployment(chain, f)
+        now = int(chain.now())
+    else:
+        now = int(time.time())
+    expiry = now + valid_for
     t = Ticket(f.chain_id, f.address, who, role, weight, allowance, node_key_hash(pub), expiry, round_id)
     t = t.signed_by(key.key)
     out.parent.mkdir(parents=True, exist_ok=True)
