@@ -30,16 +30,17 @@ def refused(method: str) -> bool:
 
 
 @contextlib.contextmanager
-def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
-                 ) -> Iterator[str]:
-    """Serve the proxy on a free loopback port for the ``with`` block; yields its URL."""
+def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+                 refuse: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Serve the proxy on a free loopback port for the ``with`` block; yields its URL.
+    ``refuse``: further methods it answers as unknown (a node older or plainer than anvil)."""
     lock = threading.Lock()
     node = JsonRpc(upstream)
 
     def answer(call: dict[str, Any]) -> dict[str, Any]:
         method = call.get("method", "")
         base = {"jsonrpc": "2.0", "id": call.get("id")}
-        if refused(method):
+        if refused(method) or method in refuse:
             return {**base, "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
         if method == "eth_accounts":
             return {**base, "result": []}

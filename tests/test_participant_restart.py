@@ -242,6 +242,34 @@ def test_a_participant_killed_after_broadcasting_its_commit_and_its_reveal_resta
         assert paid == {o.address: DEPOSIT - ref.owner_pays[0], s.address: DEPOSIT + ref.station_receives[0]}
 
 
+def test_a_restarted_command_with_no_record_of_its_pending_transaction_waits_for_it_and_sends_nothing(
+        tmp_path: Path) -> None:
+    from contracts.keys import load_key
+    from contracts.secret_store import SecretStore, verify
+
+    with commit_phase(tmp_path) as w:
+        s = w.station
+        commit = ["commit", *w.common, "--claims", str(STATION_COST)]
+        kill_after_broadcast(w, s, *commit)
+        for folder in ("outbox", "secrets"):  # its disk is lost, its key is not
+            for f in (s.home / folder).iterdir():
+                f.unlink()
+        nonce = w.nonce(s)
+        mark = len(w.watch.methods)
+        proc = start(s, *commit)
+        # the nonce read for signing, the latest and pending ones, then the wait's first poll
+        w.watch.wait_for(mark, "eth_getTransactionCount", count=4)
+        w.rpc("evm_mine")
+        out = finish(proc)
+        w.mining(True)
+        assert "sent by another program" in out and "already done: committed with these claims" in out, out
+        d, me = w.me(s)
+        store = SecretStore(load_key(keystore=s.home / "keystores" / s.name, password_file=s.home / "password"),
+                            s.home / "secrets")
+        kept = store.load(d.chain_id(), d.address, d.round_id)  # stored again, from the key and the claims
+        assert w.nonce(s) == nonce + 1 and kept is not None and verify(kept, me.commitment)
+
+
 def test_a_participant_whose_secret_file_is_deleted_recovers_its_salt_from_its_key_and_reveals(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with commit_phase(tmp_path) as w:
@@ -351,6 +379,10 @@ def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_m
             assert [line.split("(")[0].split()[-1] for line in plans] == ["report_training", "report_contributions"]
             assert all("wei in fees" in line for line in plans) and "simulated" in plans[1]
             assert d.chain.w3.eth.get_transaction_count(winner) == nonce  # nothing sent
+            with strict_proxy(node.url, refuse=frozenset({"eth_simulateV1"})) as plain:
+                assert main([*argv, "--dry-run", "--rpc", plain]) == 0
+            unsimulated = [line for line in capsys.readouterr().out.splitlines() if "would send" in line]
+            assert "report_contributions" in unsimulated[1] and "once the one before is mined" in unsimulated[1]
 
             first, rest = report_chunks(contributions)  # an earlier run sent the first chunk, then died
             d.chain.transact(winner, "report_training", [d.round_id, hashlib.sha256(b"a trained model").digest(), "",
