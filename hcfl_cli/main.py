@@ -383,7 +383,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
                  "deployment file before anything is sent. A transaction is sent with EIP-1559 fees (legacy "
                  "where the chain has none), a gas limit over the node's estimate, the pending nonce, and is "
                  "resent at the same nonce with higher fees when not mined within $HCFL_RESEND_AFTER seconds "
-                 "(default 30).")
+                 "(default 30). It is kept in $HCFL_HOME/outbox until mined: a command killed before it saw "
+                 "its transaction mined, run again, waits for that one first and sends nothing twice.")
 
     dep = sub.add_parser("deploy", help="deploy the contract and write the deployment file (the organizer)",
                          description="Deploy HCFL from your key and write the deployment file (chain id, "
