@@ -304,7 +304,7 @@ class RpcChain:
 
     ``on_sign``: None, or a function called with each signed transaction's ``Pending``
     (hash, nonce and fees known) just before it is broadcast: a participant's outbox
-    (``hcfl_cli.participant``) writes it to disk there, so that a process killed between
+    (``contracts.outbox``) writes it to disk there, so that a process killed between
     the broadcast and the receipt is restarted knowing what it has in flight.
     """
 

@@ -288,7 +288,6 @@ class Session:
             sent.append(Sent(tx.fn, tx.hash, tx.gas, _event_note(tx)))
         return StepResult(command, tuple(sent), tuple(already), notes=tuple(notes))
 
-
     def plan_in_order(self, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]]) -> tuple[Planned, ...]:
         """The dry run of calls that each need the one before mined: the first estimated by
         the node, the others' gas from a simulation of all of them in one block
