@@ -12,6 +12,9 @@ the gas benchmark, the tests) goes through this surface:
   on a node also ``submit`` (send, do not wait) and ``wait`` (the receipt), so several
   participants' transactions can be in flight at once
 - ``call(fn, args)`` for views; ``chain_events(from_block)`` every event of the contract
+- on a node, ``on_sign``: called with every signed transaction (and every resend) before it
+  is broadcast, so a caller can keep it on disk and, after a crash, wait for it (``wait``
+  with ``earlier``) instead of sending a second one
 
 A revert raises ``Reverted`` with the contract's reason string on both backends. Events are
 decoded by the libraries (titanoboa's ``get_logs``; web3.py's event ABI processing keyed by
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,6 +301,11 @@ class RpcChain:
     ``anvil_setBalance`` nor an unlocked account (as a public provider, or a node behind a
     strict proxy). ``fast``: skip the dry run and the gas estimate of every transaction (a
     fixed gas limit instead); for benchmarks, where a revert is a bug anyway.
+
+    ``on_sign``: None, or a function called with each signed transaction's ``Pending``
+    (hash, nonce and fees known) just before it is broadcast: a participant's outbox
+    (``contracts.outbox``) writes it to disk there, so that a process killed between
+    the broadcast and the receipt is restarted knowing what it has in flight.
     """
 
     kind = "rpc"
@@ -327,6 +335,7 @@ class RpcChain:
         self._n = 0
         self._block_gas_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         self._fee_cache: tuple[float, dict[str, int]] | None = None
+        self.on_sign: Callable[[Pending], None] | None = None
 
     # -- accounts ---------------------------------------------------------------------
     def new_account(self, funds: int) -> str:
@@ -398,10 +407,20 @@ class RpcChain:
         tx = dict(tx)
         tx.update({"from": sender, "nonce": self.nonces[sender], "chainId": self.chain_id, **self._fees()})
         tx.setdefault("gas", FAST_GAS_LIMIT)  # only ``fast`` sends come here without an estimate
-        signed = self.keys[sender].sign_transaction(tx)
-        h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        pending = self._broadcast(Pending(fn, "", sender, int(tx["gas"]), tx))
         self.nonces[sender] += 1
-        return Pending(fn, "0x" + bytes(h).hex(), sender, int(tx["gas"]), tx)
+        return pending
+
+    def _broadcast(self, unsigned: Pending) -> Pending:
+        """Sign ``unsigned.tx``, hand it to ``on_sign``, then send it; the sent ``Pending``."""
+        assert unsigned.tx is not None
+        signed = self.keys[unsigned.sender].sign_transaction(unsigned.tx)
+        pending = Pending(unsigned.fn, "0x" + bytes(signed.hash).hex(), unsigned.sender, unsigned.gas_limit,
+                          unsigned.tx)
+        if self.on_sign is not None:
+            self.on_sign(pending)
+        self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return pending
 
     def estimate(self, sender: str, fn: str, args: list[Any], value: int = 0) -> dict[str, int]:
         """What ``submit`` would send, without sending: the node's gas estimate, the gas
@@ -425,9 +444,7 @@ class RpcChain:
         fresh = self._fees()  # the base fee may have risen past the bumped cap
         if "maxFeePerGas" in tx:
             tx["maxFeePerGas"] = max(tx["maxFeePerGas"], fresh.get("maxFeePerGas", 0))
-        signed = self.keys[pending.sender].sign_transaction(tx)
-        h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return Pending(pending.fn, "0x" + bytes(h).hex(), pending.sender, pending.gas_limit, tx)
+        return self._broadcast(Pending(pending.fn, "", pending.sender, pending.gas_limit, tx))
 
     def submit(self, sender: str, fn: str, args: list[Any], value: int = 0, gas: int | None = None) -> Pending:
         """Estimate (a revert raises ``Reverted`` and nothing is sent), then send.
@@ -442,19 +459,22 @@ class RpcChain:
             tx["gas"] = gas
         return self._sign_and_send(sender, tx, fn)
 
-    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S, resend_after: float | None = None) -> Tx:
+    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S, resend_after: float | None = None,
+             earlier: Sequence[Pending] = ()) -> Tx:
         """The mined transaction (``Reverted`` if it failed on chain).
 
         ``resend_after``: when it is not mined within that many seconds, send it again at
         the same nonce with higher fees, and again after each further such wait, until
-        ``timeout``; whichever of the versions is mined is the result.
+        ``timeout``; whichever of the versions is mined is the result. ``earlier``: versions
+        of ``pending`` at the same nonce sent before it (by a run that died), any of which
+        may be the one mined.
         """
         from contracts.nodes import wait_for_receipts
 
-        if resend_after is None:
+        if resend_after is None and not earlier:
             receipt = wait_for_receipts(self.rpc, [pending.hash], timeout=timeout, raise_on_revert=False)[0]
         else:
-            receipt, pending = self._wait_resending(pending, timeout, resend_after)
+            receipt, pending = self._wait_resending(pending, timeout, resend_after, earlier)
         gas = int(receipt["gasUsed"], 16)
         if int(receipt["status"], 16) != 1:
             why = "out of gas" if gas >= pending.gas_limit else "reverted when mined"
@@ -462,11 +482,12 @@ class RpcChain:
         events = [ev for ev in map(self.decoder.decode, receipt["logs"]) if ev is not None]
         return Tx(pending.fn, gas, events, None, pending.hash)
 
-    def _wait_resending(self, pending: Pending, timeout: float, resend_after: float) -> tuple[dict[str, Any], Pending]:
+    def _wait_resending(self, pending: Pending, timeout: float, resend_after: float | None,
+                        earlier: Sequence[Pending] = ()) -> tuple[dict[str, Any], Pending]:
         """The receipt of whichever version of ``pending`` is mined, and that version."""
-        versions = [pending]
+        versions = [*earlier, pending]
         end = time.monotonic() + timeout
-        resend_at = time.monotonic() + resend_after
+        resend_at = time.monotonic() + (resend_after if resend_after is not None else float("inf"))
         while True:
             for v in versions:
                 receipt = self.rpc.call("eth_getTransactionReceipt", [v.hash])
@@ -481,7 +502,7 @@ class RpcChain:
                 except Exception as exc:  # "nonce too low": one version was mined meanwhile
                     if "nonce" not in str(exc).lower():
                         raise
-                resend_at = now + resend_after
+                resend_at = now + (resend_after if resend_after is not None else float("inf"))
             time.sleep(0.5)  # a block takes seconds on a real chain; polling faster only loads the node
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:

@@ -217,11 +217,16 @@ def _key_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                       password_file=args.password_file)
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace, catch_up: bool | None = None):  # type: ignore[no-untyped-def]
+    """The participant's session; what an earlier run left in flight is waited for first
+    (unless ``catch_up`` is False) and said, one line each."""
     from hcfl_cli.participant import Session, env_resend_after
 
-    return Session(args.rpc, args.deployment, _key_options(args), dry_run=args.dry_run,
-                   resend_after=env_resend_after())
+    s = Session(args.rpc, args.deployment, _key_options(args), dry_run=args.dry_run,
+                resend_after=env_resend_after(), catch_up=catch_up)
+    for note in s.recovered:
+        _say(note)
+    return s
 
 
 def _say(text: str) -> None:
@@ -242,7 +247,11 @@ def _print_step(r) -> int:  # type: ignore[no-untyped-def]
         _say("dry run, nothing sent:")
         for p in r.planned:
             args = ", ".join(f"{k}={v}" for k, v in p.args.items())
-            _say(f"  would send {p.fn}({args}) value {p.value} wei: gas estimate {p.gas_estimate}, "
+            if p.gas_limit is None:
+                _say(f"  would send {p.fn}({args}) value {p.value} wei: {p.note}")
+                continue
+            how = f" ({p.note})" if p.note else ""
+            _say(f"  would send {p.fn}({args}) value {p.value} wei: gas estimate {p.gas_estimate}{how}, "
                  f"limit {p.gas_limit}, fee up to {_gwei(p.max_fee_per_gas)}/gas, at most {p.max_cost} wei in fees")
     for t in r.sent:
         _say(f"{t.fn}: mined, gas {t.gas}, transaction {t.hash}" + (f": {t.note}" if t.note else ""))
@@ -276,7 +285,7 @@ def _cmd_admit(args: argparse.Namespace) -> int:
 
     r = admit(args.deployment, _key_options(args), args.out, participant=args.address, role=args.role,
               weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
-              valid_for=args.valid_for, round_id=args.round)
+              valid_for=args.valid_for, round_id=args.round, rpc=args.rpc)
     _say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
     return 0
 
@@ -284,7 +293,7 @@ def _cmd_admit(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from hcfl_cli.participant import status
 
-    r = status(_session(args))
+    r = status(_session(args, catch_up=False))  # a look, not a step: it waits for nothing
     left = max(0, r.deadline - r.now)
     _say(f"round {r.round_id}: {r.phase}"
          + ("" if r.phase == "Finalized" else f", deadline {r.deadline} ({left} s from now)"))
@@ -374,7 +383,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
                  "deployment file before anything is sent. A transaction is sent with EIP-1559 fees (legacy "
                  "where the chain has none), a gas limit over the node's estimate, the pending nonce, and is "
                  "resent at the same nonce with higher fees when not mined within $HCFL_RESEND_AFTER seconds "
-                 "(default 30).")
+                 "(default 30). It is kept in $HCFL_HOME/outbox until mined: a command killed before it saw "
+                 "its transaction mined, run again, waits for that one first and sends nothing twice.")
 
     dep = sub.add_parser("deploy", help="deploy the contract and write the deployment file (the organizer)",
                          description="Deploy HCFL from your key and write the deployment file (chain id, "
@@ -395,7 +405,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
 
     adm = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
                          description="Sign an EIP-712 admission ticket with the organizer's key and write it as "
-                         "a JSON file for the participant to register with. Needs no node.")
+                         "a JSON file for the participant to register with. Needs no node; with --rpc, the expiry "
+                         "is counted from the chain's latest block time, the clock the contract checks.")
     adm.add_argument("--deployment", required=True, type=Path, help="the deployment file")
     adm.add_argument("--address", required=True, help="the participant's address")
     adm.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
@@ -403,6 +414,8 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
     adm.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
     adm.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file")
     adm.add_argument("--valid-for", type=int, default=30 * 86_400, help="seconds from now (default 30 days)")
+    adm.add_argument("--rpc", help="count --valid-for from this node's latest block time (default: this "
+                     "machine's clock, offline)")
     adm.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
     adm.add_argument("--out", type=Path, required=True, help="the ticket file to write")
     _add_key_options(adm)

@@ -10,6 +10,12 @@ twice is safe (the answer is "already done"). With ``dry_run`` a step reports th
 would send (function, public arguments, value, gas estimate and fees) and sends nothing;
 the claims and salt of a commit are never shown.
 
+A command killed after it broadcast a transaction and before it saw it mined loses
+nothing: every signed transaction is written to the participant's outbox
+(``contracts.outbox``) before it is broadcast, and a ``Session`` first waits for what an
+earlier run left in flight (resending it at the same nonce with a higher fee when it is not
+mined in time), so the step then reads a chain that includes it and sends nothing twice.
+
 Bad input is a ``ValueError`` naming the option or the field; a refusal by the contract is
 ``contracts.chain.Reverted`` with its reason, raised by the dry run before anything is sent.
 """
@@ -48,6 +54,7 @@ class Planned:
     gas_estimate: int | None = None
     gas_limit: int | None = None
     max_fee_per_gas: int | None = None
+    note: str = ""  # how the gas was found, where it is not the node's estimate
 
     @property
     def max_cost(self) -> int | None:
@@ -131,10 +138,13 @@ class Session:
     """One participant attached to one deployment, checked before anything is sent."""
 
     def __init__(self, rpc: str, deployment: Path, keys: KeyOptions, *, dry_run: bool = False,
-                 resend_after: float = RESEND_AFTER_S) -> None:
+                 resend_after: float = RESEND_AFTER_S, catch_up: bool | None = None) -> None:
+        """``catch_up``: first wait for this key's transactions still in flight (``catch_up``);
+        by default unless ``dry_run``, which sends nothing and so replaces nothing either."""
         from contracts.chain import connect
         from contracts.driver import Deployment
         from contracts.keys import check_signer
+        from contracts.outbox import Outbox
 
         self.file = DeploymentFile.read(deployment)
         self.key = keys.load()  # a wrong password fails here, before the network is touched
@@ -145,6 +155,56 @@ class Session:
         self.d = Deployment.attach(self.file.address, chain=self.chain, sender=self.address)
         self.dry_run = dry_run
         self.resend_after = resend_after
+        self.outbox = Outbox(self.chain.chain_id, self.address)
+        self.chain.on_sign = self.outbox.record  # on disk before the node has it
+        # what catch_up found in flight when the session opened, one note each
+        self.recovered: tuple[str, ...] = ()
+        if catch_up if catch_up is not None else not dry_run:
+            self.recovered = self.catch_up()
+
+    def catch_up(self, timeout: float | None = None) -> tuple[str, ...]:
+        """Wait until every transaction this key has in flight is mined; one note for each.
+
+        Those in the outbox (sent by an earlier run of a command that died before it saw
+        them mined) are waited for and resent at the same nonce with a higher fee after
+        each ``resend_after``; one the node does not hold (the run died before the
+        broadcast) is dropped, since the step decides again from the chain. Pending nonces
+        not in the outbox (sent by another program with this key) are waited for only.
+        ``TimeoutError`` after ``timeout`` seconds (default ``RECEIPT_TIMEOUT_S``).
+        """
+        from contracts.chain import RECEIPT_TIMEOUT_S, Reverted
+
+        timeout = RECEIPT_TIMEOUT_S if timeout is None else timeout
+        count = self.chain.w3.eth.get_transaction_count
+        latest, pool = count(self.address, "latest"), count(self.address, "pending")
+        notes, known = [], set()
+        for f in self.outbox.in_flight():
+            known.add(f.nonce)
+            if f.nonce < latest:  # mined while no one watched
+                self.outbox.forget(f.nonce)
+                continue
+            if f.nonce >= pool:
+                self.outbox.forget(f.nonce)
+                notes.append(f"{f.fn} (nonce {f.nonce}) of an earlier run never reached the node: dropped")
+                continue
+            *older, last = f.versions
+            what = f"{f.fn} sent by an earlier run (nonce {f.nonce}) was still pending"
+            try:
+                tx = self.chain.wait(last, timeout=timeout, resend_after=self.resend_after, earlier=older)
+                notes.append(f"{what}: now mined, transaction {tx.hash}")
+            except Reverted as e:
+                notes.append(f"{what}: mined, and reverted ({e.reason})")
+            self.outbox.forget(f.nonce)
+        unknown = [n for n in range(latest, pool) if n not in known]
+        if unknown:
+            end = time.monotonic() + timeout
+            while count(self.address, "latest") <= unknown[-1]:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"nonce {unknown[0]} of {self.address} is pending, sent by another program "
+                                       f"(not in {self.outbox.folder}), and not mined within {timeout:.0f} s")
+                time.sleep(0.5)
+            notes.append(f"waited for {len(unknown)} pending transaction(s) of this key sent by another program")
+        return tuple(notes)
 
     # views
     @property
@@ -186,10 +246,27 @@ class Session:
 
     # transactions
     def send(self, command: str, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]],
-             already: Sequence[str] = (), notes: Sequence[str] = ()) -> StepResult:
+             already: Sequence[str] = (), notes: Sequence[str] = (), in_order: bool = False) -> StepResult:
         """Dry-run every call (a revert raises before anything is sent), then send them all
         and wait for each, resending when one is not mined in time; with ``dry_run``, only
-        report them."""
+        report them.
+
+        ``in_order``: each call can run only once the one before is mined (a report's
+        chunks): each is estimated, sent and waited for in turn; a dry run estimates the
+        first and simulates the others after it (``eth_simulateV1``) where the node can.
+        """
+        from contracts.chain import Reverted
+
+        if calls and not self.dry_run and self.outbox.in_flight():
+            # A wait of this session timed out: that transaction first. The step decided from
+            # a chain without it; if it did this step's work, the estimate below reverts.
+            notes = (*self.catch_up(), *notes)
+        if in_order and len(calls) > 1:
+            if self.dry_run:
+                return StepResult(command, already=tuple(already), planned=self.plan_in_order(calls),
+                                  notes=tuple(notes))
+            steps = [self.send(command, [c]) for c in calls]
+            return StepResult(command, tuple(t for r in steps for t in r.sent), tuple(already), notes=tuple(notes))
         planned = []
         for fn, args, value, shown in calls:
             est = self.chain.estimate(self.address, fn, args, value)
@@ -201,9 +278,48 @@ class Session:
                     for (fn, args, value, _), p in zip(calls, planned)]
         sent = []
         for p in pendings:
-            tx = self.chain.wait(p, resend_after=self.resend_after)
+            try:
+                tx = self.chain.wait(p, resend_after=self.resend_after)
+            except Reverted:  # mined and failed: its nonce is used all the same
+                self.outbox.forget(int(p.tx["nonce"]))
+                raise
+            # (a TimeoutError leaves it in the outbox: the next run waits for it)
+            self.outbox.forget(int(p.tx["nonce"]))
             sent.append(Sent(tx.fn, tx.hash, tx.gas, _event_note(tx)))
         return StepResult(command, tuple(sent), tuple(already), notes=tuple(notes))
+
+    def plan_in_order(self, calls: Sequence[tuple[str, list[Any], int, dict[str, Any]]]) -> tuple[Planned, ...]:
+        """The dry run of calls that each need the one before mined: the first estimated by
+        the node, the others' gas from a simulation of all of them in one block
+        (``eth_simulateV1``), or unknown where the node cannot simulate."""
+        from contracts.chain import ERROR_SELECTOR, Reverted, gas_limit
+        from contracts.nodes import RpcError
+
+        fn, args, value, shown = calls[0]
+        est = self.chain.estimate(self.address, fn, args, value)
+        fee = est.get("maxFeePerGas", est.get("gasPrice"))
+        planned = [Planned(fn, shown, value, est["estimate"], est["gas"], fee)]
+        txs = [{"from": self.address, "to": self.file.address, "value": hex(v),
+                "data": getattr(self.chain.contract.functions, f)(*a)._encode_transaction_data()}
+               for f, a, v, _ in calls]
+        try:
+            blocks = self.chain.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": txs}]}, "latest"])
+            results = blocks[0]["calls"]
+        except (RpcError, KeyError, IndexError, TypeError):
+            return (*planned, *(Planned(f, sh, v, note="its gas is known once the one before is mined")
+                                for f, _, v, sh in calls[1:]))
+        for (f, _, v, sh), r in zip(calls[1:], results[1:]):
+            if int(r["status"], 16) != 1:
+                raw = bytes.fromhex(r.get("returnData", "0x")[2:])
+                if raw[:4] == ERROR_SELECTOR:
+                    from eth_abi import decode
+
+                    raise Reverted(f, str(decode(["string"], raw[4:])[0]))
+                raise Reverted(f, r.get("error", {}).get("message", "reverted in the simulation"))
+            used = int(r["gasUsed"], 16)
+            planned.append(Planned(f, sh, v, used, gas_limit(used, self.chain._block_gas_limit), fee,
+                                   note="simulated after the ones before"))
+        return tuple(planned)
 
 
 def _event_note(tx: Any) -> str:
@@ -358,10 +474,17 @@ class AdmitResult:
 
 
 def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, role: str, weight: int,
-          max_proposals: int | None, node_public_key_file: Path | None, valid_for: int, round_id: int = 0
-          ) -> AdmitResult:
-    """The organizer signs an admission ticket (EIP-712, offline: no node is needed) and
-    writes it to ``out`` for the participant."""
+          max_proposals: int | None, node_public_key_file: Path | None, valid_for: int, round_id: int = 0,
+          rpc: str | None = None) -> AdmitResult:
+    """The organizer signs an admission ticket (EIP-712) and writes it to ``out`` for the
+    participant.
+
+    The ticket is valid ``valid_for`` seconds from now: with ``rpc``, from the latest block's
+    timestamp (the clock the contract checks the expiry against), after the node is checked
+    against the deployment file; without it, from this machine's clock, so that an
+    organizer's key can sign offline (on a public chain the two clocks agree within a
+    block; on a development chain whose time was moved they do not).
+    """
     from contracts.tickets import Ticket, node_key_hash
 
     f = DeploymentFile.read(deployment)
@@ -384,7 +507,15 @@ def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, ro
         raise ValueError(f"--account: {key.address} is not the deployment's organizer {organizer}")
     allowance = max_proposals if max_proposals is not None else (
         int(f.parameters.get("max_proposals", 0)) if role == "owner" else 0)
-    expiry = int(time.time()) + valid_for
+    if rpc is not None:
+        from contracts.chain import connect
+
+        chain = connect(rpc)
+        check_deployment(chain, f)
+        now = int(chain.now())
+    else:
+        now = int(time.time())
+    expiry = now + valid_for
     t = Ticket(f.chain_id, f.address, who, role, weight, allowance, node_key_hash(pub), expiry, round_id)
     t = t.signed_by(key.key)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -639,7 +770,7 @@ def settle(s: Session, who: str | None = None, everyone: bool = False) -> StepRe
 def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contributions: list[int]) -> StepResult:
     """The winner's training report: the model file's sha256, its URI, the accuracy (basis
     points) and one measured contribution per station."""
-    from contracts.driver import report_chunks
+    from contracts.driver import contributions_hash, report_chunks
 
     digest = hashlib.sha256(_read_bytes(model, "--model")).digest()
     if bool(s.chain.call("reported", [s.round_id])):
@@ -651,16 +782,23 @@ def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contribution
     n = int(s.chain.call("n_stations", [s.round_id]))
     if len(contributions) != n:
         raise ValueError(f"--contributions: expected one per station ({n}), got {len(contributions)}")
+    progress = int(s.chain.call("report_progress", [s.round_id]))
+    if progress:  # report_training and some chunks are mined: an earlier run stopped midway
+        done = progress - 1
+        if bytes(s.chain.call("model_hash", [s.round_id])) != digest:
+            raise ValueError(f"--model: round {s.round_id}'s report on chain is of another model file")
+        if contributions_hash(contributions[:done]) != bytes(s.chain.call("contributions_hash", [s.round_id])):
+            raise ValueError(f"--contributions: the first {done} differ from those reported on chain")
+        calls = [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c})
+                 for c in report_chunks(contributions[done:])]
+        return s.send("report", calls, already=(f"report_training and {done} contributions are on chain",),
+                      in_order=True)
     first, *rest = report_chunks(contributions)
     calls = [("report_training", [s.round_id, digest, uri, accuracy_bps, first], 0,
               {"round": s.round_id, "model_hash": "0x" + digest.hex(), "uri": uri, "accuracy_bps": accuracy_bps,
                "contributions": first})]
-    done = s.send("report", calls)
-    if not rest or s.dry_run:  # the later chunks can only be estimated once the first is mined
-        return done
-    more = s.send("report", [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c})
-                             for c in rest])
-    return StepResult("report", done.sent + more.sent)
+    calls += [("report_contributions", [s.round_id, c], 0, {"round": s.round_id, "contributions": c}) for c in rest]
+    return s.send("report", calls, in_order=True)  # a chunk is taken only after the one before
 
 
 def vote(s: Session, punish: bool) -> StepResult:

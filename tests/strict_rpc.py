@@ -4,6 +4,10 @@ It refuses ``anvil_*``, ``evm_*``, ``debug_*`` and ``eth_sendTransaction`` (no u
 accounts, no time control, no cheats) and answers ``eth_accounts`` with ``[]``; everything
 else goes to the node behind it. Tests run the chain side through it, so that nothing
 works only because the node is a development node.
+
+``on_call``: a test's hook, called with each forwarded call and the node's answer before
+the answer goes back to the client. A test that kills the client there (SIGKILL) has a
+process that died right after the node accepted its transaction, before it learnt so.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,31 +30,39 @@ def refused(method: str) -> bool:
 
 
 @contextlib.contextmanager
-def strict_proxy(upstream: str) -> Iterator[str]:
-    """Serve the proxy on a free loopback port for the ``with`` block; yields its URL."""
+def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+                 refuse: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Serve the proxy on a free loopback port for the ``with`` block; yields its URL.
+    ``refuse``: further methods it answers as unknown (a node older or plainer than anvil)."""
     lock = threading.Lock()
     node = JsonRpc(upstream)
 
     def answer(call: dict[str, Any]) -> dict[str, Any]:
         method = call.get("method", "")
         base = {"jsonrpc": "2.0", "id": call.get("id")}
-        if refused(method):
+        if refused(method) or method in refuse:
             return {**base, "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
         if method == "eth_accounts":
             return {**base, "result": []}
         with lock:
-            return node.post(call)
+            out = node.post(call)
+        if on_call is not None:
+            on_call(call, out)
+        return out
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             out = [answer(c) for c in body] if isinstance(body, list) else answer(body)
             data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client was killed (on_call)
+                pass
 
         def log_message(self, *args: Any) -> None:
             pass

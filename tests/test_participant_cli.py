@@ -272,6 +272,40 @@ def test_a_commit_stored_but_never_broadcast_is_sent_by_a_rerun_and_a_changed_on
         assert kept.claims == [9] and verify(kept, d.participant(owner.address).commitment)
 
 
+def test_a_ticket_counts_its_expiry_from_the_chains_clock_when_given_the_node(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _need_anvil()
+    from contracts.nodes import JsonRpc
+
+    with start_node("anvil") as node:
+        org, owner = make_person(tmp_path, "organizer"), make_person(tmp_path, "owner")
+        fund_addresses(node.url, [org.address, owner.address], ETH)
+        dep = tmp_path / "deployment.json"
+
+        def run(p: Person, *argv: str) -> int:
+            os.environ["HCFL_HOME"] = str(p.home)
+            try:
+                return main([*argv, *p.key_args])
+            finally:
+                del os.environ["HCFL_HOME"]
+
+        assert run(org, "deploy", "--rpc", node.url, "--out", str(dep), "--deposit-per-weight", "10",
+                   "--phases", f"{100 * 86_400},600,600,600,600,600") == 0  # a Register phase of 100 days
+        with JsonRpc(node.url) as rpc:  # the chain's clock is 40 days ahead of the organizer's
+            rpc.call("evm_increaseTime", [40 * 86_400])
+            rpc.call("evm_mine")
+            now = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        admit = ["admit", "--deployment", str(dep), "--address", owner.address, "--role", "owner", "--valid-for",
+                 "86400"]
+        register = ["register", "--rpc", node.url, "--deployment", str(dep), "--deposit", "100", "--ticket"]
+        assert run(org, *admit, "--out", str(tmp_path / "offline.json")) == 0
+        assert run(owner, *register, str(tmp_path / "offline.json")) == 1
+        assert "hcfl: ticket expired" in capsys.readouterr().err
+        assert run(org, *admit, "--rpc", node.url, "--out", str(tmp_path / "online.json")) == 0
+        assert json.loads((tmp_path / "online.json").read_text())["expiry"] == now + 86_400
+        assert run(owner, *register, str(tmp_path / "online.json")) == 0
+
+
 def test_a_transaction_not_mined_in_time_is_resent_at_the_same_nonce_with_a_higher_fee() -> None:
     _need_anvil()
     import threading
