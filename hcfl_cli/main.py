@@ -342,6 +342,19 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from hcfl_cli.agent_config import read_config
 
     cfg = read_config(args.config)
+    if args.make_node_key:
+        import hashlib
+
+        from hcfl_cli.agent import ensure_node_keys
+
+        if cfg.role != "station":
+            raise ValueError("--make-node-key: only a station has a Flower node key")
+        pub = ensure_node_keys(cfg.flower)
+        _say(f"node public key {pub} (sha256 {hashlib.sha256(pub.read_bytes()).hexdigest()}): give it to the "
+             "organizer, who puts its hash in your ticket (hcfl admit --node-public-key)")
+        return 0
+    if args.deployment is None:
+        raise ValueError("--deployment: the deployment file is needed to run the agent")
     rpc = args.rpc or cfg.rpc
     if not rpc:
         raise ValueError("--rpc: give the node's URL here or as rpc in the config")
@@ -609,9 +622,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the round moving (advance, close, finalize after a deadline). Killed and restarted with "
                         "the same command, it carries on from the chain and its secret store. The config format "
                         "is in hcfl_cli/agent_config.py and docs/participants.md.")
-    ag.add_argument("--deployment", required=True, type=Path, help="the deployment file (hcfl deploy)")
+    ag.add_argument("--deployment", type=Path, help="the deployment file (hcfl deploy); the agent waits for it "
+                    "to appear")
     ag.add_argument("--config", required=True, type=Path, help="this participant's TOML config")
     ag.add_argument("--rpc", help="JSON-RPC URL of the node (default: rpc in the config)")
+    ag.add_argument("--make-node-key", action="store_true", help="a station: make its Flower node key pair in "
+                    "its flower folder (once) and print the public key's file, for the organizer's ticket; then exit")
     _add_key_options(ag)
     ag.set_defaults(func=_cmd_agent)
 
