@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hfl.digest import file_sha256
 from hfl.flower.deploy import CONNECTION, FlowerRunError, _bin, base_env, submit, write_app, write_connection
 from hfl.flower.procs import Managed, ProcessGroup, port_open, tail
 from hfl.flower.protocol import (EVAL_DIR_KEY, JOIN_TIMEOUT_KEY, NODE_STATIONS_KEY, PROGRESS_PATH_KEY,
@@ -66,15 +67,6 @@ PRIVATE_KEY_FILE = "node.key"
 PUBLIC_KEY_FILE = "node.pub"
 CA_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE = "ca.crt", "server.pem", "server.key"
 CERT_DAYS = 365
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, as hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m hfl.flower.secure_local: error: {exc}", file=sys.stderr)
         return 2
     result = run.result
-    summary = {"wall_s": round(run.wall_s, 1), "accuracy": list(result.accuracy),
+    summary = {"wall_s": round(run.wall_s, 1), "run_s": round(result.wall_s, 1), "accuracy": list(result.accuracy),
                "contributions": list(result.contributions), "station_samples": list(result.station_samples),
                "dropped": list(result.dropped), "leftover_processes": len(run.leftover_pids)}
     print(json.dumps(summary))
