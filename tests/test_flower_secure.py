@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hfl.config import TrainConfig
-from hfl.flower.secure import (SecureSuperLink, _node_id_from_log, file_sha256, make_node_keys, make_tls,
+from hfl.flower.procs import ProcessGroup, tagged_pids
+from hfl.flower.secure import (SecureSuperLink, _claim_tag, _node_id_from_log, file_sha256, make_node_keys, make_tls,
                                parse_node_public_key, pick_port, start_supernode)
 from hfl.local_data import split_for_localnet, write_data_folder
 
@@ -107,6 +108,16 @@ def test_the_node_id_is_read_from_the_register_commands_json(tmp_path):
     assert _node_id_from_log(log) == 17894194415818988692
     log.write_text('{"success": false, "error-message": "Public key already in use"}\n')
     assert _node_id_from_log(log) is None
+
+
+def test_a_restarted_agent_stops_what_its_previous_incarnation_left_running(tmp_path):
+    tag = _claim_tag(tmp_path, "supernode")
+    group = ProcessGroup(tag=tag)
+    group.spawn("left over", ["sleep", "300"], tmp_path / "sleep.log")
+    assert tagged_pids(tag)
+    new = _claim_tag(tmp_path, "supernode")  # what start_supernode does first, with the same work_dir
+    assert new != tag and tagged_pids(tag) == []
+    group.stop()
 
 
 # The ServerApp's policy, against an in-process grid -------------------------------------------------
@@ -238,7 +249,7 @@ def read_y(folder):
 
 @pytest.mark.slow
 def test_a_station_whose_supernode_is_stopped_mid_run_is_dropped_and_the_run_completes(tmp_path):
-    """About 100 s: Flower marks a node offline only after two missed 30 s heartbeats."""
+    """70-100 s: Flower marks a node offline only after two missed 30 s heartbeats."""
     from hfl.flower.secure_local import run_local_secure
 
     cfg = TrainConfig(n_stations=2, clients_per_station=2, global_rounds=3, kappa1=1, kappa2=1, seed=4, device="cpu")

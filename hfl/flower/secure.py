@@ -37,6 +37,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -53,7 +54,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hfl.digest import file_sha256
 from hfl.flower.deploy import CONNECTION, FlowerRunError, _bin, base_env, submit, write_app, write_connection
-from hfl.flower.procs import Managed, ProcessGroup, port_open, tail
+from hfl.flower.procs import Managed, ProcessGroup, port_open, tagged_pids, tail
 from hfl.flower.protocol import (EVAL_DIR_KEY, JOIN_TIMEOUT_KEY, NODE_STATIONS_KEY, PROGRESS_PATH_KEY,
                                  RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, THREADS_KEY, config_to_json)
 
@@ -79,6 +80,32 @@ def _write_private(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
+
+
+def _claim_tag(work_dir: Path, name: str) -> str:
+    """A fresh process tag for `name` in `work_dir`, after stopping what a previous incarnation
+    left running under the tag recorded there (an agent killed and restarted must not leave a
+    second SuperLink on its port, or two SuperNodes with one key)."""
+    import uuid
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    record = work_dir / f"{name}.tag"
+    if record.is_file():
+        old = record.read_text().strip()
+        if old:
+            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                pids = tagged_pids(old)
+                for pid in pids:
+                    try:
+                        os.kill(pid, sig)
+                    except OSError:
+                        pass
+                deadline = time.monotonic() + wait
+                while tagged_pids(old) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+    tag = f"hcfl-{name}-{uuid.uuid4().hex}"
+    record.write_text(tag + "\n")
+    return tag
 
 
 # Node keys ----------------------------------------------------------------------------------
@@ -295,7 +322,7 @@ class SecureSuperLink:
         self.port = fleet_port
         self.advertise = advertise or _dial_host(host)
         self.flwr_home = self.work_dir / "flwr-home"
-        self.group = ProcessGroup(base_env(self.flwr_home))
+        self.group: ProcessGroup = ProcessGroup(base_env(self.flwr_home))  # tagged anew by start()
         self.superlink: Managed | None = None
         self.node_ids: dict[int, int] = {}  # station -> the node id the SuperLink gave its key
 
@@ -315,10 +342,13 @@ class SecureSuperLink:
                 "--host", self.host, "--port", str(self.port), "--disable-runtime-dependency-installation"]
 
     def start(self, ready_timeout_s: float = 90.0) -> None:
-        """Start the SuperLink, wait until it listens, and register every station's public key."""
+        """Start the SuperLink, wait until it listens, and register every station's public key.
+
+        Processes a previous SuperLink of the same `work_dir` left running (an agent killed and
+        restarted) are stopped first, so the fixed port is free again."""
         if self.superlink is not None:
             raise RuntimeError("this SuperLink was already started")
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.group = ProcessGroup(base_env(self.flwr_home), tag=_claim_tag(self.work_dir, "superlink"))
         write_connection(self.flwr_home, self.local_address, insecure=False,
                          root_certificates=str(Path(self.tls.ca_cert).resolve()))
         self.superlink = self.group.spawn("SuperLink", self.superlink_argv(), self.log_dir / "superlink.log")
@@ -500,9 +530,10 @@ class SuperNodeHandle:
     """
 
     def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path, cwd: Path, *,
-                 restart_s: float = 3.0) -> None:
+                 restart_s: float = 3.0, tag: str | None = None) -> None:
         import threading
 
+        self.tag = tag
         self.argv = argv
         self.env = dict(env)
         self.log_path = log_path
@@ -519,7 +550,7 @@ class SuperNodeHandle:
         self._thread.start()
 
     def _spawn(self) -> None:
-        group = ProcessGroup(self.env)
+        group = ProcessGroup(self.env, tag=self.tag)
         self._managed = group.spawn("SuperNode", self.argv, self.log_path, cwd=self.cwd)
         self._group = group
 
@@ -578,6 +609,8 @@ def start_supernode(fleet_address: str, ca_cert: Path, expected_ca_sha256: str, 
     Refuses (`ValueError` naming `ca_cert`) a CA file whose sha256 is not `expected_ca_sha256` (the
     one in the proposal's description), and (`DataError`) a data folder that does not read. The
     SuperNode retries until the SuperLink answers, so it may start before the winner's SuperLink.
+    Processes a previous call left running with the same `work_dir` (an agent killed and
+    restarted) are stopped first.
     `threads` is torch's CPU threads for this station's training (0: `hfl.train.default_threads`).
     """
     from hfl.local_data import read_data_folder
@@ -606,7 +639,8 @@ def start_supernode(fleet_address: str, ca_cert: Path, expected_ca_sha256: str, 
             "--auth-supernode-private-key", str(Path(keys.private_key).resolve()),
             "--host", "127.0.0.1", "--port", str(pick_port()),  # its ClientApp's local Runtime API
             "--node-config", node_config]
-    return SuperNodeHandle(argv, base_env(work_dir / "flwr-home"), log_dir / "supernode.log", work_dir)
+    return SuperNodeHandle(argv, base_env(work_dir / "flwr-home"), log_dir / "supernode.log", work_dir,
+                           tag=_claim_tag(work_dir, "supernode"))
 
 
 __all__ = ["NodeKeys", "SecureSuperLink", "SuperNodeHandle", "TlsFiles", "file_sha256", "make_node_keys", "make_tls",
