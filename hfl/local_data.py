@@ -23,7 +23,6 @@ seed. On their own machines, participants hold their own data instead:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from torch import Tensor
 from hfl.config import DATASETS, NUM_LABELS, ConfigError, TrainConfig
 from hfl.data import (CIFAR10_FOLDER, CIFAR10_LABELS, DATASET_INFO, Client, DataError, DatasetInfo, derive_seed,
                       load_cifar10, load_digits_set, partition)
+from hfl.digest import file_sha256
 
 DATA_FILE = "data.npz"
 META_FILE = "meta.json"
@@ -233,18 +233,9 @@ def station_clients(folder: Path, cfg: TrainConfig, station_seed: int) -> tuple[
 # Model files --------------------------------------------------------------------------------
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, as hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_model(path: Path, state: Mapping[str, Tensor], cfg: TrainConfig) -> str:
     """Write the model file (config and state, loadable with `weights_only=True`); returns its sha256 hex."""
-    _check_state(state, cfg, f"model for {path}")
+    check_state(state, cfg, f"model for {path}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": MODEL_FORMAT, "config": json.dumps(cfg.to_dict(), sort_keys=True),
@@ -255,7 +246,7 @@ def save_model(path: Path, state: Mapping[str, Tensor], cfg: TrainConfig) -> str
     return file_sha256(path)
 
 
-def _check_state(state: Mapping[str, Tensor], cfg: TrainConfig, where: str) -> None:
+def check_state(state: Mapping[str, Tensor], cfg: TrainConfig, where: str) -> None:
     """`ValueError` naming `state` unless `state` is exactly the state dict of `cfg`'s model."""
     from hfl.train import init_state  # the reference layout: a fresh model of the same config
 
@@ -296,7 +287,7 @@ def load_model(path: Path) -> tuple[TrainConfig, dict[str, Tensor]]:
     state = doc.get("state")
     if not isinstance(state, dict):
         raise ValueError(f"state: {path} carries no model state")
-    _check_state(state, cfg, str(path))
+    check_state(state, cfg, str(path))
     return cfg, dict(state)
 
 
@@ -324,6 +315,7 @@ __all__ = [
     "DATA_FILE",
     "LocalSet",
     "META_FILE",
+    "check_state",
     "evaluate_model_file",
     "file_sha256",
     "load_model",
