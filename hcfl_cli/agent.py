@@ -350,14 +350,12 @@ class Agent:
 
         s, p = self.s, self.cfg.proposal
         assert s is not None and p is not None
-        superlink: dict[str, str] = {}
-        if agent_train.flower_available():
-            info = agent_train.prepare_superlink(self.cfg.flower / "tls", self.cfg.fleet_host)
-            ca = self.work / "public" / "ca.pem"
-            ca.parent.mkdir(parents=True, exist_ok=True)
-            ca.write_bytes(Path(info["ca_cert"]).read_bytes())
-            superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"],
-                         "ca_uri": self.publish(ca)}
+        info = agent_train.prepare_superlink(self.cfg.flower / "tls", self.cfg.fleet_host)
+        ca = self.work / "public" / "ca.pem"
+        ca.parent.mkdir(parents=True, exist_ok=True)
+        ca.write_bytes(Path(info["ca_cert"]).read_bytes())
+        superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"],
+                     "ca_uri": self.publish(ca)}
         params = p.param_count or _param_count(p.model, p.dataset)
         doc = Description(p.model, p.dataset, p.labels, p.accuracy_bps, p.global_rounds, params, dict(p.train),
                           superlink, s.address)
@@ -367,7 +365,7 @@ class Agent:
             path.write_bytes(doc.to_bytes())
         self.say(f"propose: labels {list(p.labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
                  f"{p.budget} wei, bond {p.bond} wei, {params} parameters, {p.global_rounds} global rounds"
-                 + (f", SuperLink {superlink['fleet_address']}" if superlink else ""))
+                 + f", SuperLink {superlink['fleet_address']}")
         return pt.propose(s, budget=p.budget, bond=p.bond, document=path, uri=self.publish(path),
                           accuracy_bps=p.accuracy_bps, training_rounds=p.global_rounds, label_mask=doc.label_mask,
                           param_count=params)
@@ -485,17 +483,16 @@ class Agent:
         else:
             left = max(10.0, v.deadline - v.now - 5.0)
             timeout = min(left, self.cfg.train_timeout_s) if self.cfg.train_timeout_s else left
-            if doc.superlink and agent_train.flower_available():
-                stations = self.stations(v)
-                self.say(f"training proposal {v.winner} on Flower with stations {sorted(stations)}: "
-                         f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
-                trained = agent_train.train_winner(doc, stations, n, tls_folder=self.cfg.flower / "tls",
-                                                   host=self.cfg.fleet_host, work=self.work / "training",
-                                                   eval_folder=self.cfg.data, timeout_s=timeout, progress=self.say)
-            else:
-                self.say(f"training proposal {v.winner} in this process (no secure Flower deployment here): "
-                         f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
-                trained = agent_train.train_in_process(doc, n, work=self.work / "training", progress=self.say)
+            if not doc.superlink:
+                raise ValueError("proposal: the winning description document names no SuperLink")
+            stations = self.stations(v)
+            self.say(f"training proposal {v.winner} on Flower with the registered stations {sorted(stations)}: "
+                     f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
+            trained = agent_train.train_winner(doc, stations, tls_folder=self.cfg.flower / "tls",
+                                               host=self.cfg.fleet_host, bind=self.cfg.fleet_bind,
+                                               work=self.work / "training", eval_folder=self.cfg.data,
+                                               timeout_s=timeout, round_timeout_s=self.cfg.round_timeout_s,
+                                               progress=self.say)
             public = self.work / "public" / f"model-round{v.round_id}.pt"
             public.parent.mkdir(parents=True, exist_ok=True)
             public.write_bytes(trained.model.read_bytes())
@@ -523,13 +520,14 @@ class Agent:
     def start_station(self, v: View) -> bool:
         from hcfl_cli import agent_train
 
-        if self.station_node is not None or not agent_train.flower_available():
+        if self.station_node is not None:
+            if self.station_node.poll() is not None:
+                self.say_once(f"my SuperNode exited with code {self.station_node.poll()}")
             return False
         assert v.winner is not None
         doc, _ = self.document(v, v.winner)
         if not doc.superlink:
-            self.say_once("the winner trains without Flower: nothing for this station to serve")
-            return False
+            raise ValueError("proposal: the winning description document names no SuperLink")
         if self.cfg.data is None:
             raise ValueError("data: a station needs its data folder")
         ca = self.work / "documents" / f"round{v.round_id}-ca.pem"
@@ -633,19 +631,7 @@ def ensure_node_keys(folder: Path) -> Path:
         return pub
     from hcfl_cli import agent_train
 
-    folder.mkdir(parents=True, exist_ok=True)
-    if agent_train.flower_available():
-        data = agent_train.node_keys(folder).public_key_bytes
-    else:  # the same kind of key (P-384), where Flower's secure deployment is not installed
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        key = ec.generate_private_key(ec.SECP384R1())
-        (folder / "node.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                            serialization.PrivateFormat.PKCS8,
-                                                            serialization.NoEncryption()))
-        data = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    pub.write_bytes(data)
+    agent_train.node_keys(folder)  # writes node.key (0600) and node.pub
     return pub
 
 

@@ -28,7 +28,8 @@ Format::
     publish = "http"           # or "file": how its documents and model are published
     http_host = "127.0.0.1"
     http_port = 0              # 0: any free port (a fixed one keeps its URIs across restarts)
-    fleet_host = "127.0.0.1"   # where stations reach its SuperLink, should it win
+    fleet_host = "127.0.0.1"   # where stations reach its SuperLink, should it win (its TLS name)
+    fleet_bind = "127.0.0.1"   # the address its SuperLink listens on (default fleet_host; 0.0.0.0: all)
     [valuation]
     value_per_label = [10, 10, 0, 0, 5, 0, 0, 0, 0, 0]   # owner, wei
     # cost_per_round = 5 ; cost_per_million_params = 1    # station, wei
@@ -49,6 +50,7 @@ Format::
     max_poll_s = 4.0
     mover_delay_s = 2.0        # advance/close/finalize after a random delay up to this
     train_timeout_s = 0        # 0: until the Train deadline
+    round_timeout_s = 120      # a station that has not answered a global round by then is dropped
 """
 
 from __future__ import annotations
@@ -111,12 +113,14 @@ class AgentConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 0
     fleet_host: str = "127.0.0.1"
+    fleet_bind: str = "127.0.0.1"
     valuation: Valuation = field(default_factory=Valuation)
     proposal: ProposalPlan | None = None
     poll_s: float = 0.5
     max_poll_s: float = 4.0
     mover_delay_s: float = 2.0
     train_timeout_s: float = 0.0
+    round_timeout_s: float = 120.0
     testing: Testing = field(default_factory=Testing)
 
 
@@ -198,9 +202,12 @@ def config_from_dict(data: Mapping[str, Any], path: Path) -> AgentConfig:
         flower=_path(base, data.get("flower", "flower"), "flower"),
         work=_path(base, data.get("work", "."), "work"),
         publish=publish, http_host=str(data.get("http_host", "127.0.0.1")), http_port=_int(data, "http_port", "", 0),
-        fleet_host=str(data.get("fleet_host", "127.0.0.1")), valuation=valuation, proposal=proposal,
+        fleet_host=str(data.get("fleet_host", "127.0.0.1")),
+        fleet_bind=str(data.get("fleet_bind", data.get("fleet_host", "127.0.0.1"))), valuation=valuation,
+        proposal=proposal,
         poll_s=_num(a, "poll_s", "agent.", 0.5), max_poll_s=_num(a, "max_poll_s", "agent.", 4.0),
         mover_delay_s=_num(a, "mover_delay_s", "agent.", 2.0), train_timeout_s=_num(a, "train_timeout_s", "agent.", 0),
+        round_timeout_s=_num(a, "round_timeout_s", "agent.", 120.0) or 120.0,
         testing=Testing(over, bool(t.get("tamper_model", False))),
     )
 

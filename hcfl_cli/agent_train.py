@@ -14,7 +14,6 @@ torch and Flower are imported inside the functions, so an agent that only bids s
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +35,6 @@ class Trained:
     rounds_accuracy: tuple[float, ...] = field(default=())
 
 
-def flower_available() -> bool:
-    """Whether the secure Flower deployment (``hfl.flower.secure``) is in this checkout."""
-    try:
-        return importlib.util.find_spec("hfl.flower.secure") is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def train_config(doc: Description, n_stations: int, *, data_dir: str | None = None) -> Any:
     """The ``hfl.TrainConfig`` of a description document's job with ``n_stations`` stations."""
     from hfl.config import TrainConfig
@@ -55,8 +46,8 @@ def train_config(doc: Description, n_stations: int, *, data_dir: str | None = No
 
 
 def prepare_superlink(folder: Path, host: str) -> dict[str, str]:
-    """TLS files in ``folder`` (made once, kept for a restart) and a free fleet port on
-    ``host``: what the description document says of this owner's SuperLink."""
+    """TLS files in ``folder`` for ``host`` (made once, kept for a restart) and a free fleet
+    port: what the description document says of this owner's SuperLink."""
     from hfl.flower.secure import make_tls, pick_port
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,58 +56,39 @@ def prepare_superlink(folder: Path, host: str) -> dict[str, str]:
     if not port_file.exists():
         port_file.write_text(f"{pick_port(host)}\n")
     port = int(port_file.read_text())
-    return {"fleet_address": f"{host}:{port}", "ca_sha256": tls.ca_sha256, "ca_cert": str(tls.ca_cert)}
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return {"fleet_address": address, "ca_sha256": tls.ca_sha256, "ca_cert": str(tls.ca_cert)}
 
 
-def train_winner(doc: Description, stations: Mapping[int, bytes], n_stations: int, *, tls_folder: Path,
-                 host: str, work: Path, eval_folder: Path | None, timeout_s: float,
+def train_winner(doc: Description, stations: Mapping[int, bytes], *, tls_folder: Path, host: str, bind: str,
+                 work: Path, eval_folder: Path | None, timeout_s: float, round_timeout_s: float,
                  progress: Callable[[str], None]) -> Trained:
-    """Run the proposal's job with the registered stations (``stations``: index -> node
-    public key bytes) on the secure Flower deployment, and write the model file."""
+    """Run the proposal's job on the secure Flower deployment with the registered stations
+    (``stations``: station index -> node public key bytes, exactly those registered with the
+    SuperLink) and write the model file."""
     from hfl.flower.secure import SecureSuperLink, make_tls
     from hfl.local_data import save_model
 
-    cfg = train_config(doc, n_stations)
+    cfg = train_config(doc, len(stations))
     tls = make_tls(tls_folder, host)
     port = int((tls_folder / "fleet-port").read_text())
     work.mkdir(parents=True, exist_ok=True)
-    link = SecureSuperLink(tls, dict(stations), work / "superlink", work / "flower-logs", fleet_port=port)
 
-    def on_round(rep: Any) -> None:
-        progress(f"training: global round {rep.round_idx + 1}/{rep.global_rounds}, accuracy {rep.accuracy:.1%}")
+    def on_round(r: int, rounds: int, accuracy: float) -> None:
+        progress(f"training: global round {r}/{rounds}, accuracy {accuracy:.1%} on my own held-out set")
 
-    link.start()
-    try:
-        progress(f"SuperLink up at {link.fleet_address}, accepting the node keys of stations {sorted(stations)}")
-        result = link.run(cfg, timeout_s=timeout_s, round_timeout_s=max(30.0, timeout_s / max(1, cfg.global_rounds)),
-                          progress=on_round, eval_folder=eval_folder)
-    finally:
-        link.stop()
+    with SecureSuperLink(tls, dict(stations), work / "superlink", work / "flower-logs", fleet_port=port,
+                         host=bind, advertise=host) as link:
+        link.start()
+        progress(f"SuperLink up at {link.fleet_address} (TLS, SuperNode authentication): registered the node keys "
+                 f"of stations {sorted(stations)} as Flower nodes {[link.node_ids[j] for j in sorted(stations)]}")
+        result = link.run(cfg, timeout_s=timeout_s, round_timeout_s=round_timeout_s, progress=on_round,
+                          eval_folder=eval_folder)
     model = work / "model.pt"
     digest = save_model(model, result.final_state, cfg)
     return Trained(model, digest, float(result.final_accuracy), tuple(int(c) for c in result.contributions),
-                   tuple(sorted(getattr(result, "dropped", ()) or ())), "flower", tuple(result.accuracy))
-
-
-def train_in_process(doc: Description, n_stations: int, *, work: Path,
-                     progress: Callable[[str], None]) -> Trained:
-    """The same job in this process (``hfl.train``), every station's data rebuilt from the
-    job's seed: what ``hcfl round`` does; an agent uses it only where Flower's secure
-    deployment is not installed."""
-    from hfl.local_data import save_model
-    from hfl.train import train
-
-    cfg = train_config(doc, n_stations)
-
-    def on_round(rep: Any) -> None:
-        progress(f"training: global round {rep.round_idx + 1}/{rep.global_rounds}, accuracy {rep.accuracy:.1%}")
-
-    result = train(cfg, progress=on_round)
-    work.mkdir(parents=True, exist_ok=True)
-    model = work / "model.pt"
-    digest = save_model(model, result.final_state, cfg)
-    return Trained(model, digest, float(result.final_accuracy), tuple(int(c) for c in result.contributions), (),
-                   "in-process", tuple(result.accuracy))
+                   tuple(sorted(int(j) for j in (getattr(result, "dropped", ()) or ()))), "flower",
+                   tuple(float(a) for a in result.accuracy))
 
 
 def node_keys(folder: Path) -> Any:

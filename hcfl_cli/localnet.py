@@ -38,14 +38,18 @@ from hcfl_cli.scenario import GWEI, N_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
-DEFAULT_PHASES = (15, 8, 12, 10, 150, 25)
+DEFAULT_PHASES = (15, 8, 12, 10, 300, 25)
 """Seconds of Register (every agent starts, decrypts its key and registers), Propose,
-Commit (documents fetched and valued), Reveal, Train (the report ends it early) and Vote
-(each owner loads torch and measures the model)."""
+Commit (documents fetched and valued), Reveal, Train (the winner's SuperLink, the stations'
+SuperNodes and every global round on Flower; the report ends it early) and Vote (each owner
+measures the model: torch is loaded during Train)."""
 FUNDS = 10 * 10**18
 AGENT_ENV_TAG = "HCFL_LOCALNET"
 """Every process a localnet starts carries this variable (its folder), so a check can find
 any one left behind."""
+AGENT_NAME_ENV = "HCFL_AGENT"
+"""...and this one, the agent's name: its Flower processes run in sessions of their own, so
+an agent's whole machine is found by its environment, not by its process group."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class LocalnetOptions:
     rpc: str | None = None  # a running node (funded by transfers from anvil's first development key)
     out: Path | None = None
     mover_delay_s: float = 3.0
+    round_timeout_s: float = 90.0  # the winner drops a station that has not answered a global round by then
     testing: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent name -> its config's [testing]
 
 
@@ -180,7 +185,7 @@ class Localnet:
         self.deployment = self.folder / "deployment.json"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._log_pos: dict[str, int] = {}
-        self.peak_kb: dict[int, int] = {}  # every process it started (agents, their Flower nodes): its VmHWM
+        self.peak_total_kb = 0  # the most resident memory all its processes held at once (sampled)
         self.plan: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
 
@@ -194,6 +199,15 @@ class Localnet:
     def close(self) -> None:
         for name in list(self.procs):
             self.stop(name)
+        # a process an agent started and did not stop (a crash leaves its Flower nodes)
+        for _ in range(3):
+            left = leftover_processes(str(self.folder))
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
         self._stack.close()
 
     # -- set-up -------------------------------------------------------------------------------
@@ -356,7 +370,8 @@ class Localnet:
                 "deposit": self.plan[p.name]["deposit"], "data": "data", "flower": "flower", "work": ".",
                 "publish": "http", "http_host": "127.0.0.1", "http_port": _free_port(), "fleet_host": "127.0.0.1",
                 "valuation": self.plan[p.name]["valuation"],
-                "agent": {"poll_s": 0.5, "max_poll_s": 3.0, "mover_delay_s": self.opts.mover_delay_s},
+                "agent": {"poll_s": 0.5, "max_poll_s": 3.0, "mover_delay_s": self.opts.mover_delay_s,
+                          "round_timeout_s": self.opts.round_timeout_s},
             }
             if "proposal" in self.plan[p.name]:
                 cfg["proposal"] = self.plan[p.name]["proposal"]
@@ -387,7 +402,7 @@ class Localnet:
         group, with its own HCFL_HOME; its output goes to its folder's agent.log."""
         for p in [self.party(n) for n in names] if names else self.parties:
             env = {**os.environ, "HCFL_HOME": str(p.home), "PYTHONPATH": str(ROOT), AGENT_ENV_TAG: str(self.folder),
-                   "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+                   AGENT_NAME_ENV: p.name, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
             with open(p.log, "ab") as log:
                 self.procs[p.name] = subprocess.Popen(
                     [sys.executable, "-m", "hcfl_cli.main", "agent", "--deployment", str(self.deployment),
@@ -395,10 +410,14 @@ class Localnet:
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
 
     def kill(self, name: str) -> None:
-        """SIGKILL one agent and everything it started (a crash, for the fault tests)."""
+        """SIGKILL one agent and everything it started, its Flower processes included: its
+        machine fails (the fault tests)."""
         proc = self.procs.pop(name)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in leftover_processes(str(self.folder), agent=name):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
     def stop(self, name: str, grace: float = 5.0) -> None:
@@ -455,12 +474,12 @@ class Localnet:
         return False
 
     def sample_memory(self) -> None:
-        """Each started process's peak resident memory (VmHWM, kept by the kernel), read
-        while it runs; the sum over processes is what all agents need together at most."""
-        for pid in leftover_processes(str(self.folder)):
-            kb = _vm_hwm_kb(pid)
-            if kb:
-                self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), kb)
+        """The memory of every process it started (agents and their Flower processes) added
+        up now, each process's proportional set size (a page shared by k processes, such as
+        torch's libraries, counts 1/k in each); the largest such sum is what all agents
+        needed together."""
+        total = sum(_pss_kb(pid) for pid in leftover_processes(str(self.folder)))
+        self.peak_total_kb = max(self.peak_total_kb, total)
 
     def failed(self) -> dict[str, int]:
         """Agents that exited with an error: name -> exit code."""
@@ -557,7 +576,7 @@ class Localnet:
             lines += [f"   {x}" for x in a.differences]
         return LocalnetOutcome(d.address, winner, props, rows, ref, slashed, report,
                                bool(audits) and all(a.ok for a in audits), lines, pool, expected_pool, balance,
-                               expected_pool + held, bonds, sum(self.peak_kb.values()),
+                               expected_pool + held, bonds, self.peak_total_kb,
                                time.monotonic() - self.t0)
 
     def phase_line(self) -> str:
@@ -601,22 +620,24 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _vm_hwm_kb(pid: int) -> int:
+def _pss_kb(pid: int) -> int:
     with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
 
 
-def leftover_processes(tag: str) -> list[int]:
-    """Processes (other than this one) whose environment carries ``AGENT_ENV_TAG=tag``."""
-    needle = f"{AGENT_ENV_TAG}={tag}".encode()
+def leftover_processes(tag: str, agent: str | None = None) -> list[int]:
+    """Live processes (other than this one, zombies left out) whose environment carries
+    ``AGENT_ENV_TAG=tag`` (and, given ``agent``, ``AGENT_NAME_ENV=agent``)."""
+    needles = [f"{AGENT_ENV_TAG}={tag}".encode()] + ([f"{AGENT_NAME_ENV}={agent}".encode()] if agent else [])
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
+            env = (entry / "environ").read_bytes().split(b"\0")
+            if all(n in env for n in needles) and " Z " not in (entry / "stat").read_text().rsplit(")", 1)[-1][:3]:
                 found.append(int(entry.name))
     return found

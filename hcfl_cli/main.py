@@ -386,7 +386,8 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
         net.launch()
         net.deploy_and_admit()
         with console.status("starting the agents") as status:
-            done = net.wait(timeout=net.round_budget_s(), show=_say, tick=lambda: status.update(net.phase_line()))
+            done = net.wait(timeout=net.round_budget_s(), show=lambda line: _say(f"{time.perf_counter() - t0:6.1f} s {line}"),
+                            tick=lambda: status.update(net.phase_line()))
         if not done:
             console.print(f"[red]the round did not end within {net.round_budget_s():.0f} s[/]; agents still running: "
                           f"{', '.join(net.running())}")
@@ -406,7 +407,8 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
                       f"{'[green]yes[/]' if out.reconciled else '[red]NO[/]'}; pool {gwei(out.pool)} Gwei = surplus"
                       f"{' + slashed bond' if out.slashed else ''} {gwei(out.expected_pool)} Gwei; contract balance "
                       f"{gwei(out.contract_balance)} Gwei = pool + unclaimed {gwei(out.expected_balance)} Gwei")
-        console.print(f"peak memory of all agents together (sum of each one's max RSS): {out.peak_rss_kb / 1024:.0f} MiB")
+        console.print(f"peak memory of all agents together (their processes' proportional set sizes added up, "
+                      f"the most at any sample): {out.peak_rss_kb / 1024:.0f} MiB")
         console.print(f"set-up {set_up:.1f} s, round {time.perf_counter() - t0 - set_up:.1f} s, "
                       f"total {time.perf_counter() - t0:.1f} s; files in {net.folder}")
         if failed:
@@ -642,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
     ln.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     ln.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
-                    "(default 15,8,12,10,150,25)")
+                    "(default 15,8,12,10,300,25)")
     ln.add_argument("--global-rounds", type=int, default=3, help="global training rounds of every proposal (default 3)")
     ln.add_argument("--promised-bps", type=int, default=8000, help="promised accuracy, basis points (default 8000)")
     ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")

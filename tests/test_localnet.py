@@ -7,6 +7,7 @@ left running."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from contracts.nodes import NodeUnavailable, anvil_path, start_node
 from hcfl_cli.localnet import Localnet, LocalnetOptions, LocalnetOutcome, leftover_processes
 
-PHASES = (12, 5, 8, 6, 60, 20)
-"""Register (six agents start at once on two shared cores), Propose, Commit, Reveal, Train
-(ended by the report), Vote (each owner loads torch and measures)."""
+PHASES = (12, 5, 8, 6, 300, 12)
+"""Register (the six agents are up before the deployment), Propose, Commit, Reveal, Train
+(the winner's SuperLink, the stations' SuperNodes and the global rounds on Flower, on two
+shared cores; ended by the report), Vote (each owner has loaded torch during Train)."""
 QUICK_TRAIN = {"clients_per_station": 2, "kappa1": 1, "kappa2": 1}
 
 
@@ -52,7 +54,7 @@ def _play(net: Localnet, lines: list[str]) -> LocalnetOutcome:
     return net.outcome()
 
 
-def _winner_name(net: Localnet, timeout: float = 120.0) -> str:
+def _winner_name(net: Localnet, timeout: float = 150.0) -> str:
     """The winner's agent, once the round is closed (from the agents' own lines)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -60,7 +62,19 @@ def _winner_name(net: Localnet, timeout: float = 120.0) -> str:
             if "training proposal" in net.log_text(p.name):
                 return p.name
         time.sleep(0.3)
-    raise AssertionError("no agent started training")
+    raise AssertionError("no agent started training:\n" + "\n".join(net.log_text(p.name)[-300:] for p in net.parties))
+
+
+def _intruder(net: Localnet, winner: str, folder: Path):  # type: ignore[no-untyped-def]
+    """A SuperNode with a key of its own (no ticket, not registered on chain), dialling the
+    winner's SuperLink with the right CA certificate and a station's data."""
+    from hfl.flower.secure import make_node_keys, start_supernode
+
+    home = net.party(winner).home
+    doc = json.loads((home / "public" / "proposal-round1.json").read_text())
+    return start_supernode(doc["superlink"]["fleet_address"], home / "public" / "ca.pem", doc["superlink"]["ca_sha256"],
+                           make_node_keys(folder / "keys"), net.stations[0].home / "data", folder / "work",
+                           folder / "logs")
 
 
 def _assert_paid_as_the_reference(out: LocalnetOutcome, absent: tuple[str, ...] = ()) -> None:
@@ -82,7 +96,8 @@ def _assert_nothing_left(net: Localnet) -> None:
 
 
 @pytest.mark.anvil
-def test_an_over_reporting_winner_is_slashed_by_the_owners_own_measurements(public_node: str, tmp_path: Path) -> None:
+def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_reporting_winner(
+        public_node: str, tmp_path: Path) -> None:
     t0 = time.monotonic()
     # The promise is out of reach of one short global round; the winner reports 99.99% anyway.
     opts = _options(public_node, tmp_path, promised_bps=9500,
@@ -90,7 +105,17 @@ def test_an_over_reporting_winner_is_slashed_by_the_owners_own_measurements(publ
     lines: list[str] = []
     with Localnet(opts, say=lines.append) as net:
         net.setup()
-        out = _play(net, lines)
+        winner = _winner_name(net)
+        assert net.wait(lambda: "SuperLink up" in net.log_text(winner), timeout=150)
+        intruder = _intruder(net, winner, tmp_path / "intruder")
+        try:
+            out = _play(net, lines)
+        finally:
+            intruder.stop()
+        assert "Failed to activate SuperNode" in (tmp_path / "intruder" / "logs" / "supernode.log").read_text()
+        assert "registered the node keys of stations [0, 1, 2]" in net.log_text(winner)
+        for s in net.stations:  # every registered station trained as a SuperNode of its own
+            assert "starting this station's SuperNode" in net.log_text(s.name)
         assert out.winner is not None and out.reported is not None
         assert int(out.reported["accuracy_bps"]) == 9999
         voters = [r for r in out.rows if r.role == "owner" and r.punish is not None]
@@ -142,22 +167,43 @@ def test_an_owner_killed_between_commit_and_reveal_reveals_once_restarted(public
 
 @pytest.mark.anvil
 @pytest.mark.slow
-def test_a_winner_killed_during_training_loses_its_bond_and_the_stations_are_paid(public_node: str,
-                                                                                 tmp_path: Path) -> None:
-    phases = (*PHASES[:4], 30, PHASES[5])
-    # a training long enough to be caught in the middle
-    opts = _options(public_node, tmp_path, phases=phases, global_rounds=30)
+def test_a_winner_killed_during_training_loses_its_bond_by_the_deadline_and_the_stations_are_paid(
+        public_node: str, tmp_path: Path) -> None:
+    opts = _options(public_node, tmp_path, phases=(*PHASES[:4], 60, PHASES[5]))
     lines: list[str] = []
     with Localnet(opts, say=lines.append) as net:
         net.setup()
         winner = _winner_name(net)
-        net.kill(winner)
+        assert net.wait(lambda: "SuperLink up" in net.log_text(winner), timeout=150)
+        net.kill(winner)  # its machine fails: the agent and its SuperLink
         out = _play(net, lines)
         assert out.reported is None and out.slashed is True
         for r in out.rows:
             if r.role == "station":
                 assert r.withdrawn == r.expected
         _assert_paid_as_the_reference(out, absent=(winner,))
+        _assert_nothing_left(net)
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_a_station_killed_during_training_is_dropped_and_the_round_completes_without_it(
+        public_node: str, tmp_path: Path) -> None:
+    opts = _options(public_node, tmp_path, global_rounds=3, promised_bps=100, round_timeout_s=60.0,
+                    phases=(*PHASES[:4], 600, PHASES[5]))
+    lines: list[str] = []
+    with Localnet(opts, say=lines.append) as net:
+        net.setup()
+        winner = _winner_name(net)
+        assert net.wait(lambda: "training: global round 1/3" in net.log_text(winner), timeout=300)
+        net.kill("station1")  # its machine fails: the agent and its SuperNode
+        out = _play(net, lines)
+        assert out.reported is not None
+        j = next(r.index for r in out.rows if r.name == "station1")
+        assert f"stations [{j}] were lost during training" in net.log_text(winner)
+        assert int(out.reported["contributions"][j]) == 0  # absent from the last round: what it delivered there
+        assert out.slashed is False
+        _assert_paid_as_the_reference(out, absent=("station1",))
         _assert_nothing_left(net)
 
 
