@@ -107,6 +107,7 @@ class Agent:
         self.mem: Memory | None = None
         self._move_at: dict[tuple[str, int, str], float] = {}
         self._said: set[str] = set()
+        self._train_failed = False
         self.work = cfg.work
         self.work.mkdir(parents=True, exist_ok=True)
 
@@ -488,11 +489,18 @@ class Agent:
             stations = self.stations(v)
             self.say(f"training proposal {v.winner} on Flower with the registered stations {sorted(stations)}: "
                      f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
-            trained = agent_train.train_winner(doc, stations, tls_folder=self.cfg.flower / "tls",
-                                               host=self.cfg.fleet_host, bind=self.cfg.fleet_bind,
-                                               work=self.work / "training", eval_folder=self.cfg.data,
-                                               timeout_s=timeout, round_timeout_s=self.cfg.round_timeout_s,
-                                               progress=self.say)
+            if self._train_failed:
+                return False
+            try:
+                trained = agent_train.train_winner(doc, stations, tls_folder=self.cfg.flower / "tls",
+                                                   host=self.cfg.fleet_host, bind=self.cfg.fleet_bind,
+                                                   work=self.work / "training", eval_folder=self.cfg.data,
+                                                   timeout_s=timeout, round_timeout_s=self.cfg.round_timeout_s,
+                                                   progress=self.say)
+            except (RuntimeError, ValueError, OSError) as e:  # FlowerRunError, no station left, ...
+                self._train_failed = True
+                self.say(f"training failed, nothing to report (the bond is lost at the deadline): {e}")
+                return True
             public = self.work / "public" / f"model-round{v.round_id}.pt"
             public.parent.mkdir(parents=True, exist_ok=True)
             public.write_bytes(trained.model.read_bytes())

@@ -378,6 +378,12 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
     opts = LocalnetOptions(owners=args.owners, stations=args.stations, proposals=args.proposals,
                            data_dir=args.data_dir, seed=args.seed, phases=phases, global_rounds=args.global_rounds,
                            promised_bps=args.promised_bps, rpc=args.rpc, out=args.out)
+    import signal
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # so that the with-block below stops every agent and node
+
+    signal.signal(signal.SIGTERM, on_term)
     t0 = time.perf_counter()
     with Localnet(opts, say=lambda m: console.log(m)) as net:
         console.rule(f"HCFL localnet: {opts.owners} owners, {opts.stations} stations, each its own process")
