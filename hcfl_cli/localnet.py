@@ -310,9 +310,13 @@ class Localnet:
         for p in self.owners:
             values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(N_LABELS)]
             self.plan[p.name] = {"valuation": {"value_per_label": values}}
+        # A station's whole cost (over the rounds) is drawn on the scale of what an owner values
+        # one label at the promised accuracy, so that some proposal is worth training whatever
+        # the promise and the number of rounds.
+        scale = o.promised_bps * GWEI // (10_000 * o.global_rounds)
         for p in self.stations:
-            self.plan[p.name] = {"valuation": {"cost_per_round": rng.randint(1, 10) * GWEI,
-                                               "cost_per_million_params": rng.randint(0, 20) * GWEI}}
+            self.plan[p.name] = {"valuation": {"cost_per_round": rng.randint(1, 10) * scale,
+                                               "cost_per_million_params": rng.randint(0, 20) * scale}}
         distinct = list({targets[p.name]: p for p in self.owners}.values())
         proposers = distinct[:o.proposals]
         cost = sum(o.global_rounds * (v["valuation"]["cost_per_round"] + v["valuation"]["cost_per_million_params"]
