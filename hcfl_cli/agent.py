@@ -108,6 +108,7 @@ class Agent:
         self._move_at: dict[tuple[str, int, str], float] = {}
         self._said: set[str] = set()
         self._train_failed = False
+        self.link: Any = None  # agent_train.ReadySuperLink of a proposer, once the claims are sealed
         self.work = cfg.work
         self.work.mkdir(parents=True, exist_ok=True)
 
@@ -173,6 +174,9 @@ class Agent:
                 time.sleep(self._sleep_for(interval, v))
         finally:
             self.stop_station()
+            if self.link is not None:
+                with contextlib.suppress(Exception):
+                    self.link.stop()
             if self.server is not None:
                 self.server.stop()
             self.write_result()
@@ -245,13 +249,17 @@ class Agent:
             if v.phase == "Reveal":
                 if not me.revealed and not v.over:
                     return self.step(lambda: pt.reveal(s))
+                self.prepare_link(v)
                 return v.over and self.move("close", v)
             acted = False
             if not me.withdrawn:
                 acted = self.step(lambda: pt.withdraw(s))
+            if v.phase == "Train" and not self.is_winner(v):
+                self.stop_link()
             if v.phase == "Train":
                 return self.train_phase(v) or acted
             self.stop_station()
+            self.stop_link()
             if v.phase == "Vote":
                 if me.role == ROLE_OWNER and not me.voted and not v.over and not self.is_winner(v):
                     acted = self.vote(v) or acted
@@ -486,17 +494,17 @@ class Agent:
             timeout = min(left, self.cfg.train_timeout_s) if self.cfg.train_timeout_s else left
             if not doc.superlink:
                 raise ValueError("proposal: the winning description document names no SuperLink")
+            if self._train_failed:
+                return False
             stations = self.stations(v)
             self.say(f"training proposal {v.winner} on Flower with the registered stations {sorted(stations)}: "
                      f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
-            if self._train_failed:
-                return False
             try:
-                trained = agent_train.train_winner(doc, stations, tls_folder=self.cfg.flower / "tls",
-                                                   host=self.cfg.fleet_host, bind=self.cfg.fleet_bind,
-                                                   work=self.work / "training", eval_folder=self.cfg.data,
-                                                   timeout_s=timeout, round_timeout_s=self.cfg.round_timeout_s,
-                                                   progress=self.say)
+                link = self.prepare_link(v)
+                assert link is not None
+                self.link = None
+                trained = link.train(doc, eval_folder=self.cfg.data, timeout_s=timeout,
+                                     round_timeout_s=self.cfg.round_timeout_s, progress=self.say)
             except (RuntimeError, ValueError, OSError) as e:  # FlowerRunError, no station left, ...
                 self._train_failed = True
                 self.say(f"training failed, nothing to report (the bond is lost at the deadline): {e}")
@@ -544,6 +552,31 @@ class Agent:
         self.station_node = agent_train.start_station(doc, keys_folder=self.cfg.flower, data_folder=self.cfg.data,
                                                       work=self.work / "station", ca_cert=ca)
         return True
+
+    def prepare_link(self, v: View) -> Any:
+        """A proposer's SuperLink, started (in a thread) once the claims are sealed, so that
+        should its proposal win the training starts at once; None for a non-proposer."""
+        from hcfl_cli import agent_train
+
+        if self.link is not None:
+            return self.link
+        s = self.s
+        assert s is not None
+        mine = [int(p["index"]) for p in v.proposals if p["proposer"] == s.address]
+        if not mine:
+            return None
+        self.link = agent_train.ReadySuperLink(self.stations(v), tls_folder=self.cfg.flower / "tls",
+                                               host=self.cfg.fleet_host, bind=self.cfg.fleet_bind,
+                                               work=self.work / "training")
+        self.say(f"starting my SuperLink while the claims are revealed (should proposal {mine[0]} win)")
+        return self.link
+
+    def stop_link(self) -> None:
+        if self.link is not None:
+            link, self.link = self.link, None
+            with contextlib.suppress(Exception):
+                link.stop()
+            self.say("my proposal did not win: SuperLink stopped")
 
     def stop_station(self) -> None:
         if self.station_node is not None:

@@ -4,10 +4,11 @@ torch and Flower are imported inside the functions, so an agent that only bids s
 
 - ``prepare_superlink``: at proposal time, the owner's TLS files and fleet address, which its
   description document names (the stations check the CA certificate's hash).
-- ``train_winner``: the proposal's HierFAVG job, written to a model file; on Flower's
-  deployment engine through ``hfl.flower.secure`` (TLS, SuperNode authentication with exactly
-  the registered stations' node keys, each Flower node mapped to its station index, a station
-  lost mid-training dropped from the later global rounds).
+- ``ReadySuperLink``: a proposer's SuperLink, started while the claims are revealed, and its
+  ``train``: the proposal's HierFAVG job on Flower's deployment engine through
+  ``hfl.flower.secure`` (TLS, SuperNode authentication with exactly the registered stations'
+  node keys, each Flower node mapped to its station index, a station lost mid-training
+  dropped from the later global rounds), written to a model file.
 - ``start_station``: a station's authenticated SuperNode on its own data folder.
 - ``measure``: an owner's accuracy of a published model on its own held-out set.
 """
@@ -60,35 +61,70 @@ def prepare_superlink(folder: Path, host: str) -> dict[str, str]:
     return {"fleet_address": address, "ca_sha256": tls.ca_sha256, "ca_cert": str(tls.ca_cert)}
 
 
-def train_winner(doc: Description, stations: Mapping[int, bytes], *, tls_folder: Path, host: str, bind: str,
-                 work: Path, eval_folder: Path | None, timeout_s: float, round_timeout_s: float,
-                 progress: Callable[[str], None]) -> Trained:
-    """Run the proposal's job on the secure Flower deployment with the registered stations
-    (``stations``: station index -> node public key bytes, exactly those registered with the
-    SuperLink) and write the model file."""
-    from hfl.flower.secure import SecureSuperLink, make_tls
-    from hfl.local_data import save_model
+class ReadySuperLink:
+    """A proposer's SuperLink, started in a thread before the round is closed (its stations
+    are known once registration closed), so that the winner's training starts at once;
+    a proposer that did not win stops it. ``train`` runs the job on it."""
 
-    cfg = train_config(doc, len(stations))
-    tls = make_tls(tls_folder, host)
-    port = int((tls_folder / "fleet-port").read_text())
-    work.mkdir(parents=True, exist_ok=True)
+    def __init__(self, stations: Mapping[int, bytes], *, tls_folder: Path, host: str, bind: str,
+                 work: Path) -> None:
+        import threading
 
-    def on_round(r: int, rounds: int, accuracy: float) -> None:
-        progress(f"training: global round {r}/{rounds}, accuracy {accuracy:.1%} on my own held-out set")
+        from hfl.flower.secure import SecureSuperLink, make_tls
 
-    with SecureSuperLink(tls, dict(stations), work / "superlink", work / "flower-logs", fleet_port=port,
-                         host=bind, advertise=host) as link:
-        link.start()
-        progress(f"SuperLink up at {link.fleet_address} (TLS, SuperNode authentication): registered the node keys "
-                 f"of stations {sorted(stations)} as Flower nodes {[link.node_ids[j] for j in sorted(stations)]}")
-        result = link.run(cfg, timeout_s=timeout_s, round_timeout_s=round_timeout_s, progress=on_round,
-                          eval_folder=eval_folder)
-    model = work / "model.pt"
-    digest = save_model(model, result.final_state, cfg)
-    return Trained(model, digest, float(result.final_accuracy), tuple(int(c) for c in result.contributions),
-                   tuple(sorted(int(j) for j in (getattr(result, "dropped", ()) or ()))), "flower",
-                   tuple(float(a) for a in result.accuracy))
+        self.stations = dict(stations)
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        tls = make_tls(tls_folder, host)
+        port = int((tls_folder / "fleet-port").read_text())
+        self.link = SecureSuperLink(tls, self.stations, work / "superlink", work / "flower-logs", fleet_port=port,
+                                    host=bind, advertise=host)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, daemon=True, name="hcfl-superlink")
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.link.start()
+        except BaseException as e:  # noqa: BLE001 (reported by train)
+            self.error = e
+
+    @property
+    def ready(self) -> bool:
+        return not self._thread.is_alive()
+
+    def train(self, doc: Description, *, eval_folder: Path | None, timeout_s: float, round_timeout_s: float,
+              progress: Callable[[str], None]) -> Trained:
+        """Wait for the SuperLink, run the winning proposal's job (``doc``) on the registered
+        stations, write the model file; the SuperLink is stopped after."""
+        from hfl.local_data import save_model
+
+        try:
+            self._thread.join()
+            if self.error is not None:
+                raise RuntimeError(f"the SuperLink did not start: {self.error}")
+            link = self.link
+            progress(f"SuperLink up at {link.fleet_address} (TLS, SuperNode authentication): registered the node "
+                     f"keys of stations {sorted(self.stations)} as Flower nodes "
+                     f"{[link.node_ids[j] for j in sorted(self.stations)]}")
+
+            def on_round(r: int, rounds: int, accuracy: float) -> None:
+                progress(f"training: global round {r}/{rounds}, accuracy {accuracy:.1%} on my own held-out set")
+
+            cfg = train_config(doc, len(self.stations))
+            result = link.run(cfg, timeout_s=timeout_s, round_timeout_s=round_timeout_s, progress=on_round,
+                              eval_folder=eval_folder)
+        finally:
+            self.stop()
+        model = self.work / "model.pt"
+        digest = save_model(model, result.final_state, cfg)
+        return Trained(model, digest, float(result.final_accuracy), tuple(int(c) for c in result.contributions),
+                       tuple(sorted(int(j) for j in (getattr(result, "dropped", ()) or ()))), "flower",
+                       tuple(float(a) for a in result.accuracy))
+
+    def stop(self) -> None:
+        self._thread.join(timeout=120)
+        self.link.stop()
 
 
 def node_keys(folder: Path) -> Any:

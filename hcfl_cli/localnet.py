@@ -38,7 +38,7 @@ from hcfl_cli.scenario import GWEI, N_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
-DEFAULT_PHASES = (15, 8, 12, 10, 300, 25)
+DEFAULT_PHASES = (15, 6, 10, 8, 300, 15)
 """Seconds of Register (every agent starts, decrypts its key and registers), Propose,
 Commit (documents fetched and valued), Reveal, Train (the winner's SuperLink, the stations'
 SuperNodes and every global round on Flower; the report ends it early) and Vote (each owner
@@ -72,8 +72,8 @@ class LocalnetOptions:
     seed: int = 0
     alpha: float = 0.5
     phases: tuple[int, ...] = DEFAULT_PHASES
-    global_rounds: int = 3
-    promised_bps: int = 8000
+    global_rounds: int = 2
+    promised_bps: int = 7000
     train: dict[str, Any] = field(default_factory=lambda: {"clients_per_station": 2, "kappa1": 2, "kappa2": 2})
     deploy: DeployOptions = field(default_factory=DeployOptions)
     rpc: str | None = None  # a running node (funded by transfers from anvil's first development key)

@@ -650,9 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
     ln.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     ln.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
-                    "(default 15,8,12,10,300,25)")
-    ln.add_argument("--global-rounds", type=int, default=3, help="global training rounds of every proposal (default 3)")
-    ln.add_argument("--promised-bps", type=int, default=8000, help="promised accuracy, basis points (default 8000)")
+                    "(default 15,6,10,8,300,15)")
+    ln.add_argument("--global-rounds", type=int, default=2, help="global training rounds of every proposal (default 2)")
+    ln.add_argument("--promised-bps", type=int, default=7000, help="promised accuracy, basis points (default 7000)")
     ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")
     ln.add_argument("--out", type=Path, help="keep every participant's folder here (default: a temporary folder)")
     ln.set_defaults(func=_cmd_localnet)
