@@ -71,7 +71,7 @@ class LocalnetOptions:
     data_dir: Path | None = None  # CIFAR-10's folder (then dataset cifar10)
     seed: int = 0
     alpha: float = 0.5
-    phases: tuple[int, ...] = DEFAULT_PHASES
+    phases: tuple[int, ...] | None = None  # default: DEFAULT_PHASES, Train long enough for the rounds' timeouts
     global_rounds: int = 2
     promised_bps: int = 7000
     train: dict[str, Any] = field(default_factory=lambda: {"clients_per_station": 2, "kappa1": 2, "kappa2": 2})
@@ -79,7 +79,7 @@ class LocalnetOptions:
     rpc: str | None = None  # a running node (funded by transfers from anvil's first development key)
     out: Path | None = None
     mover_delay_s: float = 3.0
-    round_timeout_s: float = 90.0  # the winner drops a station that has not answered a global round by then
+    round_timeout_s: float | None = None  # the winner drops a station silent this long in a round (default: by size)
     testing: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent name -> its config's [testing]
 
 
@@ -171,8 +171,15 @@ class Localnet:
             raise ValueError("--owners/--stations: a round needs at least 2 owners and 1 station")
         if not 1 <= opts.proposals <= opts.owners:
             raise ValueError(f"--proposals: between 1 and the number of owners ({opts.owners})")
-        if len(opts.phases) != 6 or any(p <= 0 for p in opts.phases):
+        if opts.phases is not None and (len(opts.phases) != 6 or any(p <= 0 for p in opts.phases)):
             raise ValueError("--phases: six positive lengths in seconds")
+        # Every station's ClientApp of a round shares this machine's cores: a round of N
+        # stations takes about N times one station's, so a station is only called lost after
+        # that, and the Train phase leaves room for every round to wait that long.
+        self.round_timeout_s = opts.round_timeout_s or 60.0 + 25.0 * opts.stations
+        self.phases = opts.phases or (*DEFAULT_PHASES[:4],
+                                      max(DEFAULT_PHASES[4], int(60 + opts.global_rounds * self.round_timeout_s)),
+                                      DEFAULT_PHASES[5])
         self.opts = opts
         self.say = say
         self._stack = contextlib.ExitStack()
@@ -353,12 +360,12 @@ class Localnet:
         from hcfl_cli.participant import deploy
 
         o = self.opts
-        r = deploy(self.rpc, self._organizer_key(), self.deployment, phase_seconds=list(o.phases),
+        r = deploy(self.rpc, self._organizer_key(), self.deployment, phase_seconds=list(self.phases),
                    no_show_penalty=o.deploy.no_show_penalty, min_bond=o.deploy.min_bond, organizer="self",
                    deposit_per_weight=self.deposit_per_weight, max_proposals=o.deploy.max_proposals,
                    **o.deploy.extra)
         self.t0 = time.monotonic()
-        self.say(f"deployed {r.file.address}; phases {','.join(map(str, o.phases))} s")
+        self.say(f"deployed {r.file.address}; phases {','.join(map(str, self.phases))} s")
 
     def _configure(self) -> None:
         """Every participant's config (and a station's Flower node key pair)."""
@@ -375,7 +382,7 @@ class Localnet:
                 "publish": "http", "http_host": "127.0.0.1", "http_port": _free_port(), "fleet_host": "127.0.0.1",
                 "valuation": self.plan[p.name]["valuation"],
                 "agent": {"poll_s": 0.5, "max_poll_s": 3.0, "mover_delay_s": self.opts.mover_delay_s,
-                          "round_timeout_s": self.opts.round_timeout_s},
+                          "round_timeout_s": self.round_timeout_s},
             }
             if "proposal" in self.plan[p.name]:
                 cfg["proposal"] = self.plan[p.name]["proposal"]
@@ -491,7 +498,7 @@ class Localnet:
 
     def round_budget_s(self) -> float:
         """The longest the round can take from now: every phase's length, and some slack."""
-        return sum(self.opts.phases) + 60.0
+        return sum(self.phases) + 60.0
 
     # -- the end ------------------------------------------------------------------------------
     def outcome(self) -> LocalnetOutcome:

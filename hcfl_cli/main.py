@@ -366,11 +366,11 @@ def _cmd_agent(args: argparse.Namespace) -> int:
 
 
 def _cmd_localnet(args: argparse.Namespace) -> int:
-    from hcfl_cli.localnet import DEFAULT_PHASES, Localnet, LocalnetOptions
+    from hcfl_cli.localnet import Localnet, LocalnetOptions
     from hcfl_cli.report import gwei, localnet_tables
 
     try:
-        phases = tuple(int(x) for x in args.phases.split(",")) if args.phases else DEFAULT_PHASES
+        phases = tuple(int(x) for x in args.phases.split(",")) if args.phases else None
     except ValueError:
         raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
     if args.global_rounds < 1:
@@ -650,7 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
     ln.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     ln.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
-                    "(default 15,6,10,8,300,15)")
+                    "(default 15,6,10,8,T,15, T at least 300 and long enough for every global round's station "
+                    "timeout, 60 + 25 s per station)")
     ln.add_argument("--global-rounds", type=int, default=2, help="global training rounds of every proposal (default 2)")
     ln.add_argument("--promised-bps", type=int, default=7000, help="promised accuracy, basis points (default 7000)")
     ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")
