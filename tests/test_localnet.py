@@ -112,6 +112,7 @@ def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_repo
             out = _play(net, lines)
         finally:
             intruder.stop()
+        assert intruder.live_pids() == []
         assert "Failed to activate SuperNode" in (tmp_path / "intruder" / "logs" / "supernode.log").read_text()
         assert "registered the node keys of stations [0, 1, 2]" in net.log_text(winner)
         for s in net.stations:  # every registered station trained as a SuperNode of its own
