@@ -241,6 +241,13 @@ def test_an_authenticated_run_trains_only_the_registered_stations_on_their_own_d
     assert run.leftover_pids == []
 
 
+def test_the_local_command_names_a_bad_option_in_one_line(capsys):
+    from hfl.flower.secure_local import main
+
+    assert main(["--stations", "0"]) == 2
+    assert "n_stations" in capsys.readouterr().err
+
+
 def read_y(folder):
     from hfl.local_data import read_data_folder
 
