@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 
 import pytest
@@ -227,8 +228,56 @@ def test_a_station_that_never_joins_is_dropped_before_round_one(three_folders):
 # The deployment as real processes ----------------------------------------------------------------
 
 
+def _wait_for(predicate, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def test_the_superlink_admits_a_registered_supernode_and_refuses_an_unregistered_one(tmp_path):
+    """Real Flower processes, no training: TLS, SuperNode authentication and the key registration."""
+    tls = make_tls(tmp_path / "tls")
+    keys, stranger = make_node_keys(tmp_path / "k0"), make_node_keys(tmp_path / "k1")
+    (x, y), *_ = split_for_localnet("digits", 2, 1, seed=0, alpha=1.0)[0]
+    folder = write_data_folder(tmp_path / "data", x, y, "digits")
+    port = pick_port()
+    address = f"127.0.0.1:{port}"
+    with SecureSuperLink(tls, {0: keys.public_key_bytes}, tmp_path / "owner", tmp_path / "owner-logs",
+                         fleet_port=port) as link, \
+            start_supernode(address, tls.ca_cert, tls.ca_sha256, keys, folder, tmp_path / "s0", tmp_path / "s0-logs") \
+            as station, \
+            start_supernode(address, tls.ca_cert, tls.ca_sha256, stranger, folder, tmp_path / "s1",
+                            tmp_path / "s1-logs") as intruder:
+        link.start()
+        superlink_log = tmp_path / "owner-logs" / "superlink.log"
+        assert list(link.node_ids) == [0]
+        activated = f"Activated node_id={link.node_ids[0]}"
+        assert _wait_for(lambda: activated in superlink_log.read_text(errors="replace"), 90), \
+            superlink_log.read_text(errors="replace")[-3000:]
+        assert _wait_for(lambda: "Failed to activate SuperNode" in intruder.log_path.read_text(errors="replace"), 60)
+        # Every node the SuperLink let in is one the owner registered: the stranger never was.
+        admitted = {int(n) for n in re.findall(r"Activated node_id=(\d+)", superlink_log.read_text(errors="replace"))}
+        assert admitted == {link.node_ids[0]}
+        pids = station.live_pids() + intruder.live_pids() + link.live_pids()
+    assert pids and not [p for p in pids if _alive(p)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split(") ")[-1].startswith("Z")
+
+
+@pytest.mark.slow
 def test_an_authenticated_run_trains_only_the_registered_stations_on_their_own_data(tmp_path):
-    """SuperLink with TLS and SuperNode auth, 2 registered stations and 1 unregistered SuperNode."""
+    """45-60 s. SuperLink with TLS and SuperNode auth, 2 registered stations and 1 unregistered SuperNode."""
     from hfl.flower.secure_local import run_local_secure
 
     cfg = TrainConfig(n_stations=2, clients_per_station=2, global_rounds=1, kappa1=1, kappa2=1, seed=4, device="cpu")
@@ -241,6 +290,13 @@ def test_an_authenticated_run_trains_only_the_registered_stations_on_their_own_d
     assert run.leftover_pids == []
 
 
+def test_the_local_command_names_a_bad_option_in_one_line(capsys):
+    from hfl.flower.secure_local import main
+
+    assert main(["--stations", "0"]) == 2
+    assert "n_stations" in capsys.readouterr().err
+
+
 def read_y(folder):
     from hfl.local_data import read_data_folder
 
@@ -249,7 +305,7 @@ def read_y(folder):
 
 @pytest.mark.slow
 def test_a_station_whose_supernode_is_stopped_mid_run_is_dropped_and_the_run_completes(tmp_path):
-    """70-100 s: Flower marks a node offline only after two missed 30 s heartbeats."""
+    """70-120 s: Flower marks a node offline only after two missed 30 s heartbeats."""
     from hfl.flower.secure_local import run_local_secure
 
     cfg = TrainConfig(n_stations=2, clients_per_station=2, global_rounds=3, kappa1=1, kappa2=1, seed=4, device="cpu")

@@ -613,8 +613,6 @@ def start_supernode(fleet_address: str, ca_cert: Path, expected_ca_sha256: str, 
     restarted) are stopped first.
     `threads` is torch's CPU threads for this station's training (0: `hfl.train.default_threads`).
     """
-    from hfl.local_data import read_data_folder
-
     ca_cert = Path(ca_cert)
     if not ca_cert.is_file():
         raise ValueError(f"ca_cert: no CA certificate at {ca_cert}")
@@ -631,6 +629,8 @@ def start_supernode(fleet_address: str, ca_cert: Path, expected_ca_sha256: str, 
     folder = Path(data_folder).resolve()
     if '"' in str(folder):
         raise ValueError(f"data_folder: {folder} holds a double quote, which Flower's node config cannot carry")
+    from hfl.local_data import read_data_folder  # only now: a refused CA costs no torch import
+
     read_data_folder(folder)
     work_dir, log_dir = Path(work_dir), Path(log_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
