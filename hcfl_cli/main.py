@@ -346,6 +346,91 @@ def _cmd_step(args: argparse.Namespace) -> int:
     return _print_step(pt.finalize(_session(args)))
 
 
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from hcfl_cli.agent import run_agent
+    from hcfl_cli.agent_config import read_config
+
+    cfg = read_config(args.config)
+    if args.make_node_key:
+        import hashlib
+
+        from hcfl_cli.agent import ensure_node_keys
+
+        if cfg.role != "station":
+            raise ValueError("--make-node-key: only a station has a Flower node key")
+        pub = ensure_node_keys(cfg.flower)
+        _say(f"node public key {pub} (sha256 {hashlib.sha256(pub.read_bytes()).hexdigest()}): give it to the "
+             "organizer, who puts its hash in your ticket (hcfl admit --node-public-key)")
+        return 0
+    if args.deployment is None:
+        raise ValueError("--deployment: the deployment file is needed to run the agent")
+    rpc = args.rpc or cfg.rpc
+    if not rpc:
+        raise ValueError("--rpc: give the node's URL here or as rpc in the config")
+    try:
+        return run_agent(cfg, args.deployment, _key_options(args), rpc)
+    except KeyboardInterrupt:
+        print(f"[{cfg.name}] stopped", flush=True)
+        return 130
+
+
+def _cmd_localnet(args: argparse.Namespace) -> int:
+    from hcfl_cli.localnet import Localnet, LocalnetOptions
+    from hcfl_cli.report import gwei, localnet_tables
+
+    try:
+        phases = tuple(int(x) for x in args.phases.split(",")) if args.phases else None
+    except ValueError:
+        raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
+    if args.global_rounds < 1:
+        raise ValueError(f"--global-rounds: at least 1, got {args.global_rounds}")
+    opts = LocalnetOptions(owners=args.owners, stations=args.stations, proposals=args.proposals,
+                           data_dir=args.data_dir, seed=args.seed, phases=phases, global_rounds=args.global_rounds,
+                           promised_bps=args.promised_bps, rpc=args.rpc, out=args.out)
+    import signal
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # so that the with-block below stops every agent and node
+
+    signal.signal(signal.SIGTERM, on_term)
+    t0 = time.perf_counter()
+    with Localnet(opts, say=lambda m: console.log(m)) as net:
+        console.rule(f"HCFL localnet: {opts.owners} owners, {opts.stations} stations, each its own process")
+        net.prepare()
+        set_up = time.perf_counter() - t0
+        net.launch()
+        net.deploy_and_admit()
+        with console.status("starting the agents") as status:
+            done = net.wait(timeout=net.round_budget_s(), show=lambda line: _say(f"{time.perf_counter() - t0:6.1f} s {line}"),
+                            tick=lambda: status.update(net.phase_line()))
+        if not done:
+            console.print(f"[red]the round did not end within {net.round_budget_s():.0f} s[/]; agents still running: "
+                          f"{', '.join(net.running())}")
+        failed = net.failed()
+        out = net.outcome()
+        wide = console if console.is_terminal else Console(log_path=False, width=150)
+        for table in localnet_tables(out):
+            wide.print(table)
+        if out.reported:
+            rep = out.reported
+            console.print(f"training report: accuracy {int(rep['accuracy_bps']) / 100:.2f}%, contributions "
+                          f"{[int(c) for c in rep['contributions']]}, model {rep['model_uri']}; bond "
+                          + ("[red]SLASHED[/] to the pool" if out.slashed else "returned"))
+        for line in out.audit_lines:
+            console.print(f"audit from the logs: {line}")
+        console.print(f"reconciliation: every withdrawal equals the reference to the wei: "
+                      f"{'[green]yes[/]' if out.reconciled else '[red]NO[/]'}; pool {gwei(out.pool)} Gwei = surplus"
+                      f"{' + slashed bond' if out.slashed else ''} {gwei(out.expected_pool)} Gwei; contract balance "
+                      f"{gwei(out.contract_balance)} Gwei = pool + unclaimed {gwei(out.expected_balance)} Gwei")
+        console.print(f"peak memory of all agents together (their processes' proportional set sizes added up, "
+                      f"the most at any sample): {out.peak_rss_kb / 1024:.0f} MiB")
+        console.print(f"set-up {set_up:.1f} s, round {time.perf_counter() - t0 - set_up:.1f} s, "
+                      f"total {time.perf_counter() - t0:.1f} s; files in {net.folder}")
+        if failed:
+            console.print(f"[red]agents that failed[/]: {failed}")
+    return 0 if out.ok and done and not failed else 1
+
+
 def _wei(text: str) -> int:
     """An exact amount in wei (a whole number; no floats near money)."""
     try:
@@ -547,6 +632,44 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_experiment)
 
     _add_participant_commands(sub)
+
+    ag = sub.add_parser("agent", help="run one participant's agent: it acts at every phase of its round",
+                        description="One long-running process per participant: it watches its round (phase and "
+                        "events, polling with back-off) and acts at every phase with the participant commands: "
+                        "register, propose (an owner with a [proposal]), commit its valuation, reveal, settle and "
+                        "withdraw; as the winner it trains the proposal on Flower with the registered stations, "
+                        "publishes the model and reports; as a station it serves its own data as an authenticated "
+                        "SuperNode; as an owner it judges the model on its own held-out set and votes. It keeps "
+                        "the round moving (advance, close, finalize after a deadline). Killed and restarted with "
+                        "the same command, it carries on from the chain and its secret store. The config format "
+                        "is in hcfl_cli/agent_config.py and docs/participants.md.")
+    ag.add_argument("--deployment", type=Path, help="the deployment file (hcfl deploy); the agent waits for it "
+                    "to appear")
+    ag.add_argument("--config", required=True, type=Path, help="this participant's TOML config")
+    ag.add_argument("--rpc", help="JSON-RPC URL of the node (default: rpc in the config)")
+    ag.add_argument("--make-node-key", action="store_true", help="a station: make its Flower node key pair in "
+                    "its flower folder (once) and print the public key's file, for the organizer's ticket; then exit")
+    _add_key_options(ag)
+    ag.set_defaults(func=_cmd_agent)
+
+    ln = sub.add_parser("localnet", help="a whole round among independent agents on this machine (the main job)",
+                        description="Start anvil, deploy, make a keystore, a ticket, a data folder and a config for "
+                        "every participant, launch every agent as its own OS process, show the round, and print "
+                        "the outcome, every participant's utility, the owners' own measurements and votes, the "
+                        "audit and the reconciliation; then stop everything it started.")
+    ln.add_argument("--owners", type=int, default=4, help="model owners (default 4)")
+    ln.add_argument("--stations", type=int, default=4, help="base stations (default 4)")
+    ln.add_argument("--proposals", type=int, default=2, help="owners that propose (default 2)")
+    ln.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
+    ln.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
+    ln.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
+                    "(default 15,6,10,8,T,15, T at least 300 and long enough for every global round's station "
+                    "timeout, 60 + 25 s per station)")
+    ln.add_argument("--global-rounds", type=int, default=2, help="global training rounds of every proposal (default 2)")
+    ln.add_argument("--promised-bps", type=int, default=7000, help="promised accuracy, basis points (default 7000)")
+    ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")
+    ln.add_argument("--out", type=Path, help="keep every participant's folder here (default: a temporary folder)")
+    ln.set_defaults(func=_cmd_localnet)
     return parser
 
 

@@ -58,3 +58,47 @@ def gas_table(gas: dict[str, Sequence[int]], exact: bool = True) -> Table:
         if used:
             t.add_row(name, str(len(used)), f"{min(used):,}", f"{max(used):,}", f"{sum(used):,}")
     return t
+
+
+def localnet_tables(out) -> list[Table]:  # type: ignore[no-untyped-def]
+    """The end of ``hcfl localnet``: the proposals, every participant (true values, what it
+    revealed, paid or received, its utility, what it withdrew against the reference), and the
+    owners' own measurements of the model and their votes (``out``: a LocalnetOutcome)."""
+    ref = out.reference
+    t = Table(title="Proposals (Gwei)")
+    for col in ("m", "proposer", "target labels", "promised acc.", "budget C_m", "bond", "welfare S(m)", ""):
+        t.add_column(col, justify="right")
+    names = {r.address: r.name for r in out.rows}
+    for m, p in enumerate(out.proposals):
+        mask = int(p["label_mask"])
+        t.add_row(str(m), names.get(p["proposer"], p["proposer"][:10]),
+                  ",".join(str(lab) for lab in range(10) if mask >> lab & 1), f"{int(p['accuracy_bps']) / 100:.0f}%",
+                  gwei(int(p["budget"])), gwei(int(p["bond"])), gwei(ref.welfare[m]) if ref else "",
+                  "[bold green]winner[/]" if out.winner == m else "")
+    u = Table(title="Participants (Gwei; pays + / receives -; utility with its true values)")
+    u.add_column("who", no_wrap=True)
+    for col in ("weight", "true claims", "revealed", "tax", "net payment", "utility", "withdrawn", "reference", ""):
+        u.add_column(col, justify="right")
+    for r in out.rows:
+        if ref is None:
+            tax, pays = 0, 0
+        elif r.role == "owner":
+            tax, pays = ref.owner_tax[r.index], ref.owner_pays[r.index]
+        else:
+            tax, pays = ref.station_tax[r.index], -ref.station_receives[r.index]
+        same = r.revealed is not None and tuple(r.revealed) == tuple(r.true_claims)
+        u.add_row(r.name, str(r.weight), " ".join(gwei(c) for c in r.true_claims),
+                  ("truthful" if same else " ".join(gwei(c) for c in r.revealed)) if r.revealed is not None else "none",
+                  gwei(tax), gwei(pays), gwei(r.utility), "-" if r.withdrawn is None else gwei(r.withdrawn),
+                  gwei(r.expected), "" if r.withdrawn is None else ("[green]=[/]" if r.withdrawn == r.expected
+                                                                      else "[red]differs[/]"))
+    v = Table(title="The owners' own judgement of the model (their held-out sets, the target labels)")
+    for col in ("owner", "measured accuracy", "promised", "vote", "note"):
+        v.add_column(col, justify="right")
+    promised = int(out.proposals[out.winner]["accuracy_bps"]) if out.winner is not None else 0
+    for r in out.rows:
+        if r.role != "owner" or r.punish is None:
+            continue
+        v.add_row(r.name, "-" if r.measured is None else f"{r.measured:.2%}", f"{promised / 100:.2f}%",
+                  "punish" if r.punish else "keep", (r.refused or "")[:60])
+    return [t, u, v]

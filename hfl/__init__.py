@@ -10,6 +10,9 @@ Public entry points (stable; the Flower app and the `hcfl` command build on them
 - `hfl.contribution.contributions(station_states, station_weights, evaluate_fn, ...)`,
   `station_contributions(cfg, states, samples, evaluate_fn)`
 - `hfl.result.TrainResult`, `write_result(result, out_dir)`
+- `hfl.local_data`: a participant's own data folder (`write_data_folder`, `read_data_folder`),
+  `split_for_localnet`, `station_clients(folder, cfg, station_seed)`, model files
+  (`save_model`, `load_model`, `evaluate_model_file`, `file_sha256`)
 """
 
 from hfl.config import ConfigError, TrainConfig, labels_from_bitmask

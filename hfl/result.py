@@ -35,6 +35,9 @@ class TrainResult:
     shapley: tuple[float, ...] | None = None  # (sampled) Shapley value of each station
     contribution_evals: int = 0
     contribution_exact: bool = False  # Shapley computed over all coalitions (not sampled)
+    # Stations dropped during the run (the authenticated Flower deployment goes on without a
+    # station that is lost; see hfl.flower.secure). Empty for the other engines, which fail instead.
+    dropped: tuple[int, ...] = ()
     final_state: dict[str, Tensor] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -61,6 +64,7 @@ class TrainResult:
             "shapley": None if self.shapley is None else [float(v) for v in self.shapley],
             "contribution_evals": int(self.contribution_evals),
             "contribution_exact": bool(self.contribution_exact),
+            "dropped": [int(j) for j in self.dropped],
         }
 
 

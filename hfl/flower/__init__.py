@@ -8,6 +8,10 @@
   and the ServerApp (`HierFedAvg`: Flower's FedAvg with `hfl`'s cloud aggregation, evaluation and
   contribution measurement).
 - `hfl.flower.deploy` / `hfl.flower.procs`: the local deployment and its process hygiene.
+- `hfl.flower.secure`: the authenticated deployment of a real round (TLS, SuperNode
+  authentication with exactly the registered stations' keys, each station on its own data
+  folder, lost stations dropped): `SecureSuperLink`, `start_supernode`, `make_node_keys`,
+  `make_tls`, `pick_port`; `python -m hfl.flower.secure_local` runs it on one machine.
 - `python -m hfl.flower --help`: the command line; docs/flower.md: multi-machine set-up and TLS.
 
 Submodules import flwr and torch lazily, so that `python -m hfl.flower --help` stays fast.
@@ -24,6 +28,13 @@ _LAZY = {
     "FlowerRunError": "hfl.flower.deploy",
     "LocalDeployment": "hfl.flower.deploy",
     "StationFailure": "hfl.flower.apps",
+    "NodeKeys": "hfl.flower.secure",
+    "SecureSuperLink": "hfl.flower.secure",
+    "TlsFiles": "hfl.flower.secure",
+    "make_node_keys": "hfl.flower.secure",
+    "make_tls": "hfl.flower.secure",
+    "pick_port": "hfl.flower.secure",
+    "start_supernode": "hfl.flower.secure",
 }
 
 
@@ -33,4 +44,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ENGINES", "FlowerRunError", "LocalDeployment", "StationFailure", "run_flower"]
+__all__ = ["ENGINES", "FlowerRunError", "LocalDeployment", "NodeKeys", "SecureSuperLink", "StationFailure", "TlsFiles",
+           "make_node_keys", "make_tls", "pick_port", "run_flower", "start_supernode"]

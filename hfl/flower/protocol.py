@@ -25,6 +25,16 @@ DATA_DIR_KEY = "data-dir"
 RUN_CONFIG_KEY = "hcfl-config"
 RESULT_PATH_KEY = "result-path"
 ROUND_TIMEOUT_KEY = "round-timeout-s"
+# The authenticated deployment (hfl.flower.secure): the run config's map from Flower node id to
+# station index (JSON, made by the SuperLink's owner from the public keys it registered), where
+# the ServerApp reports each round, the folder it evaluates on, how long it waits for stations to
+# join; and in each train message, that the station trains on its own data folder (node config
+# `data-dir`).
+NODE_STATIONS_KEY = "node-stations"
+PROGRESS_PATH_KEY = "progress-path"
+EVAL_DIR_KEY = "eval-dir"
+JOIN_TIMEOUT_KEY = "join-timeout-s"
+OWN_DATA_KEY = "own-data"
 
 
 def config_to_json(cfg: TrainConfig) -> str:
@@ -35,6 +45,7 @@ def config_from_json(text: str) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(text))
 
 
-__all__ = ["CONFIG_KEY", "DATA_DIR_KEY", "DEVICE_KEY", "IMAGES_KEY", "RESULT_PATH_KEY", "ROUND_TIMEOUT_KEY",
+__all__ = ["CONFIG_KEY", "DATA_DIR_KEY", "DEVICE_KEY", "EVAL_DIR_KEY", "IMAGES_KEY", "JOIN_TIMEOUT_KEY",
+           "NODE_STATIONS_KEY", "OWN_DATA_KEY", "PROGRESS_PATH_KEY", "RESULT_PATH_KEY", "ROUND_TIMEOUT_KEY",
            "RUN_CONFIG_KEY", "SAMPLES_KEY", "STATION_KEY", "THREADS_KEY", "TRAIN_S_KEY", "config_from_json",
            "config_to_json"]
