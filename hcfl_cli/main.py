@@ -260,7 +260,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
     r = deploy(args.rpc, _key_options(args), args.out, phase_seconds=phases, no_show_penalty=args.penalty,
                min_bond=args.min_bond, organizer=None if args.open else args.organizer,
-               deposit_per_weight=args.deposit_per_weight, max_proposals=args.max_proposals, dry_run=args.dry_run)
+               deposit_per_weight=args.deposit_per_weight, max_proposals=args.max_proposals, dry_run=args.dry_run,
+               bonus_bps=args.bonus_bps)
     if r.planned is not None:
         p = r.planned
         _say(f"dry run, nothing sent: would deploy with {p.args}: gas estimate {p.gas_estimate}, limit "
@@ -329,7 +330,9 @@ def _cmd_step(args: argparse.Namespace) -> int:
     if c == "vote":
         return _print_step(pt.vote(_session(args), args.punish == "yes"))
     if c == "withdraw":
-        return _print_step(pt.withdraw(_session(args), bond=args.bond))
+        if args.bond and args.bonus:
+            raise ValueError("--bond/--bonus: give one of them, not both")
+        return _print_step(pt.withdraw(_session(args), bond=args.bond, bonus=args.bonus))
     if c == "advance":
         return _print_step(pt.advance(_session(args), args.from_phase))
     if c == "close":
@@ -391,6 +394,10 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
                      help="least owner deposit per unit of weight, wei (default %(default)s)")
     dep.add_argument("--max-proposals", type=int, default=DEFAULT_MAX_PROPOSALS,
                      help="proposals per owner and round in an open deployment (default %(default)s)")
+    dep.add_argument("--bonus-bps", type=int, default=0,
+                     help="station bonus fraction in basis points, 0..10000: that part of the winner's budget is "
+                          "shared by the stations' reported contributions, the rest by weight (SPEC section 9; "
+                          "default 0)")
     dep.set_defaults(func=_cmd_deploy)
 
     adm = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
@@ -465,6 +472,9 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
     wd = step("withdraw", "withdraw your payout (settling first), or your released bonds",
               "Pull your payout; settles you in the same transaction if you are not settled yet.")
     wd.add_argument("--bond", action="store_true", help="withdraw your proposals' released bonds instead")
+    wd.add_argument("--bonus", action="store_true",
+                    help="a station: withdraw your contribution bonus instead, crediting it first once the round "
+                         "is finalized (a deployment with --bonus-bps)")
 
     adv = step("advance", "end the current phase once its deadline passed",
                "Move the round to its next phase (Reveal ends by close, Vote by finalize).")
