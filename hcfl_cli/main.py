@@ -8,6 +8,7 @@ in the user's input end with one line naming the option (exit 2), never a traceb
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -192,6 +193,22 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         paths = write_fig4(r4, out_dir)
         console.print(f"  common target {list(r4.core)}: VCG chose {list(r4.vcg_target)} -> "
                       f"{r4.vcg_accuracy[-1]:.1%}; random {list(r4.random_target)} -> {r4.random_accuracy[-1]:.1%}")
+    elif args.figure == "bonus":
+        from hcfl_cli.experiments.bonus import BonusConfig, run_bonus, write_bonus
+
+        cfgb = BonusConfig.quick(args.seed) if args.quick else BonusConfig(seed=args.seed)
+        if args.device != "auto":
+            cfgb = dataclasses.replace(cfgb, device=args.device)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("bonus: trainings (one per data configuration)", total=None)
+            rb = run_bonus(cfgb, progress=lambda: bar.advance(task))
+        paths = write_bonus(rb, out_dir)
+        for row in rb.rows:
+            console.print(f"  beta {row.bonus_bps / 100:5.1f} %: clean-data stations {sum(row.good)}/{len(row.good)}, "
+                          f"accuracy {row.accuracy:.1%}, station utilities (fixed data) "
+                          f"{', '.join(f'{u:,.1f}' for u in row.fixed_utility_gwei)} Gwei; largest lie gain "
+                          f"{row.max_lie_gain} wei <= bound {row.proved_bound} wei")
+        console.print(f"  {rb.trainings} trainings")
     else:
         from hcfl_cli.experiments.fig5 import STRATEGIES, Fig5Config, run_fig5, write_fig5
 
@@ -532,9 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: a prompt)")
     acc.set_defaults(func=_cmd_account)
 
-    exp = sub.add_parser("experiment", help="reproduce the paper's figures 3-5 (CSV + PNG)",
+    exp = sub.add_parser("experiment", help="reproduce the paper's figures 3-5, or the station bonus's (CSV + PNG)",
                          description="Reproduce one of the paper's section V experiments; writes FIG.csv and FIG.png.")
-    exp.add_argument("figure", choices=["fig3", "fig4", "fig5"], help="which figure")
+    exp.add_argument("figure", choices=["fig3", "fig4", "fig5", "bonus"],
+                     help="which figure (bonus: SPEC section 9's station bonus: utilities, accuracy and lies vs beta)")
     exp.add_argument("--out", type=Path, default=Path("out/experiments"), help="output folder (default out/experiments)")
     exp.add_argument("--rounds", type=int, help="auction/training rounds (default: the paper's, or small with --quick)")
     exp.add_argument("--seed", type=int, default=0, help="seed (default 0)")
