@@ -208,7 +208,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
                           f"accuracy {row.accuracy:.1%}, station utilities (fixed data) "
                           f"{', '.join(f'{u:,.1f}' for u in row.fixed_utility_gwei)} Gwei; largest lie gain "
                           f"{row.max_lie_gain} wei <= bound {row.proved_bound} wei")
-        console.print(f"  {rb.trainings} trainings")
+        console.print(f"  {rb.trainings} trainings; fixed data: stations {list(rb.cheap_fixed)} on shuffled labels, "
+                      f"contributions {list(rb.fixed_contributions)}")
     else:
         from hcfl_cli.experiments.fig5 import STRATEGIES, Fig5Config, run_fig5, write_fig5
 

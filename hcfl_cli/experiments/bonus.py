@@ -75,6 +75,12 @@ class BonusResult:
     cheap_fixed: tuple[int, ...]  # the stations on shuffled labels in the fixed-data part
     rows: list[BetaRow] = field(default_factory=list)
     trainings: int = 0
+    fixed_contributions: tuple[int, ...] = ()  # measured in the fixed-data part
+
+    def group_mean(self, row: BetaRow, clean: bool) -> float:
+        """Mean fixed-data utility of the stations with clean (or shuffled) labels."""
+        js = [j for j in range(self.config.stations) if (j not in self.cheap_fixed) == clean]
+        return sum(row.fixed_utility_gwei[j] for j in js) / len(js)
 
 
 def _trainer(cfg: BonusConfig, progress: Callable[[], None]) -> Callable[[tuple[int, ...]], tuple[float, tuple[int, ...]]]:
@@ -174,7 +180,7 @@ def run_bonus(cfg: BonusConfig, progress: Callable[[], None] = lambda: None) -> 
         gain, bound = largest_lie_gain(cfg, bps, contrib, rng)
         rows.append(BetaRow(bps, fixed, [j not in cheap for j in range(cfg.stations)], accuracy,
                             _utilities(cfg, bps, cheap, contrib, costs), gain, bound))
-    return BonusResult(cfg, cheap_fixed, rows, len(run.cache))  # type: ignore[attr-defined]
+    return BonusResult(cfg, cheap_fixed, rows, len(run.cache), fixed_contrib)  # type: ignore[attr-defined]
 
 
 def write_bonus(result: BonusResult, out_dir: Path) -> list[Path]:
@@ -189,12 +195,14 @@ def write_bonus(result: BonusResult, out_dir: Path) -> list[Path]:
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
     betas = [r.bonus_bps / 100 for r in result.rows]
     for j in range(n):
-        kind = "shuffled labels" if j in result.cheap_fixed else "clean labels"
-        a.plot(betas, [r.fixed_utility_gwei[j] for r in result.rows], marker="o",
-               linestyle="--" if j in result.cheap_fixed else "-", label=f"station {j} ({kind})")
+        a.plot(betas, [r.fixed_utility_gwei[j] for r in result.rows], linewidth=0.7, alpha=0.5,
+               color="tab:red" if j in result.cheap_fixed else "tab:blue")
+    for clean, color in ((True, "tab:blue"), (False, "tab:red")):
+        a.plot(betas, [result.group_mean(r, clean) for r in result.rows], marker="o", linewidth=2, color=color,
+               label=f"mean, {'clean' if clean else 'shuffled'} labels")
     a.set_xlabel("bonus fraction beta (%)")
     a.set_ylabel("station utility (Gwei)")
-    a.set_title("fixed data: better data earns more")
+    a.set_title("fixed data (thin: each station)")
     a.legend(fontsize=7)
     b.plot(betas, [r.accuracy for r in result.rows], marker="o", color="tab:green", label="accuracy")
     b.set_xlabel("bonus fraction beta (%)")
