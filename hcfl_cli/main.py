@@ -46,6 +46,8 @@ def _cmd_round(args: argparse.Namespace) -> int:
         raise ValueError(f"--train-rounds: must be at least 1, got {args.train_rounds}")
     if args.rpc and args.node:
         raise ValueError("--rpc/--node: give one of them, not both")
+    if not 0 <= args.bonus_bps <= 10_000:
+        raise ValueError(f"--bonus-bps: expected 0..10000 basis points, got {args.bonus_bps}")
     sc = load_scenario(args.scenario) if args.scenario else sample_scenario(args.seed)
     overrides: dict = {}
     if args.data_dir:
@@ -75,7 +77,8 @@ def _cmd_round(args: argparse.Namespace) -> int:
                        description=f"training: global round {rep.round_idx + 1}/{rep.global_rounds}",
                        acc=f"accuracy {rep.accuracy:.1%}")
 
-        rec = play_round(sc, rpc=rpc, train_overrides=overrides, on_step=lambda m: console.log(m), on_train_round=on_train)
+        rec = play_round(sc, rpc=rpc, train_overrides=overrides, on_step=lambda m: console.log(m), on_train_round=on_train,
+                         bonus_bps=args.bonus_bps)
     out = chain_outcome(rec)
     console.print(proposals_table(sc, out))
     console.print(participants_table(sc, out))
@@ -115,7 +118,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     events = chain.chain_events()
     reported = [r.round_id for r in rebuild(events) if r.report is not None]
     audits = audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported),
-                          address=args.address)
+                          address=args.address, bonus_bps=int(chain.call("BONUS_BPS", [])))
     if not audits:
         raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")
     for a in audits:
@@ -528,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     rnd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device (default auto)")
     rnd.add_argument("--train-rounds", type=int, help="global training rounds (default: the winning proposal's)")
     rnd.add_argument("--out", type=Path, help="write round.json, result.json and the accuracy plot here")
+    rnd.add_argument("--bonus-bps", type=int, default=0,
+                     help="station bonus fraction in basis points, 0..10000: that part of the winner's budget goes to "
+                          "the stations by their measured contributions (SPEC section 9; default 0)")
     rnd.set_defaults(func=_cmd_round)
 
     aud = sub.add_parser("audit", help="rebuild every round from a deployment's event logs and re-check it",
