@@ -1,4 +1,7 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
+# (codesize: with the station bonus the gas-optimised code would exceed EIP-170; it costs
+# 114 to 521 gas a transaction, `python -m benchmarks.gas --quick`)
 """
 @title HCFL crowdfunding round: truthful model selection by the Clarke tax
 @custom:contract-name HCFL
@@ -95,6 +98,10 @@ STATUS_WITHDRAWN: constant(uint256) = 4
 
 # @dev Participant status bit: the owner voted on the winner.
 STATUS_VOTED: constant(uint256) = 8
+
+
+# @dev Participant status bit: the station's bonus (SPEC section 9) was credited.
+STATUS_BONUS: constant(uint256) = 16
 
 
 # @dev Bond state of a proposal: held by the contract (the default, zero).
@@ -273,6 +280,15 @@ ACC_FLOAT_SHIFT: constant(uint256) = 96
 ACC_BELOW_FLOAT_MASK: constant(uint256) = 2**96 - 1
 
 
+# @dev Layout of a round's `bonus_acc` word: `left | credited << 128`. Bits 0-127:
+#      the bonus pool not yet credited.
+BONUS_LEFT_MASK: constant(uint256) = 2**128 - 1
+
+
+# @dev Bits 128-255 of `bonus_acc`: stations credited; this is their shift.
+BONUS_COUNT_SHIFT: constant(uint256) = 128
+
+
 # @dev Largest basis-point figure (100 %).
 MAX_BPS: constant(uint256) = 10_000
 
@@ -326,6 +342,12 @@ DEPOSIT_PER_WEIGHT: public(immutable(uint256))
 # @dev Proposals an owner may post per round in an open deployment (a ticket carries
 #      its own), so that no owner can take every proposal slot.
 MAX_PROPOSALS: public(immutable(uint256))
+
+
+# @dev The station bonus fraction `beta` in basis points (SPEC section 9): the part
+#      `B = C * beta // 10000` of the winner's budget that the stations share by their
+#      reported contributions; the rest they share by weight. 0: no bonus.
+BONUS_BPS: public(immutable(uint256))
 
 
 # @dev One participant of one round. `info` packs `role | status << 8 | index << 16 |
@@ -428,6 +450,25 @@ report_progress: public(HashMap[uint256, uint256])
 # @dev Per round: whether the winner listed every station's contribution; without
 #      it `finalize` slashes the winner's bond.
 reported: public(HashMap[uint256, bool])
+
+
+# @dev Per round and station index: the reported contribution, stored only when a
+#      bonus is on (each report chunk writes at most `REPORT_CHUNK` of them).
+contribution: HashMap[uint256, HashMap[uint256, uint256]]
+
+
+# @dev Per round: the sum of the reported contributions (with a bonus on).
+contribution_total: HashMap[uint256, uint256]
+
+
+# @dev Per round: the bonus pool `B` of the winner's budget, fixed by `close`.
+bonus_pool: public(HashMap[uint256, uint256])
+
+
+# @dev Per round: `left | credited << 128`, the bonus pool not yet credited to a
+#      station and how many stations were credited; the credit of the last station
+#      sweeps the rounding dust to the pool.
+bonus_acc: HashMap[uint256, uint256]
 
 
 # @dev Per round: number of owners that voted to punish the winner.
@@ -581,6 +622,15 @@ event Withdrawn:
     amount: uint256
 
 
+# @dev A station's bonus was credited: `bonus` of the round's bonus pool, by its
+#      reported contribution (by weight when none was reported or they sum to 0).
+event BonusCredited:
+    round_id: indexed(uint256)
+    station: indexed(address)
+    index: uint256
+    bonus: uint256
+
+
 # @dev A proposer pulled its bond.
 event BondWithdrawn:
     round_id: indexed(uint256)
@@ -597,6 +647,7 @@ def __init__(
     organizer: address,
     deposit_per_weight: uint256,
     max_proposals: uint256,
+    bonus_bps: uint256,
 ):
     """
     @notice Opens round 1 for registration.
@@ -610,11 +661,14 @@ def __init__(
            deployment.
     @param deposit_per_weight An owner's least deposit per unit of weight, 1 .. 2**96-1.
     @param max_proposals Proposals per owner and round in an open deployment, 1 .. 32.
+    @param bonus_bps The station bonus fraction in basis points, 0 .. 10000 (SPEC section 9).
     """
     for s: uint256 in phase_seconds:
         assert s > 0 and s < 2**32, "hcfl: phase length out of range"
     assert deposit_per_weight >= 1 and deposit_per_weight <= MAX_AMOUNT, "hcfl: deposit per weight out of range"
     assert max_proposals >= 1 and max_proposals <= MAX_M, "hcfl: proposal allowance out of range"
+    assert bonus_bps <= MAX_BPS, "hcfl: bonus over 10000 bps"
+    BONUS_BPS = bonus_bps
     eip712_domain_separator.__init__("HCFL", "2")
     ORGANIZER = organizer
     DEPOSIT_PER_WEIGHT = deposit_per_weight
@@ -874,7 +928,8 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
             stations: costs k) and the salt; adds them to the welfare totals.
     @dev Checked against the commitment, which binds contract, round and sender, and
          against the deposit bound that covers the worst tax (SPEC section 5):
-         owner `max b + max c <= deposit`, station `max k <= deposit`.
+         owner `max b + max c <= deposit`, station `max k <= deposit`; with a bonus a
+         station also covers `ceil((max C * beta // 10000) * u / U)`.
     @param round_id The round, in its Reveal phase.
     @param claims b[i][m] or k[j][m] for m = 0..M-1, each <= 2**96-1.
     @param salt The salt of the commitment.
@@ -900,6 +955,10 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
         bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self.owner_weight_sum[round_id])
+    elif BONUS_BPS > 0:
+        # the bonus part of its nominal share, which its bonus may not pay back
+        big: uint256 = self.max_budget[round_id] * BONUS_BPS // MAX_BPS
+        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self.station_weight_sum[round_id])
     assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
     self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
     for m: uint256 in range(MAX_M):
@@ -944,14 +1003,20 @@ def close(round_id: uint256):
     sub: uint256 = self.subsidy[round_id]
     used: uint256 = 0
     wp1: uint256 = 0
+    bonus: uint256 = 0
     if found:
         used = min(sub, self.prop_acc[round_id][winner] & PROP_BUDGET_MASK)
         wp1 = winner + 1
         self.winner_plus_one[round_id] = wp1
+        if BONUS_BPS > 0:
+            # the bonus pool leaves the float: `credit_bonus` pays it by contribution
+            bonus = (self.prop_acc[round_id][winner] & PROP_BUDGET_MASK) * BONUS_BPS // MAX_BPS
+            self.bonus_pool[round_id] = bonus
+            self.bonus_acc[round_id] = bonus
     # the subsidy stays recorded: settlements recompute the shares it lowered
     n: uint256 = self.n_owners[round_id] + self.n_stations[round_id]
     self.round_acc[round_id] = (
-        ((FLOAT_BIAS + used) << ACC_FLOAT_SHIFT)
+        ((FLOAT_BIAS + used - bonus) << ACC_FLOAT_SHIFT)
         | (wp1 << ACC_WINNER_SHIFT)
         | (M << ACC_M_SHIFT)
         | (n << ACC_PARTICIPANTS_SHIFT)
@@ -980,9 +1045,11 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
     @dev A participant that revealed passes its claims again (checked against its
          commitment); one that did not passes no claims, counts as all zeros and
          forfeits the no-show penalty. Owner: pays `c[x*] + tax`. Station: receives
-         `r[x*] - tax`. Taxes and penalties go to the pool; owner shares come into the
-         round's float and station rewards leave it; the last settlement sweeps the
-         float (the rounding dust) into the pool.
+         `r[x*] - tax`; with a bonus its weight part `(C - B) * u // U` in place of
+         `r[x*]` (the tax still counts `r`), the bonus coming by `credit_bonus`. Taxes
+         and penalties go to the pool; owner shares come into the round's float and
+         station rewards leave it; the last settlement sweeps the float (the rounding
+         dust) into the pool.
     @param round_id A closed (or cancelled) round.
     @param who The participant.
     @param claims Its revealed claims, or none if it did not reveal.
@@ -1018,8 +1085,9 @@ def report_training(
     @notice The winner's training report: the trained model's hash, its accuracy and the
             first `min(stations, REPORT_CHUNK)` station contributions, in registration
             order. When every station is listed, the Vote phase opens.
-    @dev Only a hash of the contributions is stored; the events carry them in full. With
-         more stations than `REPORT_CHUNK`, `report_contributions` sends the rest.
+    @dev A hash of the contributions is stored, and with a bonus on each contribution
+         and their sum (for `credit_bonus`); the events carry them in full. With more
+         stations than `REPORT_CHUNK`, `report_contributions` sends the rest.
     @param round_id The round, in its Train phase.
     @param model_hash sha256 of the trained model file.
     @param model_uri Where the model file can be fetched (a path or an http(s) URL).
@@ -1036,6 +1104,7 @@ def report_training(
     self.model_hash[round_id] = model_hash
     self.achieved_accuracy_bps[round_id] = accuracy_bps
     self.contributions_hash[round_id] = keccak256(abi_encode(contributions))
+    self._store_contributions(round_id, 0, contributions)
     self.report_progress[round_id] = n + 1
     log TrainingReported(
         round_id=round_id,
@@ -1068,6 +1137,7 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
     n: uint256 = len(contributions)
     assert n == min(total - first, REPORT_CHUNK), "hcfl: one contribution per station"
     self.contributions_hash[round_id] = keccak256(abi_encode(self.contributions_hash[round_id], contributions))
+    self._store_contributions(round_id, first, contributions)
     self.report_progress[round_id] = progress + n
     log ContributionsReported(round_id=round_id, first=first, contributions=contributions)
     if first + n == total:
@@ -1152,6 +1222,43 @@ def withdraw_bond(round_id: uint256, index: uint256):
     self.proposals[round_id][index].bond_state = BOND_WITHDRAWN
     log BondWithdrawn(round_id=round_id, index=index, proposer=msg.sender, amount=amount)
     raw_call(msg.sender, b"", value=amount)
+
+
+@external
+def credit_bonus(round_id: uint256, who: address):
+    """
+    @notice Credits station `who` its bonus of a finalized round (SPEC section 9) to its
+            payout, which it pulls with `withdraw`, whether or not it withdrew its
+            settlement. Anyone may call it, once per station.
+    @dev O(1): `bonus_pool * c_j // sum c` from the stored report, or
+         `bonus_pool * u_j // U` when the report is missing or sums to 0. The bonus is
+         added to the record's amount (the deposit if not yet settled, else the payout)
+         and the withdrawn bit cleared, so that `withdraw` pays it. The credit of the
+         round's last station moves what rounding left of the bonus pool to the
+         recycle pool.
+    @param round_id A finalized round of a deployment with a bonus.
+    @param who The station.
+    """
+    assert BONUS_BPS > 0 and self._phase(round_id) == PHASE_FINALIZED, "hcfl: no bonus to credit"
+    info: uint256 = self.participants[round_id][who].info
+    assert info & (INFO_ROLE_MASK | (STATUS_BONUS << INFO_STATUS_SHIFT)) == ROLE_STATION, "hcfl: not a station, or credited"
+    self.participants[round_id][who].info = (info | (STATUS_BONUS << INFO_STATUS_SHIFT)) & ~(STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
+    index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
+    part: uint256 = (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK
+    whole: uint256 = self.station_weight_sum[round_id]
+    if self.reported[round_id] and self.contribution_total[round_id] > 0:
+        part = self.contribution[round_id][index]
+        whole = self.contribution_total[round_id]
+    bonus: uint256 = self.bonus_pool[round_id] * part // whole
+    self.participants[round_id][who].amount += bonus
+    acc: uint256 = self.bonus_acc[round_id] - bonus + (1 << BONUS_COUNT_SHIFT)
+    log BonusCredited(round_id=round_id, station=who, index=index, bonus=bonus)
+    if acc >> BONUS_COUNT_SHIFT == self.n_stations[round_id]:
+        # the last credit: what rounding left of the bonus pool is dust
+        self.pool_plus_one += acc & BONUS_LEFT_MASK
+        acc = acc & ~BONUS_LEFT_MASK
+        log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
+    self.bonus_acc[round_id] = acc
 
 
 @external
@@ -1278,7 +1385,8 @@ def held_float(round_id: uint256) -> int256:
     """
     @notice Money of a round held besides its deposits and bonds: the reserved subsidy
             before close; after it, the float (owner shares in, station rewards out, plus
-            the subsidy used) until the last settlement sweeps it.
+            the subsidy used) until the last settlement sweeps it, plus the bonus pool
+            not yet credited.
     @dev Negative while stations settled before owners; the owners' deposits still held
          cover it. Only the balance-equation checks need it.
     @param round_id The round.
@@ -1289,7 +1397,7 @@ def held_float(round_id: uint256) -> int256:
         return convert(self.subsidy[round_id], int256)
     if acc & ACC_CANCELLED != 0:
         return 0
-    return convert(acc >> ACC_FLOAT_SHIFT, int256) - convert(FLOAT_BIAS, int256)
+    return convert(acc >> ACC_FLOAT_SHIFT, int256) - convert(FLOAT_BIAS, int256) + convert(self.bonus_acc[round_id] & BONUS_LEFT_MASK, int256)
 
 
 @internal
@@ -1361,6 +1469,9 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
         if m + 1 == wp1:
             at_winner = others
             share = sh
+            if role == ROLE_STATION and BONUS_BPS > 0:
+                # the tax counts the nominal share; the station is paid its weight part now
+                share = (budget - budget * BONUS_BPS // MAX_BPS) * weight // total_w
     tax: uint256 = convert(best - at_winner, uint256)
     payout: uint256 = 0
     if role == ROLE_OWNER:
@@ -1511,6 +1622,30 @@ def _finish_report(round_id: uint256):
     """
     self.reported[round_id] = True
     self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
+
+
+@internal
+def _store_contributions(round_id: uint256, first: uint256, contributions: DynArray[uint256, REPORT_CHUNK]):
+    """
+    @dev With a bonus on, stores one report chunk's contributions by station index and
+         adds them to the round's sum; at most `REPORT_CHUNK` writes, so no report
+         transaction's gas grows with the number of stations.
+    @param round_id The round.
+    @param first The index of the chunk's first station.
+    @param contributions The chunk.
+    """
+    if BONUS_BPS == 0:
+        return
+    total: uint256 = 0
+    for k: uint256 in range(REPORT_CHUNK):
+        if k == len(contributions):
+            break
+        c: uint256 = contributions[k]
+        assert c <= MAX_AMOUNT, "hcfl: contribution out of range"
+        if c > 0:
+            self.contribution[round_id][first + k] = c
+            total += c
+    self.contribution_total[round_id] += total
 
 
 @internal

@@ -64,10 +64,12 @@ class RoundPlan:
     stations: list[Bidder]
     proposals: list[Offer]
     deposit_per_weight: int = 1  # the deployment's d this plan needs (budgets <= W * d)
+    bonus_bps: int = 0  # the deployment's station bonus fraction (SPEC section 9)
 
     def deploy(self, rpc: str | None = None, **kwargs: Any) -> Deployment:
-        """A fresh deployment whose ``d`` admits this plan (``Deployment.deploy``'s options)."""
-        return Deployment.deploy(rpc, deposit_per_weight=self.deposit_per_weight, **kwargs)
+        """A fresh deployment whose ``d`` and bonus fraction are this plan's
+        (``Deployment.deploy``'s options)."""
+        return Deployment.deploy(rpc, deposit_per_weight=self.deposit_per_weight, bonus_bps=self.bonus_bps, **kwargs)
 
     def allowance(self, owner: int) -> int:
         """Proposals owner ``owner`` posts (its ticket's allowance), at least 1."""
@@ -86,6 +88,7 @@ class RoundPlan:
         subsidy: int = 0,
         owner_deposits: Sequence[int] | None = None,
         station_deposits: Sequence[int] | None = None,
+        bonus_bps: int = 0,
     ) -> RoundPlan:
         """A plan for ``mechanism.settle``'s keyword arguments: proposal ``m`` by owner
         ``m mod nO`` with content hash ``m``; deposits default to the least that lets
@@ -93,7 +96,7 @@ class RoundPlan:
         refuses an empty deposit)."""
         dpw = least_deposit_per_weight(budgets, owner_weights)
         need_o, need_s = deposit_bounds(budgets, owner_weights, owner_values, station_costs, subsidy=subsidy,
-                                        deposit_per_weight=dpw)
+                                        deposit_per_weight=dpw, bonus_bps=bonus_bps, station_weights=station_weights)
         od = list(owner_deposits) if owner_deposits is not None else [max(n, 1) for n in need_o]
         sd = list(station_deposits) if station_deposits is not None else [max(n, 1) for n in need_s]
         return cls(
@@ -101,6 +104,7 @@ class RoundPlan:
             stations=[Bidder(u, dep, list(k)) for u, dep, k in zip(station_weights, sd, station_costs)],
             proposals=[Offer(m % len(owner_weights), C, bond, m.to_bytes(32, "big")) for m, C in enumerate(budgets)],
             deposit_per_weight=dpw,
+            bonus_bps=bonus_bps,
         )
 
 
@@ -142,6 +146,8 @@ class Finish:
     votes: list[tuple[int, bool]] = field(default_factory=list)  # (owner index, punish)
     withdrawn: list[int] = field(default_factory=list)  # owners, then stations
     bonds: dict[int, int] = field(default_factory=dict)  # proposal index -> bond withdrawn
+    bonuses: list[int] = field(default_factory=list)  # stations' credited bonuses (a bonus deployment),
+    # also in ``withdrawn``
 
     @property
     def slashed(self) -> bool:
@@ -223,9 +229,10 @@ def finish_round(
     withdraw: bool = True,
 ) -> Finish:
     """From close to the end: the winner's ``report`` (none: the Train phase runs out and
-    the bond is slashed), every other owner's vote (``punish(owner index)``), finalize, and
-    (with ``withdraw``) every payout and every released bond. A round without a winner is
-    already finalized at close and goes straight to the withdrawals."""
+    the bond is slashed), every other owner's vote (``punish(owner index)``), finalize,
+    every station's bonus credit (a deployment with a bonus) and (with ``withdraw``) every
+    payout, bonus and released bond. A round without a winner is already finalized at
+    close and goes straight to the withdrawals."""
     votes: list[tuple[int, bool]] = []
     finalized: Finalized | None = None
     w = auction.winner
@@ -247,10 +254,13 @@ def finish_round(
     if finalized is None:
         ends = [e.record for e in d.events("Finalized") if int(e.args["round_id"]) == d.round_id]
         finalized = ends[-1] if ends and w is not None else None
+    before = {a for a in auction.participants if d.participant(a).withdrawn}
+    bonuses = [d.credit_bonus(a) for a in auction.stations] if plan.bonus_bps else []
     if not withdraw:
-        return Finish(finalized, votes)
-    withdrawn = [d.withdraw(a) if not d.participant(a).withdrawn else auction.settled[k].payout
+        return Finish(finalized, votes, bonuses=bonuses)
+    # a credit adds the bonus to the payout and reopens a withdrawn one, so withdraw pays it
+    withdrawn = [(auction.settled[k].payout if a in before else 0) + (0 if d.participant(a).withdrawn else d.withdraw(a))
                  for k, a in enumerate(auction.participants)]
     bonds = {m: d.withdraw_bond(auction.owners[p.owner], m)
              for m, p in enumerate(plan.proposals) if d.proposal(m).bond_released}
-    return Finish(finalized, votes, withdrawn, bonds)
+    return Finish(finalized, votes, withdrawn, bonds, bonuses)

@@ -9,7 +9,11 @@ with pre-signed transactions without titanoboa::
     art.abi, art.bytecode, art.bytecode_runtime   # list[dict], bytes, bytes
 
 The constructor takes ``(phase_seconds: uint256[6], no_show_penalty: uint256,
-min_bond: uint256, organizer: address, deposit_per_weight: uint256, max_proposals: uint256)``.
+min_bond: uint256, organizer: address, deposit_per_weight: uint256, max_proposals: uint256,
+bonus_bps: uint256)`` (``bonus_bps``: SPEC section 9's station bonus fraction, 0..10000).
+The contract compiles with Vyper's ``codesize`` optimisation: with the bonus, the ``gas``
+mode's code would exceed EIP-170. What a chain stores is the runtime bytecode plus the
+immutables section (704 bytes) appended at deployment.
 The contract imports snekmate's EIP-712 and ECDSA modules (PyPI ``snekmate``, pinned).
 
 The compiled contract ships as ``contracts/HCFL.json`` (ABI, both bytecodes, the source's

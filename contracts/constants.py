@@ -26,7 +26,8 @@ ROLES: dict[str, int] = {"owner": ROLE_OWNER, "station": ROLE_STATION}
 ROLE_NAMES: dict[int, str] = {v: k for k, v in ROLES.items()}
 
 STATUS_REVEALED, STATUS_SETTLED, STATUS_WITHDRAWN, STATUS_VOTED = 1, 2, 4, 8
-"""A participant's status bits."""
+STATUS_BONUS = 16
+"""A participant's status bits (``STATUS_BONUS``: a station's bonus was credited)."""
 
 BOND_HELD, BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN = 0, 1, 2, 3
 """States of a proposal's responsibility bond."""

@@ -23,6 +23,7 @@ from the contract's events.
     d.next_phase()                                  # past the vote deadline: finalize
                                                     # (owners vote before: d.vote(owner, True))
     d.withdraw(o); d.withdraw(s); d.withdraw_bond(o, m)
+    d.credit_bonus(s); d.withdraw(s)               # the bonus, with Deployment.deploy(bonus_bps=...) > 0
     d.start_round()                                 # the next round, same deployment
     d.events()                                      # [Event(name, args), ...] of the deployment
     d.gas                                           # {"reveal": [gas, ...], ...}
@@ -45,7 +46,7 @@ from eth_utils import keccak, to_checksum_address
 
 from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
 from contracts.constants import (DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS, PHASES,
-                                 REPORT_CHUNK, ROLES)
+                                 REPORT_CHUNK, ROLES, STATUS_BONUS)
 from contracts.tickets import Ticket, node_key_hash
 from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
 
@@ -123,8 +124,12 @@ class Deployment:
         deposit_per_weight: int = DEFAULT_DEPOSIT_PER_WEIGHT,
         max_proposals: int = DEFAULT_MAX_PROPOSALS,
         organizer: str | bytes | None = "new",
+        bonus_bps: int = 0,
     ) -> Deployment:
         """Deploy a fresh contract (titanoboa when ``rpc`` is None) and open round 1.
+
+        ``bonus_bps``: SPEC section 9's station bonus fraction in basis points (0..10000,
+        default 0: every station reward by weight, as without the bonus).
 
         ``organizer``: ``"new"`` (default) makes a fresh organizer key that this driver
         holds and signs every registration's ticket with (a simulation plays every
@@ -133,6 +138,8 @@ class Deployment:
         """
         if len(phase_seconds) != 6 or any(int(s) <= 0 for s in phase_seconds):
             raise ValueError("phase_seconds: expected six positive lengths (Register..Vote)")
+        if isinstance(bonus_bps, bool) or not isinstance(bonus_bps, int) or not 0 <= bonus_bps <= 10_000:
+            raise ValueError(f"bonus_bps: expected an integer in 0..10000, got {bonus_bps!r}")
         key: bytes | None = None
         if organizer == "new":
             key = os.urandom(32)
@@ -146,7 +153,7 @@ class Deployment:
         chain = chain or connect(rpc)
         deployer = chain.new_account(10**21)
         address = chain.deploy([list(phase_seconds), no_show_penalty, min_bond, organizer_address,
-                                deposit_per_weight, max_proposals], deployer)
+                                deposit_per_weight, max_proposals, bonus_bps], deployer)
         d = cls(chain, address, deployer, key)
         d._events.extend(chain.chain_events() if isinstance(chain, BoaChain) else [])
         return d
@@ -400,6 +407,13 @@ class Deployment:
         r = self.round_id if round_id is None else round_id
         return self._tx(who, "withdraw", [r]).first("Withdrawn").amount
 
+    def credit_bonus(self, who: str, sender: str | None = None, round_id: int | None = None) -> int:
+        """Credit station ``who`` its bonus of a finalized round to its payout (sent by
+        ``sender``, default the deployer; anyone may); returns the bonus. ``withdraw``
+        then pays it, whether or not the settlement was withdrawn before."""
+        r = self.round_id if round_id is None else round_id
+        return self._tx(sender or self.deployer, "credit_bonus", [r, to_checksum_address(who)]).first("BonusCredited").bonus
+
     def withdraw_bond(self, who: str, index: int, round_id: int | None = None) -> int:
         """Pull the released bond of proposal ``index``; returns the amount."""
         r = self.round_id if round_id is None else round_id
@@ -423,6 +437,14 @@ class Deployment:
     def max_proposals(self) -> int:
         """Proposals per owner and round in an open deployment (a ticket carries its own)."""
         return int(self.chain.call("MAX_PROPOSALS", []))
+
+    def bonus_bps(self) -> int:
+        """The deployment's station bonus fraction in basis points (SPEC section 9)."""
+        return int(self.chain.call("BONUS_BPS", []))
+
+    def bonus_credited(self, who: str, round_id: int | None = None) -> bool:
+        """Whether station ``who``'s bonus of the round was credited."""
+        return bool(self.participant(who, round_id).status & STATUS_BONUS)
 
     def organizer(self) -> str | None:
         """Who signs the tickets; None for an open deployment."""

@@ -148,6 +148,14 @@ class Withdrawn:
 
 
 @dataclass(frozen=True)
+class BonusCredited:
+    round_id: int
+    station: str
+    index: int
+    bonus: int
+
+
+@dataclass(frozen=True)
 class BondWithdrawn:
     round_id: int
     index: int
@@ -159,7 +167,7 @@ EVENT_RECORDS: dict[str, type] = {
     cls.__name__: cls
     for cls in (RoundStarted, PhaseChanged, Registered, Proposed, Committed, Revealed, Closed, Settled,
                 DustSwept, TrainingReported, ContributionsReported, Voted, Finalized, PoolChanged,
-                Withdrawn, BondWithdrawn)
+                Withdrawn, BonusCredited, BondWithdrawn)
 }
 """Event name -> its record type."""
 

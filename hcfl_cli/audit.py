@@ -122,11 +122,14 @@ def _dense(side: dict[int, dict[str, Any]], what: str, round_id: int) -> list[di
 
 
 def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = None,
-                chain_contributions_hash: bytes | None = None, address: str | None = None) -> RoundAudit:
+                chain_contributions_hash: bytes | None = None, address: str | None = None,
+                bonus_bps: int = 0) -> RoundAudit:
     """Recompute one round with the reference and compare with what the contract logged:
     the choice, every share, tax and payout, the dust, and the winner's reported
     contributions (complete, one per station, against ``expected_contributions`` and
-    the hash the contract stored, when given)."""
+    the hash the contract stored, when given). With the deployment's ``bonus_bps``
+    (SPEC section 9) a station's logged share and payout are its weight part's, and the
+    logged dust leaves the bonus pool out (the bonus credits themselves are not audited)."""
     owners = _dense(log.owners, "owner", log.round_id)
     stations = _dense(log.stations, "station", log.round_id)
     n, m = len(owners) + len(stations), len(log.budgets)
@@ -145,11 +148,14 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
         owner_values=[log.claims.get(o["address"], zeros) for o in owners],
         station_costs=[log.claims.get(s["address"], zeros) for s in stations],
         subsidy=log.subsidy,
+        bonus_bps=bonus_bps,
     )
     diffs = _choice_differences(log, ref)
     diffs += _settlement_differences(log, owners, stations, ref)
-    if log.dust is not None and log.dust != ref.dust:
-        diffs.append(f"dust: chain {log.dust}, reference {ref.dust}")
+    # the settlements' dust: without the bonus pool, which the credits pay out later
+    settled_dust = ref.dust - (ref.bonus_pool - sum(ref.station_bonus or []))
+    if log.dust is not None and log.dust != settled_dust:
+        diffs.append(f"dust: chain {log.dust}, reference {settled_dust}")
     diffs += _report_differences(log, len(stations), expected_contributions, chain_contributions_hash)
     if address is not None:
         diffs += _commitment_differences(log, address)
@@ -183,9 +189,10 @@ def _settlement_differences(log: RoundLog, owners: list[dict[str, Any]], station
     what it pays, a station gets its deposit plus what it receives, and only one that did
     not reveal forfeits a penalty."""
     diffs: list[str] = []
+    weight = ref.station_weight_part or ref.station_share  # what a station is paid at settlement
     for label, people, shares, taxes, moves in (
         ("owner", owners, ref.owner_share, ref.owner_tax, [-x for x in ref.owner_pays]),
-        ("station", stations, ref.station_share, ref.station_tax, ref.station_receives),
+        ("station", stations, weight, ref.station_tax, [w - t for w, t in zip(weight, ref.station_tax)]),
     ):
         for i, p in enumerate(people):
             s = log.settled.get(p["address"])
@@ -221,14 +228,15 @@ def _report_differences(log: RoundLog, n_stations: int, expected: Sequence[int] 
 
 
 def audit_events(events: Sequence[Event], *, expected_contributions: Mapping[int, Sequence[int]] | None = None,
-                 contribution_hashes: Mapping[int, bytes] | None = None, address: str | None = None) -> list[RoundAudit]:
+                 contribution_hashes: Mapping[int, bytes] | None = None, address: str | None = None,
+                 bonus_bps: int = 0) -> list[RoundAudit]:
     """Audit every round found in ``events``; ``expected_contributions`` and
     ``contribution_hashes`` (round -> value) are compared with the logged reports; with
     the contract's ``address``, every reveal is checked against its logged commitment."""
     expected_contributions = expected_contributions or {}
     contribution_hashes = contribution_hashes or {}
-    return [audit_round(r, expected_contributions.get(r.round_id), contribution_hashes.get(r.round_id), address)
-            for r in rebuild(events)]
+    return [audit_round(r, expected_contributions.get(r.round_id), contribution_hashes.get(r.round_id), address,
+                        bonus_bps) for r in rebuild(events)]
 
 
 def fetch_events(rpc: str, address: str, from_block: int = 0) -> list[Event]:

@@ -8,6 +8,7 @@ in the user's input end with one line naming the option (exit 2), never a traceb
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -45,6 +46,8 @@ def _cmd_round(args: argparse.Namespace) -> int:
         raise ValueError(f"--train-rounds: must be at least 1, got {args.train_rounds}")
     if args.rpc and args.node:
         raise ValueError("--rpc/--node: give one of them, not both")
+    if not 0 <= args.bonus_bps <= 10_000:
+        raise ValueError(f"--bonus-bps: expected 0..10000 basis points, got {args.bonus_bps}")
     sc = load_scenario(args.scenario) if args.scenario else sample_scenario(args.seed)
     overrides: dict = {}
     if args.data_dir:
@@ -74,7 +77,8 @@ def _cmd_round(args: argparse.Namespace) -> int:
                        description=f"training: global round {rep.round_idx + 1}/{rep.global_rounds}",
                        acc=f"accuracy {rep.accuracy:.1%}")
 
-        rec = play_round(sc, rpc=rpc, train_overrides=overrides, on_step=lambda m: console.log(m), on_train_round=on_train)
+        rec = play_round(sc, rpc=rpc, train_overrides=overrides, on_step=lambda m: console.log(m), on_train_round=on_train,
+                         bonus_bps=args.bonus_bps)
     out = chain_outcome(rec)
     console.print(proposals_table(sc, out))
     console.print(participants_table(sc, out))
@@ -114,7 +118,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     events = chain.chain_events()
     reported = [r.round_id for r in rebuild(events) if r.report is not None]
     audits = audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported),
-                          address=args.address)
+                          address=args.address, bonus_bps=int(chain.call("BONUS_BPS", [])))
     if not audits:
         raise ValueError(f"--address: no HCFL round found in the logs of {args.address}")
     for a in audits:
@@ -192,6 +196,23 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         paths = write_fig4(r4, out_dir)
         console.print(f"  common target {list(r4.core)}: VCG chose {list(r4.vcg_target)} -> "
                       f"{r4.vcg_accuracy[-1]:.1%}; random {list(r4.random_target)} -> {r4.random_accuracy[-1]:.1%}")
+    elif args.figure == "bonus":
+        from hcfl_cli.experiments.bonus import BonusConfig, run_bonus, write_bonus
+
+        cfgb = BonusConfig.quick(args.seed) if args.quick else BonusConfig(seed=args.seed)
+        if args.device != "auto":
+            cfgb = dataclasses.replace(cfgb, device=args.device)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("bonus: trainings (one per data configuration)", total=None)
+            rb = run_bonus(cfgb, progress=lambda: bar.advance(task))
+        paths = write_bonus(rb, out_dir)
+        for row in rb.rows:
+            console.print(f"  beta {row.bonus_bps / 100:5.1f} %: clean-data stations {sum(row.good)}/{len(row.good)}, "
+                          f"accuracy {row.accuracy:.1%}, station utilities (fixed data) "
+                          f"{', '.join(f'{u:,.1f}' for u in row.fixed_utility_gwei)} Gwei; largest lie gain "
+                          f"{row.max_lie_gain} wei <= bound {row.proved_bound} wei")
+        console.print(f"  {rb.trainings} trainings; fixed data: stations {list(rb.cheap_fixed)} on shuffled labels, "
+                      f"contributions {list(rb.fixed_contributions)}")
     else:
         from hcfl_cli.experiments.fig5 import STRATEGIES, Fig5Config, run_fig5, write_fig5
 
@@ -269,7 +290,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
     r = deploy(args.rpc, _key_options(args), args.out, phase_seconds=phases, no_show_penalty=args.penalty,
                min_bond=args.min_bond, organizer=None if args.open else args.organizer,
-               deposit_per_weight=args.deposit_per_weight, max_proposals=args.max_proposals, dry_run=args.dry_run)
+               deposit_per_weight=args.deposit_per_weight, max_proposals=args.max_proposals, dry_run=args.dry_run,
+               bonus_bps=args.bonus_bps)
     if r.planned is not None:
         p = r.planned
         _say(f"dry run, nothing sent: would deploy with {p.args}: gas estimate {p.gas_estimate}, limit "
@@ -338,7 +360,9 @@ def _cmd_step(args: argparse.Namespace) -> int:
     if c == "vote":
         return _print_step(pt.vote(_session(args), args.punish == "yes"))
     if c == "withdraw":
-        return _print_step(pt.withdraw(_session(args), bond=args.bond))
+        if args.bond and args.bonus:
+            raise ValueError("--bond/--bonus: give one of them, not both")
+        return _print_step(pt.withdraw(_session(args), bond=args.bond, bonus=args.bonus))
     if c == "advance":
         return _print_step(pt.advance(_session(args), args.from_phase))
     if c == "close":
@@ -486,6 +510,10 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
                      help="least owner deposit per unit of weight, wei (default %(default)s)")
     dep.add_argument("--max-proposals", type=int, default=DEFAULT_MAX_PROPOSALS,
                      help="proposals per owner and round in an open deployment (default %(default)s)")
+    dep.add_argument("--bonus-bps", type=int, default=0,
+                     help="station bonus fraction in basis points, 0..10000: that part of the winner's budget is "
+                          "shared by the stations' reported contributions, the rest by weight (SPEC section 9; "
+                          "default 0)")
     dep.set_defaults(func=_cmd_deploy)
 
     adm = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
@@ -563,6 +591,9 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
     wd = step("withdraw", "withdraw your payout (settling first), or your released bonds",
               "Pull your payout; settles you in the same transaction if you are not settled yet.")
     wd.add_argument("--bond", action="store_true", help="withdraw your proposals' released bonds instead")
+    wd.add_argument("--bonus", action="store_true",
+                    help="a station: withdraw your contribution bonus instead, crediting it first once the round "
+                         "is finalized (a deployment with --bonus-bps)")
 
     adv = step("advance", "end the current phase once its deadline passed",
                "Move the round to its next phase (Reveal ends by close, Vote by finalize).")
@@ -598,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     rnd.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device (default auto)")
     rnd.add_argument("--train-rounds", type=int, help="global training rounds (default: the winning proposal's)")
     rnd.add_argument("--out", type=Path, help="write round.json, result.json and the accuracy plot here")
+    rnd.add_argument("--bonus-bps", type=int, default=0,
+                     help="station bonus fraction in basis points, 0..10000: that part of the winner's budget goes to "
+                          "the stations by their measured contributions (SPEC section 9; default 0)")
     rnd.set_defaults(func=_cmd_round)
 
     aud = sub.add_parser("audit", help="rebuild every round from a deployment's event logs and re-check it",
@@ -620,9 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: a prompt)")
     acc.set_defaults(func=_cmd_account)
 
-    exp = sub.add_parser("experiment", help="reproduce the paper's figures 3-5 (CSV + PNG)",
+    exp = sub.add_parser("experiment", help="reproduce the paper's figures 3-5, or the station bonus's (CSV + PNG)",
                          description="Reproduce one of the paper's section V experiments; writes FIG.csv and FIG.png.")
-    exp.add_argument("figure", choices=["fig3", "fig4", "fig5"], help="which figure")
+    exp.add_argument("figure", choices=["fig3", "fig4", "fig5", "bonus"],
+                     help="which figure (bonus: SPEC section 9's station bonus: utilities, accuracy and lies vs beta)")
     exp.add_argument("--out", type=Path, default=Path("out/experiments"), help="output folder (default out/experiments)")
     exp.add_argument("--rounds", type=int, help="auction/training rounds (default: the paper's, or small with --quick)")
     exp.add_argument("--seed", type=int, default=0, help="seed (default 0)")

@@ -329,6 +329,8 @@ def _event_note(tx: Any) -> str:
             return f"paid {ev.args['amount']} wei"
         if ev.name == "Settled":
             return f"{ev.args['participant']} settled: payout {ev.args['payout']} wei, tax {ev.args['tax']} wei"
+        if ev.name == "BonusCredited":
+            return f"bonus credited: {ev.args['bonus']} wei"
         if ev.name == "Registered":
             return f"registered as {ROLE_NAMES[int(ev.args['role'])]} {ev.args['index']}"
         if ev.name == "Proposed":
@@ -409,10 +411,11 @@ class DeployResult:
 
 def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int], no_show_penalty: int,
            min_bond: int, organizer: str | None, deposit_per_weight: int, max_proposals: int,
-           dry_run: bool = False) -> DeployResult:
+           dry_run: bool = False, bonus_bps: int = 0) -> DeployResult:
     """Deploy the contract from the given key and write the deployment file ``out``.
 
     ``organizer``: an address, ``"self"`` (the deploying key) or None (an open deployment).
+    ``bonus_bps``: the station bonus fraction of SPEC section 9 (0..10000, default 0).
     """
     from contracts.chain import connect, gas_limit
     from contracts.driver import ZERO_ADDRESS
@@ -427,6 +430,8 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
         raise ValueError(f"--deposit-per-weight: must be at least 1 wei, got {deposit_per_weight}")
     if no_show_penalty < 0:
         raise ValueError(f"--penalty: cannot be negative, got {no_show_penalty}")
+    if not 0 <= bonus_bps <= 10_000:
+        raise ValueError(f"--bonus-bps: expected 0..10000 basis points, got {bonus_bps}")
     if out.exists() and not dry_run:
         raise ValueError(f"--out: {out} exists already (a deployment file is never overwritten)")
     key = keys.load()
@@ -439,10 +444,10 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
         org = to_checksum_address(organizer) if organizer else ZERO_ADDRESS
     except ValueError:
         raise ValueError(f"--organizer: not an address: {organizer!r}") from None
-    args = [list(phase_seconds), no_show_penalty, min_bond, org, deposit_per_weight, max_proposals]
+    args = [list(phase_seconds), no_show_penalty, min_bond, org, deposit_per_weight, max_proposals, bonus_bps]
     params = {"phase_seconds": list(phase_seconds), "no_show_penalty": no_show_penalty, "min_bond": min_bond,
               "organizer": None if org == ZERO_ADDRESS else org, "deposit_per_weight": deposit_per_weight,
-              "max_proposals": max_proposals, "deployer": sender}
+              "max_proposals": max_proposals, "bonus_bps": bonus_bps, "deployer": sender}
     if dry_run:
         factory = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode)
         data = factory.constructor(*args).data_in_transaction
@@ -814,9 +819,12 @@ def vote(s: Session, punish: bool) -> StepResult:
     return s.send("vote", [("vote", [s.round_id, punish], 0, {"round": s.round_id, "punish": punish})])
 
 
-def withdraw(s: Session, bond: bool = False) -> StepResult:
+def withdraw(s: Session, bond: bool = False, bonus: bool = False) -> StepResult:
     """Pull this participant's payout (settling it first in the same transaction if need
-    be), or with ``bond`` its released bonds."""
+    be), or with ``bond`` its released bonds, or with ``bonus`` (a station) its bonus of
+    SPEC section 9 (crediting it first once the round is finalized)."""
+    if bonus:
+        return _withdraw_bonus(s)
     if bond:
         calls, already = [], []
         for ev in s.d.load_events():
@@ -843,6 +851,27 @@ def withdraw(s: Session, bond: bool = False) -> StepResult:
     s.d.load_events()
     _, fn, args = s.d.settle_call(s.address, pay=True)
     return s.send("withdraw", [(fn, args, 0, {"round": s.round_id})])
+
+
+def _withdraw_bonus(s: Session) -> StepResult:
+    """``withdraw --bonus``: credit the station's bonus to its payout if it is not yet, then
+    pull the payout (settling first if need be)."""
+    from contracts.constants import ROLE_STATION, STATUS_BONUS
+
+    me = s.me()
+    if me.role != ROLE_STATION:
+        raise ValueError(f"--bonus: {s.address} is not a station in round {s.round_id}")
+    if s.d.bonus_bps() == 0:
+        raise ValueError("--bonus: this deployment pays no station bonus (bonus_bps 0)")
+    if me.status & STATUS_BONUS:
+        first = StepResult("withdraw", already=(f"bonus credited in round {s.round_id}",))
+    else:
+        s.need_phase("withdraw", "Finalized")
+        first = s.send("withdraw", [("credit_bonus", [s.round_id, s.address], 0, {"round": s.round_id})])
+        if s.dry_run:
+            return first
+    paid = withdraw(s)  # the credit added the bonus to the payout and reopened it
+    return StepResult("withdraw", first.sent + paid.sent, first.already + paid.already, paid.planned)
 
 
 def advance(s: Session, from_phase: str | None = None) -> StepResult:

@@ -25,7 +25,7 @@ from contracts.driver import Deployment
 from contracts.onchain import ChainOutcome, outcome_from_events
 from hcfl_cli.audit import RoundAudit, audit_events
 from hcfl_cli.scenario import LEAST_BOND, Scenario
-from mechanism import Outcome, settle
+from mechanism import Outcome, deposit_bounds, settle
 
 
 @dataclass(frozen=True)
@@ -142,13 +142,23 @@ def play_round(
     train_overrides: dict[str, Any] | None = None,
     on_step: Callable[[str], None] = lambda _msg: None,
     on_train_round: Callable[[Any], None] | None = None,
+    bonus_bps: int = 0,
 ) -> RoundRecord:
-    """Play one round of ``sc`` (see the module docstring) and return what happened."""
+    """Play one round of ``sc`` (see the module docstring) and return what happened.
+
+    ``bonus_bps`` (SPEC section 9): the deployment's station bonus fraction; the stations'
+    deposits are raised to their bound with the bonus, the bonus follows the measured
+    contributions, and the reference (and the reconciliation) count it.
+    """
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    reference = settle(**sc.profile())
+    if bonus_bps:
+        _, need = deposit_bounds(sc.budgets, sc.owner_weights, sc.owner_values, sc.station_costs,
+                                 bonus_bps=bonus_bps, station_weights=sc.station_weights)
+        sc = dataclasses.replace(sc, station_deposits=[max(d, n, 1) for d, n in zip(sc.station_deposits, need)])
+    reference = settle(**sc.profile(), bonus_bps=bonus_bps)
     on_step("deploying the contract")
-    plan = scenario_plan(sc)
+    plan = dataclasses.replace(scenario_plan(sc), bonus_bps=bonus_bps)
     d = plan.deploy(rpc, min_bond=LEAST_BOND)
     auction = run_auction(d, plan, on_step=on_step)
     seconds["auction"] = time.perf_counter() - t
@@ -172,6 +182,8 @@ def play_round(
         on_step("the winner reports; the other owners vote on the achieved accuracy")
     else:
         on_step("no proposal won: the round ended at close; refunds")
+    if bonus_bps and report is not None:
+        reference = settle(**sc.profile(), bonus_bps=bonus_bps, contributions=report.contributions)
     promised = sc.proposals[winner].expected_accuracy_bps if winner is not None else 0
     finish = finish_round(d, auction, plan, report=report,
                           punish=lambda _owner: acc_bps is not None and acc_bps < promised)
@@ -185,6 +197,6 @@ def play_round(
     }
     events = d.events()
     expected = {d.round_id: report.contributions} if report is not None else {}
-    return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected, address=d.address), training,
+    return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected, address=d.address, bonus_bps=bonus_bps), training,
                        acc_bps, finish.votes, finish.slashed, reconcile(sc, reference, finish, d),
                        {k: list(v) for k, v in d.gas.items()}, d.address, d.chain.kind, seconds, events, auction)

@@ -10,15 +10,21 @@ integer core written once over ``ops`` (:mod:`mechanism.ops`): ``settle`` runs i
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.fast import settle_fast
 from mechanism.ops import INT, IntOps, Ops
-from mechanism.settle import (Outcome, Settlement, participant_utility, settle, settle_checked, settle_core, transfers,
-                              utility)
-from mechanism.shares import (ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, least_deposit_per_weight,
+from mechanism.settle import (Outcome, Settlement, participant_utility, settle, settle_checked, settle_core, station_pay,
+                              transfers, utility)
+from mechanism.shares import (BPS, bonus_pool, bonus_shares, ceil_div, cost_shares, deposit_bounds, dust, effective_budgets, least_deposit_per_weight,
                               net_values, owner_budget, owner_deposit_bound, policy_budgets, reward_shares,
-                              station_deposit_bound, subsidy_used)
+                              station_bonus_hold, station_deposit_bound, subsidy_used, weight_parts)
 from mechanism.validate import BUDGET_POLICIES, MAX_AMOUNT, RULES
 
 __all__ = [
+    "BPS",
     "BUDGET_POLICIES",
+    "bonus_pool",
+    "bonus_shares",
+    "station_bonus_hold",
+    "station_pay",
+    "weight_parts",
     "INT",
     "IntOps",
     "Ops",

@@ -9,13 +9,14 @@ its Clarke tax, in O(N*M).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mechanism.clarke import choose, clarke_tax, others_welfare
 from mechanism.ops import INT, Ops
-from mechanism.shares import cost_shares, effective_budgets, net_values, owner_budget, reward_shares, subsidy_used
-from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_int, check_profile
+from mechanism.shares import (BPS, bonus_pool, bonus_shares, cost_shares, effective_budgets, net_values, owner_budget,
+                              reward_shares, subsidy_used, weight_parts)
+from mechanism.validate import BUDGET_POLICIES, RULES, check_choice, check_int, check_profile, check_vector
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Outcome:
     owner_tax: list[int]
     station_tax: list[int]
     owner_pays: list[int]  # c[i][x*] + tax_i
-    station_receives: list[int]  # r[j][x*] - tax_j, may be negative
+    station_receives: list[int]  # r[j][x*] - tax_j (with a bonus: weight part + bonus - tax_j), may be negative
     surplus: int  # sum of taxes + dust of the winner (with a subsidy, the pool also paid it in)
     budgets: list[int]  # C_m actually used (differs from the input under midpoint/uniform)
     owner_share: list[int]  # c[i][x*], 0 at none
@@ -38,6 +39,18 @@ class Outcome:
     dust: int  # D_{x*}, 0 at none
     rule: str = "clarke"
     budget_policy: str = "budget"
+    bonus_bps: int = 0  # SPEC section 9's beta, in basis points
+    bonus_pool: int = 0  # B = floor(C_x* * bonus_bps / 10000), 0 at none
+    station_weight_part: list[int] | None = None  # floor((C_x* - B) * u_j / U); None: station_share
+    station_bonus: list[int] | None = None  # floor(B * c_j / sum c) (by weight if sum c == 0); None: zeros
+
+    @property
+    def station_paid(self) -> list[int]:
+        """What each station is paid before its tax: its weight part plus its bonus (its
+        nominal share ``r[j][x*]`` without a bonus)."""
+        weight = self.station_share if self.station_weight_part is None else self.station_weight_part
+        bonus = self.station_bonus or [0] * len(weight)
+        return [w + b for w, b in zip(weight, bonus, strict=True)]
 
     @property
     def owner_pivotal(self) -> list[bool]:
@@ -69,6 +82,8 @@ def settle(
     seed: int | None = None,
     *,
     subsidy: int = 0,
+    bonus_bps: int = 0,
+    contributions: Sequence[int] | None = None,
 ) -> Outcome:
     """Settle one round of the crowdfunding auction (SPEC section 3).
 
@@ -85,6 +100,13 @@ def settle(
             owners' cost shares of proposal ``m`` are taken of ``C_m - min(subsidy, C_m)``
             while stations still share ``C_m``; the pool pays the difference. It is fixed
             before any claim, so truthfulness is untouched. Default 0 (no recycling).
+        bonus_bps: SPEC section 9's bonus fraction ``beta`` in basis points (0..10000,
+            default 0). The winner's budget ``C`` is paid to the stations in two parts: a
+            weight part ``floor((C - B) * u_j / U)`` and a bonus ``floor(B * c_j / sum c)``,
+            ``B = floor(C * bonus_bps / 10000)``. The choice, the taxes and the owners'
+            payments use the nominal shares ``r`` unchanged; the rounding goes to the pool.
+        contributions: the winner's reported contribution of every station (>= 0); ``None``
+            (no report) or all zeros: the bonus is split by registered weight.
 
     Raises:
         ValueError: naming the field, for any input SPEC section 6 calls bad.
@@ -100,7 +122,9 @@ def settle(
             raise ValueError("seed: budget_policy 'uniform' needs a seed")
         check_int("seed", seed, minimum=0, maximum=2**256)
     check_int("subsidy", subsidy, minimum=0)
-    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed, subsidy)
+    check_int("bonus_bps", bonus_bps, minimum=0, maximum=BPS)
+    contrib = None if contributions is None else check_vector("contributions", contributions, minimum=0, length=len(sw))
+    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed, subsidy, bonus_bps, contrib)
 
 
 def settle_checked(
@@ -113,11 +137,13 @@ def settle_checked(
     budget_policy: str,
     seed: int | None,
     subsidy: int = 0,
+    bonus_bps: int = 0,
+    contributions: Sequence[int] | None = None,
 ) -> Outcome:
     """``settle`` without the input checks (for callers that validated already)."""
     n_props = len(values[0])
     cb = effective_budgets(budget_policy, budgets, values, costs, n_props, seed)
-    core = settle_core(cb, ow, sw, values, costs, rule, subsidy)
+    core = settle_core(cb, ow, sw, values, costs, rule, subsidy, bonus_bps=bonus_bps, contributions=contributions)
     return Outcome(
         winner=core.winner,
         welfare=core.welfare,
@@ -132,6 +158,11 @@ def settle_checked(
         dust=core.dust,
         rule=rule,
         budget_policy=budget_policy,
+        bonus_bps=bonus_bps,
+        # without a bonus the outcome is exactly SPEC section 3's (and settle_fast's)
+        bonus_pool=core.bonus_pool,
+        station_weight_part=list(core.station_weight_part) if bonus_bps else None,
+        station_bonus=list(core.station_bonus) if bonus_bps else None,
     )
 
 
@@ -156,6 +187,9 @@ class Settlement:
     station_receives: list[Any]
     dust: Any
     surplus: Any
+    bonus_pool: Any = 0  # B at the outcome
+    station_weight_part: list[Any] = field(default_factory=list)
+    station_bonus: list[Any] = field(default_factory=list)
 
 
 def settle_core(
@@ -167,8 +201,12 @@ def settle_core(
     rule: str,
     subsidy: Any = 0,
     ops: Ops = INT,
+    *,
+    bonus_bps: Any = 0,
+    contributions: Sequence[Any] | None = None,
 ) -> Settlement:
-    """SPEC section 3 from the budgets actually used: shares, choice, taxes, transfers.
+    """SPEC section 3 from the budgets actually used: shares, choice, taxes, transfers;
+    with SPEC section 9's bonus (``bonus_bps``, ``contributions``) the stations' pay.
 
     Written once over ``ops`` (:mod:`mechanism.ops`): ``settle`` runs it on ints and the z3
     encoding on symbols, so that the proofs are about this function.
@@ -194,13 +232,34 @@ def settle_core(
     owner_share = ops.row_at(c_by_m, winner, len(ow))
     station_share = ops.row_at(r_by_m, winner, len(sw))
     pool_pays = ops.at([subsidy_used(C, subsidy, ops) for C in budgets], winner)
+    pool_b, weight_part, bonus, station_paid = station_pay(budgets, winner, sw, station_share, bonus_bps, contributions, ops)
     # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
-    d = ops.total(owner_share) + pool_pays - ops.total(station_share)
-    owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_share, station_tax, d)
+    d = ops.total(owner_share) + pool_pays - ops.total(station_paid)
+    owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_paid, station_tax, d)
     return Settlement(
         winner, welfare, c_by_m, r_by_m, owner_tax, station_tax, owner_share, station_share,
-        pool_pays, owner_pays, station_receives, d, surplus,
+        pool_pays, owner_pays, station_receives, d, surplus, pool_b, weight_part, bonus,
     )
+
+
+def station_pay(
+    budgets: Sequence[Any], winner: Any, sw: Sequence[int], station_share: Sequence[Any], bonus_bps: Any,
+    contributions: Sequence[Any] | None, ops: Ops = INT,
+) -> tuple[Any, list[Any], list[Any], list[Any]]:
+    """SPEC section 9: the bonus pool ``B`` of the winner's budget, every station's weight
+    part and bonus, and what it is paid before its tax (their sum). The contributions are
+    the winner's report (``None``: none came, split by weight).
+
+    Without a bonus (the literal 0) a station is paid its nominal share, as in SPEC
+    section 3, and the encoding of the bonus-free mechanism stays as small as it was.
+    """
+    if isinstance(bonus_bps, int) and bonus_bps == 0:
+        return 0, list(station_share), [0] * len(sw), list(station_share)
+    budget = ops.at(list(budgets), winner)
+    pool_b = bonus_pool(budget, bonus_bps, ops)
+    weight_part = weight_parts(budget, pool_b, sw, ops)
+    bonus = bonus_shares(pool_b, list(contributions) if contributions is not None else list(sw), sw, ops)
+    return pool_b, weight_part, bonus, [w + b for w, b in zip(weight_part, bonus, strict=True)]
 
 
 def owner_payment(share: Any, tax: Any) -> Any:
@@ -238,7 +297,8 @@ def participant_utility(side: str, own_at_outcome: Any, transfer: Any) -> Any:
 def utility(outcome: Outcome, side: str, index: int, true_claims: Sequence[int]) -> int:
     """Utility of one participant under its **true** values (SPEC section 3).
 
-    Owner ``i``: ``v[i][x*] - c[i][x*] - tax_i``. Station ``j``: ``r[j][x*] - kappa[j][x*] - tax_j``.
+    Owner ``i``: ``v[i][x*] - c[i][x*] - tax_i``. Station ``j``: ``r[j][x*] - kappa[j][x*] - tax_j``
+    (with a bonus, its weight part plus its bonus in place of ``r[j][x*]``).
     ``true_claims`` is the participant's true value (owner) or true cost (station) per
     proposal; at ``none`` both are 0.
     """

@@ -36,6 +36,46 @@ def reward_shares(budget: Any, station_weights: Sequence[int], ops: Ops = INT) -
     return [ops.floor_div(budget * u, total) for u in station_weights]
 
 
+BPS = 10_000
+"""100 % in basis points: the station bonus fraction ``beta`` is ``bonus_bps / BPS`` (SPEC section 9)."""
+
+
+def bonus_pool(budget: Any, bonus_bps: Any, ops: Ops = INT) -> Any:
+    """The bonus part ``B = floor(C * bonus_bps / 10000)`` of a budget (SPEC section 9): what
+    the stations share by their reported contributions; rounded down, in the contract's favour."""
+    return ops.floor_div(budget * bonus_bps, BPS)
+
+
+def weight_parts(budget: Any, pool: Any, station_weights: Sequence[int], ops: Ops = INT) -> list[Any]:
+    """The weight part of every station's reward: SPEC section 2's share rule applied to the
+    rest of the budget, ``floor((C - B) * u_j / U)``."""
+    return reward_shares(budget - pool, station_weights, ops)
+
+
+def bonus_shares(pool: Any, contributions: Sequence[Any], station_weights: Sequence[int], ops: Ops = INT) -> list[Any]:
+    """Every station's bonus ``floor(B * c_j / sum(c))``; by registered weight,
+    ``floor(B * u_j / U)``, when the contributions sum to 0 (SPEC section 9).
+
+    The fallback is a ``select`` of the numerator's factor and of the divisor (never a
+    division by 0), so that the z3 encoding runs this very function.
+    """
+    reported = ops.total(list(contributions))
+    none_reported = reported == 0
+    by_weight = sum(station_weights)
+    return [
+        ops.floor_div(pool * ops.select(none_reported, u, c), ops.select(none_reported, by_weight, reported))
+        for c, u in zip(contributions, station_weights, strict=True)
+    ]
+
+
+def station_bonus_hold(max_budget: Any, bonus_bps: Any, weight: Any, total_weight: Any, ops: Ops = INT) -> Any:
+    """What a station's deposit must cover beyond its largest cost claim when a bonus is on:
+    ``ceil(floor(max C * bonus_bps / 10000) * u_j / U)``, at least the part of its nominal share
+    ``r_j - floor((C - B) * u_j / U)`` that goes into the bonus pool at any proposal (its bonus
+    may be 0). 0 without a bonus, so the bound of SPEC section 5 step 4 is unchanged then."""
+    return -ops.floor_div(-(bonus_pool(max_budget, bonus_bps, ops) * weight), total_weight)
+
+
 def subsidy_used(budget: Any, subsidy: Any, ops: Ops = INT) -> Any:
     """What the recycle pool pays towards a proposal's budget: ``min(subsidy, C)``."""
     return ops.minimum(subsidy, budget)
@@ -111,9 +151,10 @@ def owner_deposit_bound(claims: Sequence[Any], shares: Sequence[Any], maximum: C
     return maximum(list(claims)) + maximum(list(shares))
 
 
-def station_deposit_bound(claims: Sequence[Any], maximum: Callable[[list[Any]], Any] = max) -> Any:
-    """SPEC section 5 step 4: ``max_m k[j][m]``, the least deposit that lets a station reveal."""
-    return maximum(list(claims))
+def station_deposit_bound(claims: Sequence[Any], maximum: Callable[[list[Any]], Any] = max, hold: Any = 0) -> Any:
+    """SPEC section 5 step 4: ``max_m k[j][m]``, the least deposit that lets a station reveal,
+    plus ``hold`` (:func:`station_bonus_hold`, 0 without a bonus)."""
+    return maximum(list(claims)) + hold
 
 
 def least_deposit_per_weight(budgets: Sequence[int], owner_weights: Sequence[int]) -> int:
@@ -131,12 +172,21 @@ def deposit_bounds(
     *,
     subsidy: int = 0,
     deposit_per_weight: int = 0,
+    bonus_bps: int = 0,
+    station_weights: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
     """The least deposit of every owner and every station (SPEC section 5 step 4), with the
     owners' cost shares lowered by a recycled ``subsidy`` as the contract lowers them; an
-    owner also deposits at least ``weight * deposit_per_weight`` (step 1)."""
+    owner also deposits at least ``weight * deposit_per_weight`` (step 1). With a bonus
+    (``bonus_bps > 0``, which needs ``station_weights``) a station also covers
+    :func:`station_bonus_hold`."""
     shares = [cost_shares(owner_budget(C, subsidy), owner_weights) for C in budgets]
     owners = [max(owner_deposit_bound(row, [s[i] for s in shares]), owner_weights[i] * deposit_per_weight)
               for i, row in enumerate(owner_values)]
-    stations = [station_deposit_bound(row) for row in station_costs]
+    if bonus_bps and station_weights is None:
+        raise ValueError("station_weights: a bonus needs the stations' weights for their deposit bounds")
+    top = max(budgets, default=0)
+    holds = ([station_bonus_hold(top, bonus_bps, u, sum(station_weights)) for u in station_weights]
+             if bonus_bps and station_weights is not None else [0] * len(station_costs))
+    stations = [station_deposit_bound(row, max, h) for row, h in zip(station_costs, holds, strict=True)]
     return owners, stations

@@ -43,12 +43,42 @@ def profiles(draw, amount=st.integers(0, 60), weight=st.integers(1, 5)):
     )
 
 
+BONUS_FIELDS = ("bonus_pool", "station_bonus", "station_weight_part", "dust")
+
+
 def agree(profile: dict) -> None:
     ref = settle(**profile)
     with boa.env.anchor():
         out = settle_on_chain(**profile)
     assert {f: getattr(out, f) for f in FIELDS} == {f: getattr(ref, f) for f in FIELDS}
     assert out.dust == ref.dust
+    if profile.get("bonus_bps"):
+        assert {f: getattr(out, f) for f in BONUS_FIELDS} == {f: getattr(ref, f) for f in BONUS_FIELDS}
+
+
+@st.composite
+def bonus_profiles(draw, amount=st.integers(0, 60), weight=st.integers(1, 5)):
+    """A profile, a bonus fraction (often 100 %) and the winner's report: none (the bonus
+    goes by weight), all zeros (by weight too) or any contributions."""
+    p = draw(profiles(amount, weight))
+    n_s = len(p["station_weights"])
+    p["bonus_bps"] = draw(st.one_of(st.just(10_000), st.integers(1, 10_000)))
+    p["contributions"] = draw(st.one_of(st.none(), st.just([0] * n_s),
+                                        st.lists(st.integers(0, 9), min_size=n_s, max_size=n_s),
+                                        st.lists(st.integers(0, MAX_AMOUNT), min_size=n_s, max_size=n_s)))
+    return p
+
+
+@settings(settings.get_profile(PROFILE))
+@given(bonus_profiles())
+def test_contract_agrees_with_the_reference_on_the_station_bonus(profile):
+    agree(profile)
+
+
+@settings(settings.get_profile(PROFILE), max_examples=settings.get_profile(PROFILE).max_examples // 2)
+@given(bonus_profiles(amount=st.integers(0, MAX_AMOUNT), weight=st.integers(1, MAX_AMOUNT)))
+def test_contract_agrees_with_the_reference_on_the_station_bonus_at_the_largest_amounts(profile):
+    agree(profile)
 
 
 @settings(settings.get_profile(PROFILE))

@@ -5,6 +5,10 @@ the winner, ...). Every illegal action must revert with the reason the model pre
 settlement must pay what the reference says; after every step the contract's balance equals
 the model's and ``balance == withdrawable + held + pool``.
 
+The same machine runs on a deployment with a station bonus (SPEC section 9): contributions
+reported in the Train phase, stations paid their weight part at settlement and credited
+their bonus after finalize, by anyone, before or after they withdrew.
+
 CI runs a few short sequences; ``HCFL_HYPOTHESIS_PROFILE=long`` runs 375 sequences of 500
 steps (the depth snekmate's CI uses).
 """
@@ -55,6 +59,10 @@ class RoundModel:
     winner: int | None = None
     expected: object = None
     float_: int = 0
+    contributions: list[int] = field(default_factory=list)
+    bonus_pool: int = 0
+    bonus_left: int = 0
+    credited: set[str] = field(default_factory=set)
 
     def side(self, role: str) -> list[str]:
         return sorted((a for a, v in self.reg.items() if v[0] == role), key=lambda a: self.reg[a][3])
@@ -64,11 +72,14 @@ class RoundModel:
 
 
 class HCFLMachine(RuleBasedStateMachine):
+    BONUS_BPS = 0
+
     def __init__(self) -> None:
         super().__init__()
         self._anchor = boa.env.anchor()
         self._anchor.__enter__()
-        self.d = deploy(no_show_penalty=PENALTY, min_bond=BOND, deposit_per_weight=DPW, max_proposals=ALLOWANCE)
+        self.d = deploy(no_show_penalty=PENALTY, min_bond=BOND, deposit_per_weight=DPW, max_proposals=ALLOWANCE,
+                        bonus_bps=self.BONUS_BPS)
         self.actors = [self.d.new_account(10**9) for _ in range(N_ACTORS)]
         self.rounds: dict[int, RoundModel] = {1: RoundModel()}
         self.r = 1
@@ -184,6 +195,9 @@ class HCFLMachine(RuleBasedStateMachine):
                 big -= min(big, m.subsidy)
                 W = m.weight_sum("owner")
                 bound += -(-big * w // W)
+            else:
+                big = max(c for _, c in m.proposals) * self.BONUS_BPS // 10_000
+                bound += -(-big * w // m.weight_sum("station"))
             if bound > dep:
                 reason = "hcfl: claims exceed the deposit bound"
         self.expect(reason, self.d.chain.transact, who, "reveal", [self.r, claims, salt])
@@ -218,13 +232,25 @@ class HCFLMachine(RuleBasedStateMachine):
                 if self.actors[a] in m.commits and data.draw(st.integers(0, 9)) > 0:
                     self.reveal(a, False)
         elif m.phase == "Train":
-            self.report(self.actors.index(m.proposals[m.winner][0]), data.draw(st.integers(0, 10_000)))
+            n_s = len(m.side("station"))
+            self.report(self.actors.index(m.proposals[m.winner][0]), data.draw(st.integers(0, 10_000)),
+                        data.draw(st.lists(st.integers(0, 5), min_size=n_s, max_size=n_s)))
         elif m.phase == "Vote":
             for o in m.side("owner"):
                 self.vote(self.actors.index(o), data.draw(st.booleans()))
         else:
             for a in range(N_ACTORS):
+                # the bonus credit before the settlement, between it and the withdrawal, or after
+                when = data.draw(st.integers(0, 3))
+                if when == 0:
+                    self.credit_bonus(a, False)
                 self.settle(a, False, False)
+                if when == 1:
+                    self.credit_bonus(a, False)
+                if when >= 2:
+                    self.withdraw(a, False)
+                if when == 3:
+                    self.credit_bonus(a, False)
             if data.draw(st.booleans()):
                 self.start_round()
             return
@@ -292,7 +318,8 @@ class HCFLMachine(RuleBasedStateMachine):
         assert self.d.winner() == exp.winner
         used = 0 if exp.winner is None else min(m.subsidy, m.proposals[exp.winner][1])
         self.pool += m.subsidy - used
-        m.float_ = used
+        m.bonus_pool = m.bonus_left = 0 if exp.winner is None else m.proposals[exp.winner][1] * self.BONUS_BPS // 10_000
+        m.float_ = used - m.bonus_pool
         for k in range(len(m.proposals)):
             if k != exp.winner:
                 m.bond_state[k] = "released"
@@ -359,7 +386,11 @@ class HCFLMachine(RuleBasedStateMachine):
             payout = dep - share - tax
             m.float_ += share
         else:
-            tax, share = exp.station_tax[idx], exp.station_share[idx]
+            tax = exp.station_tax[idx]
+            budget = m.proposals[exp.winner][1] if exp.winner is not None else 0
+            # the tax counts the nominal share; the station is paid its weight part now
+            share = (budget - m.bonus_pool) * m.reg[who][1] // m.weight_sum("station")
+            assert share == exp.station_share[idx] or self.BONUS_BPS
             payout = dep + share - tax
             m.float_ -= share
         assert payout >= 0
@@ -407,18 +438,54 @@ class HCFLMachine(RuleBasedStateMachine):
             self.done.add((self.r, k))
 
     # -- training report and vote ------------------------------------------------------------
-    @rule(a=actors, acc=st.integers(0, 10_000))
-    def report(self, a, acc):
+    @rule(a=actors, acc=st.integers(0, 10_000), contributions=st.lists(st.integers(0, 5), max_size=N_ACTORS))
+    def report(self, a, acc, contributions):
         who, m = self.actors[a], self.m
         n_s = len(m.side("station"))
+        contributions = (contributions + [1] * n_s)[:n_s]
         reason = None
         if m.phase != "Train":
             reason = "hcfl: wrong phase"
         elif who != m.proposals[m.winner][0]:
             reason = "hcfl: not the winner"
-        self.expect(reason, self.d.chain.transact, who, "report_training", [self.r, b"\x05" * 32, "", acc, [1] * n_s])
+        self.expect(reason, self.d.chain.transact, who, "report_training", [self.r, b"\x05" * 32, "", acc, contributions])
         if reason is None:
-            m.reported, m.phase = True, "Vote"
+            m.reported, m.phase, m.contributions = True, "Vote", contributions
+
+    @rule(a=actors, old=st.booleans())
+    def credit_bonus(self, a, old):
+        """Anyone credits a station its bonus, before or after its settlement or withdrawal."""
+        r = max(1, self.r - 1) if old else self.r
+        who, m = self.actors[a], self.rounds[r]
+        reason = None
+        if self.BONUS_BPS == 0 or m.phase != "Finalized":
+            reason = "hcfl: no bonus to credit"
+        elif who not in m.reg or m.reg[who][0] != "station" or who in m.credited:
+            reason = "hcfl: not a station, or credited"
+        tx = self.expect(reason, self.d.chain.transact, self.d.deployer, "credit_bonus", [r, who])
+        if reason is not None:
+            return
+        role, weight, dep, idx = m.reg[who]
+        if m.reported and sum(m.contributions) > 0:
+            bonus = m.bonus_pool * m.contributions[idx] // sum(m.contributions)
+        else:
+            bonus = m.bonus_pool * weight // m.weight_sum("station")
+        assert tx.first("BonusCredited").bonus == bonus
+        event("credited a bonus" + (" > 0" if bonus else "") + (" after the withdrawal" if who in m.withdrawn else ""))
+        m.credited.add(who)
+        m.bonus_left -= bonus
+        if who in m.withdrawn:  # the credit reopens the payout with the bonus alone
+            m.withdrawn.discard(who)
+            self.done.discard((r, who))
+            m.settled[who] = bonus
+        elif who in m.settled:
+            m.settled[who] += bonus
+        else:  # settled later: the bonus joins the deposit it is paid out with
+            m.reg[who] = (role, weight, dep + bonus, idx)
+        if len(m.credited) == len(m.side("station")):
+            assert m.bonus_left >= 0
+            self.pool += m.bonus_left
+            m.bonus_left = 0
 
     @rule(a=actors)
     def report_more(self, a):
@@ -467,3 +534,11 @@ HCFLMachine.TestCase.settings = settings(
     suppress_health_check=list(HealthCheck),
 )
 test_the_contract_keeps_every_wei_through_random_legal_and_illegal_actions = HCFLMachine.TestCase
+
+
+class HCFLBonusMachine(HCFLMachine):
+    BONUS_BPS = 3_000
+
+
+HCFLBonusMachine.TestCase.settings = HCFLMachine.TestCase.settings
+test_the_contract_keeps_every_wei_with_a_station_bonus = HCFLBonusMachine.TestCase

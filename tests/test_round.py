@@ -209,3 +209,12 @@ def test_hcfl_audit_checks_the_contributions_against_the_hash_stored_on_chain(
                          train_overrides=SMALL_TRAINING)
         assert main(["audit", "--rpc", node.url, "--address", rec.address]) == 0
     assert "matches the reference" in capsys.readouterr().out
+
+
+def test_a_round_with_a_station_bonus_pays_it_by_contribution_and_reconciles_to_the_wei() -> None:
+    rec = play_round(sample_scenario(1, owners=3, stations=3, proposals=2), train_overrides=SMALL_TRAINING,
+                     bonus_bps=5000)
+    assert rec.reconciliation.ok, rec.reconciliation
+    assert all(a.ok for a in rec.audit), [a.differences for a in rec.audit]
+    assert rec.reference.winner is not None and rec.reference.bonus_pool > 0
+    assert rec.reference.station_bonus == [e.record.bonus for e in rec.events if e.name == "BonusCredited"]

@@ -84,8 +84,10 @@ def _run(
     timeout_s: float,
     bounds_text: str | None = None,
     witness_first: bool | None = None,
+    logic: str | None = None,
 ) -> CheckResult:
-    """Solve, decode, replay; small amounts first when the property may fail.
+    """Solve, decode, replay; small amounts first when the property may fail (``logic``:
+    see ``verification.solver.solve``).
 
     ``witness_first`` (default: unless SPEC expects the property to hold) runs the small-
     amount search before the full one; each search gets the whole ``timeout_s``.
@@ -100,7 +102,7 @@ def _run(
     blocked: list[z3.BoolRef] = []
     for cap in caps:
         for _ in range(UNIFORM_RETRIES if policy == "uniform" else 1):
-            answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s)
+            answer = solve([*encoded.background(cap), *blocked], encoded.negated, timeout_s=timeout_s, logic=logic)
             spent += answer.seconds
             cpu += answer.cpu_seconds
             if answer.second:
@@ -142,7 +144,7 @@ def _run(
 
 def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:
     def background(cap: int) -> list[z3.BoolRef]:
-        facts = enc.amount_domain([*profile.amounts(), *extra], cap)
+        facts = enc.amount_domain([*profile.amounts(), *extra], cap) + profile.bonus_domain()
         for out in outs:
             facts += list(out.constraints)
             if cap < MAX_AMOUNT:  # witness search only: never part of a proof
@@ -155,7 +157,8 @@ def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Seque
 def _read(profile: enc.SymbolicProfile, policy: str) -> tuple[enc.Term, ...]:
     """The symbols the settlement reads (the budget symbols are unused unless ``budget``)."""
     subsidy = [profile.subsidy] if isinstance(profile.subsidy, z3.ExprRef) else []
-    return tuple(profile.amounts() if policy == "budget" else [*profile.claim_amounts(), *subsidy])
+    bonus = [profile.bonus_bps] if isinstance(profile.bonus_bps, z3.ExprRef) else []
+    return tuple(profile.amounts() + bonus if policy == "budget" else [*profile.claim_amounts(), *subsidy, *bonus])
 
 
 def _draw(policy: str, name: str, n: int) -> enc.Vec | None:
@@ -211,8 +214,10 @@ def check_truthfulness(
 # --- properties of one settlement -----------------------------------------------------------
 
 
-def _single(bounds: Bounds, rule: str, policy: str, *, with_subsidy: bool = False) -> tuple[enc.SymbolicProfile, enc.SymbolicOutcome]:
-    profile = enc.fresh_profile(bounds.n_proposals, bounds.owner_weights, bounds.station_weights, with_subsidy=with_subsidy)
+def _single(bounds: Bounds, rule: str, policy: str, *, with_subsidy: bool = False,
+            with_bonus: bool = False) -> tuple[enc.SymbolicProfile, enc.SymbolicOutcome]:
+    profile = enc.fresh_profile(bounds.n_proposals, bounds.owner_weights, bounds.station_weights, with_subsidy=with_subsidy,
+                                with_bonus=with_bonus)
     return profile, enc.encode_settle(profile, rule, policy, _draw(policy, "draw", bounds.n_proposals))
 
 

@@ -118,6 +118,8 @@ class SymbolicProfile:
     owner_values: Mat
     station_costs: Mat
     subsidy: Term | int = 0  # the recycled tax announced before the round (0: none)
+    bonus_bps: Term | int = 0  # SPEC section 9's bonus fraction (0: none), in [0, 10000]
+    contributions: Vec | None = None  # the winner's report, one per station (None: by weight)
 
     @property
     def n_proposals(self) -> int:
@@ -142,7 +144,12 @@ class SymbolicProfile:
     def amounts(self) -> list[Term]:
         """Every symbolic amount (budgets, claims and a symbolic subsidy)."""
         extra = [self.subsidy] if isinstance(self.subsidy, z3.ExprRef) else []
-        return [*self.budgets, *self.claim_amounts(), *extra]
+        return [*self.budgets, *self.claim_amounts(), *extra, *(self.contributions or ())]
+
+    def bonus_domain(self) -> list[z3.BoolRef]:
+        """``0 <= bonus_bps <= 10000`` when the bonus fraction is a symbol."""
+        b = self.bonus_bps
+        return [z3.And(0 <= b, b <= mechanism.BPS)] if isinstance(b, z3.ExprRef) else []
 
     def claim_amounts(self) -> list[Term]:
         """Every symbolic claim (what the settlement reads under ``midpoint``/``uniform``)."""
@@ -160,8 +167,10 @@ def fresh_profile(
     prefix: str = "",
     *,
     with_subsidy: bool = False,
+    with_bonus: bool = False,
 ) -> SymbolicProfile:
-    """A profile whose budgets and claims (and, if asked, the subsidy) are fresh symbols."""
+    """A profile whose budgets and claims (and, if asked, the subsidy, and the bonus fraction
+    with the winner's reported contributions) are fresh symbols."""
     if n_proposals < 1:
         raise ValueError("n_proposals: at least one proposal is needed")
     if not owner_weights or min(owner_weights) < 1:
@@ -175,6 +184,8 @@ def fresh_profile(
         owner_values=tuple(fresh_vector(f"{prefix}b_{i}", n_proposals) for i in range(len(owner_weights))),
         station_costs=tuple(fresh_vector(f"{prefix}k_{j}", n_proposals) for j in range(len(station_weights))),
         subsidy=z3.Int(f"{prefix}subsidy") if with_subsidy else 0,
+        bonus_bps=z3.Int(f"{prefix}bonus_bps") if with_bonus else 0,
+        contributions=fresh_vector(f"{prefix}contribution", len(station_weights)) if with_bonus else None,
     )
 
 
@@ -205,6 +216,9 @@ class SymbolicOutcome:
     intervals: tuple[tuple[Term, Term], ...] = ()  # ``(lo, hi)`` per proposal under ``uniform``
     pool_pays: Term | int = 0  # the subsidy the pool pays into the winner's budget
     subsidy: Term | int = 0
+    bonus_pool: Term | int = 0  # B at the outcome (SPEC section 9)
+    station_weight_part: Vec = ()  # what a station is paid at settlement, before its tax
+    station_bonus: Vec = ()
 
 
 def _as_term(x: Any) -> Term:
@@ -247,7 +261,7 @@ def encode_settle(
     budgets, constraints, intervals = effective_budgets(budget_policy, profile, draw)
     core = settle_core(
         budgets, profile.owner_weights, profile.station_weights, profile.owner_values, profile.station_costs,
-        rule, profile.subsidy, Z3,
+        rule, profile.subsidy, Z3, bonus_bps=profile.bonus_bps, contributions=profile.contributions,
     )
     n = profile.n_proposals
     c = tuple(tuple(_as_term(core.cost_shares[m][i]) for m in range(n)) for i in range(len(profile.owner_weights)))
@@ -272,6 +286,9 @@ def encode_settle(
         intervals=tuple(intervals),
         pool_pays=_as_term(core.pool_pays),
         subsidy=profile.subsidy,
+        bonus_pool=_as_term(core.bonus_pool),
+        station_weight_part=vec(core.station_weight_part),
+        station_bonus=vec(core.station_bonus),
     )
 
 

@@ -48,7 +48,8 @@ CHECKS: dict[str, Check] = {
         Check("verification --quick", ("-m", "verification.check", "--quick"), 240.0),
         Check(
             "mechanism tests",
-            (*PYTEST, "tests/test_mechanism.py", "tests/test_mechanism_properties.py", "tests/test_verification_encoder.py"),
+            (*PYTEST, "tests/test_mechanism.py", "tests/test_mechanism_properties.py", "tests/test_verification_encoder.py",
+             "tests/test_mechanism_bonus.py"),
             300.0,
         ),
         Check(
@@ -128,14 +129,14 @@ MECHANISM_MUTANTS: tuple[Mutant, ...] = (
     _m("owner deposit bound without the share", "mechanism/shares.py",
        "return maximum(list(claims)) + maximum(list(shares))", "return maximum(list(claims))", quick=True),
     _m("station deposit bound one short", "mechanism/shares.py",
-       "reveal.\"\"\"\n    return maximum(list(claims))", "reveal.\"\"\"\n    return maximum(list(claims)) - 1"),
+       "    return maximum(list(claims)) + hold", "    return maximum(list(claims)) + hold - 1"),
     _m("welfare adds the costs", "mechanism/settle.py",
        "ops.total([row[m] for row in values]) - ops.total([row[m] for row in costs])",
        "ops.total([row[m] for row in values]) + ops.total([row[m] for row in costs])"),
     _m("rules swapped", "mechanism/settle.py", 'if rule == "clarke":', 'if rule == "paper":'),
     _m("dust forgets the pool's subsidy", "mechanism/settle.py",
-       "d = ops.total(owner_share) + pool_pays - ops.total(station_share)",
-       "d = ops.total(owner_share) - ops.total(station_share)", quick=True),
+       "d = ops.total(owner_share) + pool_pays - ops.total(station_paid)",
+       "d = ops.total(owner_share) - ops.total(station_paid)", quick=True),
     _m("stations keep their tax", "mechanism/settle.py", "return share - tax", "return share + tax"),
     _m("owners pay their share only", "mechanism/settle.py", "return share + tax", "return share"),
     _m("surplus leaves out the stations' taxes", "mechanism/settle.py",
@@ -151,6 +152,12 @@ MECHANISM_MUTANTS: tuple[Mutant, ...] = (
     _m("settle_fast: subsidy not capped by the budget", "mechanism/fast.py",
        "owner_budget = C - np.minimum(C, subsidy)", "owner_budget = C - subsidy",
        FAST_PATH_CHECKS),
+    # SPEC section 9's station bonus
+    _m("bonus: the weight part shares the whole budget", "mechanism/settle.py",
+       "weight_part = weight_parts(budget, pool_b, sw, ops)", "weight_part = weight_parts(budget, 0, sw, ops)"),
+    _m("bonus: no fallback to weights when nothing is reported", "mechanism/shares.py",
+       "ops.floor_div(pool * ops.select(none_reported, u, c), ops.select(none_reported, by_weight, reported))",
+       "ops.floor_div(pool * c, ops.select(none_reported, by_weight, reported))"),
 )
 """Mistakes in the reference (the proved core and its vectorized twin)."""
 
@@ -190,6 +197,11 @@ CONTRACT_MUTANTS: tuple[Mutant, ...] = (
        "        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), "
        "self.owner_weight_sum[round_id])\n", ""),
     _c("reveal: owner deposit bound ignores the subsidy", "        big -= min(big, self.subsidy[round_id])\n", ""),
+    _c("settle: a station paid its nominal share despite the bonus",
+       "                share = (budget - budget * BONUS_BPS // MAX_BPS) * weight // total_w\n", "                pass\n"),
+    _c("credit_bonus: the bonus by weight although contributions were reported",
+       "        part = self.contribution[round_id][index]\n        whole = self.contribution_total[round_id]\n",
+       "        pass\n"),
 )
 """Mistakes in the contract, kept apart: its text is about to change in main."""
 

@@ -45,6 +45,10 @@ def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, 
     }
     if isinstance(profile.subsidy, z3.ExprRef):
         kwargs["subsidy"] = enc.model_int(model, profile.subsidy)
+    if isinstance(profile.bonus_bps, z3.ExprRef) or profile.bonus_bps:
+        kwargs["bonus_bps"] = enc.model_int(model, profile.bonus_bps) if isinstance(profile.bonus_bps, z3.ExprRef) else profile.bonus_bps
+    if profile.contributions is not None:
+        kwargs["contributions"] = [c if isinstance(c, int) else enc.model_int(model, c) for c in profile.contributions]
     return kwargs
 
 
@@ -61,8 +65,8 @@ def shares_by_participant(budgets: Sequence[int], profile: dict[str, Any]) -> tu
 
 def pool_pays(outcome: mechanism.Outcome, profile: dict[str, Any]) -> int:
     """What the code says the recycle pool paid into the winner's budget: the outcome's dust
-    is ``sum(owner_share) + pool_pays - sum(station_share)``."""
-    return outcome.dust - sum(outcome.owner_share) + sum(outcome.station_share)
+    is ``sum(owner_share) + pool_pays - sum(what stations are paid before their taxes)``."""
+    return outcome.dust - sum(outcome.owner_share) + sum(outcome.station_paid)
 
 
 def settle_as_encoded(model: z3.ModelRef, out: enc.SymbolicOutcome, kwargs: dict[str, Any]) -> mechanism.Outcome:

@@ -66,17 +66,21 @@ def solve(
     *,
     timeout_s: float,
     seed: int = SEED,
+    logic: str | None = None,
 ) -> Solved:
     """Search for a model of ``background`` and ``negated_property``.
 
     The background is asserted once and the negated property inside its own push/pop frame,
-    so a check never leaks assertions into the next one.
+    so a check never leaks assertions into the next one. ``logic`` (e.g. ``"QF_NIA"``) picks
+    z3's solver for that logic: the quantifier-free nonlinear lemmas of the bonus (divisions
+    by a symbolic total weight) are instant there and out of reach of the default one.
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s: must be positive, got {timeout_s}")
-    solver = z3.Solver()
+    solver = z3.SolverFor(logic) if logic else z3.Solver()
     solver.set("random_seed", seed)
-    solver.set("arith.solver", ARITH_SOLVER)
+    if not logic:
+        solver.set("arith.solver", ARITH_SOLVER)
     solver.set("timeout", max(1, int(timeout_s * 1000)))
     solver.add(*background)
     solver.push()
@@ -101,13 +105,13 @@ def solve(
         solver.pop()
 
 
-def consistency(background: Sequence[z3.BoolRef], *, timeout_s: float, seed: int = SEED) -> Solved:
+def consistency(background: Sequence[z3.BoolRef], *, timeout_s: float, seed: int = SEED, logic: str | None = None) -> Solved:
     """Guard against vacuous proofs: ``proved`` when the hypotheses have a model.
 
     A proof whose hypotheses contradict each other proves nothing, so every obligation with
     hypotheses (the inductive steps) is paired with this check; ``refuted`` here means the
     hypotheses are inconsistent.
     """
-    answer = solve(background, z3.BoolVal(True), timeout_s=timeout_s, seed=seed)
+    answer = solve(background, z3.BoolVal(True), timeout_s=timeout_s, seed=seed, logic=logic)
     flipped = {PROVED: REFUTED, REFUTED: PROVED, UNKNOWN: UNKNOWN}[answer.verdict]
     return Solved(flipped, answer.model, answer.seconds, answer.reason, answer.cpu_seconds)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from verification import checks, induction, lifting
+from verification import bonus, checks, induction, lifting
 from verification.checks import Bounds
 from verification.results import FAILS, HOLDS, OPEN, CheckResult
 from verification.solver import PROVED
@@ -120,6 +120,14 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
     if quick:
         out.append(Check("solvency paper/budget", lambda: checks.check_solvency("paper", "budget", tiny, expected=OPEN, timeout_s=t)))
 
+    # SPEC section 9: the station bonus (owners untouched; a station's lie gains at most beta*max C + 1)
+    out.append(Check("bonus: owners unchanged", lambda: bonus.check_owners_unchanged(Bounds(3 if quick else 4), timeout_s=t)))
+    out.append(Check("bonus: station gain, any N, any M", lambda: bonus.check_bound_every_n_m(timeout_s=t)))
+    out.append(Check("bonus: station gain, direct", lambda: bonus.check_bound_direct(Bounds(1 if quick else 2), timeout_s=t)))
+    out.append(Check("bonus: the bound is nearly reached", lambda: bonus.check_bound_tight(timeout_s=t)))
+    out.append(Check("bonus: budget balance", lambda: bonus.check_budget_balance_with_bonus(Bounds(1 if quick else 2), timeout_s=t)))
+    out.append(Check("bonus: accounting", lambda: bonus.check_accounting_with_bonus(Bounds(3), timeout_s=t)))
+    out.append(Check("bonus: solvency", lambda: bonus.check_solvency_with_bonus(Bounds(1 if quick else 2), timeout_s=t)))
     for side in SIDES:
         out.append(
             Check(f"ex-post IR {side}", lambda side=side: checks.check_individual_rationality("clarke", "budget", side, tiny, expected=FAILS, timeout_s=t))
