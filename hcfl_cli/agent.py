@@ -21,7 +21,9 @@ At each phase it does what the participant's step says, through ``hcfl_cli.parti
 - Vote: an owner other than the winner fetches the model, checks its hash against the
   report, measures it on its own held-out set and votes to punish exactly when its own
   measurement is below the promised accuracy (or when no model can be verified).
-- Finalized: withdraws what is left (payout, released bond) and exits.
+- Finalized: withdraws what is left (payout, released bond; a station of a deployment with a
+  bonus, SPEC section 9, credits and withdraws its bonus) and exits. A station's claims leave
+  room in its deposit for the bonus part of its share (``mechanism.station_bonus_hold``).
 
 It keeps the round moving: after a deadline it calls ``advance``, ``close`` or ``finalize``
 after a random delay; a lost race (someone else was first) counts as done. It prints one
@@ -41,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, ROLE_OWNER, ROLE_STATION
+from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, ROLE_OWNER, ROLE_STATION, STATUS_BONUS
 from hcfl_cli import participant as pt
 from hcfl_cli.agent_config import AgentConfig, claims_for
 from hcfl_cli.documents import Description, DocumentError, FolderServer, fetch
@@ -94,8 +96,10 @@ class Agent:
     """One participant's agent (see the module docstring)."""
 
     def __init__(self, cfg: AgentConfig, deployment: Path, keys: pt.KeyOptions, *, rpc: str,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, expect_bonus_bps: int | None = None) -> None:
         self.cfg = cfg
+        self.expect_bonus_bps = expect_bonus_bps
+        self.bonus_bps = 0  # the deployment's station bonus (SPEC section 9), read at attach
         self.deployment = deployment
         self.keys = keys
         self.rpc = rpc
@@ -147,7 +151,12 @@ class Agent:
             except NODE_ERRORS as e:
                 self.say_once(f"node {self.rpc} unreachable ({e}); retrying")
                 time.sleep(2.0)
-        self.say(f"attached to {s.file.address} on chain {s.file.chain_id} as {s.address}, round {s.round_id}")
+        self.bonus_bps = s.d.bonus_bps()
+        if self.expect_bonus_bps is not None and self.bonus_bps != self.expect_bonus_bps:
+            raise ValueError(f"--bonus-bps: the deployment pays a station bonus of {self.bonus_bps} bps, "
+                             f"not the {self.expect_bonus_bps} this agent takes part for")
+        bonus = f", station bonus {self.bonus_bps} bps" if self.bonus_bps else ""
+        self.say(f"attached to {s.file.address} on chain {s.file.chain_id} as {s.address}, round {s.round_id}{bonus}")
         return s
 
     def run(self) -> int:
@@ -211,6 +220,8 @@ class Agent:
             return False
         if v.me.role and not v.me.withdrawn:
             return False
+        if self.owes_bonus(v):
+            return False
         s = self.s
         assert s is not None
         for p in v.proposals:
@@ -267,6 +278,8 @@ class Agent:
             # Finalized
             if self.has_released_bond(v):
                 acted = self.step(lambda: pt.withdraw(s, bond=True)) or acted
+            if self.owes_bonus(v):
+                acted = self.step(lambda: pt.withdraw(s, bonus=True)) or acted
             return acted
         except Reverted as e:
             self.say(f"{e.fn}: refused by the contract: {e.reason}")
@@ -426,10 +439,21 @@ class Agent:
         largest cost share (SPEC section 5 step 4)."""
         me = v.me
         if me.role == ROLE_STATION:
-            return int(me.amount)
+            return max(0, int(me.amount) - self.bonus_hold(v))
         total = sum(int(r["weight"]) for r in v.registered if int(r["role"]) == ROLE_OWNER)
         share = max((-(-int(p["budget"]) * int(me.weight) // total) for p in v.proposals), default=0)
         return max(0, int(me.amount) - share)
+
+    def bonus_hold(self, v: View) -> int:
+        """What a station's deposit keeps for the bonus part of its share (SPEC section 9;
+        ``mechanism.station_bonus_hold``, 0 without a bonus): the rest covers its claims."""
+        if not self.bonus_bps:
+            return 0
+        from mechanism import station_bonus_hold
+
+        total = sum(int(r["weight"]) for r in v.registered if int(r["role"]) == ROLE_STATION)
+        top = max((int(p["budget"]) for p in v.proposals), default=0)
+        return int(station_bonus_hold(top, self.bonus_bps, int(v.me.weight), total))
 
     # -- train ----------------------------------------------------------------------------------
     def is_winner(self, v: View) -> bool:
@@ -621,6 +645,12 @@ class Agent:
         self.say(f"vote: punish {'yes' if punish else 'no'}: {why}")
         return self.step(lambda: pt.vote(s, punish))
 
+    def owes_bonus(self, v: View) -> bool:
+        """A station of a deployment with a bonus whose bonus is not yet credited (it is, once
+        the round is finalized: SPEC section 9, paid even after the settlement was withdrawn)."""
+        return (self.bonus_bps > 0 and v.me.role == ROLE_STATION and v.phase == "Finalized"
+                and not v.me.status & STATUS_BONUS)
+
     def has_released_bond(self, v: View) -> bool:
         s = self.s
         assert s is not None
@@ -652,7 +682,8 @@ def _param_count(model: str, dataset: str) -> int:
     return int(sum(t.numel() for k, t in state.items() if t.is_floating_point()))
 
 
-def run_agent(cfg: AgentConfig, deployment: Path, keys: pt.KeyOptions, rpc: str) -> int:
+def run_agent(cfg: AgentConfig, deployment: Path, keys: pt.KeyOptions, rpc: str, *,
+              expect_bonus_bps: int | None = None) -> int:
     """``hcfl agent``: run until done; SIGTERM stops it cleanly (its Flower processes too)."""
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -661,7 +692,7 @@ def run_agent(cfg: AgentConfig, deployment: Path, keys: pt.KeyOptions, rpc: str)
     signal.signal(signal.SIGTERM, on_term)
     if cfg.role == "station":
         ensure_node_keys(cfg.flower)
-    return Agent(cfg, deployment, keys, rpc=rpc).run()
+    return Agent(cfg, deployment, keys, rpc=rpc, expect_bonus_bps=expect_bonus_bps).run()
 
 
 def ensure_node_keys(folder: Path) -> Path:

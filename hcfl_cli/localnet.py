@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hcfl_cli.scenario import GWEI, N_LABELS
+from mechanism import station_bonus_hold
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
@@ -181,6 +182,7 @@ class Localnet:
                                       max(DEFAULT_PHASES[4], int(60 + opts.global_rounds * self.round_timeout_s)),
                                       DEFAULT_PHASES[5])
         self.opts = opts
+        self.bonus_bps = int(opts.deploy.extra.get("bonus_bps", 0))  # SPEC section 9's beta
         self.say = say
         self._stack = contextlib.ExitStack()
         self._tmp: str | None = None
@@ -340,10 +342,13 @@ class Localnet:
         for p in self.owners:
             self.plan[p.name]["deposit"] = (p.weight * self.deposit_per_weight
                                             + sum(self.plan[p.name]["valuation"]["value_per_label"]) + GWEI)
+        u_total = sum(p.weight for p in self.stations)
         for p in self.stations:
             v = self.plan[p.name]["valuation"]
+            # with a bonus the deposit also keeps the bonus part of the station's share (SPEC 9)
+            hold = station_bonus_hold(max(budgets), self.bonus_bps, p.weight, u_total)
             self.plan[p.name]["deposit"] = o.global_rounds * (v["cost_per_round"] + v["cost_per_million_params"]
-                                                              * params // 10**6) + GWEI
+                                                              * params // 10**6) + GWEI + hold
 
     def _organizer_key(self) -> Any:
         """The organizer's key options: decrypted once, signed with in this process."""
@@ -520,7 +525,10 @@ class Localnet:
         regs = [e.args for e in evs if e.name == "Registered"]
         props = [dict(e.args) for e in evs if e.name == "Proposed"]
         revealed = {e.args["participant"]: tuple(int(c) for c in e.args["claims"]) for e in evs if e.name == "Revealed"}
-        withdrawn = {e.args["participant"]: int(e.args["amount"]) for e in evs if e.name == "Withdrawn"}
+        withdrawn: dict[str, int] = {}  # a station of a bonus deployment withdraws twice: settlement, then bonus
+        for e in evs:
+            if e.name == "Withdrawn":
+                withdrawn[e.args["participant"]] = withdrawn.get(e.args["participant"], 0) + int(e.args["amount"])
         bonds_out = {int(e.args["index"]): int(e.args["amount"]) for e in evs if e.name == "BondWithdrawn"}
         closed = [e.args for e in evs if e.name == "Closed"]
         fin = [e.args for e in evs if e.name == "Finalized"]
@@ -537,9 +545,15 @@ class Localnet:
         zeros = (0,) * m
         ref = None
         if owners and stations and m:
+            contributions = None  # no report: the bonus goes by weight (SPEC section 9)
+            if self.bonus_bps and report is not None:
+                contributions = [int(c) for c in report["contributions"]]
+                contributions += [int(c) for e in evs if e.name == "ContributionsReported"
+                                  for c in e.args["contributions"]]
             ref = settle([int(p["budget"]) for p in props], [int(a["weight"]) for a in owners],
                          [int(a["weight"]) for a in stations], [list(revealed.get(a["participant"], zeros)) for a in owners],
-                         [list(revealed.get(a["participant"], zeros)) for a in stations])
+                         [list(revealed.get(a["participant"], zeros)) for a in stations],
+                         bonus_bps=self.bonus_bps, contributions=contributions)
         rows = []
         results = {p.name: _read_json(p.home / "agent.json") for p in self.parties}
         penalty = self.opts.deploy.no_show_penalty
@@ -578,7 +592,7 @@ class Localnet:
         balance = d.contract_balance()
         reported = [x.round_id for x in rebuild(events) if x.report is not None]
         audits = audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported),
-                              address=d.address)
+                              address=d.address, bonus_bps=d.bonus_bps())
         lines = []
         for a in audits:
             state = ("not auditable: " + str(a.unauditable)) if not a.auditable else (

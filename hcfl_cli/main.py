@@ -392,14 +392,14 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     if not rpc:
         raise ValueError("--rpc: give the node's URL here or as rpc in the config")
     try:
-        return run_agent(cfg, args.deployment, _key_options(args), rpc)
+        return run_agent(cfg, args.deployment, _key_options(args), rpc, expect_bonus_bps=args.bonus_bps)
     except KeyboardInterrupt:
         print(f"[{cfg.name}] stopped", flush=True)
         return 130
 
 
 def _cmd_localnet(args: argparse.Namespace) -> int:
-    from hcfl_cli.localnet import Localnet, LocalnetOptions
+    from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions
     from hcfl_cli.report import gwei, localnet_tables
 
     try:
@@ -408,9 +408,12 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
         raise ValueError(f"--phases: expected six whole numbers of seconds, got {args.phases!r}") from None
     if args.global_rounds < 1:
         raise ValueError(f"--global-rounds: at least 1, got {args.global_rounds}")
+    if not 0 <= args.bonus_bps <= 10_000:
+        raise ValueError(f"--bonus-bps: expected 0..10000 basis points, got {args.bonus_bps}")
     opts = LocalnetOptions(owners=args.owners, stations=args.stations, proposals=args.proposals,
                            data_dir=args.data_dir, seed=args.seed, phases=phases, global_rounds=args.global_rounds,
-                           promised_bps=args.promised_bps, rpc=args.rpc, out=args.out)
+                           promised_bps=args.promised_bps, rpc=args.rpc, out=args.out,
+                           deploy=DeployOptions(extra={"bonus_bps": args.bonus_bps} if args.bonus_bps else {}))
     import signal
 
     def on_term(_signum: int, _frame: object) -> None:
@@ -682,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "to appear")
     ag.add_argument("--config", required=True, type=Path, help="this participant's TOML config")
     ag.add_argument("--rpc", help="JSON-RPC URL of the node (default: rpc in the config)")
+    ag.add_argument("--bonus-bps", type=int, help="take part only if the deployment's station bonus (SPEC section 9, "
+                    "fixed by hcfl deploy --bonus-bps) is this many basis points; default: whatever it is (printed "
+                    "when the agent attaches); a station credits and withdraws its bonus after finalize either way")
     ag.add_argument("--make-node-key", action="store_true", help="a station: make its Flower node key pair in "
                     "its flower folder (once) and print the public key's file, for the organizer's ticket; then exit")
     _add_key_options(ag)
@@ -702,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "timeout, 60 + 25 s per station)")
     ln.add_argument("--global-rounds", type=int, default=2, help="global training rounds of every proposal (default 2)")
     ln.add_argument("--promised-bps", type=int, default=7000, help="promised accuracy, basis points (default 7000)")
+    ln.add_argument("--bonus-bps", type=int, default=0, help="station bonus fraction in basis points (SPEC section 9): "
+                    "this share of the winner's budget is paid to the stations by their measured contributions "
+                    "(default 0: all by registered weight)")
     ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")
     ln.add_argument("--out", type=Path, help="keep every participant's folder here (default: a temporary folder)")
     ln.set_defaults(func=_cmd_localnet)

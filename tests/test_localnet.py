@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from contracts.nodes import NodeUnavailable, anvil_path, start_node
-from hcfl_cli.localnet import Localnet, LocalnetOptions, LocalnetOutcome, leftover_processes
+from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions, LocalnetOutcome, leftover_processes
 
 PHASES = (12, 5, 8, 6, 300, 12)
 """Register (the six agents are up before the deployment), Propose, Commit, Reveal, Train
@@ -86,6 +86,17 @@ def _assert_paid_as_the_reference(out: LocalnetOutcome, absent: tuple[str, ...] 
     assert out.reconciled
 
 
+def _bonus_by_contribution(out: LocalnetOutcome) -> list[int]:
+    """SPEC section 9's bonus from the reported contributions, by hand: floor(B * c_j / sum c)."""
+    assert out.reported is not None and out.reference is not None
+    c = [int(x) for x in out.reported["contributions"]]
+    pool = out.reference.bonus_pool
+    if sum(c):
+        return [pool * x // sum(c) for x in c]
+    u = [r.weight for r in sorted((r for r in out.rows if r.role == "station"), key=lambda r: r.index)]
+    return [pool * w // sum(u) for w in u]
+
+
 def _assert_nothing_left(net: Localnet) -> None:
     tag = str(net.folder)
     net.close()
@@ -100,7 +111,8 @@ def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_repo
         public_node: str, tmp_path: Path) -> None:
     t0 = time.monotonic()
     # The promise is out of reach of one short global round; the winner reports 99.99% anyway.
-    opts = _options(public_node, tmp_path, promised_bps=9500,
+    # A quarter of the winner's budget goes to the stations by their measured contributions.
+    opts = _options(public_node, tmp_path, promised_bps=9500, deploy=DeployOptions(extra={"bonus_bps": 2500}),
                     testing={f"owner{i}": {"over_report_bps": 9999} for i in range(3)})
     lines: list[str] = []
     with Localnet(opts, say=lines.append) as net:
@@ -125,7 +137,11 @@ def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_repo
             assert r.measured is not None and r.measured < 0.95 and r.punish is True
         assert out.slashed is True
         assert all(r.revealed == r.true_claims for r in out.rows)  # every agent claimed its own valuation
-        _assert_paid_as_the_reference(out)
+        assert out.reference is not None and out.reference.bonus_pool > 0
+        assert out.reference.station_bonus == _bonus_by_contribution(out)
+        for s in net.stations:  # each station credited and withdrew its bonus after its settlement
+            assert "credit_bonus: mined" in net.log_text(s.name)
+        _assert_paid_as_the_reference(out)  # with the bonus, to the wei
         _assert_nothing_left(net)
     print(f"localnet round (3 + 3 agents) in {time.monotonic() - t0:.1f} s")
 
