@@ -101,9 +101,9 @@ class Abi:
 def constructor_args(register_seconds: int, phase_seconds: int) -> list:
     """The benchmark's deployment: an open one (no organizer, so every weight is 1 and no
     ticket is checked) whose deposit per weight admits the budget from a single owner and
-    whose owners may post every proposal."""
+    whose owners may post every proposal, without a station bonus (its rounds never train)."""
     return [[register_seconds, phase_seconds, phase_seconds, phase_seconds, TRAIN_VOTE_SECONDS,
-             TRAIN_VOTE_SECONDS], 0, 1, OPEN, BUDGET, MAX_M]
+             TRAIN_VOTE_SECONDS], 0, 1, OPEN, BUDGET, MAX_M, 0]
 
 
 def create_address(sender: str, nonce: int) -> str:
