@@ -39,6 +39,7 @@ def test_no_participant_transaction_costs_more_with_more_participants(rounds):
         assert rounds[20].per_function[fn][1] <= rounds[4].per_function[fn][1] * 1.01, fn
 
 
+@pytest.mark.slow  # two rounds of 132 and 200 participants on anvil (~80 s); benchmarks.gas prints the same rows
 def test_the_training_report_costs_no_more_per_transaction_with_more_stations(anvil_url):
     # 66 stations report in chunks of 64 + 2, 100 in 64 + 36: the costliest transaction
     # is a full chunk either way
