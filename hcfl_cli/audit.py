@@ -39,6 +39,7 @@ class RoundLog:
     dust: int | None = None
     report: dict[str, Any] | None = None  # TrainingReported args (its first chunk included)
     chunks: dict[int, list[int]] = field(default_factory=dict)  # first station -> contributions
+    bonuses: dict[int, int] = field(default_factory=dict)  # station index -> credited bonus (SPEC section 9)
     cancelled: bool = False
 
     @property
@@ -110,6 +111,8 @@ def rebuild(events: Iterable[Event]) -> list[RoundLog]:
             r.chunks[0] = [int(c) for c in a["contributions"]]
         elif ev.name == "ContributionsReported":
             r.chunks[int(a["first"])] = [int(c) for c in a["contributions"]]
+        elif ev.name == "BonusCredited":
+            r.bonuses[int(a["index"])] = int(a["bonus"])
         elif ev.name == "Finalized" and a["cancelled"]:
             r.cancelled = True
     return [rounds[k] for k in sorted(rounds)]
@@ -128,8 +131,10 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
     the choice, every share, tax and payout, the dust, and the winner's reported
     contributions (complete, one per station, against ``expected_contributions`` and
     the hash the contract stored, when given). With the deployment's ``bonus_bps``
-    (SPEC section 9) a station's logged share and payout are its weight part's, and the
-    logged dust leaves the bonus pool out (the bonus credits themselves are not audited)."""
+    (SPEC section 9) a station's logged share and payout are its weight part's, the
+    logged dust leaves the bonus pool out, and every credited bonus is checked against
+    the reference's split of the pool by the reported contributions (by weight without
+    a complete report)."""
     owners = _dense(log.owners, "owner", log.round_id)
     stations = _dense(log.stations, "station", log.round_id)
     n, m = len(owners) + len(stations), len(log.budgets)
@@ -157,9 +162,27 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
     if log.dust is not None and log.dust != settled_dust:
         diffs.append(f"dust: chain {log.dust}, reference {settled_dust}")
     diffs += _report_differences(log, len(stations), expected_contributions, chain_contributions_hash)
+    if bonus_bps and log.bonuses:
+        diffs += _bonus_differences(log, owners, stations, bonus_bps)
     if address is not None:
         diffs += _commitment_differences(log, address)
     return RoundAudit(log.round_id, diffs, ref, n, m)
+
+
+def _bonus_differences(log: RoundLog, owners: list[dict[str, Any]], stations: list[dict[str, Any]],
+                       bonus_bps: int) -> list[str]:
+    """Every ``BonusCredited`` amount against the reference's bonus with the contributions
+    the winner reported (the settlements do not depend on them; the bonuses do)."""
+    m = len(log.budgets)
+    zeros = [0] * m
+    ref = settle(budgets=[log.budgets[k] for k in range(m)], owner_weights=[o["weight"] for o in owners],
+                 station_weights=[s["weight"] for s in stations],
+                 owner_values=[log.claims.get(o["address"], zeros) for o in owners],
+                 station_costs=[log.claims.get(s["address"], zeros) for s in stations],
+                 subsidy=log.subsidy, bonus_bps=bonus_bps, contributions=log.contributions)
+    expected = ref.station_bonus or [0] * len(stations)
+    return [f"station {j} bonus: chain {paid}, reference {expected[j]}"
+            for j, paid in sorted(log.bonuses.items()) if j >= len(expected) or paid != expected[j]]
 
 
 def _commitment_differences(log: RoundLog, address: str) -> list[str]:

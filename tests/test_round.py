@@ -218,3 +218,10 @@ def test_a_round_with_a_station_bonus_pays_it_by_contribution_and_reconciles_to_
     assert all(a.ok for a in rec.audit), [a.differences for a in rec.audit]
     assert rec.reference.winner is not None and rec.reference.bonus_pool > 0
     assert rec.reference.station_bonus == [e.record.bonus for e in rec.events if e.name == "BonusCredited"]
+    # the auditor checks each credited bonus against the reference's split of the reported contributions
+    events = _events_of(rec)
+    first = next(k for k, e in enumerate(events) if e.name == "BonusCredited")
+    tampered = list(events)
+    tampered[first] = Event("BonusCredited", {**events[first].args, "bonus": int(events[first].args["bonus"]) + 1})
+    (audit,) = audit_events(tampered, bonus_bps=5000)
+    assert any(d.startswith(f"station {int(events[first].args['index'])} bonus: chain") for d in audit.differences)
