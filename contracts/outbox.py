@@ -17,7 +17,6 @@ public on broadcast anyway. Files are 0600 in a 0700 folder.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from contracts.chain import Pending
+from contracts.secret_store import write_durably
 
 FORMAT = 1
 
@@ -72,18 +72,8 @@ class Outbox:
         versions = [*(known.versions if known else ()), pending]
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.path(nonce)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"format": FORMAT, "nonce": nonce, "versions": [_to_json(v) for v in versions]}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        record = {"format": FORMAT, "nonce": nonce, "versions": [_to_json(v) for v in versions]}
+        write_durably(path, json.dumps(record).encode())
 
     def load(self, nonce: int) -> InFlight | None:
         try:

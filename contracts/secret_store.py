@@ -59,6 +59,24 @@ class Secret:
             raise ValueError(f"secret: not a secret record ({e})") from None
 
 
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (mode 0600) so that a crash leaves the old file or the new
+    one, never half of one: a temporary file, fsynced, renamed over ``path``, then the
+    folder fsynced so that the rename itself survives a power loss."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def derive_salt(key: LocalAccount, chain_id: int, contract: str, round_id: int, claims: Sequence[int]) -> bytes:
     """The salt of ``claims`` in this round, re-derivable from the key alone."""
     message = (f"HCFL salt v1\nchain {chain_id}\ncontract {to_checksum_address(contract)}\nround {round_id}\n"
@@ -99,18 +117,7 @@ class SecretStore:
         nonce = os.urandom(12)
         blob = AESGCM(_cipher_key(self.key)).encrypt(nonce, json.dumps(secret.to_json()).encode(), None)
         path = self.path(secret.chain_id, secret.contract, secret.round_id)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(nonce + blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_durably(path, nonce + blob)
         return path
 
     def load(self, chain_id: int, contract: str, round_id: int) -> Secret | None:
