@@ -437,19 +437,11 @@ class Localnet:
         proc.wait(timeout=10)
 
     def stop(self, name: str, grace: float = 5.0) -> None:
+        from contracts.nodes import stop_process
+
         proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            stop_process(proc, grace)
 
     def running(self) -> list[str]:
         return [n for n, p in self.procs.items() if p.poll() is None]
