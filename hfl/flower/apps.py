@@ -120,6 +120,13 @@ def run_station(msg: Message, context: Context) -> Message:
     with torch_threads(int(config.get(THREADS_KEY, 0)) or default_threads(cfg, device)):
         clients = _station_clients(cfg_json, station, str(device))
         state, n_samples = station_update(from_record(msg.content["arrays"]), clients, cfg, round_idx, station)
+    return station_reply(msg, state, n_samples, clients, cfg, station, device, t0)
+
+
+def station_reply(msg: Message, state: State, n_samples: int, clients: tuple[Client, ...], cfg: TrainConfig,
+                  station: int, device: torch.device, t0: float) -> Message:
+    """A station's answer to a train message: its model, its sample count, the images it
+    trained on and its time (what the ServerApp's `decode_replies` reads)."""
     metrics = MetricRecord({STATION_KEY: station, SAMPLES_KEY: n_samples,
                             IMAGES_KEY: images_per_station_update(clients, cfg),
                             TRAIN_S_KEY: time.perf_counter() - t0})

@@ -37,7 +37,7 @@ from logging import INFO, WARNING
 from pathlib import Path
 
 import torch
-from flwr.app import ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.supercore import log
@@ -46,14 +46,14 @@ from hfl.aggregate import cloud_aggregate
 from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import station_contributions
 from hfl.data import Client, derive_seed, load_dataset
-from hfl.flower.apps import StationFailure, StationReply, from_record, to_record, torch_threads
+from hfl.flower.apps import StationFailure, StationReply, from_record, station_reply, to_record, torch_threads
 from hfl.flower.protocol import (CONFIG_KEY, DATA_DIR_KEY, DEVICE_KEY, EVAL_DIR_KEY, IMAGES_KEY, JOIN_TIMEOUT_KEY,
                                  NODE_STATIONS_KEY, OWN_DATA_KEY, PROGRESS_PATH_KEY, RESULT_PATH_KEY,
                                  ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, SAMPLES_KEY, STATION_KEY, THREADS_KEY,
-                                 TRAIN_S_KEY, config_from_json, config_to_json)
+                                 config_from_json, config_to_json)
 from hfl.local_data import check_state, read_data_folder, station_clients
 from hfl.result import TrainResult
-from hfl.train import default_threads, evaluate, images_per_station_update, init_state, resolve_device, station_update
+from hfl.train import default_threads, evaluate, init_state, resolve_device, station_update
 
 State = dict[str, torch.Tensor]
 POLL_S = 0.25  # how often the ServerApp checks for replies
@@ -88,12 +88,7 @@ def run_own_station(msg: Message, context: Context) -> Message:
     with torch_threads(threads or default_threads(cfg, device)):
         clients = _own_clients(str(folder), config_to_json(cfg), station)
         state, n_samples = station_update(from_record(msg.content["arrays"]), clients, cfg, round_idx, station)
-    metrics = MetricRecord({STATION_KEY: station, SAMPLES_KEY: n_samples,
-                            IMAGES_KEY: images_per_station_update(clients, cfg),
-                            TRAIN_S_KEY: time.perf_counter() - t0})
-    content = RecordDict({"arrays": to_record(state), "metrics": metrics,
-                          "station-info": ConfigRecord({DEVICE_KEY: str(device)})})
-    return Message(content=content, reply_to=msg)
+    return station_reply(msg, state, n_samples, clients, cfg, station, device, t0)
 
 
 client_app = ClientApp()
