@@ -134,17 +134,31 @@ REPORT_CHUNK: constant(uint256) = 64
 MAX_AMOUNT: constant(uint256) = 2**96 - 1
 
 
-# @dev Largest deposit; keeps every product of a deposit and a weight below 2**256.
-MAX_DEPOSIT: constant(uint256) = 2**128 - 1
+# @dev Largest deposit. A deposit, and the payout it becomes (at most the deposit plus
+#      a reward and a bonus, each at most `MAX_AMOUNT`), lives in the top 100 bits of its
+#      owner's `info` word; it still covers the largest claim plus the largest share.
+MAX_DEPOSIT: constant(uint256) = 2**99 - 1
 
 
-# @dev Most participants of one side (keeps the weight sums below 2**128 and every
-#      count within its 32 packed bits).
+# @dev Most participants of one side (keeps the weight sums below 2**127, every count
+#      within its 32 packed bits and every welfare total within 128 bits).
 MAX_PARTICIPANTS: constant(uint256) = 2**31
 
 
-# @dev Welfare totals are stored as `WELFARE_BIAS + S(m)` in the high 160 bits of a slot.
-WELFARE_BIAS: constant(uint256) = 2**159
+# @dev Welfare totals are stored as `WELFARE_BIAS + S(m)`, two proposals to a slot
+#      (`welfare_pair`): |S(m)| < 2**31 * 2**96 = 2**127, so each biased total fits its
+#      128 bits and no reveal carries or borrows across the two halves.
+WELFARE_BIAS: constant(uint256) = 2**127
+
+
+# @dev Width of one half of a `welfare_pair` or `budget_pair` word; proposal `m` sits in
+#      half `m % 2` of word `m // 2`.
+HALF_MASK: constant(uint256) = 2**128 - 1
+
+
+# @dev An empty `welfare_pair` word: both totals zero. The proposer of an even index
+#      writes it, so that no reveal pays a zero-to-nonzero write.
+WELFARE_PAIR_EMPTY: constant(uint256) = 2**127 | 2**255
 
 
 # @dev A round's float (owner shares in, station rewards out) is stored biased too, in
@@ -152,8 +166,9 @@ WELFARE_BIAS: constant(uint256) = 2**159
 FLOAT_BIAS: constant(uint256) = 2**159
 
 
-# @dev Layout of a participant's `info` word:
-#      `role | status << 8 | index << 16 | weight << 64`. Bits 0-7: the role.
+# @dev Layout of a participant's `info` word: `role | status << 8 | index << 16 |
+#      weight << 48 | allowance << 144 | posted << 150 | amount << 156`, one slot for
+#      the whole record but the commitment. Bits 0-7: the role.
 INFO_ROLE_MASK: constant(uint256) = 2**8 - 1
 
 
@@ -174,26 +189,49 @@ INFO_INDEX_SHIFT: constant(uint256) = 16
 INFO_INDEX_MASK: constant(uint256) = 2**32 - 1
 
 
-# @dev Bits 64-159 of `info`: the weight (at most `MAX_AMOUNT`); this is its shift.
-INFO_WEIGHT_SHIFT: constant(uint256) = 64
+# @dev Bits 48-143 of `info`: the weight (at most `MAX_AMOUNT`); this is its shift.
+INFO_WEIGHT_SHIFT: constant(uint256) = 48
 
 
-# @dev Width of the weight field of `info` (bits 64-159), applied after the shift.
+# @dev Width of the weight field of `info` (bits 48-143), applied after the shift.
 INFO_WEIGHT_MASK: constant(uint256) = 2**96 - 1
 
 
-# @dev Bits 160-167 of `info`: how many proposals the owner may post this round (its
-#      ticket's, or the deployment's); this is its shift.
-INFO_ALLOWANCE_SHIFT: constant(uint256) = 160
+# @dev Bits 144-149 of `info`: how many proposals the owner may post this round (its
+#      ticket's, or the deployment's, at most `MAX_M`); this is its shift.
+INFO_ALLOWANCE_SHIFT: constant(uint256) = 144
 
 
-# @dev Bits 168-175 of `info`: how many proposals the owner posted this round; this
+# @dev Bits 150-155 of `info`: how many proposals the owner posted this round; this
 #      is its shift.
-INFO_POSTED_SHIFT: constant(uint256) = 168
+INFO_POSTED_SHIFT: constant(uint256) = 150
 
 
 # @dev Width of the allowance and posted fields of `info`, applied after the shift.
-INFO_COUNT_MASK: constant(uint256) = 2**8 - 1
+INFO_COUNT_MASK: constant(uint256) = 2**6 - 1
+
+
+# @dev Bits 156-255 of `info`: the amount, the deposit while unsettled, then the
+#      payout (below 2**100, see `MAX_DEPOSIT`); this is its shift.
+INFO_AMOUNT_SHIFT: constant(uint256) = 156
+
+
+# @dev The bits of `info` below the amount.
+INFO_BELOW_AMOUNT_MASK: constant(uint256) = 2**156 - 1
+
+
+# @dev Layout of a round's `owner_side` and `station_side` words: `count |
+#      weight sum << 32 | SIDE_OPEN`. Bits 0-31: participants registered on that side.
+SIDE_COUNT_MASK: constant(uint256) = 2**32 - 1
+
+
+# @dev Bits 32-159 of a side word: the weight sum (below 2**127); this is its shift.
+SIDE_WEIGHT_SHIFT: constant(uint256) = 32
+
+
+# @dev Bit 255 of a side word, set when the round opens, so that the first
+#      registration on a side pays no zero-to-nonzero write.
+SIDE_OPEN: constant(uint256) = 2**255
 
 
 # @dev EIP-712 type hash of an admission ticket (SPEC section 5 step 0), so that any
@@ -220,16 +258,6 @@ SCHEDULE_PHASE_MASK: constant(uint256) = 2**8 - 1
 
 # @dev Bits 8-255 of `schedule`: the deadline (block timestamp); this is its shift.
 SCHEDULE_DEADLINE_SHIFT: constant(uint256) = 8
-
-
-# @dev Layout of a proposal's `prop_acc` word: `(WELFARE_BIAS + S(m)) << 96 | budget`.
-#      Bits 0-95: the budget C_m (at most `MAX_AMOUNT`).
-PROP_BUDGET_MASK: constant(uint256) = 2**96 - 1
-
-
-# @dev Bits 96-255 of `prop_acc`: the biased welfare total `WELFARE_BIAS + S(m)`;
-#      this is its shift.
-PROP_WELFARE_SHIFT: constant(uint256) = 96
 
 
 # @dev Layout of a round's `round_acc` word: `settled count | participants << 32 |
@@ -350,16 +378,16 @@ MAX_PROPOSALS: public(immutable(uint256))
 BONUS_BPS: public(immutable(uint256))
 
 
-# @dev One participant of one round. `info` packs `role | status << 8 | index << 16 |
-#      weight << 64` (see `INFO_*`) so that one cold read serves a whole call.
+# @dev One participant of one round. `info` packs role, status, index, weight,
+#      proposal allowance and count, and the amount (see `INFO_*`), so that registration
+#      writes one new slot and one cold read serves a whole call.
 struct Participant:
     info: uint256
-    # deposit while unsettled, then the payout
-    amount: uint256
     commitment: bytes32
 
 
-# @dev One proposal of one round; its budget lives in `prop_acc` next to its welfare.
+# @dev One proposal of one round; its budget lives in `budget_pair`, its welfare in
+#      `welfare_pair`.
 struct Proposal:
     proposer: address
     bond: uint256
@@ -382,22 +410,15 @@ pool_plus_one: uint256
 schedule: HashMap[uint256, uint256]
 
 
-# @dev Per round: number of owners registered so far (the next owner's index),
-#      fixed once registration ends.
-n_owners: public(HashMap[uint256, uint256])
+# @dev Per round: `count | W << 32 | SIDE_OPEN` of the owners (see `SIDE_*`): how many
+#      registered so far (the next owner's index) and the sum W of their weights, the
+#      denominator of their cost shares; fixed once registration ends.
+owner_side: HashMap[uint256, uint256]
 
 
-# @dev Per round: number of stations registered so far (the next station's index),
-#      fixed once registration ends.
-n_stations: public(HashMap[uint256, uint256])
-
-
-# @dev Per round: sum W of the owners' weights, the denominator of their cost shares.
-owner_weight_sum: public(HashMap[uint256, uint256])
-
-
-# @dev Per round: sum U of the stations' weights, the denominator of their rewards.
-station_weight_sum: public(HashMap[uint256, uint256])
+# @dev Per round: `count | U << 32 | SIDE_OPEN` of the stations, likewise; U is the
+#      denominator of their rewards.
+station_side: HashMap[uint256, uint256]
 
 
 # @dev Per round: number of proposals M.
@@ -424,7 +445,7 @@ winner_plus_one: public(HashMap[uint256, uint256])
 #      (see `ACC_*`). The float is what owners' shares brought in minus what stations'
 #      rewards took out (plus the subsidy used); the last settlement sweeps it, the
 #      rounding dust, to the pool.
-round_acc: public(HashMap[uint256, uint256])
+round_acc: HashMap[uint256, uint256]
 
 
 # @dev Per round: hash of the model the winner trained, from its training report.
@@ -480,16 +501,20 @@ slashed: public(HashMap[uint256, bool])
 
 
 # @dev Round -> address -> participant record (see `Participant`).
-participants: public(HashMap[uint256, HashMap[address, Participant]])
+participants: HashMap[uint256, HashMap[address, Participant]]
 
 
 # @dev Round -> proposal index -> proposal metadata and bond (see `Proposal`).
 proposals: public(HashMap[uint256, HashMap[uint256, Proposal]])
 
 
-# @dev Round -> proposal index -> `(WELFARE_BIAS + S(m)) << 96 | budget` (see
-#      `PROP_*`): budget and welfare share one slot, which the proposer writes first.
-prop_acc: public(HashMap[uint256, HashMap[uint256, uint256]])
+# @dev Round -> `m // 2` -> `WELFARE_BIAS + S(m)` in half `m % 2` (see `HALF_MASK`):
+#      a reveal updates one slot per two proposals.
+welfare_pair: HashMap[uint256, HashMap[uint256, uint256]]
+
+
+# @dev Round -> `m // 2` -> the budget C_m in half `m % 2`.
+budget_pair: HashMap[uint256, HashMap[uint256, uint256]]
 
 
 # @dev A round opened; `subsidy` of the pool lowers its winner's owner cost shares.
@@ -754,14 +779,15 @@ def register(
         assert ecdsa._recover_sig(digest, signature) == ORGANIZER, "hcfl: ticket not signed by the organizer"
         allowance = max_proposals
     index: uint256 = 0
+    side: uint256 = 0
     key: bytes32 = node_key
     if role == ROLE_OWNER:
         assert len(node_public_key) == 0 and node_key == empty(bytes32), "hcfl: an owner has no node key"
         assert msg.value >= weight * DEPOSIT_PER_WEIGHT, "hcfl: owner deposit under weight times deposit per weight"
-        index = self.n_owners[round_id]
+        side = self.owner_side[round_id]
+        index = side & SIDE_COUNT_MASK
         assert index < MAX_PARTICIPANTS, "hcfl: too many owners"
-        self.n_owners[round_id] = index + 1
-        self.owner_weight_sum[round_id] += weight
+        self.owner_side[round_id] = side + 1 + (weight << SIDE_WEIGHT_SHIFT)
     else:
         if ORGANIZER == empty(address):
             key = empty(bytes32)
@@ -773,17 +799,17 @@ def register(
                 len(node_public_key) == 0 or sha256(node_public_key) == node_key
             ), "hcfl: node key does not match the ticket"
         allowance = 0
-        index = self.n_stations[round_id]
+        side = self.station_side[round_id]
+        index = side & SIDE_COUNT_MASK
         assert index < MAX_PARTICIPANTS, "hcfl: too many stations"
-        self.n_stations[round_id] = index + 1
-        self.station_weight_sum[round_id] += weight
-    self.participants[round_id][msg.sender] = Participant(
-        info=role
+        self.station_side[round_id] = side + 1 + (weight << SIDE_WEIGHT_SHIFT)
+    # one new slot: the commitment slot is first written by `commit`
+    self.participants[round_id][msg.sender].info = (
+        role
         | (index << INFO_INDEX_SHIFT)
         | (weight << INFO_WEIGHT_SHIFT)
-        | (allowance << INFO_ALLOWANCE_SHIFT),
-        amount=msg.value,
-        commitment=empty(bytes32),
+        | (allowance << INFO_ALLOWANCE_SHIFT)
+        | (msg.value << INFO_AMOUNT_SHIFT)
     )
     log Registered(
         round_id=round_id,
@@ -813,7 +839,7 @@ def advance(round_id: uint256):
     assert p != 0, "hcfl: no such round"
     assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     if p == PHASE_REGISTER:
-        if self.n_owners[round_id] == 0 or self.n_stations[round_id] == 0:
+        if self.owner_side[round_id] & SIDE_COUNT_MASK == 0 or self.station_side[round_id] & SIDE_COUNT_MASK == 0:
             self._cancel(round_id)
         else:
             self._enter(round_id, PHASE_PROPOSE, PROPOSE_SECONDS)
@@ -869,7 +895,7 @@ def propose(
     assert budget <= MAX_AMOUNT, "hcfl: budget out of range"
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert msg.value >= MIN_BOND, "hcfl: bond too small"
-    assert budget <= self.owner_weight_sum[round_id] * DEPOSIT_PER_WEIGHT, "hcfl: budget over W times deposit per weight"
+    assert budget <= self._weight_sum(round_id, ROLE_OWNER) * DEPOSIT_PER_WEIGHT, "hcfl: budget over W times deposit per weight"
     posted: uint256 = (info >> INFO_POSTED_SHIFT) & INFO_COUNT_MASK
     assert posted < (info >> INFO_ALLOWANCE_SHIFT) & INFO_COUNT_MASK, "hcfl: proposal allowance used up"
     m: uint256 = self.n_proposals[round_id]
@@ -878,7 +904,11 @@ def propose(
     self.n_proposals[round_id] = m + 1
     if budget > self.max_budget[round_id]:
         self.max_budget[round_id] = budget
-    self.prop_acc[round_id][m] = (WELFARE_BIAS << PROP_WELFARE_SHIFT) | budget
+    if m & 1 == 0:
+        self.welfare_pair[round_id][m >> 1] = WELFARE_PAIR_EMPTY
+        self.budget_pair[round_id][m >> 1] = budget
+    else:
+        self.budget_pair[round_id][m >> 1] |= budget << 128
     self.proposals[round_id][m] = Proposal(
         proposer=msg.sender,
         bond=msg.value,
@@ -954,22 +984,27 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         # the largest cost share is the share of the largest (subsidized) budget
         big: uint256 = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self.owner_weight_sum[round_id])
+        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self._weight_sum(round_id, role))
     elif BONUS_BPS > 0:
         # the bonus part of its nominal share, which its bonus may not pay back
         big: uint256 = self.max_budget[round_id] * BONUS_BPS // MAX_BPS
-        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self.station_weight_sum[round_id])
-    assert bound <= self.participants[round_id][msg.sender].amount, "hcfl: claims exceed the deposit bound"
+        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self._weight_sum(round_id, role))
+    assert bound <= info >> INFO_AMOUNT_SHIFT, "hcfl: claims exceed the deposit bound"
     self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
-    for m: uint256 in range(MAX_M):
-        if m == M:
+    # two proposals per slot: the claims of m and m + 1 move both halves in one write
+    for k: uint256 in range(MAX_M // 2):
+        m: uint256 = k << 1
+        if m >= M:
             break
-        if claims[m] == 0:
+        both: uint256 = claims[m]
+        if m + 1 < M:
+            both |= claims[m + 1] << 128
+        if both == 0:
             continue
         if role == ROLE_OWNER:
-            self.prop_acc[round_id][m] += claims[m] << PROP_WELFARE_SHIFT
+            self.welfare_pair[round_id][k] += both
         else:
-            self.prop_acc[round_id][m] -= claims[m] << PROP_WELFARE_SHIFT
+            self.welfare_pair[round_id][k] -= both
     log Revealed(round_id=round_id, participant=msg.sender, claims=claims, salt=salt)
 
 
@@ -994,7 +1029,7 @@ def close(round_id: uint256):
     for m: uint256 in range(MAX_M):
         if m == M:
             break
-        s: int256 = convert(self.prop_acc[round_id][m] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
+        s: int256 = self._welfare(round_id, m)
         welfare.append(s)
         if s > best:
             best = s
@@ -1005,16 +1040,16 @@ def close(round_id: uint256):
     wp1: uint256 = 0
     bonus: uint256 = 0
     if found:
-        used = min(sub, self.prop_acc[round_id][winner] & PROP_BUDGET_MASK)
+        used = min(sub, self._budget(round_id, winner))
         wp1 = winner + 1
         self.winner_plus_one[round_id] = wp1
         if BONUS_BPS > 0:
             # the bonus pool leaves the float: `credit_bonus` pays it by contribution
-            bonus = (self.prop_acc[round_id][winner] & PROP_BUDGET_MASK) * BONUS_BPS // MAX_BPS
+            bonus = self._budget(round_id, winner) * BONUS_BPS // MAX_BPS
             self.bonus_pool[round_id] = bonus
             self.bonus_acc[round_id] = bonus
     # the subsidy stays recorded: settlements recompute the shares it lowered
-    n: uint256 = self.n_owners[round_id] + self.n_stations[round_id]
+    n: uint256 = (self.owner_side[round_id] & SIDE_COUNT_MASK) + (self.station_side[round_id] & SIDE_COUNT_MASK)
     self.round_acc[round_id] = (
         ((FLOAT_BIAS + used - bonus) << ACC_FLOAT_SHIFT)
         | (wp1 << ACC_WINNER_SHIFT)
@@ -1098,7 +1133,7 @@ def report_training(
     self._require_winner(round_id)
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert self.report_progress[round_id] == 0, "hcfl: report already started"
-    total: uint256 = self.n_stations[round_id]
+    total: uint256 = self.station_side[round_id] & SIDE_COUNT_MASK
     n: uint256 = len(contributions)
     assert n == min(total, REPORT_CHUNK), "hcfl: one contribution per station"
     self.model_hash[round_id] = model_hash
@@ -1133,7 +1168,7 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
     progress: uint256 = self.report_progress[round_id]
     assert progress != 0, "hcfl: report not started"
     first: uint256 = progress - 1
-    total: uint256 = self.n_stations[round_id]
+    total: uint256 = self.station_side[round_id] & SIDE_COUNT_MASK
     n: uint256 = len(contributions)
     assert n == min(total - first, REPORT_CHUNK), "hcfl: one contribution per station"
     self.contributions_hash[round_id] = keccak256(abi_encode(self.contributions_hash[round_id], contributions))
@@ -1181,7 +1216,7 @@ def finalize(round_id: uint256):
     assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     w: uint256 = self.winner_plus_one[round_id] - 1
     votes: uint256 = self.punish_votes[round_id]
-    others: uint256 = self.n_owners[round_id] - 1
+    others: uint256 = (self.owner_side[round_id] & SIDE_COUNT_MASK) - 1
     cut: bool = (not self.reported[round_id]) or 2 * votes > others
     if cut:
         self.proposals[round_id][w].bond_state = BOND_SLASHED
@@ -1242,18 +1277,19 @@ def credit_bonus(round_id: uint256, who: address):
     assert BONUS_BPS > 0 and self._phase(round_id) == PHASE_FINALIZED, "hcfl: no bonus to credit"
     info: uint256 = self.participants[round_id][who].info
     assert info & (INFO_ROLE_MASK | (STATUS_BONUS << INFO_STATUS_SHIFT)) == ROLE_STATION, "hcfl: not a station, or credited"
-    self.participants[round_id][who].info = (info | (STATUS_BONUS << INFO_STATUS_SHIFT)) & ~(STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
     index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
     part: uint256 = (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK
-    whole: uint256 = self.station_weight_sum[round_id]
+    whole: uint256 = self._weight_sum(round_id, ROLE_STATION)
     if self.reported[round_id] and self.contribution_total[round_id] > 0:
         part = self.contribution[round_id][index]
         whole = self.contribution_total[round_id]
     bonus: uint256 = self.bonus_pool[round_id] * part // whole
-    self.participants[round_id][who].amount += bonus
+    self.participants[round_id][who].info = ((info | (STATUS_BONUS << INFO_STATUS_SHIFT)) & ~(STATUS_WITHDRAWN << INFO_STATUS_SHIFT)) + (
+        bonus << INFO_AMOUNT_SHIFT
+    )
     acc: uint256 = self.bonus_acc[round_id] - bonus + (1 << BONUS_COUNT_SHIFT)
     log BonusCredited(round_id=round_id, station=who, index=index, bonus=bonus)
-    if acc >> BONUS_COUNT_SHIFT == self.n_stations[round_id]:
+    if acc >> BONUS_COUNT_SHIFT == self.station_side[round_id] & SIDE_COUNT_MASK:
         # the last credit: what rounding left of the bonus pool is dust
         self.pool_plus_one += acc & BONUS_LEFT_MASK
         acc = acc & ~BONUS_LEFT_MASK
@@ -1317,8 +1353,8 @@ def participant(
 ) -> (uint256, uint256, uint256, uint256, uint256, bytes32):
     """
     @notice A participant's record, unpacked.
-    @dev The public `participants` getter returns the packed `info` word; this one
-         splits it into its fields for clients.
+    @dev Storage packs the record into its `info` word; this splits it into its
+         fields for clients.
     @param round_id The round.
     @param who The participant.
     @return role (0 none, 1 owner, 2 station), status bits (1 revealed, 2 settled,
@@ -1331,9 +1367,57 @@ def participant(
         (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK,
         (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK,
         (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK,
-        self.participants[round_id][who].amount,
+        info >> INFO_AMOUNT_SHIFT,
         self.participants[round_id][who].commitment,
     )
+
+
+@external
+@view
+def n_owners(round_id: uint256) -> uint256:
+    """
+    @notice How many owners registered in a round so far (the next owner's index).
+    @dev Read from the low bits of the packed `owner_side` word.
+    @param round_id The round.
+    @return The count.
+    """
+    return self.owner_side[round_id] & SIDE_COUNT_MASK
+
+
+@external
+@view
+def n_stations(round_id: uint256) -> uint256:
+    """
+    @notice How many stations registered in a round so far (the next station's index).
+    @dev Read from the low bits of the packed `station_side` word.
+    @param round_id The round.
+    @return The count.
+    """
+    return self.station_side[round_id] & SIDE_COUNT_MASK
+
+
+@external
+@view
+def owner_weight_sum(round_id: uint256) -> uint256:
+    """
+    @notice The sum W of a round's owner weights, the denominator of their cost shares.
+    @dev Read from the packed `owner_side` word.
+    @param round_id The round.
+    @return W.
+    """
+    return self._weight_sum(round_id, ROLE_OWNER)
+
+
+@external
+@view
+def station_weight_sum(round_id: uint256) -> uint256:
+    """
+    @notice The sum U of a round's station weights, the denominator of their rewards.
+    @dev Read from the packed `station_side` word.
+    @param round_id The round.
+    @return U.
+    """
+    return self._weight_sum(round_id, ROLE_STATION)
 
 
 @external
@@ -1357,13 +1441,13 @@ def commitment_of(round_id: uint256, who: address, claims: DynArray[uint256, MAX
 def welfare(round_id: uint256, index: uint256) -> int256:
     """
     @notice The welfare total S(m) of proposal `index` accumulated so far.
-    @dev Storage holds `WELFARE_BIAS + S(m)` in the high bits of `prop_acc`, so that
-         the packed field stays unsigned when S(m) is negative; this removes the bias.
+    @dev Storage holds `WELFARE_BIAS + S(m)` in one half of a `welfare_pair` word, so
+         that the packed field stays unsigned when S(m) is negative; this removes the bias.
     @param round_id The round.
     @param index The proposal.
     @return S(m) = sum of owners' values - sum of stations' costs.
     """
-    return convert(self.prop_acc[round_id][index] >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256)
+    return self._welfare(round_id, index)
 
 
 @external
@@ -1371,12 +1455,12 @@ def welfare(round_id: uint256, index: uint256) -> int256:
 def budget(round_id: uint256, index: uint256) -> uint256:
     """
     @notice The budget C_m of proposal `index`.
-    @dev Read from the low bits of the packed `prop_acc` word.
+    @dev Read from one half of the packed `budget_pair` word.
     @param round_id The round.
     @param index The proposal.
     @return C_m in wei.
     """
-    return self.prop_acc[round_id][index] & PROP_BUDGET_MASK
+    return self._budget(round_id, index)
 
 
 @external
@@ -1417,7 +1501,7 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
     assert role != 0, "hcfl: not registered"
     status: uint256 = (info >> INFO_STATUS_SHIFT) & INFO_STATUS_MASK
     assert status & STATUS_SETTLED == 0, "hcfl: already settled"
-    amount: uint256 = self.participants[round_id][who].amount
+    amount: uint256 = info >> INFO_AMOUNT_SHIFT
     index: uint256 = (info >> INFO_INDEX_SHIFT) & INFO_INDEX_MASK
     self.participants[round_id][who].info = info | (STATUS_SETTLED << INFO_STATUS_SHIFT)
     if acc & ACC_CANCELLED != 0:
@@ -1436,13 +1520,10 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
         assert len(claims) == 0, "hcfl: participant did not reveal"
     weight: uint256 = (info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK
     wp1: uint256 = (acc >> ACC_WINNER_SHIFT) & ACC_WINNER_MASK
-    total_w: uint256 = 0
     sub: uint256 = 0
+    total_w: uint256 = self._weight_sum(round_id, role)
     if role == ROLE_OWNER:
-        total_w = self.owner_weight_sum[round_id]
         sub = self.subsidy[round_id]
-    else:
-        total_w = self.station_weight_sum[round_id]
     # tax = max(0, max_m S_-p(m)) - S_-p(x*), with S_-p(m) = S(m) - n_p(m)
     best: int256 = 0
     at_winner: int256 = 0
@@ -1450,8 +1531,7 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
     for m: uint256 in range(MAX_M):
         if m == M:
             break
-        pa: uint256 = self.prop_acc[round_id][m]
-        budget: uint256 = pa & PROP_BUDGET_MASK
+        budget: uint256 = self._budget(round_id, m)
         claim: int256 = 0
         if revealed:
             claim = convert(claims[m], int256)
@@ -1464,7 +1544,7 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
         else:
             sh = budget * weight // total_w
             net = convert(sh, int256) - claim
-        others: int256 = convert(pa >> PROP_WELFARE_SHIFT, int256) - convert(WELFARE_BIAS, int256) - net
+        others: int256 = self._welfare(round_id, m) - net
         best = max(best, others)
         if m + 1 == wp1:
             at_winner = others
@@ -1486,7 +1566,9 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
     if not revealed:
         penalty = min(NO_SHOW_PENALTY, payout)
         payout = unsafe_sub(payout, penalty)
-    self.participants[round_id][who].amount = payout
+    self.participants[round_id][who].info = ((info | (STATUS_SETTLED << INFO_STATUS_SHIFT)) & INFO_BELOW_AMOUNT_MASK) | (
+        payout << INFO_AMOUNT_SHIFT
+    )
     acc += 1
     to_pool: uint256 = tax + penalty
     if acc & ACC_SETTLED_MASK == (acc >> ACC_PARTICIPANTS_SHIFT) & ACC_PARTICIPANTS_MASK:
@@ -1514,10 +1596,9 @@ def _withdraw(round_id: uint256, who: address):
     info: uint256 = self.participants[round_id][who].info
     assert (info >> INFO_STATUS_SHIFT) & STATUS_SETTLED != 0, "hcfl: not settled"
     assert (info >> INFO_STATUS_SHIFT) & STATUS_WITHDRAWN == 0, "hcfl: already withdrawn"
-    amount: uint256 = self.participants[round_id][who].amount
+    amount: uint256 = info >> INFO_AMOUNT_SHIFT
     # effects before the interaction: a reentrant call finds the payout gone
-    self.participants[round_id][who].info = info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)
-    self.participants[round_id][who].amount = 0
+    self.participants[round_id][who].info = (info | (STATUS_WITHDRAWN << INFO_STATUS_SHIFT)) & INFO_BELOW_AMOUNT_MASK
     log Withdrawn(round_id=round_id, participant=who, amount=amount)
     if amount > 0:
         raw_call(who, b"", value=amount)
@@ -1535,6 +1616,8 @@ def _open_round(round_id: uint256):
     sub: uint256 = self.pool_plus_one - 1
     self.pool_plus_one = 1
     self.subsidy[round_id] = sub
+    self.owner_side[round_id] = SIDE_OPEN
+    self.station_side[round_id] = SIDE_OPEN
     self._enter(round_id, PHASE_REGISTER, REGISTER_SECONDS)
     log RoundStarted(round_id=round_id, deadline=block.timestamp + REGISTER_SECONDS, subsidy=sub)
 
@@ -1585,6 +1668,48 @@ def _phase(round_id: uint256) -> uint256:
     @return The phase (`PHASE_*`; 0: no such round).
     """
     return self.schedule[round_id] & SCHEDULE_PHASE_MASK
+
+
+@internal
+@view
+def _weight_sum(round_id: uint256, role: uint256) -> uint256:
+    """
+    @dev The weight sum of one side of a round (W of the owners, U of the stations),
+         from its packed side word.
+    @param round_id The round.
+    @param role `ROLE_OWNER` or `ROLE_STATION`.
+    @return The sum of that side's registered weights.
+    """
+    side: uint256 = self.station_side[round_id]
+    if role == ROLE_OWNER:
+        side = self.owner_side[round_id]
+    return (side >> SIDE_WEIGHT_SHIFT) & HALF_MASK
+
+
+@internal
+@view
+def _welfare(round_id: uint256, m: uint256) -> int256:
+    """
+    @dev The welfare total S(m), unbiased, from its half of a `welfare_pair` word.
+    @param round_id The round.
+    @param m The proposal.
+    @return S(m).
+    """
+    return convert((self.welfare_pair[round_id][m >> 1] >> ((m & 1) << 7)) & HALF_MASK, int256) - convert(
+        WELFARE_BIAS, int256
+    )
+
+
+@internal
+@view
+def _budget(round_id: uint256, m: uint256) -> uint256:
+    """
+    @dev The budget C_m, from its half of a `budget_pair` word.
+    @param round_id The round.
+    @param m The proposal.
+    @return C_m in wei.
+    """
+    return (self.budget_pair[round_id][m >> 1] >> ((m & 1) << 7)) & HALF_MASK
 
 
 @internal

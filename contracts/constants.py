@@ -38,7 +38,7 @@ REPORT_CHUNK = 64
 """Most contributions in one training-report transaction."""
 MAX_AMOUNT = 2**96 - 1
 """Largest claim, budget or weight."""
-MAX_DEPOSIT = 2**128 - 1
+MAX_DEPOSIT = 2**99 - 1
 """Largest deposit."""
 MAX_BPS = 10_000
 """100 % in basis points."""

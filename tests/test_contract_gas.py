@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.gas import TARGETS, run_round
+from benchmarks.gas import PER_PARTICIPANT_TARGET, TARGETS, per_participant, run_round
 from contracts.nodes import NodeUnavailable, start_node
 from contracts import settle_on_chain
 from mechanism import settle
@@ -31,6 +31,12 @@ def rounds(anvil_url):
 def test_every_participant_meets_the_gas_targets_at_ten_proposals(rounds):
     for fn, ceiling in TARGETS.items():
         assert rounds[20].per_function[fn][1] <= ceiling, fn
+
+
+def test_a_participants_own_transactions_of_a_round_cost_at_most_300k_gas_at_ten_proposals(rounds):
+    # register + commit + reveal + settle_and_withdraw, each at its dearest call of the round
+    assert per_participant(rounds[20]) <= PER_PARTICIPANT_TARGET
+    assert rounds[20].per_function["settle_and_withdraw"][2] > 0
 
 
 def test_no_participant_transaction_costs_more_with_more_participants(rounds):
