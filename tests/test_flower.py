@@ -172,7 +172,8 @@ def test_interrupting_the_command_stops_every_flower_process(tmp_path: Path, sig
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "hfl.flower", "--engine", "flower-deploy", "--stations", "2", "--rounds", "2",
+    # enough rounds that the job cannot finish (and exit 0) before the signal arrives on a loaded machine
+    cmd = [sys.executable, "-m", "hfl.flower", "--engine", "flower-deploy", "--stations", "2", "--rounds", "40",
            "--device", "cpu", "--max-train-samples", "240", "--out", str(tmp_path), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
