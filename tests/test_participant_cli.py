@@ -358,6 +358,9 @@ def _wait_for_deadline(chain, d, node_url: str) -> None:  # type: ignore[no-unty
             rpc.call("evm_mine")
 
 
+# ~100 s of about 60 command processes: CI keeps the agents' round across processes
+# (tests/test_localnet.py) and each command's own tests here; this runs with -m slow
+@pytest.mark.slow
 @pytest.mark.anvil
 def test_three_owners_and_three_stations_play_a_round_with_the_commands_alone(tmp_path: Path) -> None:
     _need_anvil()

@@ -32,6 +32,7 @@ def alive(pid: int) -> bool:
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
+@pytest.mark.slow  # ~50 s of load on anvil; the planning and admission logic have quick tests of their own
 @pytest.mark.anvil
 @pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_the_quick_run_confirms_rounds_and_transfers_with_no_failed_transaction(
