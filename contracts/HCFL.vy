@@ -76,6 +76,39 @@ PHASE_VOTE: constant(uint256) = 32
 PHASE_FINALIZED: constant(uint256) = 64
 
 
+# @dev Positions of the phases in a round: phase `PHASE_X == 1 << STAGE_X`, and the
+#      length of phase X sits at bits `32 * STAGE_X` of `PHASE_SECONDS`.
+STAGE_REGISTER: constant(uint256) = 0
+
+
+# @dev Position of the Propose phase (see `STAGE_REGISTER`).
+STAGE_PROPOSE: constant(uint256) = 1
+
+
+# @dev Position of the Commit phase.
+STAGE_COMMIT: constant(uint256) = 2
+
+
+# @dev Position of the Reveal phase.
+STAGE_REVEAL: constant(uint256) = 3
+
+
+# @dev Position of the Train phase.
+STAGE_TRAIN: constant(uint256) = 4
+
+
+# @dev Position of the Vote phase.
+STAGE_VOTE: constant(uint256) = 5
+
+
+# @dev Position of the Finalized phase, which has no length.
+STAGE_FINALIZED: constant(uint256) = 6
+
+
+# @dev Width of one phase length in `PHASE_SECONDS`.
+SECONDS_MASK: constant(uint256) = 2**32 - 1
+
+
 # @dev Role of a model owner; role 0 means "not registered in this round".
 ROLE_OWNER: constant(uint256) = 1
 
@@ -321,28 +354,11 @@ BONUS_COUNT_SHIFT: constant(uint256) = 128
 MAX_BPS: constant(uint256) = 10_000
 
 
-# @dev Length of the Register phase in seconds, fixed at deployment.
-REGISTER_SECONDS: public(immutable(uint256))
-
-
-# @dev Length of the Propose phase in seconds, fixed at deployment.
-PROPOSE_SECONDS: public(immutable(uint256))
-
-
-# @dev Length of the Commit phase in seconds, fixed at deployment.
-COMMIT_SECONDS: public(immutable(uint256))
-
-
-# @dev Length of the Reveal phase in seconds, fixed at deployment.
-REVEAL_SECONDS: public(immutable(uint256))
-
-
-# @dev Length of the Train phase in seconds, fixed at deployment.
-TRAIN_SECONDS: public(immutable(uint256))
-
-
-# @dev Length of the Vote phase in seconds, fixed at deployment.
-VOTE_SECONDS: public(immutable(uint256))
+# @dev The lengths of the Register, Propose, Commit, Reveal, Train and Vote phases in
+#      seconds, fixed at deployment: the length of phase `1 << k` in bits `32k` to
+#      `32k + 31` (Finalized, k = 6, has none). One immutable instead of six keeps the
+#      deployed code within EIP-170; `phase_seconds` reads them out.
+PHASE_SECONDS: immutable(uint256)
 
 
 # @dev What a registered participant that did not reveal forfeits (capped by its
@@ -676,7 +692,7 @@ def __init__(
 ):
     """
     @notice Opens round 1 for registration.
-    @dev The phase lengths are immutables, since every round of a deployment runs on
+    @dev The phase lengths are one packed immutable, since every round of a deployment runs on
          the same schedule; the pool slot starts at one (an empty pool) so that no
          later write to it is a zero-to-nonzero one.
     @param phase_seconds Lengths of Register, Propose, Commit, Reveal, Train and Vote.
@@ -688,8 +704,10 @@ def __init__(
     @param max_proposals Proposals per owner and round in an open deployment, 1 .. 32.
     @param bonus_bps The station bonus fraction in basis points, 0 .. 10000 (SPEC section 9).
     """
-    for s: uint256 in phase_seconds:
-        assert s > 0 and s < 2**32, "hcfl: phase length out of range"
+    packed: uint256 = 0
+    for k: uint256 in range(6):
+        assert phase_seconds[k] > 0 and phase_seconds[k] < 2**32, "hcfl: phase length out of range"
+        packed |= phase_seconds[k] << (k << 5)
     assert deposit_per_weight >= 1 and deposit_per_weight <= MAX_AMOUNT, "hcfl: deposit per weight out of range"
     assert max_proposals >= 1 and max_proposals <= MAX_M, "hcfl: proposal allowance out of range"
     assert bonus_bps <= MAX_BPS, "hcfl: bonus over 10000 bps"
@@ -698,12 +716,7 @@ def __init__(
     ORGANIZER = organizer
     DEPOSIT_PER_WEIGHT = deposit_per_weight
     MAX_PROPOSALS = max_proposals
-    REGISTER_SECONDS = phase_seconds[0]
-    PROPOSE_SECONDS = phase_seconds[1]
-    COMMIT_SECONDS = phase_seconds[2]
-    REVEAL_SECONDS = phase_seconds[3]
-    TRAIN_SECONDS = phase_seconds[4]
-    VOTE_SECONDS = phase_seconds[5]
+    PHASE_SECONDS = packed
     NO_SHOW_PENALTY = no_show_penalty
     MIN_BOND = max(min_bond, 1)
     self.pool_plus_one = 1
@@ -842,17 +855,17 @@ def advance(round_id: uint256):
         if self.owner_side[round_id] & SIDE_COUNT_MASK == 0 or self.station_side[round_id] & SIDE_COUNT_MASK == 0:
             self._cancel(round_id)
         else:
-            self._enter(round_id, PHASE_PROPOSE, PROPOSE_SECONDS)
+            self._enter(round_id, STAGE_PROPOSE)
     elif p == PHASE_PROPOSE:
         if self.n_proposals[round_id] == 0:
             self._cancel(round_id)
         else:
-            self._enter(round_id, PHASE_COMMIT, COMMIT_SECONDS)
+            self._enter(round_id, STAGE_COMMIT)
     elif p == PHASE_COMMIT:
-        self._enter(round_id, PHASE_REVEAL, REVEAL_SECONDS)
+        self._enter(round_id, STAGE_REVEAL)
     elif p == PHASE_TRAIN:
         # the winner missed its report: the vote still runs, and finalize slashes
-        self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
+        self._enter(round_id, STAGE_VOTE)
     elif p == PHASE_REVEAL:
         raise "hcfl: reveal ends by close"
     elif p == PHASE_VOTE:
@@ -1066,9 +1079,9 @@ def close(round_id: uint256):
             self.proposals[round_id][m].bond_state = BOND_RELEASED
     log Closed(round_id=round_id, has_winner=found, winner=winner, welfare=welfare, subsidy_used=used)
     if found:
-        self._enter(round_id, PHASE_TRAIN, TRAIN_SECONDS)
+        self._enter(round_id, STAGE_TRAIN)
     else:
-        self._enter(round_id, PHASE_FINALIZED, 0)
+        self._enter(round_id, STAGE_FINALIZED)
         log Finalized(round_id=round_id, cancelled=False, slashed=False, punish_votes=0)
 
 
@@ -1225,7 +1238,7 @@ def finalize(round_id: uint256):
         log PoolChanged(round_id=round_id, pool=self.pool_plus_one - 1)
     else:
         self.proposals[round_id][w].bond_state = BOND_RELEASED
-    self._enter(round_id, PHASE_FINALIZED, 0)
+    self._enter(round_id, STAGE_FINALIZED)
     log Finalized(round_id=round_id, cancelled=False, slashed=cut, punish_votes=votes)
 
 
@@ -1307,6 +1320,21 @@ def pool() -> uint256:
     @return The pool in wei.
     """
     return self.pool_plus_one - 1
+
+
+@external
+@view
+def phase_seconds() -> uint256[6]:
+    """
+    @notice The phase lengths of this deployment: Register, Propose, Commit, Reveal,
+            Train and Vote, in seconds, in the constructor's order.
+    @dev Read out of the one packed immutable `PHASE_SECONDS`.
+    @return The six lengths.
+    """
+    out: uint256[6] = empty(uint256[6])
+    for k: uint256 in range(6):
+        out[k] = (PHASE_SECONDS >> (k << 5)) & SECONDS_MASK
+    return out
 
 
 @external
@@ -1618,21 +1646,22 @@ def _open_round(round_id: uint256):
     self.subsidy[round_id] = sub
     self.owner_side[round_id] = SIDE_OPEN
     self.station_side[round_id] = SIDE_OPEN
-    self._enter(round_id, PHASE_REGISTER, REGISTER_SECONDS)
-    log RoundStarted(round_id=round_id, deadline=block.timestamp + REGISTER_SECONDS, subsidy=sub)
+    self._enter(round_id, STAGE_REGISTER)
+    log RoundStarted(round_id=round_id, deadline=self.schedule[round_id] >> SCHEDULE_DEADLINE_SHIFT, subsidy=sub)
 
 
 @internal
-def _enter(round_id: uint256, p: uint256, seconds: uint256):
+def _enter(round_id: uint256, stage: uint256):
     """
-    @dev Moves a round to phase `p` with its deadline `seconds` from now, in the one
-         packed `schedule` slot.
+    @dev Moves a round to phase `1 << stage` with its deadline that phase's length
+         from now (none for Finalized), in the one packed `schedule` slot.
     @param round_id The round.
-    @param p The new phase (`PHASE_*`).
-    @param seconds Length of the new phase (0 for Finalized).
+    @param stage The new phase's position (`STAGE_*`).
     """
-    self.schedule[round_id] = p | ((block.timestamp + seconds) << SCHEDULE_DEADLINE_SHIFT)
-    log PhaseChanged(round_id=round_id, phase=p, deadline=block.timestamp + seconds)
+    p: uint256 = 1 << stage
+    deadline: uint256 = block.timestamp + ((PHASE_SECONDS >> (stage << 5)) & SECONDS_MASK)
+    self.schedule[round_id] = p | (deadline << SCHEDULE_DEADLINE_SHIFT)
+    log PhaseChanged(round_id=round_id, phase=p, deadline=deadline)
 
 
 @internal
@@ -1655,7 +1684,7 @@ def _cancel(round_id: uint256):
         if m == M:
             break
         self.proposals[round_id][m].bond_state = BOND_RELEASED
-    self._enter(round_id, PHASE_FINALIZED, 0)
+    self._enter(round_id, STAGE_FINALIZED)
     log Finalized(round_id=round_id, cancelled=True, slashed=False, punish_votes=0)
 
 
@@ -1746,7 +1775,7 @@ def _finish_report(round_id: uint256):
     @param round_id The round.
     """
     self.reported[round_id] = True
-    self._enter(round_id, PHASE_VOTE, VOTE_SECONDS)
+    self._enter(round_id, STAGE_VOTE)
 
 
 @internal

@@ -13,7 +13,7 @@ min_bond: uint256, organizer: address, deposit_per_weight: uint256, max_proposal
 bonus_bps: uint256)`` (``bonus_bps``: SPEC section 9's station bonus fraction, 0..10000).
 The contract compiles with Vyper's ``codesize`` optimisation: with the bonus, the ``gas``
 mode's code would exceed EIP-170. What a chain stores is the runtime bytecode plus the
-immutables section (704 bytes) appended at deployment.
+immutables section (544 bytes; the six phase lengths share one) appended at deployment.
 The contract imports snekmate's EIP-712 and ECDSA modules (PyPI ``snekmate``, pinned).
 
 The compiled contract ships as ``contracts/HCFL.json`` (ABI, both bytecodes, the source's

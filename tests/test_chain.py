@@ -74,7 +74,7 @@ def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() ->
 
 
 @needs_anvil
-@pytest.mark.slow  # CI plays whole rounds through the same proxy in test_participant_cli and test_localnet
+@pytest.mark.slow  # CI plays a whole round through the same proxy in test_localnet
 def test_a_whole_round_runs_through_a_node_that_refuses_dev_methods() -> None:
     from contracts.chain import connect
     from contracts.nodes import dev_accounts

@@ -144,6 +144,37 @@ def test_registration_rejects_a_zero_deposit_a_bad_role_a_zero_weight_and_a_seco
         d.register(a, "station", weight=1, deposit=20)
 
 
+def test_each_phase_lasts_the_length_it_was_deployed_with():
+    lengths = [101, 202, 303, 404, 505, 606]
+    with boa.env.anchor():
+        d = deploy(phase_seconds=lengths, deposit_per_weight=DPW)
+        assert list(d.chain.call("phase_seconds", [])) == lengths
+
+        def left() -> int:
+            return int(d.chain.call("deadline", [1])) - d.chain.now()
+
+        seen = [left()]
+        o, s = d.new_account(), d.new_account()
+        d.register(o, "owner", deposit=10**6)
+        d.register(s, "station", deposit=10**6)
+        d.next_phase()  # Register -> Propose
+        seen.append(left())
+        d.propose(o, budget=DPW, bond=1)
+        d.next_phase()  # -> Commit
+        seen.append(left())
+        d.commit(o, [3 * DPW])
+        d.commit(s, [1])
+        d.next_phase()  # -> Reveal
+        seen.append(left())
+        d.reveal(o)
+        d.reveal(s)
+        d.next_phase()  # close -> Train
+        seen.append(left())
+        d.next_phase()  # no report: Train -> Vote
+        seen.append(left())
+        assert seen == lengths
+
+
 def test_registration_closes_at_its_deadline(d):
     d.travel_to_deadline()
     with boa.reverts("hcfl: deadline passed"):
