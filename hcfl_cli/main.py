@@ -297,6 +297,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         _say(f"dry run, nothing sent: would deploy with {p.args}: gas estimate {p.gas_estimate}, limit "
              f"{p.gas_limit}, fee up to {_gwei(p.max_fee_per_gas)}/gas")
         return 0
+    for note in r.notes:
+        _say(note)
     f = r.file
     _say(f"deployed {f.address} on chain {f.chain_id} in block {f.block}; wrote {r.path}")
     return 0

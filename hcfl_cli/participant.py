@@ -29,11 +29,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import keccak, to_checksum_address
 
 from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, PHASES, ROLE_NAMES, ROLE_OWNER, ROLES
+
+if TYPE_CHECKING:  # imported lazily at run time: a command starts without web3 until it needs it
+    from contracts.chain import RpcChain
+    from contracts.outbox import Outbox
 
 DEPLOYMENT_FORMAT = 1
 RESEND_AFTER_S = 30.0
@@ -133,6 +137,69 @@ class KeyOptions:
                         password_file=self.password_file)
 
 
+@dataclass(frozen=True)
+class CaughtUp:
+    """What ``catch_up`` found: one note per transaction, and those of an earlier run that
+    were mined successfully (the version mined), by the function they called."""
+
+    notes: tuple[str, ...]
+    mined: tuple[tuple[str, str], ...] = ()  # (fn, transaction hash)
+
+
+def catch_up(chain: RpcChain, address: str, outbox: Outbox, resend_after: float | None = RESEND_AFTER_S,
+             timeout: float | None = None) -> CaughtUp:
+    """Wait until every transaction ``address`` has in flight is mined.
+
+    Those in the ``outbox`` (sent by an earlier run of a command that died before it saw
+    them mined) are waited for and resent at the same nonce with a higher fee after each
+    ``resend_after``; one the node does not hold (the run died before the broadcast) is
+    dropped, since the step decides again from the chain; one mined while no one watched
+    is looked up. Pending nonces not in the outbox (sent by another program with this key)
+    are waited for only. ``TimeoutError`` after ``timeout`` seconds (default
+    ``RECEIPT_TIMEOUT_S``).
+    """
+    from contracts.chain import RECEIPT_TIMEOUT_S, Reverted
+
+    timeout = RECEIPT_TIMEOUT_S if timeout is None else timeout
+    count = chain.w3.eth.get_transaction_count
+    latest, pool = count(address, "latest"), count(address, "pending")
+    notes: list[str] = []
+    mined: list[tuple[str, str]] = []
+    known = set()
+    for f in outbox.in_flight():
+        known.add(f.nonce)
+        if f.nonce < latest:  # mined while no one watched: which version, and did it work?
+            for v in f.versions:
+                receipt = chain.rpc.call("eth_getTransactionReceipt", [v.hash])
+                if receipt and int(receipt["status"], 16) == 1:
+                    mined.append((f.fn, v.hash))
+            outbox.forget(f.nonce)
+            continue
+        if f.nonce >= pool:
+            outbox.forget(f.nonce)
+            notes.append(f"{f.fn} (nonce {f.nonce}) of an earlier run never reached the node: dropped")
+            continue
+        *older, last = f.versions
+        what = f"{f.fn} sent by an earlier run (nonce {f.nonce}) was still pending"
+        try:
+            tx = chain.wait(last, timeout=timeout, resend_after=resend_after, earlier=older)
+            notes.append(f"{what}: now mined, transaction {tx.hash}")
+            mined.append((f.fn, tx.hash))
+        except Reverted as e:
+            notes.append(f"{what}: mined, and reverted ({e.reason})")
+        outbox.forget(f.nonce)
+    unknown = [n for n in range(latest, pool) if n not in known]
+    if unknown:
+        end = time.monotonic() + timeout
+        while count(address, "latest") <= unknown[-1]:
+            if time.monotonic() > end:
+                raise TimeoutError(f"nonce {unknown[0]} of {address} is pending, sent by another program "
+                                   f"(not in {outbox.folder}), and not mined within {timeout:.0f} s")
+            time.sleep(0.5)
+        notes.append(f"waited for {len(unknown)} pending transaction(s) of this key sent by another program")
+    return CaughtUp(tuple(notes), tuple(mined))
+
+
 # -- sessions -----------------------------------------------------------------------------
 class Session:
     """One participant attached to one deployment, checked before anything is sent."""
@@ -163,48 +230,9 @@ class Session:
             self.recovered = self.catch_up()
 
     def catch_up(self, timeout: float | None = None) -> tuple[str, ...]:
-        """Wait until every transaction this key has in flight is mined; one note for each.
-
-        Those in the outbox (sent by an earlier run of a command that died before it saw
-        them mined) are waited for and resent at the same nonce with a higher fee after
-        each ``resend_after``; one the node does not hold (the run died before the
-        broadcast) is dropped, since the step decides again from the chain. Pending nonces
-        not in the outbox (sent by another program with this key) are waited for only.
-        ``TimeoutError`` after ``timeout`` seconds (default ``RECEIPT_TIMEOUT_S``).
-        """
-        from contracts.chain import RECEIPT_TIMEOUT_S, Reverted
-
-        timeout = RECEIPT_TIMEOUT_S if timeout is None else timeout
-        count = self.chain.w3.eth.get_transaction_count
-        latest, pool = count(self.address, "latest"), count(self.address, "pending")
-        notes, known = [], set()
-        for f in self.outbox.in_flight():
-            known.add(f.nonce)
-            if f.nonce < latest:  # mined while no one watched
-                self.outbox.forget(f.nonce)
-                continue
-            if f.nonce >= pool:
-                self.outbox.forget(f.nonce)
-                notes.append(f"{f.fn} (nonce {f.nonce}) of an earlier run never reached the node: dropped")
-                continue
-            *older, last = f.versions
-            what = f"{f.fn} sent by an earlier run (nonce {f.nonce}) was still pending"
-            try:
-                tx = self.chain.wait(last, timeout=timeout, resend_after=self.resend_after, earlier=older)
-                notes.append(f"{what}: now mined, transaction {tx.hash}")
-            except Reverted as e:
-                notes.append(f"{what}: mined, and reverted ({e.reason})")
-            self.outbox.forget(f.nonce)
-        unknown = [n for n in range(latest, pool) if n not in known]
-        if unknown:
-            end = time.monotonic() + timeout
-            while count(self.address, "latest") <= unknown[-1]:
-                if time.monotonic() > end:
-                    raise TimeoutError(f"nonce {unknown[0]} of {self.address} is pending, sent by another program "
-                                       f"(not in {self.outbox.folder}), and not mined within {timeout:.0f} s")
-                time.sleep(0.5)
-            notes.append(f"waited for {len(unknown)} pending transaction(s) of this key sent by another program")
-        return tuple(notes)
+        """Wait until every transaction this key has in flight is mined; one note for each
+        (``catch_up``, with this session's ``resend_after``)."""
+        return catch_up(self.chain, self.address, self.outbox, self.resend_after, timeout).notes
 
     # views
     @property
@@ -407,6 +435,7 @@ class DeployResult:
     path: Path
     file: DeploymentFile
     planned: Planned | None = None
+    notes: tuple[str, ...] = ()  # what an earlier, interrupted run of deploy had left in flight
 
 
 def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int], no_show_penalty: int,
@@ -460,13 +489,39 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
         fees = chain._fees()
         plan = Planned("deploy", params, 0, est, gas_limit(est), fees.get("maxFeePerGas", fees.get("gasPrice")))
         return DeployResult(out, DeploymentFile(chain.chain_id, "", 0, "", b"", params), plan)
-    address = chain.deploy(args, sender)
-    receipt = chain.deploy_receipt or {}
+    from contracts.outbox import Outbox
+
+    # An earlier run killed after its broadcast left the deployment in the outbox: that
+    # contract is this command's result, so a restart never deploys a second one.
+    outbox = Outbox(chain.chain_id, sender)
+    chain.on_sign = outbox.record
+    found = catch_up(chain, sender, outbox, env_resend_after())
+    earlier = [h for fn, h in found.mined if fn == "deploy"]
+    if earlier:
+        receipt = chain.rpc.call("eth_getTransactionReceipt", [earlier[-1]])
+        address = to_checksum_address(receipt["contractAddress"])
+        sent = chain.rpc.call("eth_getTransactionByHash", [earlier[-1]])
+        data = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode).constructor(
+            *args).data_in_transaction
+        if str(sent.get("input", "")).lower() != data.lower():
+            raise ValueError(f"--out: an earlier run of deploy from {sender}, stopped before it wrote {out}, deployed "
+                             f"{address} (transaction {earlier[-1]}) with other options; nothing was sent this "
+                             f"time. Run the command again to deploy a new contract with these options")
+        chain.attach(address)
+        notes = (*found.notes, f"deploy: the contract of an earlier run is {address}; no second one was deployed")
+        nonce = None
+    else:
+        nonce = chain.nonces[sender]
+        address = chain.deploy(args, sender)
+        receipt = chain.deploy_receipt or {}
+        notes = found.notes
     f = DeploymentFile(chain.chain_id, address, int(receipt.get("blockNumber", "0x0"), 16),
                        str(receipt.get("transactionHash", "")), code_hash(chain, address), params)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(f.to_json(), indent=1) + "\n")
-    return DeployResult(out, f)
+    if nonce is not None:  # only now: a run killed before the file was written finds its deployment again
+        outbox.forget(nonce)
+    return DeployResult(out, f, notes=notes)
 
 
 @dataclass(frozen=True)

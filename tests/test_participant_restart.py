@@ -242,6 +242,52 @@ def test_a_participant_killed_after_broadcasting_its_commit_and_its_reveal_resta
         assert paid == {o.address: DEPOSIT - ref.owner_pays[0], s.address: DEPOSIT + ref.station_receives[0]}
 
 
+def test_a_deploy_killed_after_its_broadcast_restarts_and_never_deploys_a_second_contract(tmp_path: Path) -> None:
+    from tests.strict_rpc import strict_proxy
+
+    watch = Watch()
+    with start_node("anvil") as node, strict_proxy(node.url, watch.on_call) as url:
+        org = make_person(tmp_path, "organizer")
+        fund_addresses(node.url, [org.address], 10**18)
+        w = World(node.url, url, watch, tmp_path / "deployment.json", org, org, org)
+
+        def deploy(out: str, *extra: str) -> list[str]:
+            return ["deploy", "--rpc", url, "--out", str(tmp_path / out), "--phases", ",".join([str(PHASE)] * 6),
+                    "--deposit-per-weight", "10", *extra]
+
+        def created(tx: str) -> str:
+            return str(w.rpc("eth_getTransactionReceipt", tx)["contractAddress"]).lower()
+
+        def written(out: str) -> str:
+            return str(json.loads((tmp_path / out).read_text())["address"]).lower()
+
+        # killed while its deployment is pending: the restart waits for that one
+        first = kill_after_broadcast(w, org, *deploy("a.json"))
+        assert not (tmp_path / "a.json").exists()
+        out = restart_then_mine(w, org, *deploy("a.json"))
+        assert "no second one was deployed" in out, out
+        assert written("a.json") == created(first) and w.nonce(org) == 1
+
+        # killed, then mined while no one watched: the restart finds it all the same
+        second = kill_after_broadcast(w, org, *deploy("b.json"))
+        w.rpc("evm_mine")
+        out = finish(start(org, *deploy("b.json")))
+        w.mining(True)
+        assert "no second one was deployed" in out, out
+        assert written("b.json") == created(second) and w.nonce(org) == 2
+
+        # restarted with other options: refused in one line, nothing sent; run again, a new contract
+        third = kill_after_broadcast(w, org, *deploy("c.json"))
+        w.rpc("evm_mine")
+        proc = start(org, *deploy("c.json", "--min-bond", "7"))
+        _, err = proc.communicate(timeout=120)
+        w.mining(True)
+        assert proc.returncode != 0 and "with other options; nothing was sent" in err, err
+        assert not (tmp_path / "c.json").exists() and w.nonce(org) == 3
+        finish(start(org, *deploy("c.json", "--min-bond", "7")))
+        assert w.nonce(org) == 4 and written("c.json") not in (created(first), created(second), created(third))
+
+
 def test_a_restarted_command_with_no_record_of_its_pending_transaction_waits_for_it_and_sends_nothing(
         tmp_path: Path) -> None:
     from contracts.keys import load_key
