@@ -172,11 +172,17 @@ def test_interrupting_the_command_stops_every_flower_process(tmp_path: Path, sig
     import subprocess
     import sys
 
-    # enough rounds that the job cannot finish (and exit 0) before the signal arrives on a loaded machine
-    cmd = [sys.executable, "-m", "hfl.flower", "--engine", "flower-deploy", "--stations", "2", "--rounds", "40",
+    cmd = [sys.executable, "-m", "hfl.flower", "--engine", "flower-deploy", "--stations", "2", "--rounds", "2",
            "--device", "cpu", "--max-train-samples", "240", "--out", str(tmp_path), "--quiet"]
+
+    def as_in_a_terminal() -> None:
+        # A test run started in the background of a non-interactive shell ignores SIGINT, and
+        # the command would inherit that (Python keeps an ignored SIGINT ignored): Ctrl-C in a
+        # terminal reaches a command whose SIGINT is at its default.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal)
     try:
         wait_for_line(tmp_path / "flower-logs" / "supernode-1.log", "Starting Flower SuperNode", 90)
         assert tagged_pids(None)  # the federation is up
