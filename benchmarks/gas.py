@@ -2,7 +2,11 @@
 
 Claim checked: no transaction's gas grows with N, and at M = 10 every participant,
 including the first to reveal, stays within issue 3's targets (reveal <= 150,000, settle <=
-100,000, commit and withdraw <= 60,000 gas); the deployed bytecode fits EIP-170.
+100,000, commit and withdraw <= 60,000 gas) and a participant's own transactions of a round
+within 300,000; the deployed code fits EIP-170. The baseline, measured in the same run on
+an anvil of its own: a plain commit-reveal sealed-bid auction (``benchmarks/SealedBid.vy``,
+10 bidders: commit with a deposit, reveal, withdraw), and HCFL's per-participant gas as a
+multiple of one bidder's.
 
 Method: for each (N, M) a fresh anvil node (``contracts.nodes.start_node``) and a fresh
 deployment; one whole round driven by ``contracts.driver.Deployment`` through web3.py with
@@ -24,6 +28,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +38,9 @@ TARGETS = {"register": 130_000, "reveal": 150_000, "settle": 100_000, "commit": 
 ticket from the contract's version 2)."""
 PER_PARTICIPANT_TARGET = 300_000
 """A participant's whole round at M = 10 (register, commit, reveal, settle and withdraw)."""
+BASELINE_SOURCE = Path(__file__).with_name("SealedBid.vy")
+"""The baseline: a plain commit-reveal sealed-bid auction, deployed on the same node."""
+BASELINE_BIDDERS = 10
 
 FULL_GRID = [(10, 1), (20, 10), (100, 10), (1000, 10), (20, 32), (1000, 32)]
 QUICK_GRID = [(4, 2), (20, 10)]
@@ -88,6 +96,60 @@ def run_round(url: str, n: int, m: int, seed: int = 1) -> RoundGas:
     return RoundGas(n, m, per, total, time.perf_counter() - t0, code)
 
 
+@dataclass(frozen=True)
+class BaselineGas:
+    """Gas of the plain sealed-bid auction per function (min, max, calls), from receipts."""
+
+    bidders: int
+    per_function: dict[str, tuple[int, int, int]]
+
+    @property
+    def per_bidder(self) -> int:
+        """The most one bidder's own transactions cost: commit, reveal, withdraw, each at its dearest."""
+        return sum(self.per_function[fn][1] for fn in ("commit", "reveal", "withdraw"))
+
+
+def run_baseline(url: str, bidders: int = BASELINE_BIDDERS, seed: int = 1) -> BaselineGas:
+    """Deploy ``SealedBid.vy`` on the node at ``url`` (a development node: its unlocked
+    accounts send, and its clock is moved) and run one auction of ``bidders`` random bids."""
+    import vyper
+    from eth_abi import encode
+    from eth_utils import keccak
+    from web3 import Web3
+
+    out = vyper.compile_code(BASELINE_SOURCE.read_text(), output_formats=["abi", "bytecode"])
+    w3 = Web3(Web3.HTTPProvider(url))
+    accounts = w3.eth.accounts[:bidders]
+    if len(accounts) < bidders:
+        raise ValueError(f"bidders: the node unlocks {len(accounts)} accounts, asked for {bidders}")
+    factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
+    deployed = w3.eth.wait_for_transaction_receipt(factory.constructor(600, 600).transact({"from": accounts[0]}))
+    auction = w3.eth.contract(address=deployed["contractAddress"], abi=out["abi"])
+    rng = random.Random(seed)
+    gas: dict[str, list[int]] = {"commit": [], "reveal": [], "withdraw": []}
+    bids = {a: (rng.randint(10**15, 10**18), rng.randbytes(32)) for a in accounts}
+
+    def send(fn: str, who: str, *args: object, value: int = 0) -> None:
+        tx = getattr(auction.functions, fn)(*args).transact({"from": who, "value": value})
+        receipt = w3.eth.wait_for_transaction_receipt(tx)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"baseline {fn} reverted")
+        gas[fn].append(int(receipt["gasUsed"]))
+
+    for a, (bid, salt) in bids.items():
+        sealed = keccak(encode(["address", "address", "uint256", "bytes32"], [auction.address, a, bid, salt]))
+        send("commit", a, sealed, value=bid + rng.randint(0, 10**17))
+    w3.provider.make_request("evm_increaseTime", [601])
+    w3.provider.make_request("evm_mine", [])
+    for a, (bid, salt) in bids.items():
+        send("reveal", a, bid, salt)
+    w3.provider.make_request("evm_increaseTime", [601])
+    w3.provider.make_request("evm_mine", [])
+    for a in accounts:
+        send("withdraw", a)
+    return BaselineGas(bidders, {fn: (min(g), max(g), len(g)) for fn, g in gas.items()})
+
+
 def measure(grid: list[tuple[int, int]], console: Console) -> list[RoundGas]:
     from contracts.nodes import start_node
 
@@ -123,6 +185,24 @@ def table(results: list[RoundGas]) -> Table:
     t.add_row("[b]whole round[/b]", *[f"[b]{r.total:,}[/b]" for r in results], "")
     t.add_row("[b]per participant[/b]\n[dim](register, commit, reveal,\nsettle_and_withdraw; max)[/dim]",
               *[f"[b]{per_participant(r):,}[/b]" for r in results], f"{PER_PARTICIPANT_TARGET:,}")
+    return t
+
+
+def baseline_table(base: BaselineGas, results: list[RoundGas]) -> Table:
+    """The baseline's gas per function, and HCFL's per-participant gas as a multiple of it."""
+    t = Table(title=f"Baseline: a plain commit-reveal sealed-bid auction ({base.bidders} bidders, same anvil, "
+                    "benchmarks/SealedBid.vy)")
+    t.add_column("function")
+    t.add_column("gas (max)", justify="right")
+    t.add_column("(min)", justify="right")
+    for fn, (lo, hi, _) in base.per_function.items():
+        t.add_row(fn, f"{hi:,}", f"{lo:,}")
+    t.add_row("[b]per bidder[/b]", f"[b]{base.per_bidder:,}[/b]", "")
+    for r in results:
+        if r.m == 10:
+            t.add_row(f"HCFL per participant, N={r.n} M=10", f"{per_participant(r):,}",
+                      f"{per_participant(r) / base.per_bidder:.2f}x")
+            break
     return t
 
 
@@ -168,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"error: {exc} (run scripts/setup.sh to install anvil)")
         return 2
     console.print(table(results))
+    with start_node("anvil") as node:
+        base = run_baseline(node.url)
+    console.print(baseline_table(base, results))
     stored = max(r.code_bytes for r in results)
     console.print(f"deployed code: {stored:,} bytes on the node (runtime {size:,} plus immutables; "
                   f"EIP-170 limit {EIP170_LIMIT:,})")
@@ -178,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"one full round, {r.n:,} participants / {r.m} proposals: {r.total:,} gas")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"bytecode_bytes": size, "rounds": [asdict(r) for r in results]}, f, indent=1)
+            json.dump({"bytecode_bytes": size, "rounds": [asdict(r) for r in results],
+                       "baseline": {**asdict(base), "per_bidder": base.per_bidder}}, f, indent=1)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.gas import PER_PARTICIPANT_TARGET, TARGETS, per_participant, run_round
+from benchmarks.gas import PER_PARTICIPANT_TARGET, TARGETS, per_participant, run_baseline, run_round
 from contracts.nodes import NodeUnavailable, start_node
 from contracts import settle_on_chain
 from mechanism import settle
@@ -97,3 +97,12 @@ def test_events_read_back_from_the_nodes_logs_rebuild_the_round(anvil_url):
         e for e in d.events() if e.name != "PhaseChanged"
     ]
     assert next(e for e in logged if e.name == "Closed").args["welfare"] == [250]
+
+
+def test_the_plain_sealed_bid_baseline_runs_on_the_same_node_and_costs_a_bidder_less_than_a_participant(
+        anvil_url, rounds):
+    # last in this module: the baseline moves the shared node's clock
+    base = run_baseline(anvil_url, bidders=4)
+    assert {fn: calls for fn, (_, _, calls) in base.per_function.items()} == {"commit": 4, "reveal": 4, "withdraw": 4}
+    assert all(lo > 21_000 for lo, _, _ in base.per_function.values())
+    assert 100_000 < base.per_bidder < per_participant(rounds[20])
