@@ -190,18 +190,19 @@ def table(results: list[RoundGas]) -> Table:
 
 def baseline_table(base: BaselineGas, results: list[RoundGas]) -> Table:
     """The baseline's gas per function, and HCFL's per-participant gas as a multiple of it."""
-    t = Table(title=f"Baseline: a plain commit-reveal sealed-bid auction ({base.bidders} bidders, same anvil, "
-                    "benchmarks/SealedBid.vy)")
-    t.add_column("function")
+    t = Table(title="Baseline: a plain sealed-bid auction",
+              caption=f"benchmarks/SealedBid.vy, {base.bidders} bidders, anvil receipts in this run")
+    t.add_column("")
     t.add_column("gas (max)", justify="right")
     t.add_column("(min)", justify="right")
+    t.add_column("x baseline", justify="right")
     for fn, (lo, hi, _) in base.per_function.items():
-        t.add_row(fn, f"{hi:,}", f"{lo:,}")
-    t.add_row("[b]per bidder[/b]", f"[b]{base.per_bidder:,}[/b]", "")
+        t.add_row(fn, f"{hi:,}", f"{lo:,}", "")
+    t.add_row("[b]per bidder[/b]", f"[b]{base.per_bidder:,}[/b]", "", "1.00")
     for r in results:
         if r.m == 10:
-            t.add_row(f"HCFL per participant, N={r.n} M=10", f"{per_participant(r):,}",
-                      f"{per_participant(r) / base.per_bidder:.2f}x")
+            t.add_row(f"HCFL per participant (N={r.n}, M=10)", f"{per_participant(r):,}", "",
+                      f"{per_participant(r) / base.per_bidder:.2f}")
             break
     return t
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             console.print(f"error: --grid: expected N:M pairs with N >= 2 and 1 <= M <= 32, got {args.grid!r}")
             return 2
-    from contracts.nodes import NodeUnavailable
+    from contracts.nodes import NodeUnavailable, start_node
     from contracts import EIP170_LIMIT, compiled
 
     size = len(compiled().bytecode_runtime)

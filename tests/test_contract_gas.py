@@ -4,6 +4,8 @@ Skipped where anvil is not installed (``scripts/setup.sh`` installs it)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from benchmarks.gas import PER_PARTICIPANT_TARGET, TARGETS, per_participant, run_baseline, run_round
@@ -106,3 +108,16 @@ def test_the_plain_sealed_bid_baseline_runs_on_the_same_node_and_costs_a_bidder_
     assert {fn: calls for fn, (_, _, calls) in base.per_function.items()} == {"commit": 4, "reveal": 4, "withdraw": 4}
     assert all(lo > 21_000 for lo, _, _ in base.per_function.values())
     assert 100_000 < base.per_bidder < per_participant(rounds[20])
+
+
+def test_the_benchmark_prints_its_table_the_baseline_and_the_code_size(tmp_path, capsys):
+    from benchmarks.gas import main
+
+    out = tmp_path / "gas.json"
+    assert main(["--grid", "4:2", "--json", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "HCFL gas per external function" in shown and "Baseline: a plain sealed-bid auction" in shown
+    assert "per bidder" in shown
+    assert "deployed code:" in shown
+    saved = json.loads(out.read_text())
+    assert saved["baseline"]["per_bidder"] > 0 and saved["rounds"][0]["code_bytes"] <= 24_576
