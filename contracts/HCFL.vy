@@ -852,7 +852,7 @@ def advance(round_id: uint256):
     assert p != 0, "hcfl: no such round"
     assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     if p == PHASE_REGISTER:
-        if self.owner_side[round_id] & SIDE_COUNT_MASK == 0 or self.station_side[round_id] & SIDE_COUNT_MASK == 0:
+        if self._count(round_id, ROLE_OWNER) == 0 or self._count(round_id, ROLE_STATION) == 0:
             self._cancel(round_id)
         else:
             self._enter(round_id, STAGE_PROPOSE)
@@ -993,14 +993,16 @@ def reveal(round_id: uint256, claims: DynArray[uint256, MAX_M], salt: bytes32):
         assert b <= MAX_AMOUNT, "hcfl: claim out of range"
         top = max(top, b)
     bound: uint256 = top
+    # the largest share of `big` the participant's weight can be charged or held back
+    big: uint256 = 0
     if role == ROLE_OWNER:
         # the largest cost share is the share of the largest (subsidized) budget
-        big: uint256 = self.max_budget[round_id]
+        big = self.max_budget[round_id]
         big -= min(big, self.subsidy[round_id])
-        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self._weight_sum(round_id, role))
     elif BONUS_BPS > 0:
         # the bonus part of its nominal share, which its bonus may not pay back
-        big: uint256 = self.max_budget[round_id] * BONUS_BPS // MAX_BPS
+        big = self.max_budget[round_id] * BONUS_BPS // MAX_BPS
+    if big > 0:
         bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), self._weight_sum(round_id, role))
     assert bound <= info >> INFO_AMOUNT_SHIFT, "hcfl: claims exceed the deposit bound"
     self.participants[round_id][msg.sender].info = info | (STATUS_REVEALED << INFO_STATUS_SHIFT)
@@ -1062,7 +1064,7 @@ def close(round_id: uint256):
             self.bonus_pool[round_id] = bonus
             self.bonus_acc[round_id] = bonus
     # the subsidy stays recorded: settlements recompute the shares it lowered
-    n: uint256 = (self.owner_side[round_id] & SIDE_COUNT_MASK) + (self.station_side[round_id] & SIDE_COUNT_MASK)
+    n: uint256 = self._count(round_id, ROLE_OWNER) + self._count(round_id, ROLE_STATION)
     self.round_acc[round_id] = (
         ((FLOAT_BIAS + used - bonus) << ACC_FLOAT_SHIFT)
         | (wp1 << ACC_WINNER_SHIFT)
@@ -1146,7 +1148,7 @@ def report_training(
     self._require_winner(round_id)
     assert accuracy_bps <= MAX_BPS, "hcfl: accuracy over 10000 bps"
     assert self.report_progress[round_id] == 0, "hcfl: report already started"
-    total: uint256 = self.station_side[round_id] & SIDE_COUNT_MASK
+    total: uint256 = self._count(round_id, ROLE_STATION)
     n: uint256 = len(contributions)
     assert n == min(total, REPORT_CHUNK), "hcfl: one contribution per station"
     self.model_hash[round_id] = model_hash
@@ -1181,7 +1183,7 @@ def report_contributions(round_id: uint256, contributions: DynArray[uint256, REP
     progress: uint256 = self.report_progress[round_id]
     assert progress != 0, "hcfl: report not started"
     first: uint256 = progress - 1
-    total: uint256 = self.station_side[round_id] & SIDE_COUNT_MASK
+    total: uint256 = self._count(round_id, ROLE_STATION)
     n: uint256 = len(contributions)
     assert n == min(total - first, REPORT_CHUNK), "hcfl: one contribution per station"
     self.contributions_hash[round_id] = keccak256(abi_encode(self.contributions_hash[round_id], contributions))
@@ -1229,7 +1231,7 @@ def finalize(round_id: uint256):
     assert block.timestamp >= sched >> SCHEDULE_DEADLINE_SHIFT, "hcfl: phase not over"
     w: uint256 = self.winner_plus_one[round_id] - 1
     votes: uint256 = self.punish_votes[round_id]
-    others: uint256 = (self.owner_side[round_id] & SIDE_COUNT_MASK) - 1
+    others: uint256 = self._count(round_id, ROLE_OWNER) - 1
     cut: bool = (not self.reported[round_id]) or 2 * votes > others
     if cut:
         self.proposals[round_id][w].bond_state = BOND_SLASHED
@@ -1302,7 +1304,7 @@ def credit_bonus(round_id: uint256, who: address):
     )
     acc: uint256 = self.bonus_acc[round_id] - bonus + (1 << BONUS_COUNT_SHIFT)
     log BonusCredited(round_id=round_id, station=who, index=index, bonus=bonus)
-    if acc >> BONUS_COUNT_SHIFT == self.station_side[round_id] & SIDE_COUNT_MASK:
+    if acc >> BONUS_COUNT_SHIFT == self._count(round_id, ROLE_STATION):
         # the last credit: what rounding left of the bonus pool is dust
         self.pool_plus_one += acc & BONUS_LEFT_MASK
         acc = acc & ~BONUS_LEFT_MASK
@@ -1409,7 +1411,7 @@ def n_owners(round_id: uint256) -> uint256:
     @param round_id The round.
     @return The count.
     """
-    return self.owner_side[round_id] & SIDE_COUNT_MASK
+    return self._count(round_id, ROLE_OWNER)
 
 
 @external
@@ -1421,7 +1423,7 @@ def n_stations(round_id: uint256) -> uint256:
     @param round_id The round.
     @return The count.
     """
-    return self.station_side[round_id] & SIDE_COUNT_MASK
+    return self._count(round_id, ROLE_STATION)
 
 
 @external
@@ -1701,6 +1703,32 @@ def _phase(round_id: uint256) -> uint256:
 
 @internal
 @view
+def _side(round_id: uint256, role: uint256) -> uint256:
+    """
+    @dev The packed side word of one side of a round (see `SIDE_*`).
+    @param round_id The round.
+    @param role `ROLE_OWNER` or `ROLE_STATION`.
+    @return `count | weight sum << 32 | SIDE_OPEN`.
+    """
+    if role == ROLE_OWNER:
+        return self.owner_side[round_id]
+    return self.station_side[round_id]
+
+
+@internal
+@view
+def _count(round_id: uint256, role: uint256) -> uint256:
+    """
+    @dev How many registered on one side of a round, from its packed side word.
+    @param round_id The round.
+    @param role `ROLE_OWNER` or `ROLE_STATION`.
+    @return The count.
+    """
+    return self._side(round_id, role) & SIDE_COUNT_MASK
+
+
+@internal
+@view
 def _weight_sum(round_id: uint256, role: uint256) -> uint256:
     """
     @dev The weight sum of one side of a round (W of the owners, U of the stations),
@@ -1709,10 +1737,7 @@ def _weight_sum(round_id: uint256, role: uint256) -> uint256:
     @param role `ROLE_OWNER` or `ROLE_STATION`.
     @return The sum of that side's registered weights.
     """
-    side: uint256 = self.station_side[round_id]
-    if role == ROLE_OWNER:
-        side = self.owner_side[round_id]
-    return (side >> SIDE_WEIGHT_SHIFT) & HALF_MASK
+    return (self._side(round_id, role) >> SIDE_WEIGHT_SHIFT) & HALF_MASK
 
 
 @internal

@@ -194,9 +194,7 @@ CONTRACT_MUTANTS: tuple[Mutant, ...] = (
        "            self.welfare_pair[round_id][k] -= both",
        "            self.welfare_pair[round_id][k] += both"),
     _c("reveal: owner deposit bound without the share",
-       "        big -= min(big, self.subsidy[round_id])\n"
-       "        bound += self._ceil_div(big * ((info >> INFO_WEIGHT_SHIFT) & INFO_WEIGHT_MASK), "
-       "self._weight_sum(round_id, role))\n", "        big -= min(big, self.subsidy[round_id])\n"),
+       "        big = self.max_budget[round_id]\n        big -= min(big, self.subsidy[round_id])\n", "        pass\n"),
     _c("reveal: owner deposit bound ignores the subsidy", "        big -= min(big, self.subsidy[round_id])\n", ""),
     _c("settle: a station paid its nominal share despite the bonus",
        "                share = (budget - budget * BONUS_BPS // MAX_BPS) * weight // total_w\n", "                pass\n"),
