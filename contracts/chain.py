@@ -508,9 +508,13 @@ class RpcChain:
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
         return self.wait(self.submit(sender, fn, args, value))
 
-    def deploy(self, args: list[Any], sender: str) -> str:
+    def creation_data(self, args: list[Any]) -> str:
+        """The deployment transaction's data: the creation code with ``args`` encoded after it."""
         factory = self.w3.eth.contract(abi=self.art.abi, bytecode=self.art.bytecode)
-        data = factory.constructor(*args).data_in_transaction
+        return factory.constructor(*args).data_in_transaction
+
+    def deploy(self, args: list[Any], sender: str) -> str:
+        data = self.creation_data(args)
         try:  # estimated even when ``fast``: a deployment's gas is far from any fixed limit
             gas = gas_limit(self.w3.eth.estimate_gas({"from": sender, "data": data}), self._block_gas_limit)
         except Exception as exc:

@@ -478,8 +478,7 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
               "organizer": None if org == ZERO_ADDRESS else org, "deposit_per_weight": deposit_per_weight,
               "max_proposals": max_proposals, "bonus_bps": bonus_bps, "deployer": sender}
     if dry_run:
-        factory = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode)
-        data = factory.constructor(*args).data_in_transaction
+        data = chain.creation_data(args)
         try:
             est = int(chain.w3.eth.estimate_gas({"from": sender, "data": data}))
         except Exception as exc:  # the constructor refuses these parameters
@@ -501,9 +500,7 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
         receipt = chain.rpc.call("eth_getTransactionReceipt", [earlier[-1]])
         address = to_checksum_address(receipt["contractAddress"])
         sent = chain.rpc.call("eth_getTransactionByHash", [earlier[-1]])
-        data = chain.w3.eth.contract(abi=chain.art.abi, bytecode=chain.art.bytecode).constructor(
-            *args).data_in_transaction
-        if str(sent.get("input", "")).lower() != data.lower():
+        if str(sent.get("input", "")).lower() != chain.creation_data(args).lower():
             raise ValueError(f"--out: an earlier run of deploy from {sender}, stopped before it wrote {out}, deployed "
                              f"{address} (transaction {earlier[-1]}) with other options; nothing was sent this "
                              f"time. Run the command again to deploy a new contract with these options")
