@@ -28,7 +28,7 @@ from pathlib import Path
 
 import tomli_w
 
-from hfl.flower.procs import LOOPBACK, Managed, ProcessGroup, free_ports, port_open, tail
+from hfl.flower.procs import LOOPBACK, GroupOwner, Managed, ProcessGroup, free_ports, port_open, tail
 
 CONNECTION = "hcfl-local"  # the SuperLink connection's name in the private FLWR_HOME
 APP_NAME = "hcfl-hierarchical-fl"
@@ -108,7 +108,7 @@ class Ports:
     supernodes: tuple[int, ...]
 
 
-class LocalDeployment:
+class LocalDeployment(GroupOwner):
     """A SuperLink and `n_stations` SuperNodes on 127.0.0.1, as separate processes.
 
     Use as a context manager: leaving the block (normally or by any exception, Ctrl-C included)
@@ -185,18 +185,6 @@ class LocalDeployment:
         without a result, or after `timeout_s`.
         """
         return wait_for_result(self.group, run, result_path, timeout_s)
-
-    def stop(self) -> None:
-        self.group.stop()
-
-    def live_pids(self) -> list[int]:
-        return self.group.live_pids()
-
-    def __enter__(self) -> LocalDeployment:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def submit(group: ProcessGroup, app_dir: Path, work_dir: Path, log_dir: Path) -> Managed:

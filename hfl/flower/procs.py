@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 TAG_ENV = "HCFL_FLOWER_TAG"
 LOOPBACK = "127.0.0.1"
@@ -151,6 +152,25 @@ class ProcessGroup:
                 pass
 
     def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class GroupOwner:
+    """A federation whose processes are one `ProcessGroup` (`self.group`): `stop()`, and leaving
+    a `with` block however it is left, end all of them."""
+
+    group: ProcessGroup
+
+    def stop(self) -> None:
+        self.group.stop()
+
+    def live_pids(self) -> list[int]:
+        return self.group.live_pids()
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

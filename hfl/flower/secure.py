@@ -54,7 +54,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hfl.digest import file_sha256
 from hfl.flower.deploy import CONNECTION, FlowerRunError, _bin, base_env, submit, write_app, write_connection
-from hfl.flower.procs import Managed, ProcessGroup, port_open, tagged_pids, tail
+from hfl.flower.procs import GroupOwner, Managed, ProcessGroup, port_open, tagged_pids, tail
 from hfl.flower.protocol import (EVAL_DIR_KEY, JOIN_TIMEOUT_KEY, NODE_STATIONS_KEY, PROGRESS_PATH_KEY,
                                  RESULT_PATH_KEY, ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, THREADS_KEY, config_to_json)
 
@@ -282,7 +282,7 @@ def _dial_host(host: str) -> str:
 # The SuperLink ----------------------------------------------------------------------------------
 
 
-class SecureSuperLink:
+class SecureSuperLink(GroupOwner):
     """The winner's SuperLink: TLS on, SuperNode authentication on, exactly the given stations' keys
     registered. Use as a context manager (leaving it stops every process it started).
 
@@ -467,18 +467,6 @@ class SecureSuperLink:
         if not result_path.is_file():
             raise FlowerRunError(f"the Flower run ended (flwr run exit code {run.popen.returncode}) without a "
                                  f"result; last lines of {run.log_path}:\n{tail(run.log_path, 25)}")
-
-    def stop(self) -> None:
-        self.group.stop()
-
-    def live_pids(self) -> list[int]:
-        return self.group.live_pids()
-
-    def __enter__(self) -> SecureSuperLink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _node_id_from_log(path: Path) -> int | None:
