@@ -4,6 +4,7 @@ each with its own keystore, through a node that behaves like a public provider."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -60,6 +61,22 @@ def make_person(tmp: Path, name: str) -> Person:
     return Person(name, home, acct.address)
 
 
+@contextlib.contextmanager
+def home(folder: Path) -> Iterator[None]:
+    """Commands run in this process act as the participant whose HCFL_HOME is ``folder``."""
+    os.environ["HCFL_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        del os.environ["HCFL_HOME"]
+
+
+def run_as(p: Person, *argv: str) -> int:
+    """One command in this process, as ``p`` (its HCFL_HOME and key); its exit code."""
+    with home(p.home):
+        return main([*argv, *p.key_args])
+
+
 def hcfl(p: Person, *args: str) -> subprocess.CompletedProcess[str]:
     """One command, in its own OS process, as participant ``p``."""
     return subprocess.run([sys.executable, "-m", "hcfl_cli.main", *args, *p.key_args], env=p.env, cwd=ROOT,
@@ -97,14 +114,10 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         org, owner = make_person(tmp, "organizer"), make_person(tmp, "owner")
         fund_addresses(url, [org.address, owner.address], ETH, funder=dev_accounts(1)[0])
         dep = tmp / "deployment.json"
-        os.environ["HCFL_HOME"] = str(org.home)
-        try:
-            assert main(["deploy", "--rpc", url, "--out", str(dep), "--phases", "600,600,600,600,600,600",
-                         "--deposit-per-weight", "10", *org.key_args]) == 0
-            assert main(["admit", "--deployment", str(dep), "--address", owner.address, "--role", "owner",
-                         "--out", str(tmp / "ticket.json"), *org.key_args]) == 0
-        finally:
-            del os.environ["HCFL_HOME"]
+        assert run_as(org, "deploy", "--rpc", url, "--out", str(dep), "--phases", "600,600,600,600,600,600",
+                      "--deposit-per-weight", "10") == 0
+        assert run_as(org, "admit", "--deployment", str(dep), "--address", owner.address, "--role", "owner",
+                      "--out", str(tmp / "ticket.json")) == 0
         yield {"url": url, "node": node.url, "dep": dep, "owner": owner, "ticket": tmp / "ticket.json", "tmp": tmp}
 
 
@@ -116,11 +129,8 @@ def _nonce(url: str, address: str) -> int:
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], world: dict, who: Person) -> str:
     before = _nonce(world["url"], who.address)
-    os.environ["HCFL_HOME"] = str(who.home)
-    try:
+    with home(who.home):
         code = main(argv)
-    finally:
-        del os.environ["HCFL_HOME"]
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
     assert _nonce(world["url"], who.address) == before
@@ -183,8 +193,7 @@ def test_a_dry_run_shows_the_call_and_its_cost_and_sends_nothing_then_register_i
     w, o = small_world, small_world["owner"]
     common = ["--rpc", w["url"], "--deployment", str(w["dep"]), "--ticket", str(w["ticket"]), "--deposit", "100",
               *o.key_args]
-    os.environ["HCFL_HOME"] = str(o.home)
-    try:
+    with home(o.home):
         before = _nonce(w["url"], o.address)
         assert main(["register", "--dry-run", *common]) == 0
         out = capsys.readouterr().out
@@ -193,8 +202,6 @@ def test_a_dry_run_shows_the_call_and_its_cost_and_sends_nothing_then_register_i
         assert "registered as owner 0" in capsys.readouterr().out
         assert main(["register", *common]) == 0
         assert "already done" in capsys.readouterr().out and _nonce(w["url"], o.address) == before + 1
-    finally:
-        del os.environ["HCFL_HOME"]
 
 
 COMMANDS = {
@@ -236,11 +243,7 @@ def test_a_commit_stored_but_never_broadcast_is_sent_by_a_rerun_and_a_changed_on
         common = ["--rpc", node.url, "--deployment", str(dep)]
 
         def run(p: Person, *argv: str) -> str:
-            os.environ["HCFL_HOME"] = str(p.home)
-            try:
-                assert main([*argv, *p.key_args]) == 0
-            finally:
-                del os.environ["HCFL_HOME"]
+            assert run_as(p, *argv) == 0
             return capsys.readouterr().out
 
         run(org, "deploy", "--rpc", node.url, "--out", str(dep), "--phases", "100,100,100,100,100,100")
@@ -281,16 +284,8 @@ def test_a_ticket_counts_its_expiry_from_the_chains_clock_when_given_the_node(
         org, owner = make_person(tmp_path, "organizer"), make_person(tmp_path, "owner")
         fund_addresses(node.url, [org.address, owner.address], ETH)
         dep = tmp_path / "deployment.json"
-
-        def run(p: Person, *argv: str) -> int:
-            os.environ["HCFL_HOME"] = str(p.home)
-            try:
-                return main([*argv, *p.key_args])
-            finally:
-                del os.environ["HCFL_HOME"]
-
-        assert run(org, "deploy", "--rpc", node.url, "--out", str(dep), "--deposit-per-weight", "10",
-                   "--phases", f"{100 * 86_400},600,600,600,600,600") == 0  # a Register phase of 100 days
+        assert run_as(org, "deploy", "--rpc", node.url, "--out", str(dep), "--deposit-per-weight", "10",
+                      "--phases", f"{100 * 86_400},600,600,600,600,600") == 0  # a Register phase of 100 days
         with JsonRpc(node.url) as rpc:  # the chain's clock is 40 days ahead of the organizer's
             rpc.call("evm_increaseTime", [40 * 86_400])
             rpc.call("evm_mine")
@@ -298,12 +293,12 @@ def test_a_ticket_counts_its_expiry_from_the_chains_clock_when_given_the_node(
         admit = ["admit", "--deployment", str(dep), "--address", owner.address, "--role", "owner", "--valid-for",
                  "86400"]
         register = ["register", "--rpc", node.url, "--deployment", str(dep), "--deposit", "100", "--ticket"]
-        assert run(org, *admit, "--out", str(tmp_path / "offline.json")) == 0
-        assert run(owner, *register, str(tmp_path / "offline.json")) == 1
+        assert run_as(org, *admit, "--out", str(tmp_path / "offline.json")) == 0
+        assert run_as(owner, *register, str(tmp_path / "offline.json")) == 1
         assert "hcfl: ticket expired" in capsys.readouterr().err
-        assert run(org, *admit, "--rpc", node.url, "--out", str(tmp_path / "online.json")) == 0
+        assert run_as(org, *admit, "--rpc", node.url, "--out", str(tmp_path / "online.json")) == 0
         assert json.loads((tmp_path / "online.json").read_text())["expiry"] == now + 86_400
-        assert run(owner, *register, str(tmp_path / "online.json")) == 0
+        assert run_as(owner, *register, str(tmp_path / "online.json")) == 0
 
 
 def test_a_transaction_not_mined_in_time_is_resent_at_the_same_nonce_with_a_higher_fee() -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from contracts.nodes import JsonRpc, NodeUnavailable, anvil_path, fund_addresses, start_node
 from hcfl_cli.main import main
-from tests.test_participant_cli import ROOT, Person, make_person
+from tests.test_participant_cli import ROOT, Person, home, make_person, run_as
 
 DEPOSIT = 1000
 BUDGET = 10
@@ -118,11 +118,7 @@ class World:
 
 def run(p: Person, *argv: str) -> None:
     """One command in this process (the setup's steps: fast)."""
-    os.environ["HCFL_HOME"] = str(p.home)
-    try:
-        assert main([*argv, *p.key_args]) == 0
-    finally:
-        del os.environ["HCFL_HOME"]
+    assert run_as(p, *argv) == 0
 
 
 def start(p: Person, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -330,11 +326,7 @@ def test_a_participant_whose_secret_file_is_deleted_recovers_its_salt_from_its_k
         capsys.readouterr()
 
         def refused(*argv: str) -> str:
-            os.environ["HCFL_HOME"] = str(s.home)
-            try:
-                code = main([*argv, *s.key_args])
-            finally:
-                del os.environ["HCFL_HOME"]
+            code = run_as(s, *argv)
             err = capsys.readouterr().err.strip()
             assert code == 2 and len(err.splitlines()) == 1, err
             return err
@@ -417,8 +409,7 @@ def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_m
         argv = ["report", "--rpc", url, "--deployment", str(dep), "--model", str(tmp_path / "model.bin"),
                 "--accuracy-bps", "9000", "--contributions", ",".join(map(str, contributions)),
                 "--private-key", "0x" + bytes(d.chain.keys[winner].key).hex()]
-        os.environ["HCFL_HOME"] = str(tmp_path / "home")
-        try:
+        with home(tmp_path / "home"):
             nonce = d.chain.w3.eth.get_transaction_count(winner)
             assert main([*argv, "--dry-run"]) == 0
             plans = [line for line in capsys.readouterr().out.splitlines() if "would send" in line]
@@ -440,5 +431,3 @@ def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_m
             simulated = int(re.search(r"gas estimate (\d+)", plans[1]).group(1))
             assert int(re.search(r"report_contributions: mined, gas (\d+)", out).group(1)) == simulated
             assert d.phase() == "Vote" and bool(d.chain.call("reported", [d.round_id]))
-        finally:
-            del os.environ["HCFL_HOME"]
