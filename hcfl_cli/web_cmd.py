@@ -82,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
                  allow_file_documents=args.file_documents, say=lambda m: print(f"hcfl web: {m}", file=sys.stderr))
     server = WebServer(src, args.host, args.port)
     print(f"hcfl web: the page of {src.address} is at {server.url} (Ctrl-C stops it)", flush=True)
-    server.serve()
+    try:
+        server.serve()
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then passes Ctrl-C on: the normal end
+        pass
     return 0
 
 
