@@ -17,6 +17,7 @@ deployment is read again from its first block.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from hcfl_cli.web.descriptions import DescriptionCache, DescriptionStatus
 from hcfl_cli.web.model import DeploymentModel, RoundState
 from hcfl_cli.web.plots import PlotCache, plot_data
 
+LOG = logging.getLogger("hcfl.web")
 MAX_BLOCKS_PER_TICK = 50_000
 """While catching up with a long chain the page is rendered every this many blocks (with
 its progress), so the first look is not a blank wait."""
@@ -69,8 +71,6 @@ class Snapshot:
     history: str
     live_version: int
     history_version: int
-    block: int | None  # the last block read completely
-    now: int | None  # its timestamp: the chain's clock, the countdown's origin
 
 
 @dataclass
@@ -196,7 +196,8 @@ class Watcher:
                 changed = True
         except NodeError as exc:
             changed = self._failed(exc)
-        except Exception as exc:  # never a dead watcher: whatever it is, the page says it
+        except Exception as exc:  # never a dead watcher: the page says it, the operator's log has the trace
+            LOG.exception("hcfl web: reading the chain failed")
             changed = self._failed(NodeError(f"{type(exc).__name__}: {exc}"))
         if changed or self._dirty:
             self._dirty = False
@@ -236,6 +237,7 @@ class Watcher:
         if self._last is not None and (head.number < self._last.number
                                        or r.block_hash(self._last.number) != self._last.hash):
             self._reset()
+        fresh, before = self._last is None, (s.live, s.loading)
         if s.params is None:
             s.params = r.parameters()
         last = min(head.number, self._cursor + MAX_BLOCKS_PER_TICK - 1)
@@ -249,7 +251,8 @@ class Watcher:
         else:
             s.loading, s.live, s.head, self._last = None, live, head, head
         self._audit(changed)
-        return True
+        # a block without events of this contract changes nothing on the page but the clock
+        return fresh or bool(new) or (s.live, s.loading) != before
 
     def _audit(self, changed: set[int]) -> None:
         """Audit again every round whose events changed, with the auditor's own code."""
@@ -281,14 +284,14 @@ class Watcher:
             page = old.page  # a part's version moves only when its HTML does, and the page with it
         else:
             page = self.renderer.page(s, live_v, hist_v)
-        head = s.head
-        return Snapshot(page, live, history, live_v, hist_v, head.number if head else None,
-                        head.timestamp if head else None)
+        return Snapshot(page, live, history, live_v, hist_v)
 
     def update(self, live_version: int, history_version: int) -> dict[str, Any]:
-        """What a page showing those versions needs: the parts that changed, and the chain's time."""
-        snap = self.snapshot
-        out: dict[str, Any] = {"block": snap.block, "now": snap.now, "ok": self.state.status.ok}
+        """What a page showing those versions needs: the parts that changed, and the last
+        block read with its time (the chain's clock, the countdown's origin)."""
+        snap, head = self.snapshot, self.state.head
+        out: dict[str, Any] = {"block": head.number if head else None, "now": head.timestamp if head else None,
+                               "ok": self.state.status.ok}
         if live_version != snap.live_version:
             out["live"] = {"version": snap.live_version, "html": snap.live}
         if history_version != snap.history_version:
