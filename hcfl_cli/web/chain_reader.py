@@ -4,7 +4,8 @@ and sends no transaction, so anyone can run it against any node.
 
 Every request has a short timeout (a slow node must not freeze the page) and no retries
 with back-off (the watcher polls again anyway); a failure is a ``NodeError`` with one line
-that the page shows as it is.
+that the page shows as it is. web3.py's provider stack costs about 15 ms a call here, more
+than the node's answer, so the reads go through the project's plain JSON-RPC client.
 """
 
 from __future__ import annotations
@@ -69,54 +70,68 @@ def _one_line(exc: BaseException) -> str:
 class ChainReader:
     """A read-only client of one contract on one JSON-RPC node (``url``, ``address``).
 
-    ``w3``, ``url``, ``chain_id`` and ``call`` have the meaning they have on
-    ``contracts.chain.RpcChain``, so the auditor's and the deployment file's checks take it.
+    Plain JSON-RPC over one kept-alive connection (``contracts.nodes.JsonRpc``); the views
+    of one look are sent as one batch, encoded and decoded by web3.py's and eth-abi's
+    codecs from the contract's ABI, and the logs are decoded by ``EventDecoder``.
+    ``url``, ``chain_id`` and ``call`` mean what they mean on ``contracts.chain.RpcChain``,
+    so the auditor's helpers take it.
     """
 
     def __init__(self, url: str, address: str, *, from_block: int = 0, timeout: float = REQUEST_TIMEOUT_S) -> None:
         from web3 import Web3
+
+        from contracts.nodes import JsonRpc
 
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"--rpc: expected an http(s):// URL, got {url!r}")
         self.url = url
         self.address = to_checksum_address(address)
         self.from_block = from_block
-        # no retries: a down node is reported at once and polled again on the next tick
-        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-        self.w3 = Web3(provider)
-        self.contract = self.w3.eth.contract(address=self.address, abi=compiled().abi)
-        self.decoder = EventDecoder(compiled().abi)
+        self.rpc = JsonRpc(url, timeout=timeout)  # no retry with back-off: the watcher polls again anyway
+        abi = compiled().abi
+        self.contract = Web3().eth.contract(address=self.address, abi=abi)  # no provider: encoding only
+        self.outputs = {f["name"]: [o["type"] for o in f["outputs"]] for f in abi if f["type"] == "function"}
+        self.decoder = EventDecoder(abi)
         self._chain_id: int | None = None
 
-    def _node(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _request(self, method: str, params: list[Any]) -> Any:
         try:
-            return fn(*args, **kwargs)
-        except Exception as exc:  # requests' and web3's errors alike: the page shows one line
-            raise NodeError(f"{what}: {_one_line(exc)}") from None
+            return self.rpc.call(method, params)
+        except Exception as exc:  # refused, timed out, an HTTP or JSON-RPC error: one line for the page
+            self.rpc.close()
+            raise NodeError(f"{method}: {_one_line(exc)}") from None
 
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self._node("eth_chainId", lambda: self.w3.eth.chain_id))
+            self._chain_id = int(self._request("eth_chainId", []), 16)
         return self._chain_id
 
     def forget_chain(self) -> None:
         """After the node went away: it may come back as another chain."""
         self._chain_id = None
 
+    def _block(self, which: int | str) -> dict[str, Any] | None:
+        return self._request("eth_getBlockByNumber", [which if isinstance(which, str) else hex(which), False])
+
     def head(self) -> Head:
-        b = self._node("eth_getBlockByNumber", self.w3.eth.get_block, "latest")
-        return Head(int(b["number"]), "0x" + bytes(b["hash"]).hex(), int(b["timestamp"]))
+        b = self._block("latest")
+        if b is None:
+            raise NodeError("eth_getBlockByNumber: the node has no latest block")
+        return Head(int(b["number"], 16), b["hash"], int(b["timestamp"], 16))
 
     def block_hash(self, number: int) -> str | None:
-        b = self._node("eth_getBlockByNumber", self.w3.eth.get_block, number)
-        return None if b is None else "0x" + bytes(b["hash"]).hex()
+        b = self._block(number)
+        return None if b is None else b["hash"]
 
-    def has_code(self, block: int | str = "latest") -> bool:
-        return bool(self._node("eth_getCode", self.w3.eth.get_code, self.address, block))
+    def _code(self) -> bytes:
+        return bytes.fromhex(self._request("eth_getCode", [self.address, "latest"]).removeprefix("0x"))
+
+    def has_code(self) -> bool:
+        return bool(self._code())
 
     def code_hash(self) -> bytes:
-        return keccak(bytes(self._node("eth_getCode", self.w3.eth.get_code, self.address)))
+        return keccak(self._code())
 
     def events(self, first: int, last: int) -> list[Event]:
         """The contract's decoded events in blocks ``first..last`` (inclusive), in order; a
@@ -124,11 +139,8 @@ class ChainReader:
         out: list[Event] = []
         for lo in range(first, last + 1, LOG_CHUNK_BLOCKS):
             hi = min(last, lo + LOG_CHUNK_BLOCKS - 1)
-            logs = self._node("eth_getLogs", self.w3.provider.make_request, "eth_getLogs",
-                              [{"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}])
-            if "error" in logs:
-                raise NodeError(f"eth_getLogs: {_one_line(Exception(logs['error'].get('message', logs['error'])))}")
-            out += [ev for ev in map(self._decode, logs["result"]) if ev is not None]
+            logs = self._request("eth_getLogs", [{"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}])
+            out += [ev for ev in map(self._decode, logs) if ev is not None]
         return out
 
     def _decode(self, log: dict[str, Any]) -> Event | None:
@@ -137,22 +149,43 @@ class ChainReader:
         except Exception:  # a log whose data does not fit the event's ABI: not this contract's
             return None
 
-    def call(self, fn: str, args: list[Any], block: int | str = "latest") -> Any:
-        """A view of the contract at ``block``."""
+    def calls(self, block: int | str, views: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several views of the contract at ``block``, in one JSON-RPC batch."""
+        from eth_abi import decode
+
+        tag = block if isinstance(block, str) else hex(block)
+        batch = [("eth_call", [{"to": self.address, "data": self.contract.encode_abi(fn, args)}, tag])
+                 for fn, args in views]
         try:
-            return getattr(self.contract.functions, fn)(*args).call(block_identifier=block)
-        except Exception as exc:  # a node that is down, or a view this contract lacks
-            raise NodeError(f"{fn}: {_one_line(exc)}") from None
+            answers = self.rpc.batch(batch)
+        except Exception as exc:
+            self.rpc.close()
+            raise NodeError(f"eth_call: {_one_line(exc)}") from None
+        out = []
+        for (fn, _), answer in zip(views, answers):
+            if "error" in answer:
+                raise NodeError(f"{fn}: {_one_line(Exception(answer['error'].get('message', answer['error'])))}")
+            try:
+                values = decode(self.outputs[fn], bytes.fromhex(str(answer["result"]).removeprefix("0x")))
+            except Exception as exc:  # no code at the address answers nothing to decode
+                raise NodeError(f"{fn}: {_one_line(exc)}") from None
+            out.append(values[0] if len(values) == 1 else values)
+        return out
+
+    def call(self, fn: str, args: list[Any], block: int | str = "latest") -> Any:
+        """One view of the contract at ``block``."""
+        return self.calls(block, [(fn, args)])[0]
 
     def live(self, block: int) -> Live:
-        r = int(self.call("current_round", [], block))
-        return Live(r, int(self.call("phase", [r], block)), int(self.call("deadline", [r], block)),
-                    int(self.call("pool", [], block)))
+        r, pool = self.calls(block, [("current_round", []), ("pool", [])])
+        phase, deadline = self.calls(block, [("phase", [r]), ("deadline", [r])])
+        return Live(int(r), int(phase), int(deadline), int(pool))
 
     def parameters(self) -> Parameters:
-        organizer = to_checksum_address(self.call("ORGANIZER", []))
-        return Parameters(
-            self.address, self.chain_id, None if int(organizer, 16) == 0 else organizer,
-            tuple(int(s) for s in self.call("phase_seconds", [])), int(self.call("NO_SHOW_PENALTY", [])),
-            int(self.call("MIN_BOND", [])), int(self.call("DEPOSIT_PER_WEIGHT", [])),
-            int(self.call("MAX_PROPOSALS", [])), int(self.call("BONUS_BPS", [])), self.from_block)
+        organizer, seconds, penalty, bond, dpw, most, bonus = self.calls("latest", [
+            ("ORGANIZER", []), ("phase_seconds", []), ("NO_SHOW_PENALTY", []), ("MIN_BOND", []),
+            ("DEPOSIT_PER_WEIGHT", []), ("MAX_PROPOSALS", []), ("BONUS_BPS", [])])
+        organizer = to_checksum_address(organizer)
+        return Parameters(self.address, self.chain_id, None if int(organizer, 16) == 0 else organizer,
+                          tuple(int(x) for x in seconds), int(penalty), int(bond), int(dpw), int(most), int(bonus),
+                          self.from_block)

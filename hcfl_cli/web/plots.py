@@ -101,14 +101,16 @@ def render(name: str, d: PlotData) -> bytes:
     elif name == "payments":
         legend = bool(x) and 0 < len(d.payments) <= MAX_LEGEND
         fig, ax = _figure("each participant's payment (owners pay: below 0)", legend_right=legend)
-        for label, row in d.payments:
-            ax.plot(x, [float("nan") if v is None else v for v in row], "o-", ms=3, lw=1, label=label)
-        ax.axhline(0, color="black", lw=0.6)
-        if legend:
+        if legend:  # one line per participant across the rounds it took part in
+            for label, row in d.payments:
+                ax.plot(x, [float("nan") if v is None else v for v in row], "o-", ms=3, lw=1, label=label)
             ax.legend(fontsize=6, ncols=2 if len(d.payments) > 12 else 1, loc="center left",
                       bbox_to_anchor=(1.01, 0.5))
-        elif d.payments and x:
+        elif d.payments and x:  # too many to tell apart: every payment as one point, drawn at once
+            points = [(r, v) for _, row in d.payments for r, v in zip(x, row) if v is not None]
+            ax.scatter([p[0] for p in points], [p[1] for p in points], s=10, alpha=0.6)
             ax.text(0.01, 0.98, f"{len(d.payments)} participants", transform=ax.transAxes, va="top", fontsize=8)
+        ax.axhline(0, color="black", lw=0.6)
     else:
         raise ValueError(f"plot: expected one of {PLOTS}, got {name!r}")
     _rounds_axis(ax, x)
