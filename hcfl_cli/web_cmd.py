@@ -23,8 +23,8 @@ def source(rpc: str, *, deployment: Path | None = None, address: str | None = No
 
     from hcfl_cli.participant import DeploymentFile
     from hcfl_cli.web.app import Source
-    from hcfl_cli.web.chain_reader import ChainReader, NodeError
-    from hcfl_cli.web.watch import Expected, WrongNode, check_node
+    from hcfl_cli.web.chain_reader import ChainReader, NodeError, WrongNode
+    from hcfl_cli.web.watch import Expected, check_node
 
     if not rpc.startswith(("http://", "https://")):
         raise ValueError(f"--rpc: expected an http(s):// URL, got {rpc!r}")
@@ -40,7 +40,9 @@ def source(rpc: str, *, deployment: Path | None = None, address: str | None = No
         src = Source(rpc, to_checksum_address(address), 0, None, poll_s, allow_file_documents)
         option = "--address"
     try:
-        check_node(ChainReader(rpc, src.address), src.expected)
+        reader = ChainReader(rpc, src.address)
+        check_node(reader, src.expected)
+        reader.parameters()  # an HCFL contract answers its views
     except WrongNode as e:
         raise ValueError(f"{option}: {e}") from None
     except NodeError as e:

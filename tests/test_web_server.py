@@ -45,6 +45,16 @@ def _deployment_file(d: Deployment, path: Path, chain_id: int | None = None) -> 
     return path
 
 
+def _deploy_code(url: str, creation: bytes) -> str:
+    """Another contract on the node (sent from its first unlocked development account)."""
+    from contracts.nodes import JsonRpc
+
+    rpc = JsonRpc(url)
+    sender = rpc.call("eth_accounts")[0]
+    tx = rpc.call("eth_sendTransaction", [{"from": sender, "data": "0x" + creation.hex()}])
+    return rpc.call("eth_getTransactionReceipt", [tx])["contractAddress"]
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as resp:
         return resp.read().decode()
@@ -72,6 +82,9 @@ def test_hcfl_web_refuses_a_node_without_the_contract_or_on_another_chain(anvil,
     someone = deployment.new_account(10**18)
     assert main(["web", "--rpc", anvil, "--address", someone]) == 2
     assert capsys.readouterr().err.startswith(f"hcfl web: error: --address: There is no contract at {someone}")
+    other = _deploy_code(anvil, bytes.fromhex("6001600c60003960016000f300"))  # a contract whose code is STOP
+    assert main(["web", "--rpc", anvil, "--address", other]) == 2
+    assert "does not answer HCFL's view" in capsys.readouterr().err
     wrong = _deployment_file(deployment, tmp_path / "other-chain.json", chain_id=5)
     assert main(["web", "--rpc", anvil, "--deployment", str(wrong)]) == 2
     assert "is chain 31337, but the deployment file is for chain 5" in capsys.readouterr().err

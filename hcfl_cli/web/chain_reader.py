@@ -27,6 +27,11 @@ class NodeError(RuntimeError):
     """The node did not answer, or answered with an error: one line for the page."""
 
 
+class WrongNode(NodeError):
+    """The node answers, but it is not the deployment's chain, or what is at the address
+    is not an HCFL contract (of this version)."""
+
+
 @dataclass(frozen=True)
 class Head:
     """A block: its number, hash and timestamp (the chain's clock)."""
@@ -163,12 +168,13 @@ class ChainReader:
             raise NodeError(f"eth_call: {_one_line(exc)}") from None
         out = []
         for (fn, _), answer in zip(views, answers):
-            if "error" in answer:
-                raise NodeError(f"{fn}: {_one_line(Exception(answer['error'].get('message', answer['error'])))}")
             try:
+                if "error" in answer:
+                    raise ValueError(answer["error"].get("message", answer["error"]))
                 values = decode(self.outputs[fn], bytes.fromhex(str(answer["result"]).removeprefix("0x")))
-            except Exception as exc:  # no code at the address answers nothing to decode
-                raise NodeError(f"{fn}: {_one_line(exc)}") from None
+            except Exception as exc:  # a revert, or nothing to decode: not the contract this page knows
+                raise WrongNode(f"The contract at {self.address} does not answer HCFL's view {fn} "
+                                f"({_one_line(exc)}): is it an HCFL deployment of this version?") from None
             out.append(values[0] if len(values) == 1 else values)
         return out
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from contracts.chain import Event
 from hcfl_cli.audit import RoundAudit, audit_round, rebuild, stored_contribution_hashes
-from hcfl_cli.web.chain_reader import ChainReader, Head, Live, NodeError, Parameters
+from hcfl_cli.web.chain_reader import ChainReader, Head, Live, NodeError, Parameters, WrongNode
 from hcfl_cli.web.descriptions import DescriptionCache, DescriptionStatus
 from hcfl_cli.web.model import DeploymentModel, RoundState
 from hcfl_cli.web.plots import PlotCache, plot_data
@@ -35,10 +35,6 @@ LOG = logging.getLogger("hcfl.web")
 MAX_BLOCKS_PER_TICK = 50_000
 """While catching up with a long chain the page is rendered every this many blocks (with
 its progress), so the first look is not a blank wait."""
-
-
-class WrongNode(NodeError):
-    """The node answers, but it is not the deployment's chain or holds no such contract."""
 
 
 @dataclass(frozen=True)
