@@ -248,3 +248,15 @@ def test_bad_input_to_hcfl_web_is_one_line_naming_the_option(argv, option, capsy
     assert main(["web", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"hcfl web: error: {option}") and "\n" not in err
+
+
+def test_hcfl_web_explains_itself_and_localnet_can_serve_the_page(capsys):
+    from hcfl_cli.main import build_parser
+
+    with pytest.raises(SystemExit) as done:
+        main(["web", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "read-only web page" in out and "--deployment" in out and "127.0.0.1" in out
+    assert build_parser().parse_args(["localnet", "--web"]).web is True
+    assert build_parser().parse_args(["localnet"]).web is False
