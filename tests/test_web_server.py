@@ -126,3 +126,18 @@ def test_the_load_time_benchmark_runs_and_its_page_shows_every_round(anvil, caps
     assert "first page load" in out and "hcfl audit (baseline)" in out
     row = [line for line in out.splitlines() if line.strip().startswith("│      2 │")]
     assert row and row[0].rstrip(" │").endswith("2")  # the page's audit lists both rounds
+
+
+def test_the_page_reads_a_node_that_behaves_like_a_public_provider(anvil, deployment, tmp_path):
+    from hcfl_cli.web.app import Source, make_watcher
+    from tests.strict_rpc import strict_proxy
+
+    for batches in (True, False):  # without batches, the views are asked one at a time
+        with strict_proxy(anvil, batches=batches) as url:
+            w = make_watcher(Source(url, deployment.address), tmp_path)
+            w.tick()
+            w.stop()
+        assert w.state.status.ok, w.state.status.message
+        assert w.state.live.phase == 1 and len(w.state.model.rounds[1].members) == 3
+        assert w.state.params is not None and w.state.params.phase_seconds == (600,) * 6
+        assert 'id="phase"' in w.snapshot.live and "Register" in w.snapshot.live

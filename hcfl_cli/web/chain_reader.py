@@ -17,6 +17,7 @@ from eth_utils import keccak, to_checksum_address
 
 from contracts.build import compiled
 from contracts.chain import Event, EventDecoder
+from contracts.nodes import RpcError
 
 REQUEST_TIMEOUT_S = 5.0
 LOG_CHUNK_BLOCKS = 10_000
@@ -162,7 +163,10 @@ class ChainReader:
         batch = [("eth_call", [{"to": self.address, "data": self.contract.encode_abi(fn, args)}, tag])
                  for fn, args in views]
         try:
-            answers = self.rpc.batch(batch)
+            try:
+                answers = self.rpc.batch(batch)
+            except RpcError:  # a provider that takes no batch: one call at a time
+                answers = [self._answer(method, params) for method, params in batch]
         except Exception as exc:
             self.rpc.close()
             raise NodeError(f"eth_call: {_one_line(exc)}") from None
@@ -177,6 +181,12 @@ class ChainReader:
                                 f"({_one_line(exc)}): is it an HCFL deployment of this version?") from None
             out.append(values[0] if len(values) == 1 else values)
         return out
+
+    def _answer(self, method: str, params: list[Any]) -> dict[str, Any]:
+        try:
+            return {"result": self.rpc.call(method, params)}
+        except RpcError as e:
+            return {"error": e.error}
 
     def call(self, fn: str, args: list[Any], block: int | str = "latest") -> Any:
         """One view of the contract at ``block``."""
