@@ -23,7 +23,7 @@ from contracts.driver import Deployment
 from hcfl_cli.documents import Description, FolderServer
 from hcfl_cli.web.app import Source, WebServer
 from mechanism import settle
-from tests.web_helpers import Relay, anvil_node, chromium
+from tests.web_helpers import RestartableAnvil, anvil_node, chromium
 
 pytestmark = pytest.mark.anvil
 
@@ -244,26 +244,28 @@ def test_hostile_documents_and_uris_are_shown_as_text_and_nothing_in_them_runs(a
     docs.stop()
 
 
-def test_a_node_that_goes_away_is_reported_on_the_page_which_recovers_when_it_comes_back(anvil, page):
-    d = Deployment.deploy(rpc=anvil, phase_seconds=[600] * 6)
-    for a, role in zip(d.new_accounts([10**20] * 3), ("owner", "owner", "station")):
-        d.register(a, role, deposit=DEPOSIT)
-    relay = Relay(anvil).start()
-    with WebServer(Source(relay.url, d.address, poll_s=POLL_S)) as server:
-        page.goto(server.url)
-        expect(page.locator("#phase")).to_have_text("Register", timeout=WAIT_MS)
-        expect(page.locator("#node-status")).to_have_count(0)
-        page.evaluate("window.__samePage = 42")
+def test_a_node_that_goes_away_is_reported_on_the_page_which_recovers_when_it_comes_back(page, tmp_path):
+    node = RestartableAnvil(tmp_path).start()
+    try:
+        d = Deployment.deploy(rpc=node.url, phase_seconds=[600] * 6)
+        for a, role in zip(d.new_accounts([10**20] * 3), ("owner", "owner", "station")):
+            d.register(a, role, deposit=DEPOSIT)
+        with WebServer(Source(node.url, d.address, poll_s=POLL_S)) as server:
+            page.goto(server.url)
+            expect(page.locator("#phase")).to_have_text("Register", timeout=WAIT_MS)
+            expect(page.locator("#node-status")).to_have_count(0)
+            page.evaluate("window.__samePage = 42")
 
-        relay.stop()
-        status = page.locator("#node-status")
-        expect(status).to_contain_text(f"The node at {relay.url} does not answer", timeout=WAIT_MS)
-        expect(page.locator("#phase")).to_have_text("Register")  # what it read before stays
-        assert "Traceback" not in page.content()
-        d.next_phase()  # the round moves on while the page cannot see it
+            node.stop()  # the node's process ends
+            status = page.locator("#node-status")
+            expect(status).to_contain_text(f"The node at {node.url} does not answer", timeout=WAIT_MS)
+            expect(page.locator("#phase")).to_have_text("Register")  # what it read before stays
+            assert "Traceback" not in page.content()
 
-        relay.start()
-        expect(status).to_have_count(0, timeout=WAIT_MS)
-        expect(page.locator("#phase")).to_have_text("Propose", timeout=WAIT_MS)
-        assert page.evaluate("window.__samePage") == 42
-    relay.stop()
+            node.start()  # a new process, from the chain the old one left
+            expect(status).to_have_count(0, timeout=WAIT_MS)
+            d.next_phase()  # and the round moves on: the page follows it again
+            expect(page.locator("#phase")).to_have_text("Propose", timeout=WAIT_MS)
+            assert page.evaluate("window.__samePage") == 42
+    finally:
+        node.stop()

@@ -1,5 +1,5 @@
 """What the web page's tests share: whether a missing tool fails or skips, the anvil and
-browser fixtures' bodies, and a TCP relay that makes a node go away and come back."""
+browser fixtures' bodies, and an anvil that goes away and comes back with its chain."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import os
 import shutil
 import socket
-import threading
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,66 +65,41 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-class Relay:
-    """A TCP relay in front of a node: what a page sees of a node that stops answering
-    (``stop``: the port refuses, open connections are cut) and comes back (``start``)."""
+class RestartableAnvil:
+    """anvil on a fixed port that keeps its chain on disk (``--state``): ``stop`` ends the
+    process (it dumps its state as it exits), ``start`` runs a new one from that state at
+    the same URL. What a page sees of a node that goes away and comes back."""
 
-    def __init__(self, target_url: str) -> None:
-        host, port = target_url.removeprefix("http://").rstrip("/").split(":")
-        self.target = (host, int(port))
+    def __init__(self, folder: Path) -> None:
+        from contracts.nodes import NodeUnavailable, anvil_path
+
+        try:
+            self.binary = anvil_path()
+        except NodeUnavailable as exc:
+            unavailable(str(exc))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Relay:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+    def start(self) -> RestartableAnvil:
+        from contracts.nodes import wait_for_rpc
+
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent",
+             "--state", str(self.folder / "state.json"), "--cache-path", str(self.folder / "cache")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_rpc(self.url, timeout=30, proc=self.proc)
         return self
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # stopped
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._open |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
     def stop(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept (Linux)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            for s in self._open:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            self._open.clear()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: anvil writes its state, then exits
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
