@@ -76,13 +76,16 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from hcfl_cli.web.app import WebServer
+    from hcfl_cli.web.app import WebServer, is_loopback
 
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port: expected 0..65535, got {args.port}")
     src = source(args.rpc, deployment=args.deployment, address=args.address, poll_s=args.poll,
                  allow_file_documents=args.file_documents, say=lambda m: print(f"hcfl web: {m}", file=sys.stderr))
     server = WebServer(src, args.host, args.port)
+    if not is_loopback(args.host):
+        print(f"hcfl web: listening on {args.host}: anyone who reaches this machine can read the page "
+              "(it is read-only)", file=sys.stderr)
     print(f"hcfl web: the page of {src.address} is at {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve()

@@ -48,7 +48,7 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 """matplotlib's SVG carries one style element; shown as an image, an SVG runs nothing."""
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 
 
 class SecurityHeaders:
@@ -161,7 +161,8 @@ class WebServer:
         bound = self.sock.getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.url = f"http://{shown}:{bound[1]}/"
-        app = make_app(self.watcher, loopback_only=is_loopback(host))
+        # Starlette's host check cannot parse an IPv6 Host header ([::1]:port): IPv4 names only
+        app = make_app(self.watcher, loopback_only=is_loopback(host) and ":" not in host)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
