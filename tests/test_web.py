@@ -259,3 +259,31 @@ def test_hcfl_web_explains_itself_and_localnet_can_serve_the_page(capsys):
     assert "read-only web page" in out and "--deployment" in out and "127.0.0.1" in out
     assert build_parser().parse_args(["localnet", "--web"]).web is True
     assert build_parser().parse_args(["localnet"]).web is False
+
+
+def test_a_cancelled_round_and_a_round_nobody_won_say_so_without_a_vote_table():
+    from contracts.driver import Deployment
+
+    d = Deployment.deploy()
+    d.register(d.new_account(), "owner", deposit=100)
+    d.next_phase()  # one owner, no station: cancelled
+    d.start_round()
+    people = [d.new_account() for _ in range(3)]
+    for a, role in zip(people, ("owner", "owner", "station")):
+        d.register(a, role, deposit=100)
+    d.next_phase()
+    d.propose(people[0], budget=10, bond=1)
+    d.next_phase()
+    for a in people:
+        d.commit(a, [0])
+    d.next_phase()
+    for a in people:
+        d.reveal(a)
+    d.close()  # welfare 0: nothing wins, the round ends at close
+    state = PageState("http://127.0.0.1:1", d.address, 1.0)
+    state.model.apply(d.events())
+    cancelled, nobody = state.model.rounds[1], state.model.rounds[2]
+    assert cancelled.finalized.cancelled and nobody.winner is None and nobody.finalized is not None
+    history = Renderer().parts(state)[1]
+    assert "Cancelled: too few participants" in history and "no proposal had positive welfare" in history
+    assert "Owners' votes" not in history

@@ -36,6 +36,7 @@ class Member:
     claims: list[int] | None = None  # revealed claims, one per proposal
     settled: Settled | None = None
     withdrawn: int = 0  # every amount it pulled in this round
+    has_withdrawn: bool = False  # a payout of 0 is withdrawn too
     bonus: int | None = None  # a station's credited bonus (SPEC section 9)
     vote: bool | None = None  # an owner's punishment vote
 
@@ -59,7 +60,7 @@ class Member:
     def progress(self) -> tuple[tuple[str, bool], ...]:
         """The steps of a round and whether this participant has done each."""
         return (("registered", True), ("committed", self.committed), ("revealed", self.revealed),
-                ("settled", self.settled is not None), ("withdrawn", self.withdrawn > 0))
+                ("settled", self.settled is not None), ("withdrawn", self.has_withdrawn))
 
 
 @dataclass
@@ -220,6 +221,7 @@ class DeploymentModel:
                 pass  # taxes reach the pool unlogged; the next round's subsidy says what it carried
             case Withdrawn() if member is not None:
                 member.withdrawn += rec.amount
+                member.has_withdrawn = True
             case BonusCredited():
                 station = r.members.get(rec.station.lower())
                 if station is None:
