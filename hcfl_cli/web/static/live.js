@@ -15,7 +15,13 @@
     const el = document.getElementById(id);
     if (!el) return;
     const open = new Set([...el.querySelectorAll("details[open]")].map((d) => d.id));
+    const images = new Map([...el.querySelectorAll("img")].map((i) => [i.getAttribute("src"), i]));
     const parsed = new DOMParser().parseFromString(html, "text/html");
+    // a plot whose address did not change is kept as it is: no reload, no flicker
+    for (const img of parsed.body.querySelectorAll("img")) {
+      const kept = images.get(img.getAttribute("src"));
+      if (kept) img.replaceWith(kept);
+    }
     el.replaceChildren(...parsed.body.childNodes);
     for (const d of el.querySelectorAll("details")) if (open.has(d.id)) d.open = true;
   }
