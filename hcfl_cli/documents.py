@@ -53,12 +53,13 @@ def _local_path(uri: str) -> Path | None:
     return None
 
 
-def fetch(uri: str, expected_sha256: str, dest: Path, *, what: str = "document") -> Path:
+def fetch(uri: str, expected_sha256: str, dest: Path, *, what: str = "document",
+          max_bytes: int = MAX_DOCUMENT_BYTES) -> Path:
     """Fetch ``uri`` into ``dest`` (written whole, then renamed) and check its sha256.
 
     A file already at ``dest`` with the expected hash is kept (a restarted agent does not
     fetch twice). Raises ``DocumentError`` when the URI cannot be read or the hash differs;
-    nothing is left at ``dest`` then.
+    nothing is left at ``dest`` then. ``max_bytes``: a larger document is refused.
     """
     expected = expected_sha256.lower().removeprefix("0x")
     if dest.exists() and sha256_file(dest) == expected:
@@ -71,13 +72,13 @@ def fetch(uri: str, expected_sha256: str, dest: Path, *, what: str = "document")
             data = local.read_bytes()
         elif urllib.parse.urlsplit(uri).scheme in ("http", "https"):
             with urllib.request.urlopen(uri, timeout=FETCH_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
-                data = resp.read(MAX_DOCUMENT_BYTES + 1)
+                data = resp.read(max_bytes + 1)
         else:
             raise DocumentError(f"{what}: cannot fetch {uri!r}: expected a file path or an http(s) URL")
     except OSError as e:
         raise DocumentError(f"{what}: cannot fetch {uri}: {getattr(e, 'reason', None) or e.strerror or e}") from None
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentError(f"{what}: {uri} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    if len(data) > max_bytes:
+        raise DocumentError(f"{what}: {uri} is larger than {max_bytes} bytes")
     got = hashlib.sha256(data).hexdigest()
     if got != expected:
         raise DocumentError(f"{what}: the sha256 of {uri} is {got}, the chain says {expected}: refused")

@@ -429,6 +429,11 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
         set_up = time.perf_counter() - t0
         net.launch()
         net.deploy_and_admit()
+        if args.web:  # the round's page, served from this process
+            from hcfl_cli.web_cmd import hold, start_for
+
+            page = start_for(net.rpc, net.deployment)
+            console.print(f"the round's live page: {page.url}")
         with console.status("starting the agents") as status:
             done = net.wait(timeout=net.round_budget_s(), show=lambda line: _say(f"{time.perf_counter() - t0:6.1f} s {line}"),
                             tick=lambda: status.update(net.phase_line()))
@@ -457,6 +462,9 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
                       f"total {time.perf_counter() - t0:.1f} s; files in {net.folder}")
         if failed:
             console.print(f"[red]agents that failed[/]: {failed}")
+        if args.web:
+            console.print(f"the page stays up at {page.url} until Ctrl-C")
+            hold()
     return 0 if out.ok and done and not failed else 1
 
 
@@ -645,6 +653,9 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--rpc", required=True, help="JSON-RPC URL of the node")
     aud.add_argument("--address", required=True, help="address of the HCFL contract")
     aud.set_defaults(func=_cmd_audit)
+    from hcfl_cli import web_cmd
+
+    web_cmd.add_parser(sub)
 
     acc = sub.add_parser("account", help="make, import or list this participant's keys (encrypted keystores)",
                          description="Keys as Web3 Secret Storage keystores (the format of eth-account, geth and "
@@ -715,6 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default 0: all by registered weight)")
     ln.add_argument("--rpc", help="use this running node instead of starting anvil (funded from anvil's first key)")
     ln.add_argument("--out", type=Path, help="keep every participant's folder here (default: a temporary folder)")
+    ln.add_argument("--web", action="store_true", help="serve the round's live page (hcfl web) and print its URL; "
+                    "it stays up after the round until Ctrl-C")
     ln.set_defaults(func=_cmd_localnet)
     return parser
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: a .venv in the project with the pinned packages, the project itself
-# (editable, for the `hcfl` command), and the anvil binary from npm in .tools/.
+# (editable, for the `hcfl` command), the anvil binary from npm in .tools/, and Debian's
+# chromium for the web page's browser tests (as root, where apt-get is).
 # Re-running it does nothing unless requirements.lock or pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +35,19 @@ if [ ! -x "$anvil" ]; then
     npm install --silent --no-audit --no-fund --prefix .tools "@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >/dev/null
   else
     echo "setup: no npm or not x86-64 Linux: anvil not installed (tests that need it are skipped)"
+  fi
+fi
+
+# chromium: the browser that tests hcfl web's page (driven by playwright, which downloads no
+# browser of its own). Debian's package, installed as root; elsewhere those tests are skipped.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium from Debian's packages (the web page's browser tests)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium >/dev/null; }; then
+      echo "setup: could not install chromium: the browser tests are skipped (and fail in CI)"
+    fi
+  else
+    echo "setup: chromium not found and not root with apt-get: the browser tests are skipped (and fail in CI)"
   fi
 fi

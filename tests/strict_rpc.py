@@ -31,9 +31,10 @@ def refused(method: str) -> bool:
 
 @contextlib.contextmanager
 def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
-                 refuse: frozenset[str] = frozenset()) -> Iterator[str]:
+                 refuse: frozenset[str] = frozenset(), batches: bool = True) -> Iterator[str]:
     """Serve the proxy on a free loopback port for the ``with`` block; yields its URL.
-    ``refuse``: further methods it answers as unknown (a node older or plainer than anvil)."""
+    ``refuse``: further methods it answers as unknown (a node older or plainer than anvil);
+    ``batches=False``: a JSON-RPC batch is answered with one error (providers that take none)."""
     lock = threading.Lock()
     node = JsonRpc(upstream)
 
@@ -53,7 +54,10 @@ def strict_proxy(upstream: str, on_call: Callable[[dict[str, Any], dict[str, Any
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            out = [answer(c) for c in body] if isinstance(body, list) else answer(body)
+            if isinstance(body, list) and not batches:
+                out: Any = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batches are not allowed"}}
+            else:
+                out = [answer(c) for c in body] if isinstance(body, list) else answer(body)
             data = json.dumps(out).encode()
             try:
                 self.send_response(200)
