@@ -333,7 +333,8 @@ def test_a_participant_whose_secret_file_is_deleted_recovers_its_salt_from_its_k
 
         nonce = w.nonce(s)
         assert "give --claims" in refused("reveal", *w.common)
-        assert "do not open the commitment" in refused("reveal", *w.common, "--claims", str(STATION_COST + 1))
+        wrong = refused("reveal", *w.common, "--claims", str(STATION_COST + 1))
+        assert wrong.startswith("hcfl reveal: error: --claims:") and "do not open the commitment" in wrong, wrong
         assert w.nonce(s) == nonce  # nothing sent
         run(s, "reveal", *w.common, "--claims", str(STATION_COST))
         run(o, "reveal", *w.common)
