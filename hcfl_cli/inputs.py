@@ -49,3 +49,14 @@ def read_bytes(path: Path, option: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as e:
         raise ValueError(f"{option}: cannot read {path}: {e.strerror}") from None
+
+
+def file_digest(path: Path, option: str) -> bytes:
+    """The sha256 of a file (``hfl.digest.file_sha256``), as the 32 bytes the chain records;
+    an unreadable file is a ``ValueError`` naming ``option``."""
+    from hfl.digest import file_sha256
+
+    try:
+        return bytes.fromhex(file_sha256(path))
+    except OSError as e:
+        raise ValueError(f"{option}: cannot read {path}: {e.strerror}") from None

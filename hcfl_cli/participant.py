@@ -26,7 +26,6 @@ is ``hcfl_cli.round_status``; their names are served from here too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +41,7 @@ from contracts.keys import KeyOptions
 from contracts.pipeline import (RESEND_AFTER_S, CaughtUp, Planned, Sent, StepResult, catch_up, env_resend_after,
                                 event_note)
 from contracts.round_view import CLOSED_PHASES, MOVERS, RoundView
-from hcfl_cli.inputs import parse_amounts, read_bytes, read_claims
+from hcfl_cli.inputs import file_digest, parse_amounts, read_bytes, read_claims
 
 
 # -- sessions -----------------------------------------------------------------------------
@@ -177,7 +176,7 @@ def register(s: Session, *, ticket: Path | None, deposit: int, role: str | None 
 def propose(s: Session, *, budget: int, bond: int, document: Path, uri: str, accuracy_bps: int,
             training_rounds: int, label_mask: int, param_count: int) -> StepResult:
     """Post a proposal (its description document's sha256 on chain, its URI in the log)."""
-    content = hashlib.sha256(read_bytes(document, "--document")).digest()
+    content = file_digest(document, "--document")
     me = s.me()
     for p in s.round().proposals_of(s.address):
         if p.content_hash == content:
@@ -299,7 +298,7 @@ def report(s: Session, *, model: Path, uri: str, accuracy_bps: int, contribution
     points) and one measured contribution per station. A complete report ends the Train
     phase at once and starts the Vote phase's clock."""
     views = s.d.views
-    digest = hashlib.sha256(read_bytes(model, "--model")).digest()
+    digest = file_digest(model, "--model")
     if views.reported(s.round_id):
         return StepResult("report", already=(f"round {s.round_id}'s training is reported",))
     s.need_phase("report", "Train")
