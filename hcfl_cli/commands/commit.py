@@ -5,20 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hcfl_cli.commands.common import add_claims_options, add_step, open_session, print_step
+from hcfl_cli.commands.common import add_claims_step, run_claims_step
 
 
 def add_parser(sub: Any) -> None:
-    p = add_step(sub, "commit", "commit your sealed claims",
-                 "Seal your claims (one per proposal, in proposal-index order, wei); the claims and the salt are "
-                 "stored encrypted in $HCFL_HOME/secrets before the commit is sent. Re-run before the Commit "
-                 "deadline, it checks the stored secret against the chain and re-commits if they differ.", run)
-    add_claims_options(p)
+    add_claims_step(sub, "commit", "commit your sealed claims",
+                    "Seal your claims (one per proposal, in proposal-index order, wei); the claims and the salt are "
+                    "stored encrypted in $HCFL_HOME/secrets before the commit is sent. Re-run before the Commit "
+                    "deadline, it checks the stored secret against the chain and re-commits if they differ.", run)
 
 
 def run(args: argparse.Namespace) -> int:
     from hcfl_cli import participant as pt
-    from hcfl_cli.inputs import read_claims
 
-    claims = read_claims(args.claims, args.claims_file)
-    return print_step(pt.commit(open_session(args), claims))
+    return run_claims_step(args, pt.commit)

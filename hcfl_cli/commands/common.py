@@ -138,7 +138,18 @@ def add_step(sub: Any, name: str, help_: str, description: str, run: Any) -> arg
     return p
 
 
-def add_claims_options(p: argparse.ArgumentParser) -> None:
+def add_claims_step(sub: Any, name: str, help_: str, description: str, run: Any) -> argparse.ArgumentParser:
+    """A step that takes claims (``commit``, ``reveal``): ``--claims`` or ``--claims-file``."""
+    p = add_step(sub, name, help_, description, run)
     p.add_argument("--claims", help="comma-separated claims, one per proposal in proposal-index order (the order "
                    "hcfl status lists them), wei")
     p.add_argument("--claims-file", type=Path, help="the claims in a file (JSON list or comma-separated)")
+    return p
+
+
+def run_claims_step(args: argparse.Namespace, step: Any) -> int:
+    """Read the claims (before the node is touched: a bad one sends nothing), then run ``step``."""
+    from hcfl_cli.inputs import read_claims
+
+    claims = read_claims(args.claims, args.claims_file)
+    return print_step(step(open_session(args), claims))
