@@ -76,13 +76,16 @@ class DeploymentClient:
         """The typed records of the remembered ``name`` events of a round (default: this one)."""
         return records_of(self._events, name, self.round_id if round_id is None else round_id)
 
-    def round(self, round_id: int | None = None, *, me: str | None = None, live: bool = True) -> RoundView:
+    def round(self, round_id: int | None = None, *, me: str | None = None, live: bool = True,
+              reload: bool = False) -> RoundView:
         """Round ``round_id`` (default the current one) from the remembered events; ``live``:
-        with the chain's phase, deadline and time now (and ``me``'s stored record)."""
+        with the chain's phase, deadline and time now (and ``me``'s stored record);
+        ``reload``: every event read again from the node's logs, after the chain's state."""
         r = self.round_id if round_id is None else round_id
+        events = self.load_events if reload else (lambda: self._events)
         if live:
-            return read_round(self.views, self._events, r, me=me)
-        return fold_round(self._events, r)
+            return read_round(self.views, events, r, me=me)
+        return fold_round(events(), r)
 
     # -- transactions -------------------------------------------------------------------
     def _record(self, tx: Tx) -> Tx:

@@ -298,11 +298,17 @@ def records_of(events: Iterable[Any], name: str, round_id: int | None = None) ->
             and (round_id is None or rec.round_id == round_id)]
 
 
-def read_round(views: Any, events: Sequence[Any], round_id: int | None = None, *, me: str | None = None) -> RoundView:
-    """The round as the chain has it now: ``events`` folded, plus the phase, its deadline and
-    the latest block's time from ``views`` (``contracts.views.ContractViews``), and ``me``'s
-    stored record when given. ``round_id``: default the deployment's current round."""
+def read_round(views: Any, events: Sequence[Any] | Callable[[], Sequence[Any]], round_id: int | None = None, *,
+               me: str | None = None) -> RoundView:
+    """The round as the chain has it now: the phase, its deadline and the latest block's time
+    from ``views`` (``contracts.views.ContractViews``), ``me``'s stored record when given,
+    and ``events`` folded. ``round_id``: default the deployment's current round.
+
+    ``events`` may be a function that reads them: it is called after the chain's state is
+    read, so that the events are never older than the phase (a round read in Vote holds the
+    training report that started the Vote phase)."""
     rid = views.current_round() if round_id is None else round_id
-    view = fold_round(events, rid)
-    return replace(view, phase=views.phase(rid), deadline=views.deadline(rid), now=int(views.chain.now()),
-                   me=views.participant(rid, me) if me is not None else None)
+    phase, deadline, now = views.phase(rid), views.deadline(rid), int(views.chain.now())
+    record = views.participant(rid, me) if me is not None else None
+    logged = events() if callable(events) else events
+    return replace(fold_round(logged, rid), phase=phase, deadline=deadline, now=now, me=record)

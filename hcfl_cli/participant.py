@@ -92,10 +92,9 @@ class Session:
         return self.d.round_id
 
     def round(self) -> RoundView:
-        """The current round as the chain has it now (every event read again, this
-        participant's stored record as ``me``)."""
-        self.d.load_events()
-        return self.d.round(me=self.address)
+        """The current round as the chain has it now (every event read again, after the
+        chain's state; this participant's stored record as ``me``)."""
+        return self.d.round(me=self.address, reload=True)
 
     def phase(self) -> str:
         return self.d.phase()

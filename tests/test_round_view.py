@@ -8,7 +8,7 @@ import pytest
 
 from contracts.auction import Report, RoundPlan, finish_round, run_auction
 from contracts.chain import Event
-from contracts.round_view import MOVERS, fold_round, fold_rounds, records_of
+from contracts.round_view import MOVERS, fold_round, fold_rounds, read_round, records_of
 from mechanism import settle
 
 PROFILE = dict(budgets=[100, 80], owner_weights=[1, 2], station_weights=[1, 3],
@@ -66,3 +66,28 @@ def test_an_event_the_client_does_not_know_is_skipped_and_an_empty_round_is_empt
     view = fold_round([unknown, known], 7)
     assert view.started is not None and view.subsidy == 5 and view.logged_phase == "Register"
     assert fold_round([known], 8).members == () and records_of([unknown, known], "RoundStarted", 7)[0].subsidy == 5
+
+
+def test_a_live_read_reads_the_events_after_the_phase_so_a_vote_phase_holds_its_report() -> None:
+    # The report's transaction moves the round to Vote; a view that read the events first and
+    # the phase after could see Vote without the report (an owner then voted "no model").
+    order: list[str] = []
+
+    class Views:
+        chain = type("Chain", (), {"now": staticmethod(lambda: order.append("now") or 5)})
+
+        def phase(self, r: int) -> str:
+            order.append("phase")
+            return "Vote"
+
+        def deadline(self, r: int) -> int:
+            order.append("deadline")
+            return 10
+
+    def events() -> list[Event]:
+        order.append("events")
+        return [Event("TrainingReported", {"round_id": 1, "model_hash": b"\x01" * 32, "model_uri": "", "accuracy_bps": 1,
+                                           "stations": 1, "contributions": [1]})]
+
+    v = read_round(Views(), events, 1)
+    assert order[-1] == "events" and v.phase == "Vote" and v.report is not None
