@@ -202,9 +202,8 @@ def run_auction(
         d.reveal(a)
     closed = d.close().first("Closed")
     settled = settle_all(d, people, modes)
-    swept = [e.record for e in d.events("DustSwept") if int(e.args["round_id"]) == d.round_id]
-    budgets = [e.record.budget for e in d.events("Proposed") if int(e.args["round_id"]) == d.round_id]
-    return Auction(owners, stations, closed, settled, swept[-1].dust if swept else 0, budgets)
+    view = d.round(live=False)
+    return Auction(owners, stations, closed, settled, view.dust or 0, view.budgets)
 
 
 def settle_all(d: Deployment, people: Sequence[str], modes: Sequence[str]) -> list[Settled]:
@@ -252,8 +251,7 @@ def finish_round(
     while d.phase() != "Finalized":
         d.next_phase()
     if finalized is None:
-        ends = [e.record for e in d.events("Finalized") if int(e.args["round_id"]) == d.round_id]
-        finalized = ends[-1] if ends and w is not None else None
+        finalized = d.round(live=False).finalized if w is not None else None
     before = {a for a in auction.participants if d.participant(a).withdrawn}
     bonuses = [d.credit_bonus(a) for a in auction.stations] if plan.bonus_bps else []
     if not withdraw:

@@ -1,9 +1,9 @@
 """The one chain client: titanoboa's embedded EVM and any JSON-RPC node behind one interface.
 
 ``connect(rpc=None)`` returns a ``BoaChain`` (titanoboa, in process, the default) or, for an
-``http(s)://`` URL, an ``RpcChain`` (web3.py, transactions signed here). Every caller that
-talks to the contract (the round driver, ``settle_on_chain``, ``hcfl round``, the auditor,
-the gas benchmark, the tests) goes through this surface:
+``http(s)://`` URL, an ``RpcChain`` (web3.py, transactions signed here: ``contracts.rpc_chain``).
+Every caller that talks to the contract (the round driver, ``settle_on_chain``, ``hcfl round``,
+the auditor, the gas benchmark, the tests) goes through this surface:
 
 - ``new_account(funds) -> address``, ``new_accounts([funds, ...])`` (funded together); ``add_account(key)``; ``balance(address)``;
   ``time_travel(seconds)``; ``now()``
@@ -30,15 +30,17 @@ boundaries, so ``BoaChain`` reports execution gas plus intrinsic gas as an estim
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from contracts.build import Compiled, compiled
 from contracts.records import make_record
+
+if TYPE_CHECKING:
+    from contracts.rpc_chain import RpcChain
 
 GAS_MARGIN_FIXED = 30_000
 """Added to every estimate: covers the dust sweep (a few storage writes and a log) that
@@ -46,6 +48,8 @@ the round's last settlement runs when settlements are estimated before each othe
 GAS_MARGIN_DIVISOR = 4
 """And a quarter of the estimate on top, for state that grows between estimate and mining."""
 RECEIPT_TIMEOUT_S = 120.0
+RPC_TIMEOUT_S = 60.0
+"""How long a node has to answer one request (``$HCFL_RPC_TIMEOUT`` overrides it)."""
 FEE_REFRESH_S = 2.0
 FAST_GAS_LIMIT = 5_000_000
 """The gas limit of a ``fast`` client's transactions (benchmarks: no estimate per send)."""
@@ -137,10 +141,10 @@ def intrinsic_gas(calldata: bytes) -> int:
     return 21_000 + sum(4 if b == 0 else 16 for b in calldata)
 
 
-def _normal(value: Any) -> Any:
+def normal(value: Any) -> Any:
     """Decoded values in one form for both backends: checksummed addresses, lists, bytes."""
     if isinstance(value, (list, tuple)):
-        return [_normal(v) for v in value]
+        return [normal(v) for v in value]
     if hasattr(value, "canonical_address"):  # titanoboa's Address
         return to_checksum_address(str(value))
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
@@ -150,13 +154,13 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _revert_reason(exc: BaseException) -> str:
+def revert_reason(exc: BaseException) -> str:
     """The revert string of a titanoboa or web3 failure, else the exception's text."""
     trace = getattr(exc, "stack_trace", None)
     frame = getattr(trace, "last_frame", None)
     vm_error = getattr(frame, "vm_error", None)
     if vm_error is not None and vm_error.args:
-        raw = vm_error.args[0]
+        raw, *_ = vm_error.args
         if isinstance(raw, bytes) and raw[:4] == ERROR_SELECTOR:  # Error(string), ABI-encoded
             from eth_abi import decode
 
@@ -235,7 +239,7 @@ class BoaChain:
         mine = to_checksum_address(str(self.contract.address))
         for entry in (caller or self.contract).get_logs():
             if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) == mine:
-                args = {k: _normal(v) for k, v in entry._asdict().items() if k != "address"}
+                args = {k: normal(v) for k, v in entry._asdict().items() if k != "address"}
                 out.append(Event(type(entry).__name__, args))
         return out
 
@@ -250,7 +254,7 @@ class BoaChain:
         try:
             result = method(*args, sender=sender, value=value)
         except self.boa.BoaError as exc:
-            raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
+            raise _boa_reverted()(fn, revert_reason(exc), exc) from None
         comp = self.contract._computation
         events = self._events()
         self._log.extend(events)
@@ -260,301 +264,46 @@ class BoaChain:
         try:
             out = getattr(self.contract, fn)(*args)
         except self.boa.BoaError as exc:
-            raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
-        return _normal(out)
+            raise _boa_reverted()(fn, revert_reason(exc), exc) from None
+        return normal(out)
 
     def chain_events(self, from_block: int = 0) -> list[Event]:
         """Every event the contract logged in this process (titanoboa keeps no log index)."""
         return list(self._log)
 
 
-class EventDecoder:
-    """Decodes a node's raw logs with web3.py's event processing of the contract's ABI."""
-
-    def __init__(self, abi: list[dict]) -> None:
-        from web3 import Web3
-
-        contract = Web3().eth.contract(abi=abi)
-        self._by_topic = {
-            event_abi_to_log_topic(item): getattr(contract.events, item["name"])()
-            for item in abi if item["type"] == "event"
-        }
-
-    def decode(self, log: dict[str, Any]) -> Event | None:
-        """The event of one log (web3's or raw JSON-RPC form); None for another contract's."""
-        topics = log["topics"]
-        if not topics:
-            return None
-        first = topics[0]
-        key = bytes.fromhex(first.removeprefix("0x")) if isinstance(first, str) else bytes(first)
-        event = self._by_topic.get(key)
-        if event is None:
-            return None
-        data = event.process_log(log)
-        return Event(data["event"], {k: _normal(v) for k, v in data["args"].items()})
-
-
-class RpcChain:
-    """A JSON-RPC node through web3.py; every transaction is signed here.
-
-    ``funder``: a key that pays for ``new_account`` where the node has neither
-    ``anvil_setBalance`` nor an unlocked account (as a public provider, or a node behind a
-    strict proxy). ``fast``: skip the dry run and the gas estimate of every transaction (a
-    fixed gas limit instead); for benchmarks, where a revert is a bug anyway.
-
-    ``on_sign``: None, or a function called with each signed transaction's ``Pending``
-    (hash, nonce and fees known) just before it is broadcast: a participant's outbox
-    (``contracts.outbox``) writes it to disk there, so that a process killed between
-    the broadcast and the receipt is restarted knowing what it has in flight.
-    """
-
-    kind = "rpc"
-
-    def __init__(self, url: str, *, timeout: float = 60.0, fast: bool = False,
-                 funder: bytes | str | None = None) -> None:
-        from eth_account import Account
-        from web3 import Web3
-
-        from contracts.nodes import JsonRpc
-
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
-        if not self.w3.is_connected():
-            raise ValueError(f"rpc: no JSON-RPC node answers at {url}")
-        self.Account = Account
-        self.url = url
-        self.rpc = JsonRpc(url, timeout=timeout)
-        self.chain_id = self.w3.eth.chain_id
-        self.art = compiled()
-        self.decoder = EventDecoder(self.art.abi)
-        self.contract: Any = None
-        self.keys: dict[str, Any] = {}
-        self.nonces: dict[str, int] = {}
-        self.funder = Account.from_key(funder) if funder is not None else None
-        self.fast = fast
-        self.deploy_receipt: dict[str, Any] | None = None
-        self._n = 0
-        self._block_gas_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
-        self._fee_cache: tuple[float, dict[str, int]] | None = None
-        self.on_sign: Callable[[Pending], None] | None = None
-
-    # -- accounts ---------------------------------------------------------------------
-    def new_account(self, funds: int) -> str:
-        """A fresh key held in memory (development chains only) with ``funds`` wei."""
-        return self.new_accounts([funds])[0]
-
-    def new_accounts(self, funds: Sequence[int]) -> list[str]:
-        """Fresh keys, one per amount, funded together (one wait for all the transfers)."""
-        from contracts.nodes import fund_addresses
-
-        out = []
-        for _ in funds:
-            self._n += 1
-            acct = self.Account.from_key(keccak(text=f"hcfl-account-{self._n}-{time.time_ns()}"))
-            self.keys[acct.address] = acct
-            self.nonces[acct.address] = 0
-            out.append(acct.address)
-        fund_addresses(self.url, out, list(funds), funder=self.funder)
-        return out
-
-    def add_account(self, private_key: bytes | str) -> str:
-        """Send transactions from an existing funded key."""
-        acct = self.Account.from_key(private_key)
-        self.keys[acct.address] = acct
-        self.nonces[acct.address] = self.w3.eth.get_transaction_count(acct.address, "pending")
-        return acct.address
-
-    def balance(self, address: str) -> int:
-        return self.w3.eth.get_balance(address)
-
-    # -- time -------------------------------------------------------------------------
-    def now(self) -> int:
-        return self.w3.eth.get_block("latest")["timestamp"]
-
-    def time_travel(self, seconds: int) -> None:
-        """Let ``seconds`` pass: instantly where the node has ``evm_increaseTime``, else for
-        real, until a block at least that much later is mined."""
-        resp = self.w3.provider.make_request("evm_increaseTime", [seconds])
-        if "error" not in resp:
-            self.w3.provider.make_request("evm_mine", [])
-            return
-        target = self.now() + seconds
-        while self.now() < target:
-            time.sleep(min(0.25, max(0.05, target - time.time())))
-
-    # -- transactions -----------------------------------------------------------------
-    def _fees(self) -> dict[str, int]:
-        """EIP-1559 fees where the chain has a base fee, else a legacy gas price; read again
-        at most every ``FEE_REFRESH_S`` (two node calls a transaction would halve the rate
-        of a many-participant round)."""
-        now = time.monotonic()
-        if self._fee_cache is None or now - self._fee_cache[0] > FEE_REFRESH_S:
-            self._fee_cache = (now, self._read_fees())
-        return dict(self._fee_cache[1])
-
-    def _read_fees(self) -> dict[str, int]:
-        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
-        if base is None:
-            return {"gasPrice": max(self.w3.eth.gas_price, 1) * 2}
-        try:
-            tip = int(self.w3.eth.max_priority_fee)
-        except Exception:  # a node without eth_maxPriorityFeePerGas
-            tip = 10**9
-        return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
-
-    def _sign_and_send(self, sender: str, tx: dict[str, Any], fn: str) -> Pending:
-        if sender not in self.keys:
-            raise ValueError(f"sender: no key for {sender} in this client")
-        tx = dict(tx)
-        tx.update({"from": sender, "nonce": self.nonces[sender], "chainId": self.chain_id, **self._fees()})
-        tx.setdefault("gas", FAST_GAS_LIMIT)  # only ``fast`` sends come here without an estimate
-        pending = self._broadcast(Pending(fn, "", sender, int(tx["gas"]), tx))
-        self.nonces[sender] += 1
-        return pending
-
-    def _broadcast(self, unsigned: Pending) -> Pending:
-        """Sign ``unsigned.tx``, hand it to ``on_sign``, then send it; the sent ``Pending``."""
-        assert unsigned.tx is not None
-        signed = self.keys[unsigned.sender].sign_transaction(unsigned.tx)
-        pending = Pending(unsigned.fn, "0x" + bytes(signed.hash).hex(), unsigned.sender, unsigned.gas_limit,
-                          unsigned.tx)
-        if self.on_sign is not None:
-            self.on_sign(pending)
-        self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return pending
-
-    def estimate(self, sender: str, fn: str, args: list[Any], value: int = 0) -> dict[str, int]:
-        """What ``submit`` would send, without sending: the node's gas estimate, the gas
-        limit with its margin and the fee fields (``Reverted`` if the call would fail)."""
-        func = getattr(self.contract.functions, fn)(*args)
-        tx = {"from": sender, "to": self.contract.address, "data": func._encode_transaction_data(), "value": value}
-        try:  # the estimate runs the call: a revert comes back with its reason
-            estimate = int(self.w3.eth.estimate_gas(tx))
-        except Exception as exc:
-            raise Reverted(fn, _revert_reason(exc)) from None
-        return {"estimate": estimate, "gas": gas_limit(estimate, self._block_gas_limit), **self._fees()}
-
-    def _resend(self, pending: Pending) -> Pending:
-        """``pending`` again at the same nonce with fees a quarter higher (it replaces the
-        first in the node's pool, so at most one of them is ever mined)."""
-        assert pending.tx is not None
-        tx = dict(pending.tx)
-        for k in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"):
-            if k in tx:
-                tx[k] = tx[k] * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR + 1
-        fresh = self._fees()  # the base fee may have risen past the bumped cap
-        if "maxFeePerGas" in tx:
-            tx["maxFeePerGas"] = max(tx["maxFeePerGas"], fresh.get("maxFeePerGas", 0))
-        return self._broadcast(Pending(pending.fn, "", pending.sender, pending.gas_limit, tx))
-
-    def submit(self, sender: str, fn: str, args: list[Any], value: int = 0, gas: int | None = None) -> Pending:
-        """Estimate (a revert raises ``Reverted`` and nothing is sent), then send.
-
-        ``gas``: a gas limit from ``estimate`` just before, which ran the call already;
-        ``fast`` clients send with a fixed limit and no estimate."""
-        if gas is None and not self.fast:
-            gas = self.estimate(sender, fn, args, value)["gas"]
-        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
-        tx: dict[str, Any] = {"to": self.contract.address, "data": data, "value": value}
-        if gas is not None:
-            tx["gas"] = gas
-        return self._sign_and_send(sender, tx, fn)
-
-    def wait(self, pending: Pending, timeout: float = RECEIPT_TIMEOUT_S, resend_after: float | None = None,
-             earlier: Sequence[Pending] = ()) -> Tx:
-        """The mined transaction (``Reverted`` if it failed on chain).
-
-        ``resend_after``: when it is not mined within that many seconds, send it again at
-        the same nonce with higher fees, and again after each further such wait, until
-        ``timeout``; whichever of the versions is mined is the result. ``earlier``: versions
-        of ``pending`` at the same nonce sent before it (by a run that died), any of which
-        may be the one mined.
-        """
-        from contracts.nodes import wait_for_receipts
-
-        if resend_after is None and not earlier:
-            receipt = wait_for_receipts(self.rpc, [pending.hash], timeout=timeout, raise_on_revert=False)[0]
-        else:
-            receipt, pending = self._wait_resending(pending, timeout, resend_after, earlier)
-        gas = int(receipt["gasUsed"], 16)
-        if int(receipt["status"], 16) != 1:
-            why = "out of gas" if gas >= pending.gas_limit else "reverted when mined"
-            raise Reverted(pending.fn, f"{why} (transaction {pending.hash}, gas limit {pending.gas_limit})")
-        events = [ev for ev in map(self.decoder.decode, receipt["logs"]) if ev is not None]
-        return Tx(pending.fn, gas, events, None, pending.hash)
-
-    def _wait_resending(self, pending: Pending, timeout: float, resend_after: float | None,
-                        earlier: Sequence[Pending] = ()) -> tuple[dict[str, Any], Pending]:
-        """The receipt of whichever version of ``pending`` is mined, and that version."""
-        versions = [*earlier, pending]
-        end = time.monotonic() + timeout
-        resend_at = time.monotonic() + (resend_after if resend_after is not None else float("inf"))
-        while True:
-            for v in versions:
-                receipt = self.rpc.call("eth_getTransactionReceipt", [v.hash])
-                if receipt is not None:
-                    return receipt, v
-            now = time.monotonic()
-            if now > end:
-                raise TimeoutError(f"{pending.fn}: not mined within {timeout:.0f} s (transaction {versions[-1].hash})")
-            if now >= resend_at:
-                try:
-                    versions.append(self._resend(versions[-1]))
-                except Exception as exc:  # "nonce too low": one version was mined meanwhile
-                    if "nonce" not in str(exc).lower():
-                        raise
-                resend_at = now + (resend_after if resend_after is not None else float("inf"))
-            time.sleep(0.5)  # a block takes seconds on a real chain; polling faster only loads the node
-
-    def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
-        return self.wait(self.submit(sender, fn, args, value))
-
-    def creation_data(self, args: list[Any]) -> str:
-        """The deployment transaction's data: the creation code with ``args`` encoded after it."""
-        factory = self.w3.eth.contract(abi=self.art.abi, bytecode=self.art.bytecode)
-        return factory.constructor(*args).data_in_transaction
-
-    def deploy(self, args: list[Any], sender: str) -> str:
-        data = self.creation_data(args)
-        try:  # estimated even when ``fast``: a deployment's gas is far from any fixed limit
-            gas = gas_limit(self.w3.eth.estimate_gas({"from": sender, "data": data}), self._block_gas_limit)
-        except Exception as exc:
-            raise Reverted("deploy", _revert_reason(exc)) from None
-        pending = self._sign_and_send(sender, {"data": data, "value": 0, "gas": gas}, "deploy")
-        from contracts.nodes import wait_for_receipts
-
-        receipt = wait_for_receipts(self.rpc, [pending.hash], raise_on_revert=False)[0]
-        if int(receipt["status"], 16) != 1:
-            raise Reverted("deploy", f"constructor reverted (transaction {pending.hash})")
-        self.deploy_receipt = receipt  # block and transaction, for a deployment file
-        self.attach(receipt["contractAddress"])
-        return self.contract.address
-
-    def attach(self, address: str) -> None:
-        """Drive a contract already deployed at ``address``."""
-        address = to_checksum_address(address)
-        if not self.w3.eth.get_code(address):
-            raise ValueError(f"address: no contract at {address} on {self.url}")
-        self.contract = self.w3.eth.contract(address=address, abi=self.art.abi)
-
-    def call(self, fn: str, args: list[Any]) -> Any:
-        try:
-            return _normal(getattr(self.contract.functions, fn)(*args).call())
-        except Exception as exc:
-            raise Reverted(fn, _revert_reason(exc)) from None
-
-    def chain_events(self, from_block: int = 0) -> list[Event]:
-        """Every event of the contract in the node's logs (``eth_getLogs``): what an
-        auditor who sent none of the transactions rebuilds the rounds from."""
-        logs = self.rpc.call("eth_getLogs", [{"address": self.contract.address, "fromBlock": hex(from_block),
-                                               "toBlock": "latest"}])
-        return [ev for ev in map(self.decoder.decode, logs) if ev is not None]
-
-
-def connect(rpc: str | None = None, *, fast: bool = False, funder: bytes | str | None = None) -> BoaChain | RpcChain:
+def connect(rpc: str | None = None, *, fast: bool = False, funder: bytes | str | None = None,
+            max_fee: int | None = None) -> BoaChain | RpcChain:
     """titanoboa's embedded EVM when ``rpc`` is None, else the JSON-RPC node at that URL
-    (``fast`` and ``funder``: see ``RpcChain``)."""
+    (``fast``, ``funder`` and ``max_fee``: see ``RpcChain``)."""
     if rpc is None:
         return BoaChain()
     if not isinstance(rpc, str) or not rpc.startswith(("http://", "https://")):
         raise ValueError(f"rpc: expected None or an http(s):// URL, got {rpc!r}")
-    return RpcChain(rpc, fast=fast, funder=funder)
+    from contracts.rpc_chain import RpcChain
+
+    return RpcChain(rpc, timeout=rpc_timeout(), fast=fast, funder=funder, max_fee=max_fee)
+
+
+def rpc_timeout() -> float:
+    """Seconds a node has to answer one request: ``$HCFL_RPC_TIMEOUT``, else ``RPC_TIMEOUT_S``."""
+    import os
+
+    raw = os.environ.get("HCFL_RPC_TIMEOUT")
+    try:
+        value = float(raw) if raw else RPC_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"HCFL_RPC_TIMEOUT: expected seconds > 0, got {raw!r}")
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    """``RpcChain`` and ``EventDecoder`` live in ``contracts.rpc_chain`` (web3.py is imported
+    only by a client of a node); they are served from here too."""
+    if name in ("RpcChain", "EventDecoder"):
+        from contracts import rpc_chain
+
+        return getattr(rpc_chain, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

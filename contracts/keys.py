@@ -7,7 +7,7 @@ chosen by ``--account NAME`` or ``--keystore PATH``, its password read from
 ``--password-file``, the environment (``HCFL_PASSWORD``) or a prompt; ``--private-key`` is
 for development chains only. A key is never generated in memory for a real chain and
 never written to a log, and anvil's well-known development keys are refused on any chain
-that is not a development chain.
+that is not a development chain. ``KeyOptions`` is a command's choice of key, loaded once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+
+from contracts.files import write_private
 
 PASSWORD_ENV = "HCFL_PASSWORD"
 DEV_CHAIN_IDS = frozenset({31337, 1337})
@@ -106,29 +108,31 @@ def read_password(password_file: Path | None = None, *, confirm: bool = False, p
     return first
 
 
-def _write_keystore(name: str, acct: LocalAccount, password: str, folder: Path | None) -> Path:
+def _write_keystore(name: str, acct: LocalAccount, password: str, folder: Path | None, **kdf: object) -> Path:
     if not NAME_PATTERN.match(name):
         raise ValueError(f"name: use letters, digits, '.', '_' or '-' (at most 64), got {name!r}")
     if not password:
         raise ValueError("password: an empty password would leave the key unprotected")
-    if any(a.name == name for a in list_accounts()):
+    if folder is None and any(a.name == name for a in list_accounts()):
         raise ValueError(f"name: an account named {name!r} exists already")
     folder = folder or keystore_dirs()[0]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / name
-    data = json.dumps(Account.encrypt(acct.key, password))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        write_private(path, json.dumps(Account.encrypt(acct.key, password, **kdf)).encode(), exclusive=True)
+    except FileExistsError:
+        raise ValueError(f"name: an account named {name!r} exists already in {folder}") from None
     return path
 
 
-def new_account(name: str, password: str, folder: Path | None = None) -> StoredAccount:
-    """A fresh key from the operating system's randomness, written encrypted as ``name``."""
+def new_account(name: str, password: str, folder: Path | None = None, *, scrypt_n: int | None = None) -> StoredAccount:
+    """A fresh key from the operating system's randomness, written encrypted as ``name``.
+
+    ``scrypt_n``: the keystore's scrypt work factor (eth-account's default, 2**18, unless
+    given; a throw-away key of a local round takes 2**14 to decrypt in milliseconds)."""
     acct = Account.create()
-    return StoredAccount(name, acct.address, _write_keystore(name, acct, password, folder))
+    kdf = {} if scrypt_n is None else {"kdf": "scrypt", "iterations": scrypt_n}
+    return StoredAccount(name, acct.address, _write_keystore(name, acct, password, folder, **kdf))
 
 
 def import_account(name: str, private_key: str, password: str, folder: Path | None = None) -> StoredAccount:
@@ -170,3 +174,24 @@ def check_signer(acct: LocalAccount, chain_id: int) -> None:
     if chain_id not in DEV_CHAIN_IDS and acct.address in _dev_addresses():
         raise ValueError(f"key: {acct.address} is one of anvil's public development keys; "
                          f"it cannot sign on chain {chain_id}")
+
+
+@dataclass(frozen=True)
+class KeyOptions:
+    """How a command was told to find its key (``load_key``'s arguments: ``--account``,
+    ``--keystore``, ``--private-key``, ``--password-file``)."""
+
+    account: str | None = None
+    keystore: Path | None = None
+    private_key: str | None = None
+    password_file: Path | None = None
+
+    def load(self) -> LocalAccount:
+        return load_key(account=self.account, keystore=self.keystore, private_key=self.private_key,
+                        password_file=self.password_file)
+
+    @classmethod
+    def of(cls, key: LocalAccount) -> KeyOptions:
+        """Options that give ``key`` again without a second decryption (a process that
+        decrypted its keystore once and opens several sessions)."""
+        return cls(private_key=bytes(key.key).hex())

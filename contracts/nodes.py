@@ -19,6 +19,9 @@ no node running.
 nodes: anvil's ``anvil_setBalance`` where the node has it, else transfers from the node's own
 unlocked account (``eth_accounts[0]``, what ``geth --dev`` gives). ``dev_accounts`` derives
 anvil's default accounts from its well-known mnemonic.
+
+The JSON-RPC transport itself (``JsonRpc``, ``RpcError``, ``wait_for_receipts``) lives in
+``contracts.transport`` (imported here too, for the callers that know it from here).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import atexit
 import contextlib
 import ctypes
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -35,15 +37,14 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+
+from contracts.transport import JsonRpc, RpcError, wait_for_receipts
 
 REPO = Path(__file__).resolve().parent.parent
 # Where scripts/setup.sh installs the binary that ships inside the npm package.
@@ -78,99 +79,6 @@ class Node:
     pid: int | None = None
 
 
-# --------------------------------------------------------------------------------------------
-# JSON-RPC over one kept-alive HTTP connection (urllib opens a connection per request, which
-# costs more than anvil takes to execute a transfer).
-
-
-class RpcError(RuntimeError):
-    """The node answered a JSON-RPC error object."""
-
-    def __init__(self, method: str, error: dict[str, Any]) -> None:
-        super().__init__(f"{method}: {error.get('message', error)}")
-        self.method = method
-        self.error = error
-
-
-class JsonRpc:
-    """A minimal JSON-RPC 2.0 client: single calls and batches on one HTTP/1.1 connection."""
-
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url: expected http(s)://host:port, got {url!r}")
-        self.url = url
-        self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._path = parts.path or "/"
-        self._https = parts.scheme == "https"
-        self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-        self._next_id = 0
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def post(self, payload: Any) -> Any:
-        """POST one JSON body and return the decoded answer (reconnects once if dropped)."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json"}
-        for attempt in (0, 1):
-            conn = self._connection()
-            try:
-                conn.request("POST", self._path, body, headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (ConnectionError, http.client.HTTPException, OSError):
-                self.close()
-                if attempt:
-                    raise
-                continue
-            if resp.status != 200:
-                raise RpcError("http", {"message": f"HTTP {resp.status}: {data[:200]!r}"})
-            return json.loads(data)
-        raise AssertionError("unreachable")
-
-    def call(self, method: str, params: Sequence[Any] = ()) -> Any:
-        self._next_id += 1
-        answer = self.post({"jsonrpc": "2.0", "id": self._next_id, "method": method,
-                            "params": list(params)})
-        if "error" in answer:
-            raise RpcError(method, answer["error"])
-        return answer["result"]
-
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
-        """Send many calls in one request; answers come back in the calls' order, each a
-        ``{"result": ...}`` or ``{"error": ...}`` dict (errors are not raised: the caller
-        counts them)."""
-        if not calls:
-            return []
-        first = self._next_id + 1
-        self._next_id += len(calls)
-        payload = [{"jsonrpc": "2.0", "id": first + k, "method": m, "params": list(p)}
-                   for k, (m, p) in enumerate(calls)]
-        answer = self.post(payload)
-        if isinstance(answer, dict):  # a node that refuses the whole batch answers one error
-            raise RpcError("batch", answer.get("error", answer))
-        by_id = {a.get("id"): a for a in answer}
-        return [by_id.get(first + k, {"error": {"message": "no answer"}})
-                for k in range(len(calls))]
-
-    def __enter__(self) -> JsonRpc:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def wait_for_rpc(url: str, timeout: float = 30.0,
                  proc: subprocess.Popen[bytes] | None = None,
                  log: Path | None = None) -> int:
@@ -200,9 +108,10 @@ def wait_for_rpc(url: str, timeout: float = 30.0,
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask the kernel to SIGKILL it when its parent dies, so even a
-    SIGKILLed benchmark leaves no node behind (Linux only; elsewhere a no-op)."""
+def die_with_parent() -> None:
+    """In the child before exec (``preexec_fn``): ask the kernel to SIGKILL it when its parent
+    dies, so even a SIGKILLed benchmark or localnet leaves no process behind (Linux only;
+    elsewhere a no-op)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
@@ -217,7 +126,7 @@ def _spawn(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
             # Its own process group: Ctrl-C in the terminal does not reach it before we are
             # ready to stop it, and one killpg stops it with every child it spawned.
             start_new_session=True,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
+            preexec_fn=die_with_parent if os.name == "posix" else None,
         )
     _STARTED[proc.pid] = proc
     return proc
@@ -466,30 +375,3 @@ def _signed_transfers(rpc: JsonRpc, funder: LocalAccount, addresses: Sequence[st
         hashes.append(rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()]))
         nonce += 1
     return hashes
-
-
-def wait_for_receipts(rpc: JsonRpc, hashes: Sequence[str], timeout: float = 120.0,
-                      chunk: int = 1000, raise_on_revert: bool = True) -> list[dict[str, Any]]:
-    """Receipts of ``hashes`` once all are mined (polling in batches), as the node sent
-    them (hex strings); raises on a revert unless ``raise_on_revert`` is false."""
-    pending = list(hashes)
-    got: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout
-    while pending:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(pending)} transactions not mined within {timeout:.0f} s")
-        still = []
-        for i in range(0, len(pending), chunk):
-            part = pending[i:i + chunk]
-            for h, a in zip(part, rpc.batch([("eth_getTransactionReceipt", [h]) for h in part])):
-                receipt = a.get("result")
-                if receipt is None:
-                    still.append(h)
-                elif raise_on_revert and int(receipt["status"], 16) != 1:
-                    raise RuntimeError(f"transaction {h} reverted")
-                else:
-                    got[h] = receipt
-        pending = still
-        if pending:
-            time.sleep(0.05)
-    return [got[h] for h in hashes]

@@ -82,7 +82,7 @@ def settle_on_chain(
     if bonus_bps:
         report = None if contributions is None else Report(b"\x01" * 32, 0, list(contributions))
         bonuses = finish_round(d, auction, plan, report=report, withdraw=False).bonuses
-        pool_b = int(d.chain.call("bonus_pool", [d.round_id]))
+        pool_b = d.views.bonus_pool(d.round_id)
     return outcome_from_events(
         auction.closed, auction.settled[: len(ow)], auction.settled[len(ow):], auction.dust, auction.budgets,
         bonuses=bonuses, bonus_pool_wei=pool_b, bonus_bps=bonus_bps, gas={k: list(v) for k, v in d.gas.items()}, address=d.address, rule=rule,

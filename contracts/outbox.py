@@ -24,7 +24,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from contracts.chain import Pending
-from contracts.secret_store import write_durably
+from contracts.files import write_durably
 
 FORMAT = 1
 

@@ -25,7 +25,8 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from contracts.driver import commitment
+from contracts.commitments import commitment
+from contracts.files import write_durably
 
 FORMAT = 1
 
@@ -57,24 +58,6 @@ class Secret:
                        bytes.fromhex(str(data["salt"]).removeprefix("0x")))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"secret: not a secret record ({e})") from None
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600) so that a crash leaves the old file or the new
-    one, never half of one: a temporary file, fsynced, renamed over ``path``, then the
-    folder fsynced so that the rename itself survives a power loss."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def derive_salt(key: LocalAccount, chain_id: int, contract: str, round_id: int, claims: Sequence[int]) -> bytes:

@@ -253,7 +253,7 @@ def claims_for(cfg: AgentConfig, docs: Sequence[Description], doc_paths: Sequenc
         if done.returncode != 0:
             raise ValueError(f"valuation.claims_program: {v.claims_program} exited {done.returncode}: "
                              f"{done.stderr.strip()[-200:]}")
-        from hcfl_cli.participant import parse_amounts
+        from hcfl_cli.inputs import parse_amounts
 
         text = done.stdout.strip().removeprefix("[").removesuffix("]")
         claims = parse_amounts(text, "valuation.claims_program")

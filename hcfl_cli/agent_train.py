@@ -11,10 +11,13 @@ torch and Flower are imported inside the functions, so an agent that only bids s
   dropped from the later global rounds), written to a model file.
 - ``start_station``: a station's authenticated SuperNode on its own data folder.
 - ``measure``: an owner's accuracy of a published model on its own held-out set.
+- ``FlowerRole``: an agent's Flower processes across its round (SuperLink, training, SuperNode);
+  ``ensure_node_keys`` a station's node key pair, ``param_count`` a model's parameters.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,3 +153,183 @@ def measure(model: Path, data_folder: Path, labels: tuple[int, ...]) -> float:
     from hfl.local_data import evaluate_model_file
 
     return float(evaluate_model_file(model, data_folder, list(labels), device="cpu"))
+
+
+def param_count(cfg: Any) -> int:
+    """The number of trainable (floating-point) parameters of ``cfg``'s model (an
+    ``hfl.TrainConfig``; imports torch)."""
+    from hfl.train import init_state
+
+    return int(sum(t.numel() for t in init_state(cfg, "cpu").values() if t.is_floating_point()))
+
+
+def describe_proposal(cfg: Any, round_id: int, proposer: str, publish: Callable[[Path], str]) -> tuple[Description, Path]:
+    """An owner's description document of its ``[proposal]`` for round ``round_id``, written
+    once into its public folder: the model, data and job, the parameter count (counted from the
+    model when the config does not give it) and its SuperLink (fleet address and the sha256 and
+    URI, by ``publish``, of its TLS CA certificate). A restart writes nothing new, so ``propose``
+    finds the same hash on chain."""
+    from hfl.config import TrainConfig
+
+    p = cfg.proposal
+    info = prepare_superlink(cfg.flower / "tls", cfg.fleet_host)
+    ca = cfg.work / "public" / "ca.pem"
+    ca.parent.mkdir(parents=True, exist_ok=True)
+    ca.write_bytes(Path(info["ca_cert"]).read_bytes())
+    superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"], "ca_uri": publish(ca)}
+    params = p.param_count or param_count(TrainConfig(model=p.model, dataset=p.dataset))
+    doc = Description(p.model, p.dataset, p.labels, p.accuracy_bps, p.global_rounds, params, dict(p.train),
+                      superlink, proposer)
+    path = cfg.work / "public" / f"proposal-round{round_id}.json"
+    if not path.exists():
+        path.write_bytes(doc.to_bytes())
+    return doc, path
+
+
+def ensure_node_keys(folder: Path) -> Path:
+    """A station's Flower node key pair in ``folder``, made once; returns ``node.pub``, the
+    public key bytes it publishes at registration (its ticket's node key is their sha256)."""
+    pub = folder / "node.pub"
+    if not pub.exists():
+        node_keys(folder)  # writes node.key (0600) and node.pub
+    return pub
+
+
+class FlowerRole:
+    """One agent's Flower processes across its round: a proposer's SuperLink (started once
+    the claims are sealed, so that should its proposal win the training starts at once),
+    the winner's training, a station's SuperNode on its own data; ``stop`` ends them all.
+
+    ``say``/``say_once``: the agent's printed lines; ``document(view, index)``: a proposal's
+    description document and its file, fetched and checked against the chain."""
+
+    def __init__(self, cfg: Any, *, say: Callable[[str], None], say_once: Callable[[str], None],
+                 document: Callable[[Any, int], tuple[Description, Path]]) -> None:
+        self.cfg = cfg
+        self.work: Path = cfg.work
+        self.say = say
+        self.say_once = say_once
+        self.document = document
+        self.link: ReadySuperLink | None = None
+        self.station_node: Any = None
+        self.failed = False
+        self._warming: Any = None
+
+    def stations(self, v: Any) -> dict[int, bytes]:
+        """The round's registered stations' node public keys, by station index, each checked
+        against the node key of its ticket (which the contract checked at registration)."""
+        out = {}
+        for m in v.stations:
+            if not m.node_key_matches:
+                self.say_once(f"station {m.index}: its published node key does not match its ticket's: left out")
+                continue
+            out[m.index] = m.registered.node_public_key
+        return out
+
+    def prepare_link(self, v: Any, address: str) -> ReadySuperLink | None:
+        """A proposer's SuperLink, started (in a thread) once the claims are sealed; None for
+        a non-proposer."""
+        if self.link is not None:
+            return self.link
+        mine = [p.index for p in v.proposals_of(address)]
+        if not mine:
+            return None
+        self.link = ReadySuperLink(self.stations(v), tls_folder=self.cfg.flower / "tls", host=self.cfg.fleet_host,
+                                   bind=self.cfg.fleet_bind, work=self.work / "training")
+        self.say(f"starting my SuperLink while the claims are revealed (should proposal {mine[0]} win)")
+        return self.link
+
+    def stop_link(self) -> None:
+        if self.link is not None:
+            link, self.link = self.link, None
+            with contextlib.suppress(Exception):
+                link.stop()
+            self.say("my proposal did not win: SuperLink stopped")
+
+    def start_station(self, v: Any) -> bool:
+        """This station's SuperNode for the winner's SuperLink (once)."""
+        from hcfl_cli.documents import fetch
+
+        if self.station_node is not None:
+            if self.station_node.poll() is not None:
+                self.say_once(f"my SuperNode exited with code {self.station_node.poll()}")
+            return False
+        assert v.winner is not None
+        doc, _ = self.document(v, v.winner)
+        if not doc.superlink:
+            raise ValueError("proposal: the winning description document names no SuperLink")
+        if self.cfg.data is None:
+            raise ValueError("data: a station needs its data folder")
+        ca = self.work / "documents" / f"round{v.round_id}-ca.pem"
+        fetch(doc.superlink["ca_uri"], doc.superlink["ca_sha256"], ca, what="the winner's CA certificate")
+        self.say(f"starting this station's SuperNode on {self.cfg.data} for {doc.superlink['fleet_address']}")
+        self.station_node = start_station(doc, keys_folder=self.cfg.flower, data_folder=self.cfg.data,
+                                          work=self.work / "station", ca_cert=ca)
+        return True
+
+    def stop_station(self) -> None:
+        if self.station_node is not None:
+            with contextlib.suppress(Exception):
+                self.station_node.stop()
+            self.station_node = None
+            self.say("SuperNode stopped")
+
+    def warm_up(self) -> None:
+        """An owner that will judge the model loads torch while the winner trains, so that
+        its measurement fits in the Vote phase."""
+        if self._warming is None:
+            import threading
+
+            def load() -> None:
+                with contextlib.suppress(Exception):
+                    import hfl.local_data  # noqa: F401 (imports torch)
+
+            self._warming = threading.Thread(target=load, daemon=True, name="hcfl-warm-up")
+            self._warming.start()
+
+    def train(self, v: Any, address: str) -> Trained | None:
+        """The winner's training of its proposal on Flower with the registered stations, its
+        model in the agent's public folder; what an earlier run trained before a restart;
+        None when it failed (said once: the bond is lost at the deadline)."""
+        import json
+        from dataclasses import asdict
+
+        assert v.winner is not None
+        doc, _ = self.document(v, v.winner)
+        state_file = self.work / f"trained-round{v.round_id}.json"
+        if state_file.exists():  # trained before a restart: report what was trained
+            t = json.loads(state_file.read_text())
+            return Trained(Path(t["model"]), t["sha256"], float(t["accuracy"]), tuple(t["contributions"]),
+                           tuple(t["dropped"]), t["engine"])
+        left = max(10.0, v.deadline - v.now - 5.0)
+        timeout = min(left, self.cfg.train_timeout_s) if self.cfg.train_timeout_s else left
+        if not doc.superlink:
+            raise ValueError("proposal: the winning description document names no SuperLink")
+        if self.failed:
+            return None
+        stations = self.stations(v)
+        self.say(f"training proposal {v.winner} on Flower with the registered stations {sorted(stations)}: "
+                 f"{doc.global_rounds} global rounds, labels {list(doc.target_labels)}")
+        try:
+            link = self.prepare_link(v, address)
+            assert link is not None
+            self.link = None
+            trained = link.train(doc, eval_folder=self.cfg.data, timeout_s=timeout,
+                                 round_timeout_s=self.cfg.round_timeout_s, progress=self.say)
+        except (RuntimeError, ValueError, OSError) as e:  # FlowerRunError, no station left, ...
+            self.failed = True
+            self.say(f"training failed, nothing to report (the bond is lost at the deadline): {e}")
+            return None
+        public = self.work / "public" / f"model-round{v.round_id}.pt"
+        public.parent.mkdir(parents=True, exist_ok=True)
+        public.write_bytes(trained.model.read_bytes())
+        trained = Trained(public, trained.sha256, trained.accuracy, trained.contributions, trained.dropped,
+                          trained.engine)
+        state_file.write_text(json.dumps({**asdict(trained), "model": str(public)}))
+        return trained
+
+    def stop(self) -> None:
+        self.stop_station()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                self.link.stop()

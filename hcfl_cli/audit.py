@@ -4,54 +4,26 @@ Anyone can run it against any deployment: the logs carry the registered weights 
 deposits (``Registered``), the budgets (``Proposed``), the revealed claims (``Revealed``),
 the recycled subsidy (``RoundStarted``), what the contract decided (``Closed``,
 ``Settled``, ``DustSwept``) and the winner's training report, whose contributions arrive in
-chunks (``TrainingReported``, ``ContributionsReported``). The auditor recomputes each round with ``mechanism.settle``
-and lists every difference; an empty list means the contract did what the mechanism says.
-A participant that committed but never revealed counts as claiming all zeros (SPEC
-section 5 step 4).
+chunks (``TrainingReported``, ``ContributionsReported``). Each round is read from its
+``contracts.round_view.RoundView`` (the events folded once), recomputed with
+``mechanism.settle``, and every difference is listed; an empty list means the contract did
+what the mechanism says. A participant that committed but never revealed counts as claiming
+all zeros (SPEC section 5 step 4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.chain import Event
-from contracts.constants import ROLE_OWNER
-from contracts.driver import commitment, contributions_hash
+from contracts.commitments import ZERO32, commitment, contributions_hash
+from contracts.round_view import Member, RoundView, fold_rounds
 from mechanism import Outcome, settle
 
-
-@dataclass
-class RoundLog:
-    """What the logs say of one round (filled event by event)."""
-
-    round_id: int
-    subsidy: int = 0
-    owners: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> {address, weight, deposit}
-    stations: dict[int, dict[str, Any]] = field(default_factory=dict)
-    budgets: dict[int, int] = field(default_factory=dict)
-    claims: dict[str, list[int]] = field(default_factory=dict)  # address -> revealed claims
-    salts: dict[str, bytes] = field(default_factory=dict)  # address -> revealed salt
-    commitments: dict[str, bytes] = field(default_factory=dict)  # address -> last commitment
-    closed: dict[str, Any] | None = None
-    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # address -> Settled args
-    dust: int | None = None
-    report: dict[str, Any] | None = None  # TrainingReported args (its first chunk included)
-    chunks: dict[int, list[int]] = field(default_factory=dict)  # first station -> contributions
-    bonuses: dict[int, int] = field(default_factory=dict)  # station index -> credited bonus (SPEC section 9)
-    cancelled: bool = False
-
-    @property
-    def contributions(self) -> list[int] | None:
-        """The winner's reported contribution of every station, joined from its chunks;
-        ``None`` until the report lists every station (or when it has a gap)."""
-        if self.report is None:
-            return None
-        out: list[int] = []
-        while len(out) in self.chunks and self.chunks[len(out)]:
-            out += self.chunks[len(out)]
-        return out if len(out) == int(self.report["stations"]) else None
+RoundLog = RoundView
+"""What the logs say of one round (the name this module gave it before the round view)."""
 
 
 @dataclass(frozen=True)
@@ -75,56 +47,29 @@ class RoundAudit:
         return self.auditable and not self.differences
 
 
-def _addr(a: Any) -> str:
-    return str(a).lower()
+def rebuild(events: Iterable[Event]) -> list[RoundView]:
+    """Group a deployment's events into rounds, in order (``contracts.round_view.fold_rounds``)."""
+    return list(fold_rounds(events).values())
 
 
-def rebuild(events: Iterable[Event]) -> list[RoundLog]:
-    """Group a deployment's events into rounds, in order."""
-    rounds: dict[int, RoundLog] = {}
-    for ev in events:
-        a = ev.args
-        if "round_id" not in a:
-            continue
-        r = rounds.setdefault(int(a["round_id"]), RoundLog(int(a["round_id"])))
-        if ev.name == "RoundStarted":
-            r.subsidy = int(a["subsidy"])
-        elif ev.name == "Registered":
-            side = r.owners if int(a["role"]) == ROLE_OWNER else r.stations
-            side[int(a["index"])] = {"address": _addr(a["participant"]), "weight": int(a["weight"]),
-                                     "deposit": int(a["deposit"])}
-        elif ev.name == "Proposed":
-            r.budgets[int(a["index"])] = int(a["budget"])
-        elif ev.name == "Committed":
-            r.commitments[_addr(a["participant"])] = bytes(a["commitment"])
-        elif ev.name == "Revealed":
-            r.claims[_addr(a["participant"])] = [int(c) for c in a["claims"]]
-            r.salts[_addr(a["participant"])] = bytes(a["salt"])
-        elif ev.name == "Closed":
-            r.closed = dict(a)
-        elif ev.name == "Settled":
-            r.settled[_addr(a["participant"])] = dict(a)
-        elif ev.name == "DustSwept":
-            r.dust = int(a["dust"])
-        elif ev.name == "TrainingReported":
-            r.report = dict(a)
-            r.chunks[0] = [int(c) for c in a["contributions"]]
-        elif ev.name == "ContributionsReported":
-            r.chunks[int(a["first"])] = [int(c) for c in a["contributions"]]
-        elif ev.name == "BonusCredited":
-            r.bonuses[int(a["index"])] = int(a["bonus"])
-        elif ev.name == "Finalized" and a["cancelled"]:
-            r.cancelled = True
-    return [rounds[k] for k in sorted(rounds)]
+def _dense(side: Sequence[Member], what: str, round_id: int) -> list[Member]:
+    if [m.index for m in side] != list(range(len(side))):
+        raise ValueError(f"round {round_id}: {what} indices in the logs are not 0..n-1: {[m.index for m in side]}")
+    return list(side)
 
 
-def _dense(side: dict[int, dict[str, Any]], what: str, round_id: int) -> list[dict[str, Any]]:
-    if sorted(side) != list(range(len(side))):
-        raise ValueError(f"round {round_id}: {what} indices in the logs are not 0..n-1: {sorted(side)}")
-    return [side[i] for i in range(len(side))]
+def reference_of(view: RoundView, bonus_bps: int = 0, contributions: Sequence[int] | None = None) -> Outcome:
+    """``mechanism.settle`` on what the logs of round ``view`` say was revealed (a member that
+    never revealed claims all zeros)."""
+    zeros = [0] * len(view.proposals)
+    owners, stations = view.owners, view.stations
+    return settle(budgets=view.budgets, owner_weights=[o.weight for o in owners],
+                  station_weights=[s.weight for s in stations],
+                  owner_values=[o.claims or zeros for o in owners], station_costs=[s.claims or zeros for s in stations],
+                  subsidy=view.subsidy, bonus_bps=bonus_bps, contributions=contributions)
 
 
-def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = None,
+def audit_round(log: RoundView, expected_contributions: Sequence[int] | None = None,
                 chain_contributions_hash: bytes | None = None, address: str | None = None,
                 bonus_bps: int = 0) -> RoundAudit:
     """Recompute one round with the reference and compare with what the contract logged:
@@ -137,77 +82,59 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
     a complete report)."""
     owners = _dense(log.owners, "owner", log.round_id)
     stations = _dense(log.stations, "station", log.round_id)
-    n, m = len(owners) + len(stations), len(log.budgets)
+    n, m = len(owners) + len(stations), len(log.proposals)
     if log.cancelled:
-        diffs = [f"{label} {i} payout: chain {int(log.settled[p['address']]['payout'])}, deposit {p['deposit']}"
+        diffs = [f"{label} {i} payout: chain {p.settled.payout}, deposit {p.deposit}"
                  for label, side in (("owner", owners), ("station", stations)) for i, p in enumerate(side)
-                 if p["address"] in log.settled and int(log.settled[p["address"]]["payout"]) != p["deposit"]]
+                 if p.settled is not None and p.settled.payout != p.deposit]
         return RoundAudit(log.round_id, diffs, None, n, m)
     if log.closed is None:
         return RoundAudit(log.round_id, [], None, n, m, unauditable="never closed: no outcome to check yet")
-    zeros = [0] * m
-    ref = settle(
-        budgets=[log.budgets[k] for k in range(m)],
-        owner_weights=[o["weight"] for o in owners],
-        station_weights=[s["weight"] for s in stations],
-        owner_values=[log.claims.get(o["address"], zeros) for o in owners],
-        station_costs=[log.claims.get(s["address"], zeros) for s in stations],
-        subsidy=log.subsidy,
-        bonus_bps=bonus_bps,
-    )
+    ref = reference_of(log, bonus_bps)
     diffs = _choice_differences(log, ref)
-    diffs += _settlement_differences(log, owners, stations, ref)
+    diffs += _settlement_differences(owners, stations, ref)
     # the settlements' dust: without the bonus pool, which the credits pay out later
     settled_dust = ref.dust - (ref.bonus_pool - sum(ref.station_bonus or []))
     if log.dust is not None and log.dust != settled_dust:
         diffs.append(f"dust: chain {log.dust}, reference {settled_dust}")
     diffs += _report_differences(log, len(stations), expected_contributions, chain_contributions_hash)
-    if bonus_bps and log.bonuses:
-        diffs += _bonus_differences(log, owners, stations, bonus_bps)
+    if bonus_bps and any(s.bonus is not None for s in stations):
+        diffs += _bonus_differences(log, stations, bonus_bps)
     if address is not None:
         diffs += _commitment_differences(log, address)
     return RoundAudit(log.round_id, diffs, ref, n, m)
 
 
-def _bonus_differences(log: RoundLog, owners: list[dict[str, Any]], stations: list[dict[str, Any]],
-                       bonus_bps: int) -> list[str]:
+def _bonus_differences(log: RoundView, stations: list[Member], bonus_bps: int) -> list[str]:
     """Every ``BonusCredited`` amount against the reference's bonus with the contributions
     the winner reported (the settlements do not depend on them; the bonuses do)."""
-    m = len(log.budgets)
-    zeros = [0] * m
-    ref = settle(budgets=[log.budgets[k] for k in range(m)], owner_weights=[o["weight"] for o in owners],
-                 station_weights=[s["weight"] for s in stations],
-                 owner_values=[log.claims.get(o["address"], zeros) for o in owners],
-                 station_costs=[log.claims.get(s["address"], zeros) for s in stations],
-                 subsidy=log.subsidy, bonus_bps=bonus_bps, contributions=log.contributions)
+    ref = reference_of(log, bonus_bps, log.contributions)
     expected = ref.station_bonus or [0] * len(stations)
-    return [f"station {j} bonus: chain {paid}, reference {expected[j]}"
-            for j, paid in sorted(log.bonuses.items()) if j >= len(expected) or paid != expected[j]]
+    return [f"station {s.index} bonus: chain {s.bonus}, reference {expected[s.index]}"
+            for s in stations if s.bonus is not None and (s.index >= len(expected) or s.bonus != expected[s.index])]
 
 
-def _commitment_differences(log: RoundLog, address: str) -> list[str]:
+def _commitment_differences(log: RoundView, address: str) -> list[str]:
     """Every revealed claim list and salt, from the logs alone, against the commitment
     that participant logged: the round is rebuilt from what was sealed."""
-    return [f"{who} reveal: claims and salt do not open its commitment"
-            for who, claims in log.claims.items()
-            if commitment(address, log.round_id, who, claims, log.salts.get(who, b"\x00" * 32))
-            != log.commitments.get(who)]
+    return [f"{m.address.lower()} reveal: claims and salt do not open its commitment"
+            for m in log.members if m.revealed is not None
+            and commitment(address, log.round_id, m.address, m.revealed.claims, m.revealed.salt or ZERO32)
+            != m.commitment]
 
 
-def _choice_differences(log: RoundLog, ref: Outcome) -> list[str]:
+def _choice_differences(log: RoundView, ref: Outcome) -> list[str]:
     assert log.closed is not None
     diffs = []
-    winner = int(log.closed["winner"]) if log.closed["has_winner"] else None
-    if winner != ref.winner:
-        diffs.append(f"winner: chain {winner}, reference {ref.winner}")
-    welfare = [int(w) for w in log.closed["welfare"]]
+    if log.winner != ref.winner:
+        diffs.append(f"winner: chain {log.winner}, reference {ref.winner}")
+    welfare = list(log.closed.welfare)
     if welfare != ref.welfare:
         diffs.append(f"welfare: chain {welfare}, reference {ref.welfare}")
     return diffs
 
 
-def _settlement_differences(log: RoundLog, owners: list[dict[str, Any]], stations: list[dict[str, Any]],
-                            ref: Outcome) -> list[str]:
+def _settlement_differences(owners: list[Member], stations: list[Member], ref: Outcome) -> list[str]:
     """Share, tax and payout of every settled participant: an owner keeps its deposit less
     what it pays, a station gets its deposit plus what it receives, and only one that did
     not reveal forfeits a penalty."""
@@ -218,22 +145,21 @@ def _settlement_differences(log: RoundLog, owners: list[dict[str, Any]], station
         ("station", stations, weight, ref.station_tax, [w - t for w, t in zip(weight, ref.station_tax)]),
     ):
         for i, p in enumerate(people):
-            s = log.settled.get(p["address"])
+            s = p.settled
             if s is None:
                 continue  # not settled yet: nothing to compare
-            for what, chain, want in (("share", int(s["share"]), shares[i]), ("tax", int(s["tax"]), taxes[i])):
+            for what, chain, want in (("share", s.share, shares[i]), ("tax", s.tax, taxes[i])):
                 if chain != want:
                     diffs.append(f"{label} {i} {what}: chain {chain}, reference {want}")
-            penalty = int(s["penalty"])
-            if penalty and p["address"] in log.claims:
-                diffs.append(f"{label} {i} penalty: chain {penalty}, but it revealed")
-            payout = p["deposit"] + moves[i] - penalty
-            if int(s["payout"]) != payout:
-                diffs.append(f"{label} {i} payout: chain {int(s['payout'])}, reference {payout}")
+            if s.penalty and p.revealed is not None:
+                diffs.append(f"{label} {i} penalty: chain {s.penalty}, but it revealed")
+            payout = p.deposit + moves[i] - s.penalty
+            if s.payout != payout:
+                diffs.append(f"{label} {i} payout: chain {s.payout}, reference {payout}")
     return diffs
 
 
-def _report_differences(log: RoundLog, n_stations: int, expected: Sequence[int] | None,
+def _report_differences(log: RoundView, n_stations: int, expected: Sequence[int] | None,
                         stored_hash: bytes | None) -> list[str]:
     if log.report is None:
         return [] if expected is None else ["contributions: the winner never reported"]
@@ -241,8 +167,8 @@ def _report_differences(log: RoundLog, n_stations: int, expected: Sequence[int] 
     if got is None:
         return [f"contributions: the report does not list all {n_stations} stations"]
     diffs = []
-    if int(log.report["stations"]) != n_stations:
-        diffs.append(f"contributions: report counts {int(log.report['stations'])} stations, {n_stations} registered")
+    if log.report.stations != n_stations:
+        diffs.append(f"contributions: report counts {log.report.stations} stations, {n_stations} registered")
     if expected is not None and list(got) != [int(c) for c in expected]:
         diffs.append(f"contributions: chain {got}, expected {list(expected)}")
     if stored_hash is not None and contributions_hash(got) != bytes(stored_hash):
@@ -262,6 +188,18 @@ def audit_events(events: Sequence[Event], *, expected_contributions: Mapping[int
                         bonus_bps) for r in rebuild(events)]
 
 
+def audit_deployment(chain: Any, address: str, events: Sequence[Event] | None = None) -> list[RoundAudit]:
+    """Every round of the deployment ``chain`` is attached to, from its logs (``events``,
+    default read from the node), with the contributions hashes and the bonus fraction the
+    contract stores."""
+    from contracts.views import ContractViews
+
+    events = chain.chain_events() if events is None else events
+    reported = [r.round_id for r in rebuild(events) if r.report is not None]
+    return audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported), address=address,
+                        bonus_bps=ContractViews(chain).bonus_bps())
+
+
 def fetch_events(rpc: str, address: str, from_block: int = 0) -> list[Event]:
     """Every log of the contract at ``address`` on the node at ``rpc``, decoded, in order."""
     return attach_chain(rpc, address).chain_events(from_block)
@@ -269,7 +207,10 @@ def fetch_events(rpc: str, address: str, from_block: int = 0) -> list[Event]:
 
 def stored_contribution_hashes(chain: Any, rounds: Iterable[int]) -> dict[int, bytes]:
     """The contributions hash the contract (``chain``, attached) stored for each of ``rounds``."""
-    return {r: bytes(chain.call("contributions_hash", [r])) for r in rounds}
+    from contracts.views import ContractViews
+
+    views = ContractViews(chain)
+    return {r: views.contributions_hash(r) for r in rounds}
 
 
 def attach_chain(rpc: str, address: str) -> Any:

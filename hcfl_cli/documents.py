@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hfl.digest import file_sha256
+
 DESCRIPTION_FORMAT = 1
 FETCH_TIMEOUT_S = 30.0
 MAX_DOCUMENT_BYTES = 2 * 1024**3
@@ -36,12 +38,8 @@ class DocumentError(ValueError):
     """A document that cannot be fetched, or whose sha256 differs from the chain's."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_file = file_sha256
+"""A file's sha256 as hex (``hfl.digest.file_sha256``, the one the trainer and Flower use)."""
 
 
 def _local_path(uri: str) -> Path | None:

@@ -21,7 +21,6 @@ has a cost per global round and per million parameters.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
@@ -34,8 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.parameters import check_phase_seconds
+from hcfl_cli.localnet_outcome import LocalnetOutcome, Row, read_outcome
 from hcfl_cli.scenario import GWEI, N_LABELS
-from mechanism import station_bonus_hold
+from mechanism import least_deposit_per_weight, station_bonus_hold
+
+__all__ = ["DeployOptions", "Localnet", "LocalnetOptions", "LocalnetOutcome", "Party", "Row", "leftover_processes"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
@@ -107,62 +110,6 @@ class Party:
         return ["--account", self.name, "--password-file", str(self.home / "password")]
 
 
-@dataclass(frozen=True)
-class Row:
-    """One participant at the end."""
-
-    name: str
-    role: str
-    index: int
-    address: str
-    weight: int
-    true_claims: tuple[int, ...]
-    revealed: tuple[int, ...] | None
-    withdrawn: int | None
-    expected: int
-    utility: int
-    measured: float | None = None
-    punish: bool | None = None
-    refused: str | None = None
-
-
-@dataclass(frozen=True)
-class LocalnetOutcome:
-    address: str
-    winner: int | None
-    proposals: list[dict[str, Any]]
-    rows: list[Row]
-    reference: Any  # mechanism.Outcome on the revealed claims
-    slashed: bool | None
-    reported: dict[str, Any] | None
-    audit_ok: bool
-    audit_lines: list[str]
-    pool: int
-    expected_pool: int
-    contract_balance: int
-    expected_balance: int
-    bonds: dict[int, tuple[int | None, int]]  # proposal -> (withdrawn, expected)
-    peak_rss_kb: int
-    wall_s: float
-
-    @property
-    def reconciled(self) -> bool:
-        return (all(r.withdrawn is None or r.withdrawn == r.expected for r in self.rows)
-                and all(w is None or w == e for w, e in self.bonds.values())
-                and self.pool == self.expected_pool and self.contract_balance == self.expected_balance)
-
-    @property
-    def ok(self) -> bool:
-        return self.audit_ok and self.reconciled
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class Localnet:
     """The machine room of one local round (see the module docstring); a context manager
     that stops whatever it started."""
@@ -172,8 +119,8 @@ class Localnet:
             raise ValueError("--owners/--stations: a round needs at least 2 owners and 1 station")
         if not 1 <= opts.proposals <= opts.owners:
             raise ValueError(f"--proposals: between 1 and the number of owners ({opts.owners})")
-        if opts.phases is not None and (len(opts.phases) != 6 or any(p <= 0 for p in opts.phases)):
-            raise ValueError("--phases: six positive lengths in seconds")
+        if opts.phases is not None:
+            check_phase_seconds(tuple(opts.phases), "--phases")
         # Every station's ClientApp of a round shares this machine's cores: a round of N
         # stations takes about N times one station's, so a station is only called lost after
         # that, and the Train phase leaves room for every round to wait that long.
@@ -265,17 +212,12 @@ class Localnet:
         under the participant's own HCFL_HOME. These keys live for one local round, so the
         keystore's scrypt work factor is 2**14 instead of 2**18: the same format, decrypted
         in milliseconds instead of a second by each agent at start."""
-        from eth_account import Account
+        from contracts.keys import new_account
 
         home = self.folder / name
-        (home / "keystores").mkdir(parents=True, exist_ok=True, mode=0o700)
+        home.mkdir(parents=True, exist_ok=True)
         (home / "password").write_text(PASSWORD + "\n")
-        acct = Account.create()
-        path = home / "keystores" / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(Account.encrypt(acct.key, PASSWORD, kdf="scrypt", iterations=2**14)))
-        return str(acct.address)
+        return new_account(name, PASSWORD, home / "keystores", scrypt_n=2**14).address
 
     def _write_data(self) -> None:
         from hfl.local_data import split_for_localnet, write_data_folder
@@ -306,7 +248,7 @@ class Localnet:
 
     def _draw_plan(self, rng: random.Random) -> None:
         """Every participant's valuation and the proposals, after the paper's section V-C."""
-        from hcfl_cli.agent_train import train_config
+        from hcfl_cli.agent_train import param_count, train_config
         from hcfl_cli.documents import Description
 
         o = self.opts
@@ -315,7 +257,7 @@ class Localnet:
         targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3)))) for p in self.owners}
         model = "resnet18" if self.dataset == "cifar10" else "cnn"
         probe = Description(model, self.dataset, (0,), 0, o.global_rounds, 0, dict(o.train))
-        params = _param_count(train_config(probe, 1))
+        params = param_count(train_config(probe, 1))
         for p in self.owners:
             values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(N_LABELS)]
             self.plan[p.name] = {"valuation": {"value_per_label": values}}
@@ -337,8 +279,7 @@ class Localnet:
                 "bond": max(budget // 10, o.deploy.min_bond), "global_rounds": o.global_rounds, "model": model,
                 "dataset": self.dataset, "param_count": params, "train": dict(o.train)}
         budgets = [self.plan[p.name]["proposal"]["budget"] for p in proposers]
-        w = sum(p.weight for p in self.owners)
-        self.deposit_per_weight = max(1, -(-max(budgets) // w))
+        self.deposit_per_weight = least_deposit_per_weight(budgets, [p.weight for p in self.owners])
         for p in self.owners:
             self.plan[p.name]["deposit"] = (p.weight * self.deposit_per_weight
                                             + sum(self.plan[p.name]["valuation"]["value_per_label"]) + GWEI)
@@ -352,17 +293,17 @@ class Localnet:
 
     def _organizer_key(self) -> Any:
         """The organizer's key options: decrypted once, signed with in this process."""
-        from hcfl_cli.participant import KeyOptions
+        from contracts.keys import KeyOptions
 
         org = self.organizer
         assert org is not None
         if not hasattr(self, "_org_key"):
             key = KeyOptions(keystore=org.home / "keystores" / org.name, password_file=org.home / "password").load()
-            self._org_key = KeyOptions(private_key=key.key.hex())
+            self._org_key = KeyOptions.of(key)
         return self._org_key
 
     def _deploy(self) -> None:
-        from hcfl_cli.participant import deploy
+        from hcfl_cli.organizer import deploy
 
         o = self.opts
         r = deploy(self.rpc, self._organizer_key(), self.deployment, phase_seconds=list(self.phases),
@@ -376,7 +317,8 @@ class Localnet:
         """Every participant's config (and a station's Flower node key pair)."""
         import tomli_w
 
-        from hcfl_cli.agent import ensure_node_keys
+        from hcfl_cli.agent_train import ensure_node_keys
+        from hfl.flower.procs import free_ports
 
         for p in self.parties:
             if p.role == "station":
@@ -384,7 +326,7 @@ class Localnet:
             cfg: dict[str, Any] = {
                 "name": p.name, "role": p.role, "rpc": self.rpc, "ticket": "ticket.json",
                 "deposit": self.plan[p.name]["deposit"], "data": "data", "flower": "flower", "work": ".",
-                "publish": "http", "http_host": "127.0.0.1", "http_port": _free_port(), "fleet_host": "127.0.0.1",
+                "publish": "http", "http_host": "127.0.0.1", "http_port": free_ports(1)[0], "fleet_host": "127.0.0.1",
                 "valuation": self.plan[p.name]["valuation"],
                 "agent": {"poll_s": 0.5, "max_poll_s": 3.0, "mover_delay_s": self.opts.mover_delay_s,
                           "round_timeout_s": self.round_timeout_s},
@@ -396,7 +338,7 @@ class Localnet:
             p.config.write_text(tomli_w.dumps(cfg))
 
     def _admit(self) -> None:
-        from hcfl_cli.participant import admit
+        from hcfl_cli.organizer import admit
 
         keys = self._organizer_key()
         for p in self.parties:
@@ -416,6 +358,8 @@ class Localnet:
     def launch(self, names: Sequence[str] | None = None) -> None:
         """Start ``hcfl agent`` for each participant (all by default), each its own process
         group, with its own HCFL_HOME; its output goes to its folder's agent.log."""
+        from contracts.nodes import die_with_parent
+
         for p in [self.party(n) for n in names] if names else self.parties:
             env = {**os.environ, "HCFL_HOME": str(p.home), "PYTHONPATH": str(ROOT), AGENT_ENV_TAG: str(self.folder),
                    AGENT_NAME_ENV: p.name, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -423,7 +367,7 @@ class Localnet:
                 self.procs[p.name] = subprocess.Popen(
                     [sys.executable, "-m", "hcfl_cli.main", "agent", "--deployment", str(self.deployment),
                      "--config", str(p.config), *p.key_args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
 
     def kill(self, name: str) -> None:
         """SIGKILL one agent and everything it started, its Flower processes included: its
@@ -499,142 +443,28 @@ class Localnet:
 
     # -- the end ------------------------------------------------------------------------------
     def outcome(self) -> LocalnetOutcome:
-        """The round as the chain logged it, against the reference and the true values."""
-        from contracts.chain import connect
-        from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN, ROLE_OWNER
-        from contracts.driver import Deployment
-        from hcfl_cli.agent_config import owner_value, read_config, station_cost
-        from hcfl_cli.audit import audit_events, rebuild, stored_contribution_hashes
-        from hcfl_cli.documents import Description
-        from mechanism import settle, utility
-
-        dep = json.loads(self.deployment.read_text())
-        chain = connect(self.rpc)
-        d = Deployment.attach(dep["address"], chain=chain, sender=self.parties[0].address)
-        events = d.load_events()
-        r = d.round_id
-        evs = [e for e in events if int(e.args.get("round_id", -1)) == r]
-        regs = [e.args for e in evs if e.name == "Registered"]
-        props = [dict(e.args) for e in evs if e.name == "Proposed"]
-        revealed = {e.args["participant"]: tuple(int(c) for c in e.args["claims"]) for e in evs if e.name == "Revealed"}
-        withdrawn: dict[str, int] = {}  # a station of a bonus deployment withdraws twice: settlement, then bonus
-        for e in evs:
-            if e.name == "Withdrawn":
-                withdrawn[e.args["participant"]] = withdrawn.get(e.args["participant"], 0) + int(e.args["amount"])
-        bonds_out = {int(e.args["index"]): int(e.args["amount"]) for e in evs if e.name == "BondWithdrawn"}
-        closed = [e.args for e in evs if e.name == "Closed"]
-        fin = [e.args for e in evs if e.name == "Finalized"]
-        report = next((dict(e.args) for e in evs if e.name == "TrainingReported"), None)
-        winner = int(closed[-1]["winner"]) if closed and closed[-1]["has_winner"] else None
-        by_addr = {p.address: p for p in self.parties}
-        docs = []
-        for p in props:
-            raw = (self.party(by_addr[p["proposer"]].name).home / "public" / f"proposal-round{r}.json").read_bytes()
-            docs.append(Description.from_bytes(raw))
-        owners = sorted((a for a in regs if int(a["role"]) == ROLE_OWNER), key=lambda a: int(a["index"]))
-        stations = sorted((a for a in regs if int(a["role"]) != ROLE_OWNER), key=lambda a: int(a["index"]))
-        m = len(props)
-        zeros = (0,) * m
-        ref = None
-        if owners and stations and m:
-            contributions = None  # no report: the bonus goes by weight (SPEC section 9)
-            if self.bonus_bps and report is not None:
-                contributions = [int(c) for c in report["contributions"]]
-                contributions += [int(c) for e in evs if e.name == "ContributionsReported"
-                                  for c in e.args["contributions"]]
-            ref = settle([int(p["budget"]) for p in props], [int(a["weight"]) for a in owners],
-                         [int(a["weight"]) for a in stations], [list(revealed.get(a["participant"], zeros)) for a in owners],
-                         [list(revealed.get(a["participant"], zeros)) for a in stations],
-                         bonus_bps=self.bonus_bps, contributions=contributions)
-        rows = []
-        results = {p.name: _read_json(p.home / "agent.json") for p in self.parties}
-        penalty = self.opts.deploy.no_show_penalty
-        for side, regs_side in (("owner", owners), ("station", stations)):
-            for a in regs_side:
-                p = by_addr[a["participant"]]
-                cfg = read_config(p.config)
-                true = tuple(owner_value(cfg.valuation, doc) if side == "owner" else station_cost(cfg.valuation, doc)
-                             for doc in docs)
-                i = int(a["index"])
-                no_show = penalty if a["participant"] not in revealed else 0
-                if ref is None:
-                    expected, util = int(a["deposit"]), 0
-                elif side == "owner":
-                    expected = int(a["deposit"]) - ref.owner_pays[i] - no_show
-                    util = utility(ref, "owner", i, list(true))
-                else:
-                    expected = int(a["deposit"]) + ref.station_receives[i] - no_show
-                    util = utility(ref, "station", i, list(true))
-                res = results.get(p.name) or {}
-                rows.append(Row(p.name, side, i, p.address, int(a["weight"]), true, revealed.get(a["participant"]),
-                                withdrawn.get(a["participant"]), expected, util, res.get("measured_accuracy"),
-                                res.get("punish"), res.get("refused")))
-        slashed = bool(fin[-1]["slashed"]) if fin else None
-        bonds: dict[int, tuple[int | None, int]] = {}
-        for k, p in enumerate(props):
-            state = d.proposal(k).bond_state
-            if state in (BOND_RELEASED, BOND_WITHDRAWN):
-                bonds[k] = (bonds_out.get(k), int(p["bond"]))
-        surplus = ref.surplus if ref is not None and winner is not None else 0
-        slashed_bond = int(props[winner]["bond"]) if slashed and winner is not None else 0
-        pool = d.pool()
-        held = sum(row.expected for row in rows if row.withdrawn is None)
-        held += sum(e for w, e in bonds.values() if w is None)
-        expected_pool = surplus + slashed_bond
-        balance = d.contract_balance()
-        reported = [x.round_id for x in rebuild(events) if x.report is not None]
-        audits = audit_events(events, contribution_hashes=stored_contribution_hashes(chain, reported),
-                              address=d.address, bonus_bps=d.bonus_bps())
-        lines = []
-        for a in audits:
-            state = ("not auditable: " + str(a.unauditable)) if not a.auditable else (
-                "matches the reference" if a.ok else "DIFFERS")
-            lines.append(f"round {a.round_id}: {a.participants} participants, {a.proposals} proposals: {state}")
-            lines += [f"   {x}" for x in a.differences]
-        return LocalnetOutcome(d.address, winner, props, rows, ref, slashed, report,
-                               bool(audits) and all(a.ok for a in audits), lines, pool, expected_pool, balance,
-                               expected_pool + held, bonds, self.peak_total_kb,
-                               time.monotonic() - self.t0)
+        """The round as the chain logged it, against the reference and the true values
+        (``hcfl_cli.localnet_outcome``)."""
+        return read_outcome(self.rpc, self.deployment, self.parties, bonus_bps=self.bonus_bps,
+                            peak_rss_kb=self.peak_total_kb, wall_s=time.monotonic() - self.t0)
 
     def phase_line(self) -> str:
         """``round 1: Commit, 7 s left`` (one read of the chain)."""
         try:
-            from contracts.chain import connect
-            from contracts.driver import Deployment
-
             if not hasattr(self, "_watch"):
-                dep = json.loads(self.deployment.read_text())
-                self._watch = Deployment.attach(dep["address"], chain=connect(self.rpc),
-                                                sender=self.parties[0].address)
-            d = self._watch
-            ph = d.phase()
-            if ph == "Finalized":
-                return f"round {d.round_id}: Finalized"
-            left = int(d.chain.call("deadline", [d.round_id])) - d.chain.now()
-            return f"round {d.round_id}: {ph}, {max(0, left)} s to its deadline"
+                from contracts.chain import connect
+                from contracts.client import DeploymentClient
+                from contracts.deployment_file import DeploymentFile
+
+                self._watch = DeploymentClient.attach(DeploymentFile.read(self.deployment).address,
+                                                      chain=connect(self.rpc), sender=self.parties[0].address)
+            v = self._watch.round(live=True)
+            if v.phase == "Finalized":
+                return f"round {v.round_id}: Finalized"
+            assert v.deadline is not None and v.now is not None
+            return f"round {v.round_id}: {v.phase}, {max(0, v.deadline - v.now)} s to its deadline"
         except Exception as e:  # noqa: BLE001 (a status line never stops the round)
             return f"(node: {type(e).__name__})"
-
-
-def _param_count(cfg: Any) -> int:
-    from hfl.train import init_state
-
-    return int(sum(t.numel() for t in init_state(cfg, "cpu").values() if t.is_floating_point()))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _pss_kb(pid: int) -> int:

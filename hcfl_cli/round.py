@@ -7,7 +7,8 @@ settlement, hierarchical FL training of the winning proposal (``hfl``), the winn
 training report, the other owners' punishment vote (achieved vs promised accuracy),
 finalization and every withdrawal. It never trusts itself: the outcome is read from the
 contract's events, re-checked by the auditor against ``mechanism.settle``, and every wei
-that left the contract is reconciled with what the reference says each participant pays.
+that left the contract is reconciled with what the reference says each participant pays
+(``hcfl_cli.reconcile``, the same reconciliation as ``hcfl localnet``'s).
 """
 
 from __future__ import annotations
@@ -19,27 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.auction import Auction, Bidder, Finish, Offer, Report, RoundPlan, finish_round, run_auction
+from contracts.auction import Auction, Bidder, Offer, Report, RoundPlan, finish_round, run_auction
 from contracts.chain import Event
+from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN
 from contracts.driver import Deployment
 from contracts.onchain import ChainOutcome, outcome_from_events
 from hcfl_cli.audit import RoundAudit, audit_events
+from hcfl_cli.reconcile import Reconciliation, reconcile
 from hcfl_cli.scenario import LEAST_BOND, Scenario
 from mechanism import Outcome, deposit_bounds, settle
-
-
-@dataclass(frozen=True)
-class Reconciliation:
-    """Every participant's withdrawal vs what the reference says, to the wei."""
-
-    rows: list[tuple[str, int, int]]  # (who, withdrawn from the chain, expected by the reference)
-    pool: int  # the contract's recycle pool after the round
-    expected_pool: int  # surplus (+ the bond, if slashed)
-    contract_balance: int  # what the contract still holds after every withdrawal
-
-    @property
-    def ok(self) -> bool:
-        return all(a == b for _, a, b in self.rows) and self.pool == self.expected_pool == self.contract_balance
 
 
 @dataclass(frozen=True)
@@ -84,7 +73,7 @@ def record_json(rec: RoundRecord) -> dict[str, Any]:
         "slashed": rec.slashed,
         "reconciliation": {
             "ok": rec.reconciliation.ok,
-            "rows": [{"who": w, "withdrawn": a, "expected": b} for w, a, b in rec.reconciliation.rows],
+            "rows": [{"who": r.who, "withdrawn": r.withdrawn, "expected": r.expected} for r in rec.reconciliation.rows],
             "pool": rec.reconciliation.pool,
             "expected_pool": rec.reconciliation.expected_pool,
             "contract_balance": rec.reconciliation.contract_balance,
@@ -120,15 +109,13 @@ def scenario_plan(sc: Scenario) -> RoundPlan:
     )
 
 
-def reconcile(sc: Scenario, reference: Outcome, finish: Finish, d: Deployment) -> Reconciliation:
-    """Every withdrawal against what the reference says each participant pays or receives."""
-    n_o = len(sc.owner_weights)
-    rows = [(f"owner {i}", finish.withdrawn[i], sc.owner_deposits[i] - reference.owner_pays[i]) for i in range(n_o)]
-    rows += [(f"station {j}", finish.withdrawn[n_o + j], sc.station_deposits[j] + reference.station_receives[j])
-             for j in range(len(sc.station_weights))]
-    rows += [(f"bond {m}", amount, sc.proposals[m].bond) for m, amount in sorted(finish.bonds.items())]
-    slashed_bond = sc.proposals[reference.winner].bond if finish.slashed and reference.winner is not None else 0
-    return Reconciliation(rows, d.pool(), reference.surplus + slashed_bond, d.contract_balance())
+def reconcile_round(d: Deployment, reference: Outcome) -> Reconciliation:
+    """Every withdrawal of ``d``'s round (from its events) against the reference, and the
+    pool and balance the contract holds after it (``hcfl_cli.reconcile``)."""
+    released = [d.proposal(k).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
+                for k in range(len(d.round(live=False).proposals))]
+    return reconcile(d.round(live=False), reference, penalty=d.no_show_penalty(), released=released, pool=d.pool(),
+                     balance=d.contract_balance())
 
 
 def _plain(record: Any) -> dict[str, Any]:
@@ -198,5 +185,5 @@ def play_round(
     events = d.events()
     expected = {d.round_id: report.contributions} if report is not None else {}
     return RoundRecord(sc, reference, chain_view, audit_events(events, expected_contributions=expected, address=d.address, bonus_bps=bonus_bps), training,
-                       acc_bps, finish.votes, finish.slashed, reconcile(sc, reference, finish, d),
+                       acc_bps, finish.votes, finish.slashed, reconcile_round(d, reference),
                        {k: list(v) for k, v in d.gas.items()}, d.address, d.chain.kind, seconds, events, auction)

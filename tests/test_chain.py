@@ -51,10 +51,10 @@ def test_a_revert_on_a_node_carries_the_same_reason_and_sends_nothing() -> None:
     with start_node("anvil") as node:
         d = Deployment.deploy(node.url)
         a = d.new_account(10**18)
-        before = d.chain.w3.eth.get_transaction_count(a)
+        before = d.chain.transaction_count(a)
         with pytest.raises(Reverted, match="hcfl: zero deposit"):
             d.register(a, "owner", weight=1, deposit=0)
-        assert d.chain.w3.eth.get_transaction_count(a) == before
+        assert d.chain.transaction_count(a) == before
 
 
 @needs_anvil
@@ -66,7 +66,7 @@ def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() ->
         d = plan.deploy(node.url, phase_seconds=(60, 60, 60, 60, 3600, 3600))
         auction = run_auction(d, plan, settle="self")
         settles = [tx for tx in d.txs if tx.fn == "settle"]
-        blocks = {d.chain.w3.eth.get_transaction_receipt(tx.hash)["blockNumber"] for tx in settles}
+        blocks = {d.chain.receipt(tx.hash)["blockNumber"] for tx in settles}
     assert len(settles) == 5 and len(blocks) < len(settles)
     ref = settle(**PROFILE)
     assert [s.tax for s in auction.settled] == ref.owner_tax + ref.station_tax

@@ -321,7 +321,7 @@ def test_a_transaction_not_mined_in_time_is_resent_at_the_same_nonce_with_a_high
             mined = rpc.call("eth_getTransactionByHash", [tx.hash])
         assert tx.hash != first.hash and int(mined["nonce"], 16) == first.tx["nonce"]
         assert int(mined["maxFeePerGas"], 16) > first.tx["maxFeePerGas"]
-        assert d.participant(who).role == 1 and chain.w3.eth.get_transaction_count(who) == first.tx["nonce"] + 1
+        assert d.participant(who).role == 1 and chain.transaction_count(who) == first.tx["nonce"] + 1
 
 
 # -- a whole round, every participant its own process ---------------------------------------------

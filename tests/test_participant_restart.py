@@ -333,7 +333,8 @@ def test_a_participant_whose_secret_file_is_deleted_recovers_its_salt_from_its_k
 
         nonce = w.nonce(s)
         assert "give --claims" in refused("reveal", *w.common)
-        assert "do not open the commitment" in refused("reveal", *w.common, "--claims", str(STATION_COST + 1))
+        wrong = refused("reveal", *w.common, "--claims", str(STATION_COST + 1))
+        assert wrong.startswith("hcfl reveal: error: --claims:") and "do not open the commitment" in wrong, wrong
         assert w.nonce(s) == nonce  # nothing sent
         run(s, "reveal", *w.common, "--claims", str(STATION_COST))
         run(o, "reveal", *w.common)
@@ -386,8 +387,6 @@ def test_a_stuck_transaction_is_replaced_at_the_same_nonce_by_the_command_and_by
 
 def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_midway_is_finished(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from eth_utils import keccak
-
     from contracts.auction import RoundPlan, run_auction
     from contracts.constants import REPORT_CHUNK
     from contracts.driver import report_chunks
@@ -401,7 +400,7 @@ def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_m
         auction = run_auction(d, plan)
         winner = auction.owners[0]
         dep = tmp_path / "deployment.json"
-        code = keccak(bytes(d.chain.w3.eth.get_code(d.address)))
+        code = d.chain.code_hash(d.address)
         dep.write_text(json.dumps({"chain_id": d.chain_id(), "address": d.address, "block": 0, "transaction": "",
                                    "code_hash": "0x" + code.hex()}))
         (tmp_path / "model.bin").write_bytes(b"a trained model")
@@ -410,12 +409,12 @@ def test_a_report_dry_run_shows_every_chunk_with_its_cost_and_a_report_stopped_m
                 "--accuracy-bps", "9000", "--contributions", ",".join(map(str, contributions)),
                 "--private-key", "0x" + bytes(d.chain.keys[winner].key).hex()]
         with home(tmp_path / "home"):
-            nonce = d.chain.w3.eth.get_transaction_count(winner)
+            nonce = d.chain.transaction_count(winner)
             assert main([*argv, "--dry-run"]) == 0
             plans = [line for line in capsys.readouterr().out.splitlines() if "would send" in line]
             assert [line.split("(")[0].split()[-1] for line in plans] == ["report_training", "report_contributions"]
             assert all("wei in fees" in line for line in plans) and "simulated" in plans[1]
-            assert d.chain.w3.eth.get_transaction_count(winner) == nonce  # nothing sent
+            assert d.chain.transaction_count(winner) == nonce  # nothing sent
             with strict_proxy(node.url, refuse=frozenset({"eth_simulateV1"})) as plain:
                 assert main([*argv, "--dry-run", "--rpc", plain]) == 0
             unsimulated = [line for line in capsys.readouterr().out.splitlines() if "would send" in line]

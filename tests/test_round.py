@@ -42,7 +42,7 @@ def test_the_logs_alone_give_back_every_reported_contribution(small_round: Round
 
 
 def test_a_report_with_a_missing_chunk_gives_no_contributions() -> None:
-    report = Event("TrainingReported", {"round_id": 1, "model_hash": b"", "accuracy_bps": 1,
+    report = Event("TrainingReported", {"round_id": 1, "model_hash": b"", "model_uri": "", "accuracy_bps": 1,
                                         "stations": 130, "contributions": [1] * 64})
     tail = Event("ContributionsReported", {"round_id": 1, "first": 128, "contributions": [2, 3]})
     middle = Event("ContributionsReported", {"round_id": 1, "first": 64, "contributions": [4] * 64})

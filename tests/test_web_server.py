@@ -91,7 +91,7 @@ def test_hcfl_web_refuses_a_node_without_the_contract_or_on_another_chain(anvil,
 
 
 def test_the_localnet_page_serves_the_deployment_file_it_is_given(anvil, deployment, tmp_path):
-    from hcfl_cli.web_cmd import start_for
+    from hcfl_cli.commands.web import start_for
 
     page = start_for(anvil, _deployment_file(deployment, tmp_path / "deployment.json"))
     try:

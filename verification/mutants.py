@@ -323,5 +323,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if bad else 0
 
 
+# -- mistakes in the participant's side (hcfl_cli), each with the quick check that kills it ---
+# The copies are made without .tools/, so a check that needs anvil uses the real tree's.
+_ANVIL = ROOT / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+if _ANVIL.exists():
+    import os
+
+    os.environ.setdefault("HCFL_ANVIL", str(_ANVIL))
+
+CHECKS.update({
+    c.name: c
+    for c in (
+        Check("agent tests", (*PYTEST, "tests/test_agent_parts.py", "tests/test_agent.py"), 300.0),
+        Check("participant recovery tests", (*PYTEST, "tests/test_participant_recovery.py"), 300.0),
+    )
+})
+
+PARTICIPANT_MUTANTS: tuple[Mutant, ...] = (
+    Mutant("agent: votes against the reported accuracy, not the promised one", "hcfl_cli/judging.py",
+           "punish = acc * 10_000 < promised_bps", "punish = acc * 10_000 < report.accuracy_bps",
+           ("agent tests",)),
+    Mutant("command: skips its outbox recovery", "hcfl_cli/participant.py",
+           "if catch_up if catch_up is not None else not dry_run:", "if False:",
+           ("participant recovery tests",)),
+)
+"""Mistakes in the participant's agent and commands (issue 23 point 4)."""
+
+ALL_MUTANTS = ALL_MUTANTS + PARTICIPANT_MUTANTS
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ def source(rpc: str, *, deployment: Path | None = None, address: str | None = No
     """The page's ``Source`` from the options, checked against the node when it answers."""
     from eth_utils import is_address, to_checksum_address
 
-    from hcfl_cli.participant import DeploymentFile
+    from contracts.deployment_file import DeploymentFile
     from hcfl_cli.web.app import Source
     from hcfl_cli.web.chain_reader import ChainReader, NodeError, WrongNode
     from hcfl_cli.web.watch import Expected, check_node

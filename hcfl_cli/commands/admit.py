@@ -1,0 +1,39 @@
+"""``hcfl admit``: the organizer signs an admission ticket for one participant (offline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hcfl_cli.commands.common import add_key_options, key_options, say
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("admit", help="sign an admission ticket for one participant (the organizer, offline)",
+                       description="Sign an EIP-712 admission ticket with the organizer's key and write it as "
+                       "a JSON file for the participant to register with. Needs no node; with --rpc, the expiry "
+                       "is counted from the chain's latest block time, the clock the contract checks.")
+    p.add_argument("--deployment", required=True, type=Path, help="the deployment file")
+    p.add_argument("--address", required=True, help="the participant's address")
+    p.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
+    p.add_argument("--weight", type=int, default=1, help="its weight (default 1)")
+    p.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
+    p.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file (hcfl node-key)")
+    p.add_argument("--valid-for", type=int, default=30 * 86_400, help="seconds from now (default 30 days)")
+    p.add_argument("--rpc", help="count --valid-for from this node's latest block time (default: this "
+                   "machine's clock, offline)")
+    p.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
+    p.add_argument("--out", type=Path, required=True, help="the ticket file to write")
+    add_key_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hcfl_cli.organizer import admit
+
+    r = admit(args.deployment, key_options(args), args.out, participant=args.address, role=args.role,
+              weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
+              valid_for=args.valid_for, round_id=args.round, rpc=args.rpc)
+    say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
+    return 0
