@@ -43,6 +43,9 @@ class DeploymentClient:
         self._events: list[Event] = []
         self._secrets: dict[tuple[int, str], tuple[list[int], bytes]] = {}
         self.round_id = self.views.current_round()
+        # the first block whose logs ``load_events`` reads: a participant serving round after
+        # round reads the rounds it still needs, not the deployment's whole history each poll
+        self.events_from = 0
 
     @classmethod
     def attach(cls, address: str, rpc: str | None = None, *, chain: BoaChain | RpcChain | None = None,
@@ -58,10 +61,15 @@ class DeploymentClient:
 
     # -- events -----------------------------------------------------------------------------
     def load_events(self) -> list[Event]:
-        """Replace the driver's memory of events with every event in the node's logs, so
-        that ``settle_args`` and ``events`` see what other processes sent."""
-        self._events = list(self.chain.chain_events())
+        """Replace the driver's memory of events with every event in the node's logs from
+        block ``events_from`` on, so that ``settle_args`` and ``events`` see what other
+        processes sent."""
+        self._events = list(self.chain.chain_events(self.events_from))
         return self._events
+
+    def head_block(self) -> int:
+        """The number of the node's latest block (0 on titanoboa, which keeps no log index)."""
+        return int(self.chain.w3.eth.block_number) if isinstance(self.chain, RpcChain) else 0
 
     def chain_events(self) -> list[Event]:
         """Every event of the contract read back from the node's logs (on titanoboa,

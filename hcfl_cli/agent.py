@@ -1,35 +1,40 @@
 """The participant agent (``hcfl agent``): one long-running process per owner or station that
-watches its round and acts at every phase with the participant's steps (SPEC section 8).
+serves every round of its deployment (SPEC section 8), until it is stopped or has taken part
+in ``--rounds N`` rounds.
 
 The agent keeps nothing in memory that it cannot rebuild: every loop reads the round's view
 from the chain (``contracts.round_view``: phase, deadline, its own record, the events
 folded), its sealed claims are in the secret store, and what it made (documents, TLS files,
 the model) lies in its own folder. Killed at any moment and restarted with the same command,
-it carries on.
+it carries on: at start it reads the deployment's whole history once, finishes what is left
+of its own in earlier rounds (a payout, a bond, a bonus), learns which of its proposals were
+trained, and counts the rounds it took part in.
 
-This module is the loop and the phase dispatch; the parts live beside it:
+This module is the loop across rounds; the parts live beside it:
 
+- one round (``hcfl_cli.agent_round.RoundAgent``): its phase actions, a new one per round;
 - bidding (``hcfl_cli.bidding``): its valuation of every proposal (a callable, by default
-  ``hcfl_cli.agent_config.claims_for``) cut to what its deposit covers on ``mechanism``'s shares;
+  ``hcfl_cli.agent_config.claims_for``) cut to what its deposit covers on ``mechanism``'s
+  shares, the round's subsidy taken off the owners' shares;
+- proposals over time (``hcfl_cli.agent_proposals``): what an owner still wants trained;
 - training (``hcfl_cli.agent_train.FlowerRole``): a proposer's SuperLink, the winner's training
   on Flower, a station's SuperNode on its own data;
 - judging (``hcfl_cli.judging``): an owner's own measurement of the model (a callable, by
-  default ``hcfl_cli.agent_train.measure``) against the promised accuracy.
+  default ``hcfl_cli.agent_train.measure``) against the promised accuracy;
+- its record (``hcfl_cli.agent_record``): ``work/agent.json``, one entry per round.
 
-At each phase it does what the participant's step says, through ``hcfl_cli.participant``
-(each step reads the chain first, so a repeated step is "already done"): Register with its
-ticket and deposit (a station with its node public key); Propose (an owner with a
-``[proposal]``: its description document, with its SuperLink's address and CA hash, published
-first); Commit its valuation of every document it fetched and checked against the chain (the
-secret stored before the broadcast); Reveal from the secret store; in Train settle and
-withdraw, the winner trains, publishes the model and reports (which ends the phase at once),
-a station runs its SuperNode; in Vote an owner other than the winner judges the model; once
-Finalized it withdraws what is left (a released bond; a station of a bonus deployment, SPEC
-section 9, its bonus) and exits.
+Between rounds: once a round is finalized and nothing of its own is left in it, it waits for
+the next; whoever comes first after a random delay calls ``start_round`` (a lost race counts
+as done, as for ``advance``), and the agent registers again with its ticket, read afresh. A
+participant that leaves stops its agent: it registers no more, with nothing of its own left
+in the contract. SIGTERM (or Ctrl-C) asks it to stop: it registers in no new round, finishes
+the round it is registered in (a reveal not made, a training not reported or a payout not
+withdrawn would lose money), withdraws what it can and exits 0; a second signal stops it at
+once (a restart carries on).
 
-It keeps the round moving: after a deadline it sends the phase's mover (``advance``,
-``close`` or ``finalize``) after a random delay; a lost race (someone else was first) counts
-as done. It prints one line per action, prefixed with its name, and polls with back-off.
+It prints one line per action, prefixed with its name, and polls with back-off; it reads the
+logs of the rounds it serves from the first block that can hold them, so a poll does not
+grow with the deployment's history.
 """
 
 from __future__ import annotations
@@ -38,58 +43,44 @@ import contextlib
 import json
 import random
 import signal
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from contracts.commitments import ZERO32
-from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, ROLE_OWNER, ROLE_STATION, STATUS_BONUS
 from contracts.keys import KeyOptions
-from contracts.round_view import RoundView
+from contracts.round_view import RoundView, fold_rounds
 from contracts.transport import node_error
 from hcfl_cli import participant as pt
 from hcfl_cli.agent_config import AgentConfig, claims_for
-from hcfl_cli.agent_train import FlowerRole, ensure_node_keys
-from hcfl_cli.bidding import Valuation, bid
-from hcfl_cli.documents import Description, DocumentError, FolderServer, fetch
-from hcfl_cli.judging import Judge, judge_report
+from hcfl_cli.agent_proposals import proposed_in, trained_in
+from hcfl_cli.agent_record import RESULT_FILE, Results, RoundRecord, measure
+from hcfl_cli.agent_round import RoundAgent
+from hcfl_cli.agent_train import ensure_node_keys
+from hcfl_cli.bidding import Valuation
+from hcfl_cli.documents import DocumentError, FolderServer
+from hcfl_cli.judging import Judge
 
-RESULT_FILE = "agent.json"
-"""What the agent measured, voted and was paid, written to its folder when it ends."""
+STATE_FILE = "agent-state.json"
+"""The first block of the current round's logs, kept so that a restart need not read the
+deployment's whole history at every poll of that round."""
 NODE_ERRORS = (ConnectionError, OSError, TimeoutError)
 View = RoundView
 """The round as the chain has it at one poll (the name the agent gave it before)."""
 
 
-@dataclass
-class Memory:
-    """What the agent measured and did (its result file); rebuilt from the chain on a restart
-    except for the measurements, which are re-made."""
-
-    name: str
-    role: str
-    address: str
-    index: int | None = None
-    measured_accuracy: float | None = None
-    promised_accuracy_bps: int | None = None
-    punish: bool | None = None
-    refused: str | None = None
-    trained: dict[str, Any] | None = None
-    claims: list[str] = field(default_factory=list)
-    max_rss_kb: int = 0
-    actions: int = 0
-
-
 class Agent:
     """One participant's agent (see the module docstring). ``value``: its valuation (config,
     documents, their files -> claims); ``judge``: its measurement of a model (file, data
-    folder, labels -> accuracy)."""
+    folder, labels -> accuracy); ``rounds``: stop after taking part in this many rounds of
+    the deployment (counted from the chain; 0: until stopped)."""
 
     def __init__(self, cfg: AgentConfig, deployment: Path, keys: KeyOptions, *, rpc: str,
                  say: Callable[[str], None] | None = None, expect_bonus_bps: int | None = None,
-                 value: Valuation = claims_for, judge: Judge | None = None) -> None:
+                 value: Valuation = claims_for, judge: Judge | None = None, rounds: int = 0) -> None:
+        if rounds < 0:
+            raise ValueError(f"--rounds: at least 0, got {rounds}")
         self.cfg = cfg
         self.expect_bonus_bps = expect_bonus_bps
         self.bonus_bps = 0  # the deployment's station bonus (SPEC section 9), read at attach
@@ -98,44 +89,56 @@ class Agent:
         self.rpc = rpc
         self.value = value
         self.judge = judge
+        self.rounds = rounds
         self._print = say or (lambda line: print(line, flush=True))
         self.rng = random.Random()
         self.s: pt.Session | None = None
         self.server: FolderServer | None = None
-        self.mem: Memory | None = None
-        self._move_at: dict[tuple[str, int, str], float] = {}
-        self._said: set[str] = set()
+        self.results: Results | None = None
+        self.round: RoundAgent | None = None
+        self.stopping = False
+        self.wake = threading.Event()  # set to cut a sleep short (a stop signal)
+        self.past: dict[int, int] = {}  # earlier round with something of mine left -> first block of its logs
+        self.taken_part: set[int] = set()  # rounds it registered in that are over for it
+        self.ended: set[int] = set()
+        self.trained: set[str] = set()  # its proposals (plan names) that won and were trained
+        self.next_from: int | None = None  # a block before the next round's first log
+        self._ticket_said: set[str] = set()
+        self._stop_said = False
         self.work = cfg.work
         self.work.mkdir(parents=True, exist_ok=True)
-        self.flower = FlowerRole(cfg, say=self.say, say_once=self.say_once, document=self.document)
 
     # -- output -----------------------------------------------------------------------------
     def say(self, text: str) -> None:
         self._print(f"[{self.cfg.name}] {text}")
 
-    def say_once(self, text: str) -> None:
-        if text not in self._said:
-            self._said.add(text)
+    def say_for_ticket(self, text: str) -> None:
+        """A refused registration, said once for as long as the reason and ticket stay the same."""
+        key = text.split(": ", 2)[-1]
+        with contextlib.suppress(OSError, TypeError):
+            key += str(Path(self.cfg.ticket).stat().st_mtime_ns)  # type: ignore[arg-type]
+        if key not in self._ticket_said:
+            self._ticket_said.add(key)
             self.say(text)
 
-    def said_step(self, r: pt.StepResult) -> None:
-        for note in r.notes:
-            self.say(f"{r.command}: {note}")
-        for a in r.already:
-            self.say_once(f"{r.command}: already done: {a}")
-        for t in r.sent:
-            self.say(f"{t.fn}: mined, gas {t.gas}" + (f": {t.note}" if t.note else ""))
-            if self.mem:
-                self.mem.actions += 1
+    def stop(self) -> None:
+        """Ask the agent to stop (a signal handler calls it): see the module docstring."""
+        self.stopping = True
+        self.wake.set()
 
-    # -- the loop ---------------------------------------------------------------------------
-    def connect(self) -> pt.Session:
+    # -- attach -----------------------------------------------------------------------------
+    def connect(self) -> pt.Session | None:
         """The session, once the deployment file is there and the node answers (the key is
-        decrypted first, once)."""
+        decrypted first, once); None when it was stopped while waiting."""
         keys = KeyOptions.of(self.keys.load())
+        said: set[str] = set()
         while not self.deployment.exists():
-            self.say_once(f"waiting for the deployment file {self.deployment}")
-            time.sleep(0.5)
+            if self.stopping:
+                return None
+            if "file" not in said:
+                said.add("file")
+                self.say(f"waiting for the deployment file {self.deployment}")
+            self.wake.wait(0.5)
         while True:
             try:
                 s = pt.Session(self.rpc, self.deployment, keys, resend_after=pt.env_resend_after())
@@ -143,8 +146,12 @@ class Agent:
             except Exception as e:  # noqa: BLE001 (only a node's failure is retried)
                 if not isinstance(e, NODE_ERRORS) and node_error(e, self.rpc) is None:
                     raise
-                self.say_once(f"node {self.rpc} unreachable ({e}); retrying")
-                time.sleep(2.0)
+                if self.stopping:
+                    return None
+                if "node" not in said:
+                    said.add("node")
+                    self.say(f"node {self.rpc} unreachable ({e}); retrying")
+                self.wake.wait(2.0)
         self.bonus_bps = s.d.bonus_bps()
         if self.expect_bonus_bps is not None and self.bonus_bps != self.expect_bonus_bps:
             raise ValueError(f"--bonus-bps: the deployment pays a station bonus of {self.bonus_bps} bps, "
@@ -153,38 +160,99 @@ class Agent:
         self.say(f"attached to {s.file.address} on chain {s.file.chain_id} as {s.address}, round {s.round_id}{bonus}")
         return s
 
+    def survey(self) -> None:
+        """Read the deployment's history once: the earlier rounds where something of this
+        participant's is left, the rounds it took part in, its proposals that were trained."""
+        s = self.s
+        assert s is not None
+        current = s.use_round()
+        s.d.events_from = s.file.block
+        me = s.address
+        for q, v in fold_rounds(s.d.load_events()).items():
+            name = trained_in(v, me, self.work)
+            if name is not None:
+                self.trained.add(name)
+            if q >= current or (v.member(me) is None and not v.proposals_of(me)):
+                continue
+            if _done_by_logs(v, me, self.bonus_bps):
+                self.ended.add(q)
+                if v.member(me) is not None:
+                    self.taken_part.add(q)
+            else:
+                self.past[q] = s.file.block
+        what = [f"took part in {len(self.taken_part)} earlier rounds"] if self.taken_part else []
+        what += [f"something of mine is left in rounds {sorted(self.past)}"] if self.past else []
+        what += [f"trained proposals {sorted(self.trained)}"] if self.trained else []
+        if what:
+            self.say("history: " + "; ".join(what))
+
+    # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
-        """Act until the round is finalized and this participant has taken out what is its."""
-        self.s = s = self.connect()
-        self.mem = Memory(self.cfg.name, self.cfg.role, s.address)
+        """Serve round after round until stopped or ``rounds`` are done."""
+        s = self.connect()
+        if s is None:
+            self.say("stopped before attaching")
+            return 0
+        self.s = s
+        self.results = Results.load(self.work / RESULT_FILE, self.cfg.name, self.cfg.role, s.address, s.file.address)
         if self.cfg.publish == "http":
             self.server = FolderServer(self.work / "public", self.cfg.http_host, self.cfg.http_port).start()
         interval = self.cfg.poll_s
         try:
+            self.survey()
             while True:
                 v: View | None = None
                 try:
-                    v = self.view()
-                    acted = self.act(v)
-                    if self.finished(v):
-                        break
+                    acted = self.finish_past()
+                    v = self.poll()
+                    assert self.round is not None
+                    acted = self.round.act(v) or acted
+                    if self.round.finished(v):
+                        self.end_round(v)
+                        if self.done():
+                            break
+                        acted = self.start_next(v) or acted
+                    elif not self.will_register() and not (v.me is not None and v.me.role) and not self.past:
+                        break  # stopping, or its rounds are done: nothing of its own is open
+                    self.say_stopping(v)
                 except DocumentError as e:
-                    self.say_once(str(e))
+                    assert self.round is not None
+                    self.round.say_once(str(e))
                     acted = False
                 except Exception as e:  # noqa: BLE001 (only a node's failure is retried)
                     if not isinstance(e, NODE_ERRORS) and node_error(e, self.rpc) is None:
                         raise
-                    self.say_once(f"node unreachable ({type(e).__name__}: {e}); retrying")
+                    line = f"node unreachable ({type(e).__name__}: {e}); retrying"
+                    self.round.say_once(line) if self.round is not None else self.say(line)
                     acted = False
                 interval = self.cfg.poll_s if acted else min(self.cfg.max_poll_s, interval * 2)
-                time.sleep(self._sleep_for(interval, v))
+                self.wake.wait(self._sleep_for(interval, v))
+                self.wake.clear()
         finally:
-            self.flower.stop()
+            if self.round is not None:
+                self.round.stop()
             if self.server is not None:
                 self.server.stop()
-            self.write_result()
-        self.say("done")
+            self.write_results()
+        self.say(f"done: took part in {len(self.taken_part)} rounds" if not self.stopping else
+                 f"stopped: nothing of mine is left open (took part in {len(self.taken_part)} rounds)")
         return 0
+
+    def done(self) -> bool:
+        enough = self.rounds and len(self.taken_part) >= self.rounds
+        return bool(self.stopping or enough) and not self.past
+
+    def will_register(self) -> bool:
+        """Whether it registers in a new round: not when stopping or when it has taken part
+        in its ``rounds``."""
+        return not self.stopping and not (self.rounds and len(self.taken_part) >= self.rounds)
+
+    def say_stopping(self, v: View) -> None:
+        if self.stopping and not self._stop_said:
+            self._stop_said = True
+            open_ = v.me is not None and v.me.role and v.round_id not in self.ended
+            self.say(f"stopping: finishing round {v.round_id}, where I am registered, then exiting" if open_ else
+                     "stopping: exiting once nothing of mine is left open")
 
     def _sleep_for(self, interval: float, v: View | None) -> float:
         """The back-off, cut short when a deadline or a planned move comes sooner."""
@@ -192,303 +260,170 @@ class Agent:
         if v is not None and not v.over and v.phase != "Finalized":
             assert v.deadline is not None and v.now is not None
             waits.append(max(0.2, v.deadline - v.now + 0.2))
-        now = time.monotonic()
-        waits += [max(0.1, t - now) for t in self._move_at.values() if t > now]
+        if self.round is not None:
+            now = time.monotonic()
+            waits += [max(0.1, t - now) for t in self.round.next_move_at()]
         return min(waits)
 
-    def view(self) -> View:
-        assert self.s is not None
-        return self.s.round()
-
-    def finished(self, v: View) -> bool:
-        me = v.me
-        assert me is not None
-        if v.phase != "Finalized" or (me.role and not me.withdrawn) or self.owes_bonus(v):
-            return False
-        return all(self.bond_state(p.index) in (BOND_WITHDRAWN, BOND_SLASHED) for p in self.mine(v))
-
-    def mine(self, v: View) -> tuple[Any, ...]:
-        """This participant's proposals in round ``v``."""
-        assert self.s is not None
-        return v.proposals_of(self.s.address)
-
-    def bond_state(self, index: int) -> int:
-        assert self.s is not None
-        return self.s.d.proposal(index).bond_state
-
-    # -- one poll's actions -------------------------------------------------------------------
-    def act(self, v: View) -> bool:
-        """Do what this phase asks of this participant; True when something was sent or done."""
-        from contracts.chain import Reverted
-
-        s, me = self.s, v.me
-        assert s is not None and self.mem is not None and me is not None
-        if me.role:
-            self.mem.index = int(me.index)
-        try:
-            if v.phase == "Register":
-                if not me.role and not v.over:
-                    return self.step(self.register)
-                return self.move(v)
-            if not me.role:
-                self.say_once(f"not registered in round {v.round_id}: watching")
-                return self.move(v)
-            if v.phase == "Propose":
-                done = False
-                if self.cfg.proposal is not None and not v.over and not self.mine(v):
-                    done = self.step(self.propose)
-                return done or self.move(v)
-            if v.phase == "Commit":
-                if me.commitment == ZERO32 and not v.over:
-                    return self.step(lambda: self.commit(v))
-                return self.move(v)
-            if v.phase == "Reveal":
-                if not me.revealed and not v.over:
-                    return self.step(lambda: pt.reveal(s))
-                self.flower.prepare_link(v, s.address)
-                return self.move(v)
-            acted = False
-            if not me.withdrawn:
-                acted = self.step(lambda: pt.withdraw(s))
-            if v.phase == "Train":
-                if not self.is_winner(v):
-                    self.flower.stop_link()
-                return self.train_phase(v) or acted
-            self.flower.stop_station()
-            self.flower.stop_link()
-            if v.phase == "Vote":
-                if me.role == ROLE_OWNER and not me.voted and not v.over and not self.is_winner(v):
-                    acted = self.vote(v) or acted
-                return acted or self.move(v)
-            # Finalized
-            if any(self.bond_state(p.index) == BOND_RELEASED for p in self.mine(v)):
-                acted = self.step(lambda: pt.withdraw(s, bond=True)) or acted
-            if self.owes_bonus(v):
-                acted = self.step(lambda: pt.withdraw(s, bonus=True)) or acted
-            return acted
-        except Reverted as e:
-            self.say(f"{e.fn}: refused by the contract: {e.reason}")
-            return True
-
-    def step(self, fn: Callable[[], pt.StepResult]) -> bool:
-        """Run one participant step, print it; a refusal or a phase that moved on is printed once."""
-        from contracts.chain import Reverted
-
-        try:
-            r = fn()
-        except Reverted as e:
-            self.say(f"{e.fn}: refused by the contract: {e.reason}")
-            return True
-        except DocumentError:
-            raise
-        except ValueError as e:
-            self.say_once(f"cannot act yet: {e}")
-            return False
-        self.said_step(r)
-        return bool(r.sent)
-
-    def move(self, v: View) -> bool:
-        """The phase's mover (``advance``/``close``/``finalize``) once its deadline passed,
-        after a random delay; a lost race counts as done."""
-        from contracts.chain import Reverted
-
-        fn = v.mover
-        if not (fn and v.over):
-            return False
-        key = (fn, v.round_id, str(v.phase))
-        now = time.monotonic()
-        if key not in self._move_at:
-            self._move_at[key] = now + self.rng.uniform(0, self.cfg.mover_delay_s)
-            return False
-        if now < self._move_at[key]:
-            return False
-        s = self.s
-        assert s is not None and v.phase is not None
-        try:
-            r = pt.move(s, v.phase)
-        except Reverted as e:
-            self.say_once(f"{fn} from {v.phase}: someone else was first (mine was refused: "
-                          f"{e.reason.split(' (transaction')[0]})")
-            r = None
-        except ValueError as e:
-            self.say_once(f"{fn} from {v.phase}: someone else was first ({e})")
-            r = None
-        if r is not None and r.sent:
-            self.said_step(r)
-        elif r is not None:
-            self.say_once(f"{fn} from {v.phase}: someone else was first")
-        self._move_at[key] = float("inf")
-        return True
-
-    # -- register, propose, commit --------------------------------------------------------------
-    def register(self) -> pt.StepResult:
+    def poll(self) -> View:
+        """The current round as the chain has it now (a new round is entered first)."""
         s = self.s
         assert s is not None
-        pub = None
-        if self.cfg.role == "station":
-            pub = self.cfg.flower / "node.pub"
-            if not pub.exists():
-                raise ValueError(f"flower: no node public key at {pub} (the station's Flower key pair)")
-        return pt.register(s, ticket=self.cfg.ticket, deposit=self.cfg.deposit, role=self.cfg.role,
-                           node_public_key_file=pub)
+        current = s.d.views.current_round()
+        if self.round is None or current != self.round.round_id:
+            self.enter_round(current)
+        head = s.d.head_block()
+        v = s.round()
+        if v.phase != "Finalized":
+            self.next_from = head  # the round is not finalized at this block: the next one starts later
+        return v
 
+    def enter_round(self, round_id: int) -> None:
+        """Follow the deployment into round ``round_id``: read its logs from a block before its
+        start, and begin a fresh round of actions (the old one's Flower processes stopped)."""
+        s = self.s
+        assert s is not None and self.results is not None
+        old = self.round
+        start = None
+        if old is not None:
+            old.stop()
+            if old.round_id not in self.ended:
+                self.past[old.round_id] = s.d.events_from
+            if old.round_id == round_id - 1:
+                start = self.next_from
+        if start is None:
+            start = self._saved_start(round_id)
+        s.use_round(round_id)
+        s.d.events_from = start
+        self._save_start(round_id, start)
+        self.next_from = None
+        self.round = RoundAgent(self, round_id, self.results.round(round_id))
+        self.round.flower.prune()
+        self.say(f"round {round_id}: following it" + (f" (its logs from block {start})" if start else ""))
+
+    def _saved_start(self, round_id: int) -> int:
+        assert self.s is not None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads((self.work / STATE_FILE).read_text())
+            if data["deployment"] == self.s.file.address and int(data["round"]) == round_id:
+                return int(data["events_from"])
+        return self.s.file.block
+
+    def _save_start(self, round_id: int, start: int) -> None:
+        assert self.s is not None
+        tmp = self.work / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps({"deployment": self.s.file.address, "round": round_id, "events_from": start}))
+        tmp.replace(self.work / STATE_FILE)
+
+    @contextlib.contextmanager
+    def at_round(self, round_id: int) -> Iterator[pt.Session]:
+        """The session acting on an earlier round for a while."""
+        s = self.s
+        assert s is not None
+        kept = (s.d.round_id, s.d.events_from)
+        s.use_round(round_id)
+        s.d.events_from = self.past.get(round_id, s.file.block)
+        try:
+            yield s
+        finally:
+            s.d.round_id, s.d.events_from = kept
+
+    def finish_past(self) -> bool:
+        """Take out what is left of this participant's in earlier rounds."""
+        acted = False
+        assert self.results is not None
+        for q in sorted(self.past):
+            ra = RoundAgent(self, q, self.results.round(q))
+            with self.at_round(q) as s:
+                v = s.round()
+                if ra.finished(v):
+                    del self.past[q]
+                    self._ended(v, ra.rec)
+                else:
+                    acted = ra.collect(v) or acted
+        return acted
+
+    def end_round(self, v: View) -> None:
+        """The current round is over for this participant: record it once."""
+        if v.round_id in self.ended:
+            return
+        assert self.round is not None
+        self.round.stop()
+        self._ended(v, self.round.rec)
+
+    def _ended(self, v: View, rec: RoundRecord) -> None:
+        assert self.s is not None
+        self.ended.add(v.round_id)
+        me = v.member(self.s.address)
+        if me is not None:
+            self.taken_part.add(v.round_id)
+        rec.ended, rec.subsidy = True, v.subsidy
+        rec.proposed = proposed_in(v, self.s.address, self.work)
+        name = trained_in(v, self.s.address, self.work)
+        if name is not None:
+            self.trained.add(name)
+            rec.trained_plan = name
+        measure(rec)
+        self.write_results()
+        part = "took part" if me is not None else "did not take part"
+        self.say(f"round {v.round_id} is over for me ({part}; {len(self.taken_part)} rounds taken part in): "
+                 f"memory {rec.rss_kb // 1024} MiB, {rec.open_fds} open files, {rec.threads} threads, "
+                 f"{rec.children} child processes")
+
+    def start_next(self, v: View) -> bool:
+        """After a finalize, open the next round (whoever comes first; a lost race is done)."""
+        assert self.round is not None and self.s is not None
+        s, r = self.s, v.round_id
+        return self.round.move(v, "start_round", send=lambda: pt.start_round(s, after=r))
+
+    # -- what the parts share ---------------------------------------------------------------
     def publish(self, path: Path) -> str:
         """The URI of a file in the agent's public folder."""
         if self.server is not None:
             return self.server.url_of(path)
         return path.resolve().as_uri()
 
-    def propose(self) -> pt.StepResult:
-        from hcfl_cli.agent_train import describe_proposal
-
-        s, p = self.s, self.cfg.proposal
-        assert s is not None and p is not None
-        doc, path = describe_proposal(self.cfg, s.round_id, s.address, self.publish)
-        self.say(f"propose: labels {list(p.labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
-                 f"{p.budget} wei, bond {p.bond} wei, {doc.param_count} parameters, {p.global_rounds} global rounds"
-                 + f", SuperLink {doc.superlink['fleet_address']}")
-        return pt.propose(s, budget=p.budget, bond=p.bond, document=path, uri=self.publish(path),
-                          accuracy_bps=p.accuracy_bps, training_rounds=p.global_rounds, label_mask=doc.label_mask,
-                          param_count=doc.param_count)
-
-    def document(self, v: View, index: int) -> tuple[Description, Path]:
-        """Proposal ``index``'s description document, fetched once and checked against its
-        content hash on chain."""
-        p = v.proposals[index]
-        dest = self.work / "documents" / f"round{v.round_id}-proposal{index}.json"
-        fetch(p.uri, p.content_hash.hex(), dest, what=f"proposal {index}'s document")
-        return Description.from_bytes(dest.read_bytes(), f"proposal {index}'s document"), dest
-
-    def commit(self, v: View) -> pt.StepResult:
-        from contracts.secret_store import SecretStore
-
-        s, mem = self.s, self.mem
-        assert s is not None and mem is not None
-        if SecretStore(s.key).load(s.file.chain_id, s.file.address, s.round_id) is not None:
-            return pt.commit(s, None)  # stored before a crash, maybe never sent: commit sends it
-        docs: list[Description | None] = []
-        paths: list[Path | None] = []
-        for i in range(len(v.proposals)):
-            try:
-                d, path = self.document(v, i)
-            except DocumentError as e:
-                self.say(f"{e}: it is valued as nothing I would pay for or train")
-                d, path = None, None
-            docs.append(d)
-            paths.append(path)
-        b = bid(self.cfg, v, docs, paths, value=self.value, bonus_bps=self.bonus_bps)
-        cut = list(b.claims)
-        if b.cut:
-            self.say(f"commit: claims {list(b.valued)} cut to {cut}, what the deposit covers")
-        mem.claims = [str(c) for c in cut]
-        self.say(f"commit: claims {cut} wei for proposals 0..{len(cut) - 1} (sealed)")
-        return pt.commit(s, cut)
-
-    # -- train ----------------------------------------------------------------------------------
-    def is_winner(self, v: View) -> bool:
-        w = v.winning_proposal
-        return w is not None and self.s is not None and w.proposer == self.s.address
-
-    def train_phase(self, v: View) -> bool:
-        me = v.me
-        assert me is not None
-        if v.report is None and v.over:
-            return self.move(v)
-        if v.winner is None:
-            return False
-        if self.is_winner(v) and v.report is None:
-            return self.train_and_report(v)
-        if me.role == ROLE_STATION and v.report is None:
-            return self.flower.start_station(v)
-        if me.role == ROLE_OWNER:
-            self.flower.warm_up()
-        return False
-
-    def train_and_report(self, v: View) -> bool:
-        s, mem = self.s, self.mem
-        assert s is not None and mem is not None
-        failed_before = self.flower.failed
-        trained = self.flower.train(v, s.address)
-        if trained is None:
-            return not failed_before  # a failure just now was an action; an old one is not
-        if trained.dropped:
-            self.say(f"stations {list(trained.dropped)} were lost during training and dropped from the later rounds")
-        acc_bps = round(trained.accuracy * 10_000)
-        if self.cfg.testing.over_report_bps is not None:
-            acc_bps = self.cfg.testing.over_report_bps
-        mem.trained = {"accuracy": trained.accuracy, "reported_bps": acc_bps, "sha256": trained.sha256,
-                       "contributions": list(trained.contributions), "dropped": list(trained.dropped),
-                       "engine": trained.engine}
-        uri = self.publish(trained.model)
-        self.say(f"report: model sha256 {trained.sha256[:16]}..., accuracy {acc_bps / 100:.2f}%, contributions "
-                 f"{list(trained.contributions)}, at {uri}")
-        ok = self.step(lambda: pt.report(s, model=trained.model, uri=uri, accuracy_bps=acc_bps,
-                                         contributions=list(trained.contributions)))
-        if self.cfg.testing.tamper_model:
-            trained.model.write_bytes(trained.model.read_bytes() + b"tampered")
-            self.say("testing: the published model file now differs from the reported one")
-        return ok
-
-    # -- vote, finalize -------------------------------------------------------------------------
-    def vote(self, v: View) -> bool:
-        s, mem = self.s, self.mem
-        assert s is not None and mem is not None and v.winning_proposal is not None and v.winner is not None
-        promised = v.winning_proposal.accuracy_bps
-        mem.promised_accuracy_bps = promised
-        doc = None if v.report is None else self.document(v, v.winner)[0]
-        if doc is not None and self.cfg.data is None:
-            raise ValueError("data: an owner needs its held-out data folder to judge the model")
-
-        def fetch_model() -> Path:
-            assert v.report is not None
-            dest = self.work / "documents" / f"round{v.round_id}-model.pt"
-            return fetch(v.report.model_uri, v.report.model_hash.hex(), dest, what="the model")
-
+    def judge_fn(self) -> Judge:
         if self.judge is None:
-            from hcfl_cli.agent_train import measure
+            from hcfl_cli.agent_train import measure as measure_model
 
-            self.judge = measure
-        verdict = judge_report(promised_bps=promised, report=v.report, fetch_model=fetch_model, judge=self.judge,
-                               data=self.cfg.data or Path("."), labels=doc.target_labels if doc else ())
-        mem.measured_accuracy, mem.refused, mem.punish = verdict.measured, verdict.refused, verdict.punish
-        self.say(f"vote: punish {'yes' if verdict.punish else 'no'}: {verdict.why}")
-        return self.step(lambda: pt.vote(s, verdict.punish))
+            self.judge = measure_model
+        return self.judge
 
-    def owes_bonus(self, v: View) -> bool:
-        """A station of a deployment with a bonus whose bonus is not yet credited (it is, once
-        the round is finalized: SPEC section 9, paid even after the settlement was withdrawn)."""
-        me = v.me
-        assert me is not None
-        return (self.bonus_bps > 0 and me.role == ROLE_STATION and v.phase == "Finalized"
-                and not me.status & STATUS_BONUS)
-
-    def write_result(self) -> None:
-        if self.mem is None:
-            return
-        self.mem.max_rss_kb = _vm_hwm_kb()
-        (self.work / RESULT_FILE).write_text(json.dumps(asdict(self.mem), indent=1))
+    def write_results(self) -> None:
+        if self.results is not None:
+            self.results.save(self.work / RESULT_FILE)
 
 
-def _vm_hwm_kb() -> int:
-    """This process's peak resident memory (kB) since it started (not its parent's before exec)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+def _done_by_logs(v: RoundView, me: str, bonus_bps: int) -> bool:
+    """Whether the logs alone show that nothing of ``me``'s is left in round ``v`` (withdrawn,
+    every bond withdrawn or slashed). A station of a bonus deployment is always checked on
+    the chain (its bonus is a second withdrawal)."""
+    m = v.member(me)
+    if v.finalized is None or (m is not None and (m.withdrawn is None or (bonus_bps and m.role == "station"))):
+        return False
+    for p in v.proposals_of(me):
+        if p.index not in v.bond_withdrawals and not (v.slashed and v.winner == p.index):
+            return False
+    return True
 
 
 def run_agent(cfg: AgentConfig, deployment: Path, keys: KeyOptions, rpc: str, *,
-              expect_bonus_bps: int | None = None) -> int:
-    """``hcfl agent``: run until done; SIGTERM stops it cleanly (its Flower processes too)."""
+              expect_bonus_bps: int | None = None, rounds: int = 0) -> int:
+    """``hcfl agent``: serve rounds until stopped or ``rounds`` are done. SIGTERM or Ctrl-C
+    stops it cleanly (exit 0); a second one at once (KeyboardInterrupt)."""
+    agent = Agent(cfg, deployment, keys, rpc=rpc, expect_bonus_bps=expect_bonus_bps, rounds=rounds)
 
-    def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    def on_signal(signum: int, _frame: Any) -> None:
+        if agent.stopping:
+            raise KeyboardInterrupt
+        agent.stop()
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     if cfg.role == "station":
         ensure_node_keys(cfg.flower)
-    return Agent(cfg, deployment, keys, rpc=rpc, expect_bonus_bps=expect_bonus_bps).run()
+    return agent.run()
 
 
-__all__ = ["Agent", "Memory", "View", "ensure_node_keys", "run_agent"]
+__all__ = ["Agent", "RoundAgent", "RoundRecord", "View", "ensure_node_keys", "run_agent"]

@@ -34,7 +34,9 @@ Format::
     value_per_label = [10, 10, 0, 0, 5, 0, 0, 0, 0, 0]   # owner, wei
     # cost_per_round = 5 ; cost_per_million_params = 1    # station, wei
     # claims_program = "my-claims"
-    [proposal]                 # an owner's optional proposal
+    proposals_dir = "proposals"  # an owner: more proposals, one TOML file each, read every round
+    [[proposals]]              # an owner's proposals, in the order it wants them (or one [proposal])
+    name = "digits-core"       # default proposalK; a folder file's name is its stem
     labels = [0, 1, 4]
     accuracy_bps = 8000
     budget = 1000              # wei
@@ -43,7 +45,7 @@ Format::
     model = "cnn"
     dataset = "digits"
     param_count = 0            # 0: counted from the model
-    [proposal.train]           # further hfl.TrainConfig fields of the job
+    [proposals.train]          # further hfl.TrainConfig fields of the job
     clients_per_station = 2
     [agent]
     poll_s = 0.5               # the first poll interval; doubles up to max_poll_s when idle
@@ -71,6 +73,9 @@ CLAIMS_PROGRAM_TIMEOUT_S = 60.0
 
 @dataclass(frozen=True)
 class ProposalPlan:
+    """One proposal an owner wants trained: proposed each round until it wins and is trained
+    (``hcfl_cli.agent_proposals``)."""
+
     labels: tuple[int, ...]
     accuracy_bps: int
     budget: int
@@ -80,6 +85,7 @@ class ProposalPlan:
     dataset: str = "digits"
     param_count: int = 0
     train: dict[str, Any] = field(default_factory=dict)
+    name: str = "proposal"
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,19 @@ class AgentConfig:
     fleet_host: str = "127.0.0.1"
     fleet_bind: str = "127.0.0.1"
     valuation: Valuation = field(default_factory=Valuation)
-    proposal: ProposalPlan | None = None
+    proposals: tuple[ProposalPlan, ...] = ()
+    proposals_dir: Path | None = None
     poll_s: float = 0.5
     max_poll_s: float = 4.0
     mover_delay_s: float = 2.0
     train_timeout_s: float = 0.0
     round_timeout_s: float = 120.0
     testing: Testing = field(default_factory=Testing)
+
+    @property
+    def proposal(self) -> ProposalPlan | None:
+        """The first proposal of the config (the one an owner with a single ``[proposal]`` makes)."""
+        return self.proposals[0] if self.proposals else None
 
 
 def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None, lo: int = 0) -> int:
@@ -170,24 +182,10 @@ def config_from_dict(data: Mapping[str, Any], path: Path) -> AgentConfig:
                           str(_path(base, program, "valuation.claims_program")) if program else None)
     if role == "owner" and not per_label and not program:
         raise ValueError("valuation.value_per_label: an owner needs its value per label (or a claims_program)")
-    proposal = None
-    if "proposal" in data:
-        if role != "owner":
-            raise ValueError("proposal: only an owner proposes")
-        p = data["proposal"]
-        labels = p.get("labels")
-        if not isinstance(labels, list) or not labels or any(not isinstance(x, int) or not 0 <= x < 10 for x in labels):
-            raise ValueError(f"proposal.labels: expected labels 0..9, got {labels!r}")
-        acc = _int(p, "accuracy_bps", "proposal.")
-        if acc > 10_000:
-            raise ValueError(f"proposal.accuracy_bps: at most 10000, got {acc}")
-        train = p.get("train", {})
-        if not isinstance(train, Mapping):
-            raise ValueError("proposal.train: expected a table of hfl.TrainConfig fields")
-        proposal = ProposalPlan(tuple(sorted(set(labels))), acc, _int(p, "budget", "proposal.", lo=1),
-                                _int(p, "bond", "proposal.", lo=1), _int(p, "global_rounds", "proposal.", 2, lo=1),
-                                str(p.get("model", "cnn")), str(p.get("dataset", "digits")),
-                                _int(p, "param_count", "proposal.", 0), dict(train))
+    proposals = _proposals(data, role)
+    folder = data.get("proposals_dir")
+    if folder is not None and role != "owner":
+        raise ValueError("proposals_dir: only an owner proposes")
     a = data.get("agent", {})
     t = data.get("testing", {})
     over = t.get("over_report_bps")
@@ -204,12 +202,54 @@ def config_from_dict(data: Mapping[str, Any], path: Path) -> AgentConfig:
         publish=publish, http_host=str(data.get("http_host", "127.0.0.1")), http_port=_int(data, "http_port", "", 0),
         fleet_host=str(data.get("fleet_host", "127.0.0.1")),
         fleet_bind=str(data.get("fleet_bind", data.get("fleet_host", "127.0.0.1"))), valuation=valuation,
-        proposal=proposal,
+        proposals=proposals, proposals_dir=_path(base, folder, "proposals_dir") if folder is not None else None,
         poll_s=_num(a, "poll_s", "agent.", 0.5), max_poll_s=_num(a, "max_poll_s", "agent.", 4.0),
         mover_delay_s=_num(a, "mover_delay_s", "agent.", 2.0), train_timeout_s=_num(a, "train_timeout_s", "agent.", 0),
         round_timeout_s=_num(a, "round_timeout_s", "agent.", 120.0) or 120.0,
         testing=Testing(over, bool(t.get("tamper_model", False))),
     )
+
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def proposal_from_dict(p: Any, where: str, name: str) -> ProposalPlan:
+    """One proposal table (``[proposal]``, an entry of ``[[proposals]]`` or a file of the
+    proposals folder); errors name the field under ``where`` (e.g. ``proposal.``)."""
+    if not isinstance(p, Mapping):
+        raise ValueError(f"{where.rstrip('.')}: expected a table")
+    name = str(p.get("name", name))
+    if not name or not set(name) <= NAME_CHARS:
+        raise ValueError(f"{where}name: letters, digits, '-', '_' and '.' only, got {name!r}")
+    labels = p.get("labels")
+    if not isinstance(labels, list) or not labels or any(not isinstance(x, int) or not 0 <= x < 10 for x in labels):
+        raise ValueError(f"{where}labels: expected labels 0..9, got {labels!r}")
+    acc = _int(p, "accuracy_bps", where)
+    if acc > 10_000:
+        raise ValueError(f"{where}accuracy_bps: at most 10000, got {acc}")
+    train = p.get("train", {})
+    if not isinstance(train, Mapping):
+        raise ValueError(f"{where}train: expected a table of hfl.TrainConfig fields")
+    return ProposalPlan(tuple(sorted(set(labels))), acc, _int(p, "budget", where, lo=1), _int(p, "bond", where, lo=1),
+                        _int(p, "global_rounds", where, 2, lo=1), str(p.get("model", "cnn")),
+                        str(p.get("dataset", "digits")), _int(p, "param_count", where, 0), dict(train), name)
+
+
+def _proposals(data: Mapping[str, Any], role: str) -> tuple[ProposalPlan, ...]:
+    """``[proposal]`` (one) and ``[[proposals]]`` (several), names distinct."""
+    found: list[ProposalPlan] = []
+    if "proposal" in data:
+        found.append(proposal_from_dict(data["proposal"], "proposal.", "proposal"))
+    listed = data.get("proposals", [])
+    if not isinstance(listed, list):
+        raise ValueError("proposals: expected an array of tables ([[proposals]])")
+    found += [proposal_from_dict(p, f"proposals[{k}].", f"proposal{k}") for k, p in enumerate(listed)]
+    if found and role != "owner":
+        raise ValueError("proposal: only an owner proposes")
+    names = [p.name for p in found]
+    if len(set(names)) != len(names):
+        raise ValueError(f"proposals: two proposals share a name: {names}")
+    return tuple(found)
 
 
 def read_config(path: Path) -> AgentConfig:

@@ -163,15 +163,22 @@ def param_count(cfg: Any) -> int:
     return int(sum(t.numel() for t in init_state(cfg, "cpu").values() if t.is_floating_point()))
 
 
-def describe_proposal(cfg: Any, round_id: int, proposer: str, publish: Callable[[Path], str]) -> tuple[Description, Path]:
-    """An owner's description document of its ``[proposal]`` for round ``round_id``, written
-    once into its public folder: the model, data and job, the parameter count (counted from the
-    model when the config does not give it) and its SuperLink (fleet address and the sha256 and
-    URI, by ``publish``, of its TLS CA certificate). A restart writes nothing new, so ``propose``
-    finds the same hash on chain."""
+def describe_proposal(cfg: Any, plan: Any, round_id: int, proposer: str,
+                      publish: Callable[[Path], str]) -> tuple[Description, Path]:
+    """An owner's description document of its proposal ``plan`` (an
+    ``agent_config.ProposalPlan``) for round ``round_id``, written once into its public folder
+    (``agent_proposals.document_path``): the model, data and job, the parameter count
+    (counted from the model when the plan does not give it) and its SuperLink (fleet address
+    and the sha256 and URI, by ``publish``, of its TLS CA certificate). A restart writes
+    nothing new, so ``propose`` finds the same hash on chain."""
+    from hcfl_cli.agent_proposals import document_path
+
+    path = document_path(cfg.work, round_id, plan.name)
+    if path.exists():
+        return Description.from_bytes(path.read_bytes(), f"proposal {plan.name}'s document"), path
     from hfl.config import TrainConfig
 
-    p = cfg.proposal
+    p = plan
     info = prepare_superlink(cfg.flower / "tls", cfg.fleet_host)
     ca = cfg.work / "public" / "ca.pem"
     ca.parent.mkdir(parents=True, exist_ok=True)
@@ -180,9 +187,7 @@ def describe_proposal(cfg: Any, round_id: int, proposer: str, publish: Callable[
     params = p.param_count or param_count(TrainConfig(model=p.model, dataset=p.dataset))
     doc = Description(p.model, p.dataset, p.labels, p.accuracy_bps, p.global_rounds, params, dict(p.train),
                       superlink, proposer)
-    path = cfg.work / "public" / f"proposal-round{round_id}.json"
-    if not path.exists():
-        path.write_bytes(doc.to_bytes())
+    path.write_bytes(doc.to_bytes())
     return doc, path
 
 
@@ -196,17 +201,21 @@ def ensure_node_keys(folder: Path) -> Path:
 
 
 class FlowerRole:
-    """One agent's Flower processes across its round: a proposer's SuperLink (started once
-    the claims are sealed, so that should its proposal win the training starts at once),
-    the winner's training, a station's SuperNode on its own data; ``stop`` ends them all.
+    """One agent's Flower processes in one round: a proposer's SuperLink (started once the
+    claims are sealed, so that should its proposal win the training starts at once), the
+    winner's training, a station's SuperNode on its own data; ``stop`` ends them all. An
+    agent makes a new one for every round; their working folders are the round's own
+    (``flower-rounds/round{r}``), and those of earlier rounds are removed (``prune``).
 
     ``say``/``say_once``: the agent's printed lines; ``document(view, index)``: a proposal's
     description document and its file, fetched and checked against the chain."""
 
     def __init__(self, cfg: Any, *, say: Callable[[str], None], say_once: Callable[[str], None],
-                 document: Callable[[Any, int], tuple[Description, Path]]) -> None:
+                 document: Callable[[Any, int], tuple[Description, Path]], round_id: int = 0) -> None:
         self.cfg = cfg
         self.work: Path = cfg.work
+        self.round_id = round_id
+        self.flower_work = cfg.work / "flower-rounds" / f"round{round_id}"
         self.say = say
         self.say_once = say_once
         self.document = document
@@ -235,7 +244,7 @@ class FlowerRole:
         if not mine:
             return None
         self.link = ReadySuperLink(self.stations(v), tls_folder=self.cfg.flower / "tls", host=self.cfg.fleet_host,
-                                   bind=self.cfg.fleet_bind, work=self.work / "training")
+                                   bind=self.cfg.fleet_bind, work=self.flower_work / "training")
         self.say(f"starting my SuperLink while the claims are revealed (should proposal {mine[0]} win)")
         return self.link
 
@@ -264,7 +273,7 @@ class FlowerRole:
         fetch(doc.superlink["ca_uri"], doc.superlink["ca_sha256"], ca, what="the winner's CA certificate")
         self.say(f"starting this station's SuperNode on {self.cfg.data} for {doc.superlink['fleet_address']}")
         self.station_node = start_station(doc, keys_folder=self.cfg.flower, data_folder=self.cfg.data,
-                                          work=self.work / "station", ca_cert=ca)
+                                          work=self.flower_work / "station", ca_cert=ca)
         return True
 
     def stop_station(self) -> None:
@@ -333,3 +342,12 @@ class FlowerRole:
         if self.link is not None:
             with contextlib.suppress(Exception):
                 self.link.stop()
+            self.link = None
+
+    def prune(self) -> None:
+        """Remove the Flower working folders (state, logs) of the rounds before the last one."""
+        import shutil
+
+        for old in (self.work / "flower-rounds").glob("round*"):
+            if old.name[5:].isdigit() and int(old.name[5:]) < self.round_id - 1:
+                shutil.rmtree(old, ignore_errors=True)

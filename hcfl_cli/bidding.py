@@ -5,8 +5,9 @@ A reveal whose claims exceed the deposit's bound is refused by the contract, and
 are sealed before anyone reveals, so the agent cuts them first: a station's bound is its
 deposit less what the deposit keeps for the bonus part of its share
 (``mechanism.station_bonus_hold``, 0 without a bonus); an owner's is its deposit less its
-largest cost share of any proposal (``mechanism.cost_shares``, the rounding the contract
-uses). A proposal whose document cannot be read is worth nothing to an owner and costs a
+largest cost share of any proposal (``mechanism.cost_shares`` of the budget less the round's
+recycled subsidy, ``mechanism.owner_budget``: the shares and rounding the contract uses).
+Every round is valued afresh: its documents, its members' weights and its subsidy. A proposal whose document cannot be read is worth nothing to an owner and costs a
 station its whole bound (it will not train what it cannot read).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.round_view import RoundView
-from mechanism import cost_shares, station_bonus_hold
+from mechanism import cost_shares, owner_budget, station_bonus_hold
 
 Valuation = Callable[[Any, Sequence[Any], Sequence[Path]], list[int]]
 """``(config, documents, their files) -> one claim per document``: an agent's valuation
@@ -37,9 +38,16 @@ def claim_limit(view: RoundView, me: Any, role: str, bonus_bps: int = 0) -> int:
     """The highest claim ``me``'s deposit covers (``me``: its stored record, ``amount`` the deposit)."""
     if role == "station":
         return max(0, me.amount - bonus_hold(view, me, bonus_bps))
+    return max(0, me.amount - max(owner_shares(view, me.index), default=0))
+
+
+def owner_shares(view: RoundView, index: int, subsidy: int | None = None) -> list[int]:
+    """Owner ``index``'s cost share of every proposal of round ``view``, with the round's
+    recycled subsidy taken off each budget first (``subsidy``: another amount, e.g. 0 to
+    compare)."""
     weights = [o.weight for o in view.owners]
-    share = max((cost_shares(budget, weights)[me.index] for budget in view.budgets), default=0)
-    return max(0, me.amount - share)
+    s = view.subsidy if subsidy is None else subsidy
+    return [int(cost_shares(owner_budget(budget, s), weights)[index]) for budget in view.budgets]
 
 
 @dataclass(frozen=True)

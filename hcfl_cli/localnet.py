@@ -1,21 +1,24 @@
-"""``hcfl localnet``: a whole round among independent agents on this machine.
+"""``hcfl localnet``: whole rounds of one deployment among independent agents on this machine.
 
-It plays the organizer and the machine room, and nobody's part in the round: it starts
+It plays the organizer and the machine room, and nobody's part in a round: it starts
 anvil (a block a second, so deadlines pass without any time control), makes one encrypted
 keystore per participant, funds them, deploys the contract, signs every participant's
 admission ticket (a station's with the hash of its Flower node key), writes every
 participant's own data folder (each station its own Dirichlet label-skewed share of the
 training data, each owner its own held-out set), its valuation and its config, then starts
-``hcfl agent`` for every participant as an OS process of its own, with its own HCFL_HOME.
-The agents do the round; this process only shows their lines and the round's phase, and at
-the end reads the outcome back from the chain: the outcome table, each participant's
-utility with its true values, the owners' own accuracy measurements and votes, the audit of
-the logs against ``mechanism.settle`` and the reconciliation of every wei. Everything it
-started is stopped on every way out (end, error, Ctrl-C).
+``hcfl agent`` for every participant as an OS process of its own, with its own HCFL_HOME
+and ``--rounds``: the rounds it takes part in. The agents do the rounds, one after the other
+(whoever comes first starts the next); this process only shows their lines and the round's
+phase. Over several rounds one participant joins later (the organizer admits it while the
+round before runs, and its agent registers from the next registration) and one leaves (its
+agent stops after its rounds), and each proposer drops the proposal it wants next into its
+proposals folder. At the end it reads every round back from the chain: the outcome table,
+each participant's utility with its true values, the owners' own accuracy measurements and
+votes, the audit of the logs against ``mechanism.settle`` and the reconciliation of every
+wei, round by round (``hcfl_cli.localnet_outcome``). Everything it started is stopped on
+every way out (end, error, Ctrl-C).
 
-The scenario is drawn as in the paper's section V-C (``hcfl_cli.scenario``): every owner
-values the labels of its target set (a common core plus a few of its own), every station
-has a cost per global round and per million parameters.
+The scenario is drawn as in the paper's section V-C (``hcfl_cli.localnet_plan``).
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from contracts.parameters import check_phase_seconds
-from hcfl_cli.localnet_outcome import LocalnetOutcome, Row, read_outcome
-from hcfl_cli.scenario import GWEI, N_LABELS
-from mechanism import least_deposit_per_weight, station_bonus_hold
+from hcfl_cli.localnet_outcome import LocalnetOutcome, LocalnetRun, Row, read_run
+from hcfl_cli.localnet_plan import DeployOptions, LocalnetOptions, Party
+from hcfl_cli.localnet_watch import AGENT_ENV_TAG, AGENT_NAME_ENV, RoundWatch, leftover_processes, pss_kb
 
-__all__ = ["DeployOptions", "Localnet", "LocalnetOptions", "LocalnetOutcome", "Party", "Row", "leftover_processes"]
+__all__ = ["DeployOptions", "Localnet", "LocalnetOptions", "LocalnetOutcome", "LocalnetRun", "Party", "Row",
+           "leftover_processes"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
@@ -48,66 +51,6 @@ Commit (documents fetched and valued), Reveal, Train (the winner's SuperLink, th
 SuperNodes and every global round on Flower; the report ends it early) and Vote (each owner
 measures the model: torch is loaded during Train)."""
 FUNDS = 10 * 10**18
-AGENT_ENV_TAG = "HCFL_LOCALNET"
-"""Every process a localnet starts carries this variable (its folder), so a check can find
-any one left behind."""
-AGENT_NAME_ENV = "HCFL_AGENT"
-"""...and this one, the agent's name: its Flower processes run in sessions of their own, so
-an agent's whole machine is found by its environment, not by its process group."""
-
-
-@dataclass(frozen=True)
-class DeployOptions:
-    """The deployment's parameters (``hcfl deploy``'s options) other than the phases."""
-
-    no_show_penalty: int = 0
-    min_bond: int = 1
-    max_proposals: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)  # later constructor options (e.g. a bonus fraction)
-
-
-@dataclass(frozen=True)
-class LocalnetOptions:
-    owners: int = 4
-    stations: int = 4
-    proposals: int = 2
-    dataset: str = "digits"
-    data_dir: Path | None = None  # CIFAR-10's folder (then dataset cifar10)
-    seed: int = 0
-    alpha: float = 0.5
-    phases: tuple[int, ...] | None = None  # default: DEFAULT_PHASES, Train long enough for the rounds' timeouts
-    global_rounds: int = 2
-    promised_bps: int = 7000
-    train: dict[str, Any] = field(default_factory=lambda: {"clients_per_station": 2, "kappa1": 2, "kappa2": 2})
-    deploy: DeployOptions = field(default_factory=DeployOptions)
-    rpc: str | None = None  # a running node (funded by transfers from anvil's first development key)
-    out: Path | None = None
-    mover_delay_s: float = 3.0
-    round_timeout_s: float | None = None  # the winner drops a station silent this long in a round (default: by size)
-    testing: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent name -> its config's [testing]
-
-
-@dataclass(frozen=True)
-class Party:
-    """One participant's machine: its folder (HCFL_HOME), name, address and config."""
-
-    name: str
-    role: str
-    home: Path
-    address: str
-    weight: int
-
-    @property
-    def config(self) -> Path:
-        return self.home / "agent.toml"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "agent.log"
-
-    @property
-    def key_args(self) -> list[str]:
-        return ["--account", self.name, "--password-file", str(self.home / "password")]
 
 
 class Localnet:
@@ -121,6 +64,15 @@ class Localnet:
             raise ValueError(f"--proposals: between 1 and the number of owners ({opts.owners})")
         if opts.phases is not None:
             check_phase_seconds(tuple(opts.phases), "--phases")
+        if opts.rounds < 1:
+            raise ValueError(f"--rounds: at least 1, got {opts.rounds}")
+        if opts.join_at and not 2 <= opts.join_at <= opts.rounds:
+            raise ValueError(f"--join-at: a round from 2 to --rounds ({opts.rounds}), or 0 for nobody, got {opts.join_at}")
+        if opts.leave_after and not 1 <= opts.leave_after < opts.rounds:
+            raise ValueError(f"--leave-after: a round before the last ({opts.rounds}), or 0 for nobody, "
+                             f"got {opts.leave_after}")
+        if opts.leave_after and opts.stations < 2:
+            raise ValueError("--leave-after: a station leaves, so at least 2 stations are needed")
         # Every station's ClientApp of a round shares this machine's cores: a round of N
         # stations takes about N times one station's, so a station is only called lost after
         # that, and the Train phase leaves room for every round to wait that long.
@@ -142,7 +94,11 @@ class Localnet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._log_pos: dict[str, int] = {}
         self.peak_total_kb = 0  # the most resident memory all its processes held at once (sampled)
+        self.watch = RoundWatch(self.deployment, lambda: self.rpc, lambda: self.parties[0].address)
+        self.joined = False
+        self.added: set[tuple[str, int]] = set()  # (proposer, round) of the proposals dropped in its folder
         self.plan: dict[str, dict[str, Any]] = {}
+        self.later: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.t0 = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -186,12 +142,15 @@ class Localnet:
             node = self._stack.enter_context(start_node("anvil", block_time=1))
             self.rpc = node.url
         self.say(f"node: {self.rpc} (a block a second)")
-        names = ["organizer"] + [f"owner{i}" for i in range(o.owners)] + [f"station{j}" for j in range(o.stations)]
+        n_owners = o.owners + (1 if o.join_at else 0)
+        names = ["organizer"] + [f"owner{i}" for i in range(n_owners)] + [f"station{j}" for j in range(o.stations)]
         rng = random.Random(o.seed)
         weights = {n: (rng.randint(1, 3) if n != "organizer" else 0) for n in names}
         for name in names:
             role = "organizer" if name == "organizer" else name.rstrip("0123456789")
-            party = Party(name, role, self.folder / name, self._make_key(name), weights[name])
+            first = o.join_at if name == f"owner{o.owners}" and o.join_at else 1
+            last = o.leave_after if name == f"station{o.stations - 1}" and o.leave_after else o.rounds
+            party = Party(name, role, self.folder / name, self._make_key(name), weights[name], first, last)
             if role == "organizer":
                 self.organizer = party
             else:
@@ -246,50 +205,30 @@ class Localnet:
     def stations(self) -> list[Party]:
         return [p for p in self.parties if p.role == "station"]
 
+    @property
+    def joiner(self) -> Party | None:
+        return next((p for p in self.parties if p.first > 1), None)
+
+    @property
+    def leaver(self) -> Party | None:
+        return next((p for p in self.parties if p.last < self.opts.rounds), None)
+
     def _draw_plan(self, rng: random.Random) -> None:
-        """Every participant's valuation and the proposals, after the paper's section V-C."""
+        """Every participant's valuation, proposals and deposit (``hcfl_cli.localnet_plan``)."""
         from hcfl_cli.agent_train import param_count, train_config
         from hcfl_cli.documents import Description
+        from hcfl_cli.localnet_plan import draw_plan
 
         o = self.opts
-        core = rng.sample(range(N_LABELS), 2)
-        rest = [lab for lab in range(N_LABELS) if lab not in core]
-        targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3)))) for p in self.owners}
         model = "resnet18" if self.dataset == "cifar10" else "cnn"
         probe = Description(model, self.dataset, (0,), 0, o.global_rounds, 0, dict(o.train))
-        params = param_count(train_config(probe, 1))
-        for p in self.owners:
-            values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(N_LABELS)]
-            self.plan[p.name] = {"valuation": {"value_per_label": values}}
-        # A station's whole cost (over the rounds) is drawn on the scale of what an owner values
-        # one label at the promised accuracy, so that some proposal is worth training whatever
-        # the promise and the number of rounds.
-        scale = o.promised_bps * GWEI // (10_000 * o.global_rounds)
-        for p in self.stations:
-            self.plan[p.name] = {"valuation": {"cost_per_round": rng.randint(1, 10) * scale,
-                                               "cost_per_million_params": rng.randint(0, 20) * scale}}
-        distinct = list({targets[p.name]: p for p in self.owners}.values())
-        proposers = distinct[:o.proposals]
-        cost = sum(o.global_rounds * (v["valuation"]["cost_per_round"] + v["valuation"]["cost_per_million_params"]
-                                      * params // 10**6) for k, v in self.plan.items() if k.startswith("station"))
-        for p in proposers:
-            budget = cost * 6 // 5 + 1
-            self.plan[p.name]["proposal"] = {
-                "labels": list(targets[p.name]), "accuracy_bps": o.promised_bps, "budget": budget,
-                "bond": max(budget // 10, o.deploy.min_bond), "global_rounds": o.global_rounds, "model": model,
-                "dataset": self.dataset, "param_count": params, "train": dict(o.train)}
-        budgets = [self.plan[p.name]["proposal"]["budget"] for p in proposers]
-        self.deposit_per_weight = least_deposit_per_weight(budgets, [p.weight for p in self.owners])
-        for p in self.owners:
-            self.plan[p.name]["deposit"] = (p.weight * self.deposit_per_weight
-                                            + sum(self.plan[p.name]["valuation"]["value_per_label"]) + GWEI)
-        u_total = sum(p.weight for p in self.stations)
-        for p in self.stations:
-            v = self.plan[p.name]["valuation"]
-            # with a bonus the deposit also keeps the bonus part of the station's share (SPEC 9)
-            hold = station_bonus_hold(max(budgets), self.bonus_bps, p.weight, u_total)
-            self.plan[p.name]["deposit"] = o.global_rounds * (v["cost_per_round"] + v["cost_per_million_params"]
-                                                              * params // 10**6) + GWEI + hold
+        plan = draw_plan(rng, owners=self.owners, stations=self.stations,
+                         first_owners=[p for p in self.owners if p.first == 1], proposers=o.proposals,
+                         rounds=o.rounds, dataset=self.dataset, model=model,
+                         params=param_count(train_config(probe, 1)), global_rounds=o.global_rounds,
+                         promised_bps=o.promised_bps, train=dict(o.train), min_bond=o.deploy.min_bond,
+                         bonus_bps=self.bonus_bps)
+        self.plan, self.later, self.deposit_per_weight = plan.parties, plan.later, plan.deposit_per_weight
 
     def _organizer_key(self) -> Any:
         """The organizer's key options: decrypted once, signed with in this process."""
@@ -331,22 +270,27 @@ class Localnet:
                 "agent": {"poll_s": 0.5, "max_poll_s": 3.0, "mover_delay_s": self.opts.mover_delay_s,
                           "round_timeout_s": self.round_timeout_s},
             }
-            if "proposal" in self.plan[p.name]:
-                cfg["proposal"] = self.plan[p.name]["proposal"]
+            if p.role == "owner":
+                cfg["proposals_dir"] = "proposals"
+            if "proposals" in self.plan[p.name]:
+                cfg["proposals"] = self.plan[p.name]["proposals"]
             if p.name in self.opts.testing:
                 cfg["testing"] = self.opts.testing[p.name]
             p.config.write_text(tomli_w.dumps(cfg))
 
-    def _admit(self) -> None:
+    def _admit(self, parties: Sequence[Party] | None = None) -> None:
         from hcfl_cli.organizer import admit
 
         keys = self._organizer_key()
-        for p in self.parties:
+        for p in parties if parties is not None else [p for p in self.parties if p.first == 1]:
             pub = p.home / "flower" / "node.pub" if p.role == "station" else None
             admit(self.deployment, keys, p.home / "ticket.json", participant=p.address, role=p.role, weight=p.weight,
                   max_proposals=None, node_public_key_file=pub, valid_for=86_400)
-        self.say(f"tickets: {len(self.owners)} owners, {len(self.stations)} stations "
-                 f"(a station's ticket carries the sha256 of its Flower node public key)")
+        if parties is None:
+            first = [p for p in self.parties if p.first == 1]
+            self.say(f"tickets: {sum(p.role == 'owner' for p in first)} owners, "
+                     f"{sum(p.role == 'station' for p in first)} stations "
+                     f"(a station's ticket carries the sha256 of its Flower node public key)")
 
     # -- agents -------------------------------------------------------------------------------
     def party(self, name: str) -> Party:
@@ -360,13 +304,13 @@ class Localnet:
         group, with its own HCFL_HOME; its output goes to its folder's agent.log."""
         from contracts.nodes import die_with_parent
 
-        for p in [self.party(n) for n in names] if names else self.parties:
+        for p in [self.party(n) for n in names] if names else [p for p in self.parties if p.first == 1]:
             env = {**os.environ, "HCFL_HOME": str(p.home), "PYTHONPATH": str(ROOT), AGENT_ENV_TAG: str(self.folder),
                    AGENT_NAME_ENV: p.name, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
             with open(p.log, "ab") as log:
                 self.procs[p.name] = subprocess.Popen(
                     [sys.executable, "-m", "hcfl_cli.main", "agent", "--deployment", str(self.deployment),
-                     "--config", str(p.config), *p.key_args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                     "--config", str(p.config), "--rounds", str(p.rounds), *p.key_args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
 
     def kill(self, name: str) -> None:
@@ -410,14 +354,15 @@ class Localnet:
 
     def wait(self, until: Callable[[], bool] | None = None, *, timeout: float,
              show: Callable[[str], None] | None = None, tick: Callable[[], None] | None = None) -> bool:
-        """Until ``until()`` (default: every launched agent exited) or ``timeout`` seconds."""
+        """Until ``until()`` (default: every launched agent exited) or ``timeout`` seconds,
+        following the deployment meanwhile (``follow``)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for line in self.new_lines():
                 (show or (lambda _l: None))(line)
+            self.follow()
             if tick is not None:
                 tick()
-            self.sample_memory()
             if (until() if until is not None else not self.running()):
                 for line in self.new_lines():
                     (show or (lambda _l: None))(line)
@@ -425,66 +370,74 @@ class Localnet:
             time.sleep(0.3)
         return False
 
-    def sample_memory(self) -> None:
+    def follow(self) -> None:
+        """One look at the deployment: the memory of every process it started, counted to the
+        current round; when each round was first seen started and finalized; the newcomer
+        admitted and started once the round before its first has closed (so that it waits
+        for the next registration, as one admitted mid-round would); the proposal each
+        proposer wants from round ``r`` on dropped into its proposals folder once round
+        ``r - 1`` runs."""
+        total = self.sample_memory()
+        rid, phase, _ = self.watch.note(total, time.monotonic() - self.t0)
+        if not rid:
+            return
+        j = self.joiner
+        if j is not None and not self.joined and (rid >= j.first or (rid == j.first - 1 and phase in
+                                                                        ("Train", "Vote", "Finalized"))):
+            self.joined = True
+            self._admit([j])
+            self.launch([j.name])
+            self.say(f"{j.name} joins: the organizer admits it (a new ticket) while round {rid} runs; its agent "
+                     f"starts and registers from round {j.first}")
+        for name, items in self.later.items():
+            for r, proposal in items:
+                if (name, r) not in self.added and rid >= r - 1:
+                    self.added.add((name, r))
+                    self._add_proposal(self.party(name), proposal)
+
+    def _add_proposal(self, p: Party, proposal: dict[str, Any]) -> None:
+        import tomli_w
+
+        folder = p.home / "proposals"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{proposal['name']}.toml.part"
+        tmp.write_text(tomli_w.dumps({k: v for k, v in proposal.items() if k != "name"}))
+        tmp.replace(folder / f"{proposal['name']}.toml")
+        self.say(f"{p.name} adds proposal {proposal['name']} (labels {proposal['labels']}) to its proposals folder")
+
+    def sample_memory(self) -> int:
         """The memory of every process it started (agents and their Flower processes) added
         up now, each process's proportional set size (a page shared by k processes, such as
         torch's libraries, counts 1/k in each); the largest such sum is what all agents
         needed together."""
-        total = sum(_pss_kb(pid) for pid in leftover_processes(str(self.folder)))
+        total = sum(pss_kb(pid) for pid in leftover_processes(str(self.folder)))
         self.peak_total_kb = max(self.peak_total_kb, total)
+        return total
 
     def failed(self) -> dict[str, int]:
         """Agents that exited with an error: name -> exit code."""
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None and p.returncode != 0}
 
     def round_budget_s(self) -> float:
-        """The longest the round can take from now: every phase's length, and some slack."""
-        return sum(self.phases) + 60.0
+        """The longest the rounds can take from now: every phase's length, and some slack, per round."""
+        return (sum(self.phases) + 60.0) * self.opts.rounds
 
     # -- the end ------------------------------------------------------------------------------
-    def outcome(self) -> LocalnetOutcome:
-        """The round as the chain logged it, against the reference and the true values
+    def run_outcome(self) -> LocalnetRun:
+        """Every round as the chain logged it, against the reference and the true values
         (``hcfl_cli.localnet_outcome``)."""
-        return read_outcome(self.rpc, self.deployment, self.parties, bonus_bps=self.bonus_bps,
-                            peak_rss_kb=self.peak_total_kb, wall_s=time.monotonic() - self.t0)
+        return read_run(self.rpc, self.deployment, self.parties, bonus_bps=self.bonus_bps,
+                        peak_by_round=dict(self.watch.peak_by_round), times=dict(self.watch.times),
+                        peak_rss_kb=self.peak_total_kb, wall_s=time.monotonic() - self.t0)
+
+    def outcome(self) -> LocalnetOutcome:
+        """The last round's outcome (``run_outcome`` for every round)."""
+        return self.run_outcome().rounds[-1]
+
+    def look(self) -> tuple[int, str, int]:
+        """The current round, its phase and the seconds to its deadline (``RoundWatch.look``)."""
+        return self.watch.look()
 
     def phase_line(self) -> str:
         """``round 1: Commit, 7 s left`` (one read of the chain)."""
-        try:
-            if not hasattr(self, "_watch"):
-                from contracts.chain import connect
-                from contracts.client import DeploymentClient
-                from contracts.deployment_file import DeploymentFile
-
-                self._watch = DeploymentClient.attach(DeploymentFile.read(self.deployment).address,
-                                                      chain=connect(self.rpc), sender=self.parties[0].address)
-            v = self._watch.round(live=True)
-            if v.phase == "Finalized":
-                return f"round {v.round_id}: Finalized"
-            assert v.deadline is not None and v.now is not None
-            return f"round {v.round_id}: {v.phase}, {max(0, v.deadline - v.now)} s to its deadline"
-        except Exception as e:  # noqa: BLE001 (a status line never stops the round)
-            return f"(node: {type(e).__name__})"
-
-
-def _pss_kb(pid: int) -> int:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
-
-
-def leftover_processes(tag: str, agent: str | None = None) -> list[int]:
-    """Live processes (other than this one, zombies left out) whose environment carries
-    ``AGENT_ENV_TAG=tag`` (and, given ``agent``, ``AGENT_NAME_ENV=agent``)."""
-    needles = [f"{AGENT_ENV_TAG}={tag}".encode()] + ([f"{AGENT_NAME_ENV}={agent}".encode()] if agent else [])
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            env = (entry / "environ").read_bytes().split(b"\0")
-            if all(n in env for n in needles) and " Z " not in (entry / "stat").read_text().rsplit(")", 1)[-1][:3]:
-                found.append(int(entry.name))
-    return found
+        return self.watch.phase_line()

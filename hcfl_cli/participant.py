@@ -89,6 +89,15 @@ class Session:
     # views
     @property
     def round_id(self) -> int:
+        """The round the steps act on: the current one when the session opened, or the one
+        ``use_round`` chose."""
+        return self.d.round_id
+
+    def use_round(self, round_id: int | None = None) -> int:
+        """Act on round ``round_id`` from now on (default: the deployment's current round, read
+        now); returns it. An agent follows the deployment from round to round with it, and
+        takes out what is left of an earlier round."""
+        self.d.round_id = self.d.views.current_round() if round_id is None else round_id
         return self.d.round_id
 
     def round(self) -> RoundView:
@@ -428,6 +437,23 @@ def finalize(s: Session) -> StepResult:
     return s.send("finalize", [("finalize", [s.round_id], 0, {"round": s.round_id})])
 
 
+def start_round(s: Session, after: int | None = None) -> StepResult:
+    """Open the deployment's next round once its current one is finalized (anyone may). With
+    ``after``, a round later than ``after`` already open is "already done" (someone else was
+    first). The session then acts on the new round."""
+    current = s.d.views.current_round()
+    if after is not None and current > after:
+        s.use_round(current)
+        return StepResult("start-round", already=(f"round {current} is open",))
+    p = s.d.views.phase(current)
+    if p != "Finalized":
+        raise ValueError(f"phase: start-round needs round {current} finalized; it is in {p}")
+    r = s.send("start_round", [("start_round", [], 0, {"after round": current})])
+    if r.sent:
+        s.use_round()
+    return r
+
+
 def move(s: Session, phase: str) -> StepResult:
     """The call that ends ``phase`` once its deadline passed (``MOVERS``): ``advance`` from it,
     ``close`` or ``finalize``."""
@@ -449,5 +475,5 @@ __all__ = [
     "KeyOptions", "Planned", "ProposalView", "Sent", "Session", "StatusResult", "StepResult", "admit", "advance",
     "catch_up", "check_deployment", "close", "code_hash", "commit", "deploy", "env_resend_after", "finalize", "fund",
     "move", "next_action", "parse_amounts", "propose", "read_claims", "register", "report", "reveal", "settle",
-    "status", "vote", "withdraw",
+    "start_round", "status", "vote", "withdraw",
 ]

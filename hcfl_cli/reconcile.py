@@ -75,3 +75,35 @@ def reconcile(view: RoundView, reference: Outcome | None, *, penalty: int, relea
     expected_pool = subsidy_left + surplus + slashed_bond
     held = sum(r.expected for r in rows if r.withdrawn is None)
     return Reconciliation(rows, pool, expected_pool, balance, expected_pool + held)
+
+
+@dataclass(frozen=True)
+class DeploymentReconciliation:
+    """Every round of a deployment reconciled: each round's withdrawals against its reference
+    (with the subsidy it was announced), and the pool it left against the pool carried into
+    the next round (the pool now, after the last); and the contract's balance now against
+    the pool now plus what every round still owes."""
+
+    rounds: list[Reconciliation]
+    pool: int
+    contract_balance: int
+    expected_balance: int
+
+    @property
+    def ok(self) -> bool:
+        return (all(r.withdrawals_match and r.pool == r.expected_pool for r in self.rounds)
+                and self.contract_balance == self.expected_balance)
+
+
+def reconcile_rounds(views: Sequence[RoundView], references: Sequence[Outcome | None], *, penalty: int,
+                     released: Sequence[Sequence[bool]], pool: int, balance: int) -> DeploymentReconciliation:
+    """``reconcile`` for every round of a deployment, in order (``views``: every round, from the
+    logs; ``references``: each round's ``mechanism.settle``; ``released``: each round's bonds),
+    with the contract's ``pool`` and ``balance`` read now. The pool a round leaves is the one
+    the next round starts with (``start_round`` reserves it all as the next subsidy)."""
+    rounds = []
+    for k, (v, ref, free) in enumerate(zip(views, references, released, strict=True)):
+        after = views[k + 1].subsidy if k + 1 < len(views) else pool
+        rounds.append(reconcile(v, ref, penalty=penalty, released=free, pool=after, balance=balance))
+    owed = sum(line.expected for r in rounds for line in r.rows if line.withdrawn is None)
+    return DeploymentReconciliation(rounds, pool, balance, pool + owed)
