@@ -287,6 +287,49 @@ def fold_rounds(events: Iterable[Any]) -> dict[int, RoundView]:
     return {rid: rounds[rid].frozen() for rid in sorted(rounds)}
 
 
+@dataclass(frozen=True)
+class PoolLedger:
+    """The recycle pool rebuilt from a deployment's events (``pool_ledger``)."""
+
+    inflows: dict[int, int]  # round -> what it put into the pool
+    pool: int  # the pool the flows add up to after the last event
+    mismatches: tuple[str, ...]  # every logged pool (a round's subsidy) the flows before it do not add up to
+
+
+def pool_ledger(events: Iterable[Any]) -> PoolLedger:
+    """Every flow into the recycle pool, by the round it belongs to, from a deployment's events
+    in log order: a settlement's tax and no-show penalty (``Settled``) and the round's dust
+    (``DustSwept``), which the contract adds without a ``PoolChanged``; a slashed bond, what
+    was left of a subsidy and the bonus's rounding (each a ``PoolChanged`` that tells the pool
+    after it). A ``RoundStarted`` takes the whole pool as the new round's subsidy, which must
+    be what the flows add up to. A round's flows may come after the next round started (a
+    station credits its bonus late): they are counted to the round they belong to."""
+    pool = 0
+    inflow: dict[int, int] = {}
+    mismatches: list[str] = []
+    for ev in events:
+        rec = event_record(ev)
+        if rec is None:
+            continue
+        if ev.name == "RoundStarted":
+            if rec.subsidy != pool:
+                mismatches.append(f"round {rec.round_id}: subsidy {rec.subsidy}, the flows before it add up to {pool}")
+            pool = 0
+            inflow.setdefault(rec.round_id, 0)
+            continue
+        if ev.name == "Settled":
+            flow = rec.tax + rec.penalty
+        elif ev.name == "DustSwept":
+            flow = rec.dust
+        elif ev.name == "PoolChanged":
+            flow = rec.pool - pool
+        else:
+            continue
+        inflow[rec.round_id] = inflow.get(rec.round_id, 0) + flow
+        pool += flow
+    return PoolLedger(inflow, pool, tuple(mismatches))
+
+
 def fold_round(events: Iterable[Any], round_id: int) -> RoundView:
     """Round ``round_id`` of ``events`` (an empty view when nothing of it was logged yet)."""
     return fold_rounds(e for e in events if event_round(e) == round_id).get(round_id, RoundView(round_id))

@@ -100,6 +100,7 @@ class Agent:
         self.wake = threading.Event()  # set to cut a sleep short (a stop signal)
         self.past: dict[int, int] = {}  # earlier round with something of mine left -> first block of its logs
         self.taken_part: set[int] = set()  # rounds it registered in that are over for it
+        self.registered_in: set[int] = set()  # every round it registered in (what ``rounds`` counts)
         self.ended: set[int] = set()
         self.trained: set[str] = set()  # its proposals (plan names) that won and were trained
         self.next_from: int | None = None  # a block before the next round's first log
@@ -174,6 +175,8 @@ class Agent:
                 self.trained.add(name)
             if q >= current or (v.member(me) is None and not v.proposals_of(me)):
                 continue
+            if v.member(me) is not None:
+                self.registered_in.add(q)
             if _done_by_logs(v, me, self.bonus_bps):
                 self.ended.add(q)
                 if v.member(me) is not None:
@@ -203,8 +206,10 @@ class Agent:
             while True:
                 v: View | None = None
                 try:
-                    acted = self.finish_past()
                     v = self.poll()
+                    if v.me is not None and v.me.role:
+                        self.registered_in.add(v.round_id)
+                    acted = self.finish_past()  # a round just left behind is finished first
                     assert self.round is not None
                     acted = self.round.act(v) or acted
                     if self.round.finished(v):
@@ -212,7 +217,7 @@ class Agent:
                         if self.done():
                             break
                         acted = self.start_next(v) or acted
-                    elif not self.will_register() and not (v.me is not None and v.me.role) and not self.past:
+                    elif self.done() and not (v.me is not None and v.me.role):
                         break  # stopping, or its rounds are done: nothing of its own is open
                     self.say_stopping(v)
                 except DocumentError as e:
@@ -239,13 +244,13 @@ class Agent:
         return 0
 
     def done(self) -> bool:
-        enough = self.rounds and len(self.taken_part) >= self.rounds
-        return bool(self.stopping or enough) and not self.past
+        """Stopping, or its ``rounds`` registered in, with nothing of its own left in an earlier round."""
+        return not self.will_register() and not self.past
 
     def will_register(self) -> bool:
-        """Whether it registers in a new round: not when stopping or when it has taken part
-        in its ``rounds``."""
-        return not self.stopping and not (self.rounds and len(self.taken_part) >= self.rounds)
+        """Whether it registers in a new round: not when stopping or when it has registered in
+        its ``rounds``."""
+        return not self.stopping and not (self.rounds and len(self.registered_in) >= self.rounds)
 
     def say_stopping(self, v: View) -> None:
         if self.stopping and not self._stop_said:
@@ -371,8 +376,11 @@ class Agent:
                  f"{rec.children} child processes")
 
     def start_next(self, v: View) -> bool:
-        """After a finalize, open the next round (whoever comes first; a lost race is done)."""
+        """After a finalize, open the next round (whoever comes first; a lost race is done), if
+        it will take part in it: an agent that only watches (its ticket refused) opens none."""
         assert self.round is not None and self.s is not None
+        if not self.will_register() or self.round.refused:
+            return False
         s, r = self.s, v.round_id
         return self.round.move(v, "start_round", send=lambda: pt.start_round(s, after=r))
 

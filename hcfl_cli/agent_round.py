@@ -91,9 +91,10 @@ class RoundAgent:
                     return self.register(v)
                 return self.move(v)
             if not me.role:
-                self.say_once(f"not registered in round {v.round_id}: watching (registering from the next round "
-                              "whose registration is open)" if self.a.will_register() else
-                              f"not registered in round {v.round_id}: watching")
+                if not self.refused:  # a refused ticket was said already
+                    self.say_once(f"not registered in round {v.round_id}: watching (registering from the next "
+                                  "round whose registration is open)" if self.a.will_register() else
+                                  f"not registered in round {v.round_id}: watching")
                 return self.move(v)
             if v.phase == "Propose":
                 done = False

@@ -45,11 +45,14 @@ __all__ = ["DeployOptions", "Localnet", "LocalnetOptions", "LocalnetOutcome", "L
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "localnet only: a throw-away key"
-DEFAULT_PHASES = (15, 6, 10, 8, 300, 15)
-"""Seconds of Register (every agent starts, decrypts its key and registers), Propose,
-Commit (documents fetched and valued), Reveal, Train (the winner's SuperLink, the stations'
+DEFAULT_PHASES = (10, 5, 6, 6, 300, 10)
+"""Seconds of Register (every agent is up and waiting before the deployment, so it only
+attaches and registers; later rounds' agents are attached already), Propose, Commit
+(documents fetched and valued), Reveal, Train (the winner's SuperLink, the stations'
 SuperNodes and every global round on Flower; the report ends it early) and Vote (each owner
 measures the model: torch is loaded during Train)."""
+READY_LINE = "waiting for the deployment file"
+"""What an agent prints once its key is decrypted and it waits for the deployment."""
 FUNDS = 10 * 10**18
 
 
@@ -129,6 +132,7 @@ class Localnet:
         deploys and signs the tickets, so the Register phase opens on agents that are ready."""
         self.prepare()
         self.launch()
+        self.wait_ready()
         self.deploy_and_admit()
 
     def prepare(self) -> None:
@@ -183,7 +187,7 @@ class Localnet:
 
         o = self.opts
         t = time.monotonic()
-        stations, owners = split_for_localnet(self.dataset, o.stations, o.owners, seed=o.seed, alpha=o.alpha,
+        stations, owners = split_for_localnet(self.dataset, o.stations, len(self.owners), seed=o.seed, alpha=o.alpha,
                                               data_dir=o.data_dir)
         for p, (x, y) in zip(self.stations, stations):
             write_data_folder(p.home / "data", x, y, self.dataset)
@@ -312,6 +316,13 @@ class Localnet:
                     [sys.executable, "-m", "hcfl_cli.main", "agent", "--deployment", str(self.deployment),
                      "--config", str(p.config), "--rounds", str(p.rounds), *p.key_args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Until every launched agent has decrypted its key and waits for the deployment file
+        (or exited), so that the Register phase opens on agents that only have to attach."""
+        return self.wait(lambda: self.deployment.exists() or all(
+            READY_LINE in self.log_text(n) or self.procs[n].poll() is not None
+                                     for n in self.procs), timeout=timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL one agent and everything it started, its Flower processes included: its

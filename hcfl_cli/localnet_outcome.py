@@ -37,9 +37,9 @@ class Row:
 
 @dataclass(frozen=True)
 class LocalnetOutcome:
-    """One round: its outcome, rows, audit and reconciliation (the pool after the round is the
-    one carried into the next; the contract's balance is the deployment's now, against the
-    pool now and what every round still owes)."""
+    """One round: its outcome, rows, audit and reconciliation (``pool``: what the round put into
+    the recycle pool, against ``expected_pool``; the contract's balance is the deployment's
+    now, against the pool now and what every round still owes)."""
 
     address: str
     winner: int | None
@@ -86,10 +86,11 @@ class LocalnetRun:
     times: dict[int, tuple[float, float | None]]  # round -> (seen started, seen finalized), s from deployment
     wall_s: float
     agents: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # name -> round -> its record
+    reconciliation: Any = None  # hcfl_cli.reconcile.DeploymentReconciliation
 
     @property
     def ok(self) -> bool:
-        return bool(self.rounds) and all(r.ok for r in self.rounds)
+        return bool(self.rounds) and all(r.ok for r in self.rounds) and bool(self.reconciliation.ok)
 
     @property
     def last(self) -> LocalnetOutcome:
@@ -135,7 +136,7 @@ def read_run(rpc: str, deployment: Path, parties: Sequence[Any], *, bonus_bps: i
     from contracts.chain import connect
     from contracts.client import DeploymentClient
     from contracts.deployment_file import DeploymentFile
-    from contracts.round_view import fold_rounds
+    from contracts.round_view import fold_rounds, pool_ledger
     from hcfl_cli.audit import audit_deployment, reference_of
     from hcfl_cli.reconcile import reconcile_rounds
 
@@ -147,14 +148,14 @@ def read_run(rpc: str, deployment: Path, parties: Sequence[Any], *, bonus_bps: i
             if v.owners and v.stations and v.proposals else None for v in views]
     released = [[d.proposal(k, v.round_id).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
                  for k in range(len(v.proposals))] for v in views]
-    rec = reconcile_rounds(views, refs, penalty=d.no_show_penalty(), released=released, pool=d.pool(),
-                           balance=d.contract_balance())
+    rec = reconcile_rounds(views, refs, penalty=d.no_show_penalty(), released=released,
+                           ledger=pool_ledger(events), pool=d.pool(), balance=d.contract_balance())
     audits = {a.round_id: a for a in audit_deployment(d.chain, d.address, events)}
     records = {p.name: agent_records(p.home) for p in parties}
     rounds = [_round(v, ref, r, audits.get(v.round_id), parties, records, rec, d.address,
                      peak_by_round.get(v.round_id, 0), times.get(v.round_id))
               for v, ref, r in zip(views, refs, rec.rounds)]
-    return LocalnetRun(rounds, peak_rss_kb, peak_by_round, times, wall_s, records)
+    return LocalnetRun(rounds, peak_rss_kb, peak_by_round, times, wall_s, records, rec)
 
 
 def _round(v: Any, ref: Any, rec: Any, audit: Any, parties: Sequence[Any], records: dict[str, Any], total: Any,

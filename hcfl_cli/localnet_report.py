@@ -68,7 +68,7 @@ def round_lines(out: LocalnetOutcome) -> list[str]:
     lines += [f"audit from the logs: {line}" for line in out.audit_lines]
     withdrawals = all(row.withdrawn is None or row.withdrawn == row.expected for row in out.rows)
     lines.append(f"round {r}: reconciliation: every withdrawal equals the reference to the wei: "
-                 f"{'[green]yes[/]' if withdrawals else '[red]NO[/]'}; pool it left {gwei(out.pool)} Gwei = "
+                 f"{'[green]yes[/]' if withdrawals else '[red]NO[/]'}; into the pool {gwei(out.pool)} Gwei = "
                  f"subsidy left + surplus{' + slashed bond' if out.slashed else ''} {gwei(out.expected_pool)} Gwei"
                  + ("" if out.pool == out.expected_pool else " [red]DIFFERS[/]"))
     return lines

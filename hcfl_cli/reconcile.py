@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from contracts.round_view import Member, RoundView
+from contracts.round_view import Member, PoolLedger, RoundView
 from mechanism import Outcome
 
 
@@ -80,30 +80,32 @@ def reconcile(view: RoundView, reference: Outcome | None, *, penalty: int, relea
 @dataclass(frozen=True)
 class DeploymentReconciliation:
     """Every round of a deployment reconciled: each round's withdrawals against its reference
-    (with the subsidy it was announced), and the pool it left against the pool carried into
-    the next round (the pool now, after the last); and the contract's balance now against
-    the pool now plus what every round still owes."""
+    (with the subsidy it was announced), what it put into the recycle pool against what it
+    should have (``contracts.round_view.pool_ledger``: its flows, whenever they came), every
+    round's subsidy and the pool now against those flows; and the contract's balance now
+    against the pool now plus what every round still owes."""
 
     rounds: list[Reconciliation]
-    pool: int
+    pool: int  # the contract's pool now
+    ledger_pool: int  # what the flows add up to
+    mismatches: tuple[str, ...]  # a subsidy the flows before it do not add up to
     contract_balance: int
     expected_balance: int
 
     @property
     def ok(self) -> bool:
-        return (all(r.withdrawals_match and r.pool == r.expected_pool for r in self.rounds)
-                and self.contract_balance == self.expected_balance)
+        return (all(r.withdrawals_match and r.pool == r.expected_pool for r in self.rounds) and not self.mismatches
+                and self.pool == self.ledger_pool and self.contract_balance == self.expected_balance)
 
 
 def reconcile_rounds(views: Sequence[RoundView], references: Sequence[Outcome | None], *, penalty: int,
-                     released: Sequence[Sequence[bool]], pool: int, balance: int) -> DeploymentReconciliation:
+                     released: Sequence[Sequence[bool]], ledger: PoolLedger, pool: int,
+                     balance: int) -> DeploymentReconciliation:
     """``reconcile`` for every round of a deployment, in order (``views``: every round, from the
-    logs; ``references``: each round's ``mechanism.settle``; ``released``: each round's bonds),
-    with the contract's ``pool`` and ``balance`` read now. The pool a round leaves is the one
-    the next round starts with (``start_round`` reserves it all as the next subsidy)."""
-    rounds = []
-    for k, (v, ref, free) in enumerate(zip(views, references, released, strict=True)):
-        after = views[k + 1].subsidy if k + 1 < len(views) else pool
-        rounds.append(reconcile(v, ref, penalty=penalty, released=free, pool=after, balance=balance))
+    logs; ``references``: each round's ``mechanism.settle``; ``released``: each round's bonds;
+    ``ledger``: the pool's flows, ``pool_ledger``), with the contract's ``pool`` and
+    ``balance`` read now. A round's ``pool`` in the result is what it put into the pool."""
+    rounds = [reconcile(v, ref, penalty=penalty, released=free, pool=ledger.inflows.get(v.round_id, 0),
+                        balance=balance) for v, ref, free in zip(views, references, released, strict=True)]
     owed = sum(line.expected for r in rounds for line in r.rows if line.withdrawn is None)
-    return DeploymentReconciliation(rounds, pool, balance, pool + owed)
+    return DeploymentReconciliation(rounds, pool, ledger.pool, ledger.mismatches, balance, pool + owed)

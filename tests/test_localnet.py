@@ -1,9 +1,10 @@
-"""``hcfl localnet``: whole rounds among agents that are separate OS processes, each with its own
-key, data and HCFL_HOME, all through a node that behaves like a public provider (no anvil_* or
-evm_* methods). What the owners vote comes from their own measurement of the published model;
-every withdrawal equals the reference to the wei; faults (an agent killed at a bad moment, a
-model file that is not the reported one) leave a round that still ends; and nothing started is
-left running."""
+"""``hcfl localnet``: rounds of one deployment among agents that are separate OS processes, each
+with its own key, data and HCFL_HOME, all through a node that behaves like a public provider (no
+anvil_* or evm_* methods). What the owners vote comes from their own measurement of the
+published model; every withdrawal of every round equals the reference to the wei, the
+recycled subsidy included; a newcomer joins and a station leaves between rounds; faults (an
+agent killed at a bad moment, a model file that is not the reported one) leave rounds that
+still end; and nothing started is left running."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from typing import Any
 import pytest
 
 from contracts.nodes import NodeUnavailable, anvil_path, start_node
-from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions, LocalnetOutcome, leftover_processes
+from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions, LocalnetOutcome, LocalnetRun, leftover_processes
 
-PHASES = (12, 5, 8, 6, 300, 12)
-"""Register (the six agents are up before the deployment), Propose, Commit, Reveal, Train
-(the winner's SuperLink, the stations' SuperNodes and the global rounds on Flower, on two
-shared cores; ended by the report), Vote (each owner has loaded torch during Train)."""
+PHASES = (8, 4, 5, 5, 300, 8)
+"""Register (the agents are up and waiting before the deployment), Propose, Commit, Reveal,
+Train (the winner's SuperLink, the stations' SuperNodes and the global rounds on Flower, on
+two shared cores; ended by the report), Vote (each owner has loaded torch during Train)."""
 QUICK_TRAIN = {"clients_per_station": 2, "kappa1": 1, "kappa2": 1}
 
 
@@ -44,14 +45,20 @@ def public_node() -> Iterator[str]:
 
 def _options(url: str, tmp_path: Path, **kw: Any) -> LocalnetOptions:
     base: dict[str, Any] = {"owners": 3, "stations": 3, "proposals": 2, "phases": PHASES, "global_rounds": 1,
-                            "train": QUICK_TRAIN, "rpc": url, "out": tmp_path / "net", "mover_delay_s": 2.0}
+                            "train": QUICK_TRAIN, "rpc": url, "out": tmp_path / "net", "mover_delay_s": 1.0}
     return LocalnetOptions(**{**base, **kw})
 
 
-def _play(net: Localnet, lines: list[str]) -> LocalnetOutcome:
+def _play_all(net: Localnet, lines: list[str]) -> LocalnetRun:
     assert net.wait(timeout=net.round_budget_s(), show=lines.append), "\n".join(lines[-40:])
     assert not net.failed(), "\n".join(lines[-40:])
-    return net.outcome()
+    run = net.run_outcome()
+    assert [o.round_id for o in run.rounds] == list(range(1, net.opts.rounds + 1))
+    return run
+
+
+def _play(net: Localnet, lines: list[str]) -> LocalnetOutcome:
+    return _play_all(net, lines).last
 
 
 def _winner_name(net: Localnet, timeout: float = 150.0) -> str:
@@ -71,7 +78,7 @@ def _intruder(net: Localnet, winner: str, folder: Path):  # type: ignore[no-unty
     from hfl.flower.secure import make_node_keys, start_supernode
 
     home = net.party(winner).home
-    doc = json.loads((home / "public" / "proposal-round1.json").read_text())
+    doc = json.loads(next((home / "public").glob("proposal-round1-*.json")).read_text())
     return start_supernode(doc["superlink"]["fleet_address"], home / "public" / "ca.pem", doc["superlink"]["ca_sha256"],
                            make_node_keys(folder / "keys"), net.stations[0].home / "data", folder / "work",
                            folder / "logs")
@@ -107,13 +114,24 @@ def _assert_nothing_left(net: Localnet) -> None:
 
 
 @pytest.mark.anvil
-def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_reporting_winner(
+def test_two_rounds_on_flower_with_a_newcomer_and_a_leaver_pay_every_round_as_the_reference_subsidy_included(
         public_node: str, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from contracts.chain import connect
+    from contracts.client import DeploymentClient
+    from contracts.deployment_file import DeploymentFile
+    from contracts.round_view import fold_rounds
+    from hcfl_cli.audit import reference_of
+
     t0 = time.monotonic()
-    # The promise is out of reach of one short global round; the winner reports 99.99% anyway.
-    # A quarter of the winner's budget goes to the stations by their measured contributions.
+    # Round 1 refuses an unregistered SuperNode and slashes a winner that over-reports: the
+    # promise is out of reach of one short global round, the winner reports 99.99% anyway. A
+    # quarter of the winner's budget goes to the stations by their measured contributions.
+    # owner3 joins at round 2 (admitted while round 1 runs), station2 leaves after round 1.
     opts = _options(public_node, tmp_path, promised_bps=9500, deploy=DeployOptions(extra={"bonus_bps": 2500}),
-                    testing={f"owner{i}": {"over_report_bps": 9999} for i in range(3)})
+                    testing={f"owner{i}": {"over_report_bps": 9999} for i in range(3)}, rounds=2, join_at=2,
+                    leave_after=1)
     lines: list[str] = []
     with Localnet(opts, say=lines.append) as net:
         net.setup()
@@ -121,29 +139,51 @@ def test_a_round_on_flower_refuses_an_unregistered_node_and_slashes_an_over_repo
         assert net.wait(lambda: "SuperLink up" in net.log_text(winner), timeout=150)
         intruder = _intruder(net, winner, tmp_path / "intruder")
         try:
-            out = _play(net, lines)
+            run = _play_all(net, lines)
         finally:
             intruder.stop()
         assert intruder.live_pids() == []
         assert "Failed to activate SuperNode" in (tmp_path / "intruder" / "logs" / "supernode.log").read_text()
         assert "registered the node keys of stations [0, 1, 2]" in net.log_text(winner)
-        for s in net.stations:  # every registered station trained as a SuperNode of its own
+        first, second = run.rounds
+        for s in net.stations:  # every registered station of round 1 trained as a SuperNode of its own
             assert "starting this station's SuperNode" in net.log_text(s.name)
-        assert out.winner is not None and out.reported is not None
-        assert int(out.reported["accuracy_bps"]) == 9999
-        voters = [r for r in out.rows if r.role == "owner" and r.punish is not None]
+        assert first.winner is not None and first.reported is not None
+        assert int(first.reported["accuracy_bps"]) == 9999
+        voters = [r for r in first.rows if r.role == "owner" and r.punish is not None]
         assert len(voters) == 2  # every owner but the winner
         for r in voters:
             assert r.measured is not None and r.measured < 0.95 and r.punish is True
-        assert out.slashed is True
-        assert all(r.revealed == r.true_claims for r in out.rows)  # every agent claimed its own valuation
-        assert out.reference is not None and out.reference.bonus_pool > 0
-        assert out.reference.station_bonus == _bonus_by_contribution(out)
+        assert first.slashed is True
+        for out in run.rounds:
+            assert all(r.revealed == r.true_claims for r in out.rows)  # every agent claimed its own valuation
+            assert out.reference is not None and out.reference.bonus_pool > 0
+            assert out.reference.station_bonus == _bonus_by_contribution(out)
+            _assert_paid_as_the_reference(out)  # with the bonus and round 2's subsidy, to the wei
         for s in net.stations:  # each station credited and withdrew its bonus after its settlement
             assert "credit_bonus: mined" in net.log_text(s.name)
-        _assert_paid_as_the_reference(out)  # with the bonus, to the wei
+        # who took part in which round: the newcomer from round 2, the leaver in round 1 only
+        assert {r.name for r in first.rows} == {"owner0", "owner1", "owner2", "station0", "station1", "station2"}
+        assert {r.name for r in second.rows} == {"owner0", "owner1", "owner2", "owner3", "station0", "station1"}
+        assert "not registered in round 1: watching" in net.log_text("owner3")
+        assert "done: took part in 1 rounds" in net.log_text("station2")
+        leaver = net.party("station2").address
+        d = DeploymentClient.attach(DeploymentFile.read(net.deployment).address, chain=connect(public_node),
+                                    sender=leaver)
+        assert d.participant(leaver, 1).withdrawn and not d.participant(leaver, 2).role  # nothing of its own left
+        # round 1's taxes, dust and slashed bond are round 2's subsidy, which lowered its owners' shares
+        views = fold_rounds(d.load_events())
+        assert second.subsidy == first.pool == views[2].subsidy > 0 and second.subsidy_used > 0
+        assert second.reference.owner_pays != reference_of(replace(views[2], started=None), 2500,
+                                                           views[2].contributions).owner_pays
+        assert run.reconciliation.ok and run.ok  # every wei of both rounds accounted for, the pool's flows too
+        # proposals over time: the trained proposal is not proposed again, the loser's is
+        by_name = {r.address: r.name for r in second.rows}
+        trained = (by_name[first.proposals[first.winner]["proposer"]], first.plans[first.winner])
+        offered = {(by_name[p["proposer"]], plan) for p, plan in zip(second.proposals, second.plans)}
+        assert trained not in offered and trained[1] == "p1" and (trained[0], "p2") in offered
         _assert_nothing_left(net)
-    print(f"localnet round (3 + 3 agents) in {time.monotonic() - t0:.1f} s")
+    print(f"localnet: two rounds (3 + 3 agents, a newcomer, a leaver) in {time.monotonic() - t0:.1f} s")
 
 
 @pytest.mark.anvil

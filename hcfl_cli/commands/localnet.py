@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     p.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
-                   "(default 15,6,10,8,T,15, T at least 300 and long enough for every global round's station "
+                   "(default 10,5,6,6,T,10, T at least 300 and long enough for every global round's station "
                    "timeout, 60 + 25 s per station)")
     p.add_argument("--global-rounds", type=int, default=2, help="global training rounds of every proposal (default 2)")
     p.add_argument("--promised-bps", type=int, default=7000, help="promised accuracy, basis points (default 7000)")
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         net.prepare()
         set_up = time.perf_counter() - t0
         net.launch()
+        net.wait_ready()
         net.deploy_and_admit()
         if args.web:  # the deployment's page, served from this process
             from hcfl_cli.commands.web import hold, start_for
@@ -101,10 +102,13 @@ def run(args: argparse.Namespace) -> int:
                 console.print(line)
         for table in summary_tables(run_out):
             wide.print(table)
-        last = run_out.last
-        console.print(f"contract balance {gwei(last.contract_balance)} Gwei = pool now + what every round still "
-                      f"owes {gwei(last.expected_balance)} Gwei: "
-                      + ("[green]yes[/]" if last.contract_balance == last.expected_balance else "[red]NO[/]"))
+        rec = run_out.reconciliation
+        console.print(f"the pool: every round's subsidy and the pool now ({gwei(rec.pool)} Gwei) are what the rounds "
+                      f"put into it: {'[green]yes[/]' if not rec.mismatches and rec.pool == rec.ledger_pool else '[red]NO[/]'}"
+                      + "".join(f"; {m}" for m in rec.mismatches))
+        console.print(f"contract balance {gwei(rec.contract_balance)} Gwei = pool now + what every round still owes "
+                      f"{gwei(rec.expected_balance)} Gwei: "
+                      + ("[green]yes[/]" if rec.contract_balance == rec.expected_balance else "[red]NO[/]"))
         console.print(f"peak memory of all agents together (their processes' proportional set sizes added up, "
                       f"the most at any sample): {run_out.peak_rss_kb / 1024:.0f} MiB; per round: "
                       + ", ".join(f"round {r} {kb / 1024:.0f} MiB" for r, kb in sorted(run_out.peak_by_round.items())))
