@@ -45,7 +45,7 @@ from typing import Any
 
 from contracts.constants import BOND_RELEASED, BOND_SLASHED, BOND_WITHDRAWN, ROLE_OWNER, ROLE_STATION, STATUS_BONUS
 from hcfl_cli import participant as pt
-from hcfl_cli.agent_config import AgentConfig, claims_for
+from hcfl_cli.agent_config import AgentConfig, claims_or_refusals
 from hcfl_cli.documents import Description, DocumentError, FolderServer, fetch
 
 RESULT_FILE = "agent.json"
@@ -378,14 +378,15 @@ class Agent:
         ca.write_bytes(Path(info["ca_cert"]).read_bytes())
         superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"],
                      "ca_uri": self.publish(ca)}
-        params = p.param_count or _param_count(p.model, p.dataset)
-        doc = Description(p.model, p.dataset, p.labels, p.accuracy_bps, p.global_rounds, params, dict(p.train),
-                          superlink, s.address)
+        job = agent_train.describe_proposal(p.model, p.dataset, p.labels, self.cfg.data)
+        params = p.param_count or job["param_count"]
+        doc = Description(p.model, job["dataset"], job["labels"], p.accuracy_bps, p.global_rounds, params,
+                          dict(p.train), superlink, s.address, job["classes"], job["input"], job["plugin"])
         path = self.work / "public" / f"proposal-round{s.round_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # a restart proposes the same document (propose checks its hash on chain)
             path.write_bytes(doc.to_bytes())
-        self.say(f"propose: labels {list(p.labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
+        self.say(f"propose: {doc.model} on {doc.dataset}, labels {list(doc.target_labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
                  f"{p.budget} wei, bond {p.bond} wei, {params} parameters, {p.global_rounds} global rounds"
                  + f", SuperLink {superlink['fleet_address']}")
         return pt.propose(s, budget=p.budget, bond=p.bond, document=path, uri=self.publish(path),
@@ -408,25 +409,19 @@ class Agent:
         store = SecretStore(s.key)
         if store.load(s.file.chain_id, s.file.address, s.round_id) is not None:
             return pt.commit(s, None)  # stored before a crash, maybe never sent: commit sends it
-        docs, paths, unreadable = [], [], []
+        from hcfl_cli.agent_train import cannot_use
+
+        proposals: list[tuple[Description, Path] | str] = []
         for i in range(len(v.proposals)):
             try:
                 d, path = self.document(v, i)
             except DocumentError as e:
-                self.say(f"{e}: it is valued as nothing I would pay for or train")
-                d, path = None, None
-                unreadable.append(i)
-            docs.append(d)
-            paths.append(path)
-        readable = [i for i, d in enumerate(docs) if d is not None]
-        values = claims_for(self.cfg, [docs[i] for i in readable], [paths[i] for i in readable])
-        claims = [0] * len(docs)
-        for i, c in zip(readable, values):
-            claims[i] = c
+                proposals.append(str(e))  # a job it cannot read: valued as one it cannot train or judge
+                continue
+            why = cannot_use(d, self.cfg.data, self.cfg.role)  # a model or data it cannot use, likewise
+            proposals.append((d, path) if why is None else f"proposal {i}: {why}")
         limit = self.claim_limit(v)
-        if self.cfg.role == "station":
-            for i in unreadable:
-                claims[i] = limit  # a job it cannot read: its highest cost, so it is not chosen for it
+        claims = claims_or_refusals(self.cfg, proposals, limit, self.say)
         cut = [min(c, limit) for c in claims]
         if cut != claims:
             self.say(f"commit: claims {claims} cut to {cut}, what the deposit covers")
@@ -671,15 +666,6 @@ def _vm_hwm_kb() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-def _param_count(model: str, dataset: str) -> int:
-    """The model's parameter count (imports torch: only a proposer that did not give it)."""
-    from hfl.config import TrainConfig
-    from hfl.train import init_state
-
-    state = init_state(TrainConfig(model=model, dataset=dataset), "cpu")
-    return int(sum(t.numel() for k, t in state.items() if t.is_floating_point()))
 
 
 def run_agent(cfg: AgentConfig, deployment: Path, keys: pt.KeyOptions, rpc: str, *,

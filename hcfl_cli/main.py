@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hcfl_cli import models_cmd
+
 console = Console(log_path=False)
 
 
@@ -413,7 +415,8 @@ def _cmd_localnet(args: argparse.Namespace) -> int:
     if not 0 <= args.bonus_bps <= 10_000:
         raise ValueError(f"--bonus-bps: expected 0..10000 basis points, got {args.bonus_bps}")
     opts = LocalnetOptions(owners=args.owners, stations=args.stations, proposals=args.proposals,
-                           data_dir=args.data_dir, seed=args.seed, phases=phases, global_rounds=args.global_rounds,
+                           data_dir=args.data_dir, dataset=args.dataset, model=args.model, seed=args.seed,
+                           phases=phases, global_rounds=args.global_rounds,
                            promised_bps=args.promised_bps, rpc=args.rpc, out=args.out,
                            deploy=DeployOptions(extra={"bonus_bps": args.bonus_bps} if args.bonus_bps else {}))
     import signal
@@ -672,6 +675,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_experiment)
 
     _add_participant_commands(sub)
+    models_cmd.add_parser(sub)
 
     ag = sub.add_parser("agent", help="run one participant's agent: it acts at every phase of its round",
                         description="One long-running process per participant: it watches its round (phase and "
@@ -703,7 +707,11 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--owners", type=int, default=4, help="model owners (default 4)")
     ln.add_argument("--stations", type=int, default=4, help="base stations (default 4)")
     ln.add_argument("--proposals", type=int, default=2, help="owners that propose (default 2)")
-    ln.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
+    ln.add_argument("--data-dir", type=Path, help="split this data folder among the participants: any format python "
+                    "-m hfl reads (ImageFolder, CIFAR-10/100, MNIST, Fashion-MNIST, SVHN, .npz; default: digits)")
+    ln.add_argument("--dataset", help="the data folder's format when its layout is ambiguous")
+    ln.add_argument("--model", help="the proposals' model: any that `hcfl models` lists (default resnet18 on "
+                    "CIFAR-10, else cnn)")
     ln.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     ln.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
                     "(default 15,6,10,8,T,15, T at least 300 and long enough for every global round's station "
