@@ -378,8 +378,8 @@ class Agent:
         ca.write_bytes(Path(info["ca_cert"]).read_bytes())
         superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"],
                      "ca_uri": self.publish(ca)}
-        job = agent_train.describe_proposal(p.model, p.dataset, p.labels, self.cfg.data)
-        params = p.param_count or job["param_count"]
+        job = agent_train.describe_proposal(p.model, p.dataset, p.labels, self.cfg.data, p.param_count)
+        params = job["param_count"]
         doc = Description(p.model, job["dataset"], job["labels"], p.accuracy_bps, p.global_rounds, params,
                           dict(p.train), superlink, s.address, job["classes"], job["input"], job["plugin"])
         path = self.work / "public" / f"proposal-round{s.round_id}.json"

@@ -58,14 +58,15 @@ def train_config(doc: Description, n_stations: int, *, data_dir: str | None = No
 
 
 def describe_proposal(model: str, dataset: str | None, labels: tuple[int | str, ...],
-                      data_folder: Path | None) -> dict[str, Any]:
+                      data_folder: Path | None, param_count: int = 0) -> dict[str, Any]:
     """What an owner's description document says of the model and data it proposes, from its own
-    held-out folder: the data's name, classes and input, the plugin, the parameter count and the
-    target labels (given by class name or index) as indices."""
+    held-out folder: the data's name, classes and input, the plugin, the parameter count (counted
+    unless given) and the target labels (given by class name or index) as indices. Imports no
+    torch for the small CNN with a given parameter count."""
     from hfl.config import resolve_labels
     from hfl.proposals import MAX_LABELS, describe_job
 
-    spec = describe_job(model, data_folder, dataset=dataset)
+    spec = describe_job(model, data_folder, dataset=dataset, param_count=param_count or None)
     targets = tuple(sorted(set(resolve_labels(list(labels), spec.classes))))
     if max(targets) >= MAX_LABELS:
         raise ValueError(f"proposal.labels: the contract's label set holds labels 0..{MAX_LABELS - 1}")

@@ -312,8 +312,9 @@ class Localnet:
 
         o = self.opts
         n_labels = min(len(self.data.classes), MAX_LABELS)  # what the contract's label bitmask holds
-        core = rng.sample(range(n_labels), 2)
-        rest = [lab for lab in range(n_labels) if lab not in core]
+        held = sorted({int(lab) for _, y in self.data.stations for lab in set(y.tolist())} & set(range(n_labels)))
+        core = rng.sample(held, 2)  # targets among the labels some station holds
+        rest = [lab for lab in held if lab not in core]
         targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3) if len(rest) >= 3
                                                                 else rng.randint(0, len(rest)))))
                    for p in self.owners}

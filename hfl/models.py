@@ -35,12 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from hfl.inputs import CNN, InputPlan, cifar_stem, simple_plan
 from hfl.plugins import GROUP, ModelUnavailable, find, load
 
-CNN = "cnn"
-# Images at least this large on a side keep the ResNets' ImageNet stem (it brings them to >= 32x32
-# feature maps before the first block, the CIFAR ResNets' resolution).
-IMAGENET_STEM_FROM = 128
 # googlenet and inception_v3 default to auxiliary heads (a tuple output in training) and warn about
 # their init; both are turned off so every model maps images to logits.
 _EXTRA_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": True},
@@ -124,38 +121,15 @@ def min_input_size(name: str) -> tuple[int, int]:
     return min(sizes, key=lambda s: (s[0] * s[1], s)) if sizes else (1, 1)  # type: ignore[return-value]
 
 
-def _is_resnet(name: str) -> bool:
-    return name.startswith(("resnet", "resnext", "wide_resnet"))
-
-
-@dataclass(frozen=True)
-class InputPlan:
-    """How a model sees the data: the data's (C, H, W), the size the model is fed, and why."""
-
-    channels: int
-    height: int
-    width: int
-    model_size: tuple[int, int]
-    adaptation: str  # "none", "cifar-stem", "resize" or "plugin"
-
-    def to_dict(self) -> dict[str, object]:
-        """The description document's `input` field."""
-        return {"channels": self.channels, "height": self.height, "width": self.width,
-                "model_height": self.model_size[0], "model_width": self.model_size[1], "adaptation": self.adaptation}
-
-
 @functools.lru_cache(maxsize=256)
 def input_plan(name: str, shape: tuple[int, int, int], plugin: str | None = None) -> InputPlan:
-    """How model `name` is fed images of `shape` (C, H, W); `ModelUnavailable` if it cannot be."""
+    """How model `name` is fed images of `shape` (C, H, W) (see the module doc)."""
+    if plugin is None and name != CNN:
+        check_builtin(name)
+    plan = simple_plan(name, shape, plugin)
+    if plan is not None:
+        return plan
     c, h, w = shape
-    if plugin is not None:
-        return InputPlan(c, h, w, (h, w), "plugin")
-    if name == CNN:
-        return InputPlan(c, h, w, (h, w), "none")
-    check_builtin(name)
-    if _is_resnet(name):
-        stem = max(h, w) < IMAGENET_STEM_FROM
-        return InputPlan(c, h, w, (h, w), "cifar-stem" if stem else "none")
     lo = min_input_size(name)
     size = (max(h, lo[0]), max(w, lo[1]))
     # The least size is documented to work, and any size when it is 1x1 (convolutions and adaptive
@@ -191,8 +165,7 @@ def _torchvision_model(name: str, in_channels: int, num_classes: int, image_size
     from torchvision.models import ResNet, get_model
 
     model = get_model(name, weights=None, num_classes=num_classes, **_EXTRA_KWARGS.get(name, {}))
-    small = image_size is None or max(image_size) < IMAGENET_STEM_FROM
-    if isinstance(model, ResNet) and small:
+    if isinstance(model, ResNet) and cifar_stem(image_size):
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     elif in_channels != 3:

@@ -2,7 +2,7 @@
 can take part in it (SPEC section 8, "Models and data").
 
 - The proposer describes the job from its own data folder (`describe_job`): the data's name,
-  class names and image shape, how the model is fed the images (`hfl.models.InputPlan`: its input
+  class names and image shape, how the model is fed the images (`hfl.inputs.InputPlan`: its input
   size and channels), its parameter count, and for a plugin model the `hcfl.models` entry point
   with the distribution and version that provide it (`JobSpec.plugin_fields`).
 - Every other participant checks the job before valuing it (`cannot_take_part`): the model must
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from hfl.catalog import KNOWN
-from hfl.config import ConfigError, TrainConfig, data_fields
+from hfl.config import MODELS, ConfigError, TrainConfig, data_fields
 from hfl.folders import SPLITS, DataError, describe_folder
+from hfl.inputs import simple_plan
 from hfl.plugins import GROUP, Plugin, find
 
 MAX_LABELS = 256  # the contract's target label set is a uint256 bitmask
@@ -39,7 +40,7 @@ class JobSpec:
     dataset: str
     classes: tuple[str, ...]
     shape: tuple[int, int, int]
-    input: dict[str, object]  # hfl.models.InputPlan.to_dict()
+    input: dict[str, object]  # hfl.inputs.InputPlan.to_dict()
     param_count: int
 
     def plugin_fields(self) -> dict[str, str]:
@@ -55,12 +56,15 @@ class JobSpec:
                 **data_fields(self.dataset, self.classes, self.shape)}
 
 
-def describe_job(model: str, folder: Path | None, *, dataset: str | None = None, split: str = "test") -> JobSpec:
-    """The job of proposing `model` on the data that `folder` holds (its `split`'s classes and shape);
+def describe_job(model: str, folder: Path | None, *, dataset: str | None = None,
+                 param_count: int | None = None) -> JobSpec:
+    """The job of proposing `model` on the data that `folder` holds (its classes and image shape);
     without a folder, the known set `dataset` (digits by default). `dataset` names the data the
-    proposer means; a folder holding other data is a `ConfigError` naming `dataset`."""
-    from hfl.models import input_plan, parameter_count, resolve_plugin
+    proposer means; a folder holding other data is a `ConfigError` naming `dataset`.
 
+    Imports no torch for the small CNN and the paper's ResNets when `param_count` is given (a
+    proposer that states it proposes within its phase even on a slow machine).
+    """
     if folder is not None:
         info = describe_folder(folder, hint=dataset)
         if dataset and dataset != info.dataset:
@@ -70,12 +74,23 @@ def describe_job(model: str, folder: Path | None, *, dataset: str | None = None,
         name = dataset or "digits"
         if name not in KNOWN:
             raise ConfigError("dataset", f"{name!r} is described by a data folder: give one")
-        name, classes, shape = name, KNOWN[name].classes, KNOWN[name].shape
-    requirement = resolve_plugin(model)  # ModelUnavailable for a name nothing here provides
-    plugin = find(model, requirement) if requirement else None
-    plan = input_plan(model, shape, requirement)
-    count = parameter_count(model, shape, len(classes), plugin=requirement)
-    return JobSpec(model, plugin, name, classes, shape, plan.to_dict(), count)
+        classes, shape = KNOWN[name].classes, KNOWN[name].shape
+    requirement, plugin = None, None
+    if model not in MODELS:  # the paper's models are ours or torchvision's: no plugin to look for
+        from hfl.models import resolve_plugin
+
+        requirement = resolve_plugin(model)  # ModelUnavailable for a name nothing here provides
+        plugin = find(model, requirement) if requirement else None
+    plan = simple_plan(model, shape, requirement)
+    if plan is None:
+        from hfl.models import input_plan
+
+        plan = input_plan(model, shape)
+    if not param_count:
+        from hfl.models import parameter_count
+
+        param_count = parameter_count(model, shape, len(classes), plugin=requirement)
+    return JobSpec(model, plugin, name, classes, shape, plan.to_dict(), int(param_count))
 
 
 def plugin_requirement(fields: Mapping[str, str]) -> str | None:
