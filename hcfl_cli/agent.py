@@ -386,8 +386,9 @@ class Agent:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # a restart proposes the same document (propose checks its hash on chain)
             path.write_bytes(doc.to_bytes())
-        self.say(f"propose: {doc.model} on {doc.dataset}, labels {list(doc.target_labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
-                 f"{p.budget} wei, bond {p.bond} wei, {params} parameters, {p.global_rounds} global rounds"
+        self.say(f"propose: {doc.model} on {doc.dataset}, labels {list(doc.target_labels)}, promised accuracy "
+                 f"{p.accuracy_bps / 100:.2f}%, budget {p.budget} wei, bond {p.bond} wei, {params} parameters, "
+                 f"{p.global_rounds} global rounds"
                  + f", SuperLink {superlink['fleet_address']}")
         return pt.propose(s, budget=p.budget, bond=p.bond, document=path, uri=self.publish(path),
                           accuracy_bps=p.accuracy_bps, training_rounds=p.global_rounds, label_mask=doc.label_mask,

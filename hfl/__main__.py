@@ -206,6 +206,17 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
     return 0
 
 
+def labels_text(cfg: TrainConfig) -> str:
+    """The scored labels as a person reads them: indices and class names, or how many of how many."""
+    scored = cfg.scored_labels
+    if len(scored) > 12:
+        return f"{len(scored)} of its {cfg.num_classes} classes"
+    names = cfg.class_names
+    if all(names[label] == str(label) for label in scored):
+        return f"labels {list(scored)}"
+    return "labels " + ", ".join(f"{label} ({names[label]})" for label in scored)
+
+
 def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     import torch
     from rich.console import Console
@@ -233,7 +244,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)  # data loading included
     path = write_result(result, out)
     console.print(contribution_table(result))
-    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.scored_labels)}; "
+    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on {labels_text(cfg)}; "
                   f"wall {result.wall_s:.1f} s; {result.images_per_s:,.0f} training images/s; wrote {path} and "
                   f"{path.parent / 'accuracy.png'}")
     return 0
