@@ -161,6 +161,7 @@ class Agent:
 
     def run(self) -> int:
         """Act until the round is finalized and this participant has taken out what is its."""
+        self._job = self.describe_my_proposal()
         self.s = s = self.connect()
         self.mem = Memory(self.cfg.name, self.cfg.role, s.address)
         if self.cfg.publish == "http":
@@ -367,6 +368,21 @@ class Agent:
             return self.server.url_of(path)
         return path.resolve().as_uri()
 
+    def describe_my_proposal(self) -> Any:
+        """An owner's proposal described from its data (classes, input, plugin) in a thread while it
+        waits to attach: a torchvision model's description loads torch, seconds a Propose phase lacks."""
+        p = self.cfg.proposal
+        if p is None:
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+
+        from hcfl_cli import agent_train
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="hcfl-describe")
+        job = pool.submit(agent_train.describe_proposal, p.model, p.dataset, p.labels, self.cfg.data, p.param_count)
+        pool.shutdown(wait=False)
+        return job
+
     def propose(self) -> pt.StepResult:
         from hcfl_cli import agent_train
 
@@ -378,7 +394,7 @@ class Agent:
         ca.write_bytes(Path(info["ca_cert"]).read_bytes())
         superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"],
                      "ca_uri": self.publish(ca)}
-        job = agent_train.describe_proposal(p.model, p.dataset, p.labels, self.cfg.data, p.param_count)
+        job = self._job.result()  # described while attaching (describe_my_proposal)
         params = job["param_count"]
         doc = Description(p.model, job["dataset"], job["labels"], p.accuracy_bps, p.global_rounds, params,
                           dict(p.train), superlink, s.address, job["classes"], job["input"], job["plugin"])

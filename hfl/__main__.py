@@ -209,6 +209,8 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
 def labels_text(cfg: TrainConfig) -> str:
     """The scored labels as a person reads them: indices and class names, or how many of how many."""
     scored = cfg.scored_labels
+    if len(scored) == cfg.num_classes:
+        return f"all {cfg.num_classes} classes"
     if len(scored) > 12:
         return f"{len(scored)} of its {cfg.num_classes} classes"
     names = cfg.class_names

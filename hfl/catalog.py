@@ -1,4 +1,5 @@
-"""The image sets HCFL knows by name: their classes, image shape and normalisation.
+"""The image sets HCFL knows by name (their classes, image shape and normalisation), and the names
+of torchvision's classification models.
 
 A job (`hfl.config.TrainConfig`) on one of these needs only the name: every participant's folder
 of it has the same classes in the same order and the same image shape. Any other data (an
@@ -36,6 +37,24 @@ MNIST_CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 -
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
+# `torchvision.models.list_models(module=torchvision.models)` of the pinned torchvision 0.29, so that an
+# agent checks a proposal's model name without loading torch (a phase lasts seconds);
+# tests/test_hfl_models.py checks it against the installed registry, which any other name is
+# looked up in (hfl.models.check_builtin).
+TORCHVISION_CLASSIFIERS = (
+    "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121", "densenet161",
+    "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_l",
+    "efficientnet_v2_m", "efficientnet_v2_s", "googlenet", "inception_v3", "maxvit_t", "mnasnet0_5", "mnasnet0_75",
+    "mnasnet1_0", "mnasnet1_3", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "regnet_x_16gf",
+    "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf", "regnet_x_800mf", "regnet_x_8gf",
+    "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf", "regnet_y_3_2gf", "regnet_y_400mf",
+    "regnet_y_800mf", "regnet_y_8gf", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+    "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t",
+    "swin_v2_b", "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+    "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
+)
 UNKNOWN_MEAN = 0.5
 UNKNOWN_STD = 0.5
 
@@ -71,4 +90,4 @@ def normalisation(dataset: str, channels: int) -> tuple[tuple[float, ...], tuple
 
 
 __all__ = ["CIFAR100_CLASSES", "CIFAR10_CLASSES", "DIGIT_CLASSES", "FASHION_MNIST_CLASSES", "KNOWN", "KnownSet",
-           "MNIST_CLASSES", "normalisation"]
+           "MNIST_CLASSES", "TORCHVISION_CLASSIFIERS", "normalisation"]

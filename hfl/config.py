@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from hfl.catalog import KNOWN
+from hfl.catalog import KNOWN, TORCHVISION_CLASSIFIERS
 
 # The models named in the paper; any classification model of torchvision's registry and any
 # installed `hcfl.models` plugin can be trained too (hfl.models, hfl.plugins).
@@ -152,8 +152,8 @@ class TrainConfig:
             from hfl.plugins import parse_requirement
 
             parse_requirement(self.model_plugin)  # built only where that plugin is installed
-        elif self.model not in MODELS:
-            from hfl.models import check_builtin  # imports torchvision: only for its registry's names
+        elif self.model not in MODELS and self.model not in TORCHVISION_CLASSIFIERS:
+            from hfl.models import check_builtin  # imports torchvision: only for a name it may have since
 
             check_builtin(self.model)
 

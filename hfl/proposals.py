@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hfl.catalog import KNOWN
+from hfl.catalog import KNOWN, TORCHVISION_CLASSIFIERS
 from hfl.config import MODELS, ConfigError, TrainConfig, data_fields
 from hfl.folders import SPLITS, DataError, describe_folder
 from hfl.inputs import simple_plan
@@ -76,7 +76,7 @@ def describe_job(model: str, folder: Path | None, *, dataset: str | None = None,
             raise ConfigError("dataset", f"{name!r} is described by a data folder: give one")
         classes, shape = KNOWN[name].classes, KNOWN[name].shape
     requirement, plugin = None, None
-    if model not in MODELS:  # the paper's models are ours or torchvision's: no plugin to look for
+    if model not in MODELS and model not in TORCHVISION_CLASSIFIERS:  # built in: no plugin to look for
         from hfl.models import resolve_plugin
 
         requirement = resolve_plugin(model)  # ModelUnavailable for a name nothing here provides

@@ -15,6 +15,7 @@ import torchvision
 from torch import nn
 
 from hfl.__main__ import main
+from hfl.catalog import TORCHVISION_CLASSIFIERS
 from hfl.config import ConfigError, TrainConfig
 from hfl.models import (Resized, build_model, builtin_names, catalogue, has_buffers, input_plan, parameter_count,
                         resolve_plugin)
@@ -27,6 +28,7 @@ torch.set_num_threads(1)
 def test_the_registry_is_the_small_cnn_and_every_torchvision_classification_model():
     names = builtin_names()
     assert names[0] == "cnn" and set(names[1:]) == set(torchvision.models.list_models(module=torchvision.models))
+    assert set(names[1:]) == set(TORCHVISION_CLASSIFIERS)  # the copy agents check names against without torch
     assert {"mobilenet_v3_small", "vit_b_16", "resnet50"} <= set(names)
     assert "fasterrcnn_resnet50_fpn" not in names  # detection models are not classifiers
     assert resolve_plugin("squeezenet1_1") is None

@@ -55,10 +55,10 @@ def test_cifar100_owners_value_its_hundred_classes_and_target_those_the_stations
     assert all(max(p["labels"]) < 10 for p in proposals)  # only the first ten classes have images here
 
 
-def test_proposing_and_valuing_the_papers_models_imports_no_torch(tmp_path):
-    """An agent proposes and commits within phases of a few seconds: the small CNN on its .npz folder or
-    ResNet-18 on CIFAR-10, with the parameter count given (as localnet's plans give it), must not wait
-    for torch to load."""
+def test_proposing_the_papers_models_and_valuing_any_imports_no_torch(tmp_path):
+    """An agent proposes and commits within phases of a few seconds: proposing the small CNN on its .npz
+    folder or ResNet-18 on CIFAR-10, with the parameter count given (as localnet's plans give it), and
+    checking a proposal of any torchvision model must not wait for torch to load."""
     import subprocess
     import sys
 
@@ -75,6 +75,9 @@ job = describe_proposal("cnn", None, (1, 3), Path({str(tmp_path / 'data')!r}), 1
 doc = Description("cnn", job["dataset"], job["labels"], 7000, 2, job["param_count"], {{}}, {{}}, "", job["classes"],
                   job["input"], job["plugin"])
 assert cannot_use(doc, Path({str(tmp_path / 'data')!r}), "station") is None
+other = Description("mobilenet_v3_small", job["dataset"], job["labels"], 7000, 2, 1, {{}}, {{}}, "", job["classes"],
+                    job["input"], job["plugin"])
+assert cannot_use(other, Path({str(tmp_path / 'data')!r}), "owner") is None  # any torchvision name: no torch
 resnet = describe_proposal("resnet18", "cifar10", ("cat", 0), None, 11173962)
 assert resnet["input"]["adaptation"] == "cifar-stem" and resnet["labels"] == (0, 3)
 print("torch" in sys.modules)
