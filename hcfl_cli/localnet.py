@@ -176,6 +176,10 @@ class Localnet:
             raise ValueError(f"--proposals: between 1 and the number of owners ({opts.owners})")
         if opts.phases is not None and (len(opts.phases) != 6 or any(p <= 0 for p in opts.phases)):
             raise ValueError("--phases: six positive lengths in seconds")
+        if opts.data_dir is not None:  # a bad folder is said before any node or key is made
+            from hfl.data import load_folder
+
+            load_folder(opts.data_dir, fmt=opts.dataset)  # decoded once: the split reads it again from memory
         # Every station's ClientApp of a round shares this machine's cores: a round of N
         # stations takes about N times one station's, so a station is only called lost after
         # that, and the Train phase leaves room for every round to wait that long.

@@ -178,6 +178,15 @@ def test_a_bad_folder_fails_in_one_line_naming_it(make, says, tmp_path, capsys):
     line = capsys.readouterr().err.strip()
     assert len(line.splitlines()) == 1 and line.startswith("python -m hfl: error: --data-dir: ")
     assert says in line and str(folder) in line
+    from hcfl_cli.main import main as hcfl
+
+    # localnet says so before it starts a node or makes a key; models reads the folder's description only
+    for command in ("localnet",) if make is _mixed_sizes else ("localnet", "models"):
+        assert hcfl([command, "--data-dir", str(folder)]) == 2
+        captured = capsys.readouterr()
+        line = captured.err.strip()
+        assert len(line.splitlines()) == 1 and line.startswith(f"hcfl {command}: error: data_dir: ") and says in line
+        assert "node:" not in captured.out
 
 
 def test_a_folder_read_twice_is_decoded_once_until_its_files_change(tmp_path):
