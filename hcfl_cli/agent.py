@@ -155,6 +155,7 @@ class Agent:
 
     def run(self) -> int:
         """Act until the round is finalized and this participant has taken out what is its."""
+        self._job = self.describe_my_proposal()
         self.s = s = self.connect()
         self.mem = Memory(self.cfg.name, self.cfg.role, s.address)
         if self.cfg.publish == "http":
@@ -338,15 +339,30 @@ class Agent:
             return self.server.url_of(path)
         return path.resolve().as_uri()
 
+    def describe_my_proposal(self) -> Any:
+        """An owner's proposal described from its data (classes, input, plugin) in a thread while it
+        waits to attach: a torchvision model's description loads torch, seconds a Propose phase lacks."""
+        p = self.cfg.proposal
+        if p is None:
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+
+        from hcfl_cli import agent_train
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="hcfl-describe")
+        job = pool.submit(agent_train.describe_job_fields, p.model, p.dataset, p.labels, self.cfg.data, p.param_count)
+        pool.shutdown(wait=False)
+        return job
+
     def propose(self) -> pt.StepResult:
         from hcfl_cli.agent_train import describe_proposal
 
         s, p = self.s, self.cfg.proposal
         assert s is not None and p is not None
-        doc, path = describe_proposal(self.cfg, s.round_id, s.address, self.publish)
-        self.say(f"propose: labels {list(p.labels)}, promised accuracy {p.accuracy_bps / 100:.2f}%, budget "
-                 f"{p.budget} wei, bond {p.bond} wei, {doc.param_count} parameters, {p.global_rounds} global rounds"
-                 + f", SuperLink {doc.superlink['fleet_address']}")
+        doc, path = describe_proposal(self.cfg, s.round_id, s.address, self.publish, self._job.result())
+        self.say(f"propose: {doc.model} on {doc.dataset}, labels {list(doc.target_labels)}, promised accuracy "
+                 f"{p.accuracy_bps / 100:.2f}%, budget {p.budget} wei, bond {p.bond} wei, {doc.param_count} parameters, "
+                 f"{p.global_rounds} global rounds, SuperLink {doc.superlink['fleet_address']}")
         return pt.propose(s, budget=p.budget, bond=p.bond, document=path, uri=self.publish(path),
                           accuracy_bps=p.accuracy_bps, training_rounds=p.global_rounds, label_mask=doc.label_mask,
                           param_count=doc.param_count)
@@ -366,17 +382,28 @@ class Agent:
         assert s is not None and mem is not None
         if SecretStore(s.key).load(s.file.chain_id, s.file.address, s.round_id) is not None:
             return pt.commit(s, None)  # stored before a crash, maybe never sent: commit sends it
+        from hcfl_cli.agent_train import cannot_use
+
         docs: list[Description | None] = []
         paths: list[Path | None] = []
+        refused: dict[int, str] = {}
         for i in range(len(v.proposals)):
             try:
                 d, path = self.document(v, i)
             except DocumentError as e:
-                self.say(f"{e}: it is valued as nothing I would pay for or train")
+                self.say(f"{e}: valued as one I cannot {'train' if self.cfg.role == 'station' else 'judge'}")
                 d, path = None, None
+            else:
+                why = cannot_use(d, self.cfg.data, self.cfg.role)  # a model or data it cannot use, likewise
+                if why is not None:
+                    refused[i] = f"proposal {i}: {why}"
+                    d, path = None, None
             docs.append(d)
             paths.append(path)
         b = bid(self.cfg, v, docs, paths, value=self.value, bonus_bps=self.bonus_bps)
+        verb = "train" if self.cfg.role == "station" else "judge"
+        for i, why in refused.items():
+            self.say(f"{why}: valued as one I cannot {verb} (claim {b.claims[i]} wei)")
         cut = list(b.claims)
         if b.cut:
             self.say(f"commit: claims {list(b.valued)} cut to {cut}, what the deposit covers")

@@ -5,7 +5,8 @@ anvil (a block a second, so deadlines pass without any time control), makes one 
 keystore per participant, funds them, deploys the contract, signs every participant's
 admission ticket (a station's with the hash of its Flower node key), writes every
 participant's own data folder (each station its own Dirichlet label-skewed share of the
-training data, each owner its own held-out set), its valuation and its config, then starts
+training data, each owner its own held-out set, as ``.npz`` folders split from digits or from
+any data folder ``hfl.folders`` reads), its valuation and its config, then starts
 ``hcfl agent`` for every participant as an OS process of its own, with its own HCFL_HOME.
 The agents do the round; this process only shows their lines and the round's phase, and at
 the end reads the outcome back from the chain: the outcome table, each participant's
@@ -35,7 +36,7 @@ from typing import Any
 
 from contracts.parameters import check_phase_seconds
 from hcfl_cli.localnet_outcome import LocalnetOutcome, Row, read_outcome
-from hcfl_cli.scenario import GWEI, N_LABELS
+from hcfl_cli.scenario import GWEI
 from mechanism import least_deposit_per_weight, station_bonus_hold
 
 __all__ = ["DeployOptions", "Localnet", "LocalnetOptions", "LocalnetOutcome", "Party", "Row", "leftover_processes"]
@@ -71,8 +72,9 @@ class LocalnetOptions:
     owners: int = 4
     stations: int = 4
     proposals: int = 2
-    dataset: str = "digits"
-    data_dir: Path | None = None  # CIFAR-10's folder (then dataset cifar10)
+    dataset: str | None = None  # digits without data_dir; with it, its format when the layout is ambiguous
+    data_dir: Path | None = None  # a data folder in any format of hfl.folders, split among the participants
+    model: str | None = None  # any model `hcfl models` lists; default resnet18 on CIFAR-10, else the small CNN
     seed: int = 0
     alpha: float = 0.5
     phases: tuple[int, ...] | None = None  # default: DEFAULT_PHASES, Train long enough for the rounds' timeouts
@@ -121,6 +123,10 @@ class Localnet:
             raise ValueError(f"--proposals: between 1 and the number of owners ({opts.owners})")
         if opts.phases is not None:
             check_phase_seconds(tuple(opts.phases), "--phases")
+        if opts.data_dir is not None:  # a bad folder is said before any node or key is made
+            from hfl.data import load_folder
+
+            load_folder(opts.data_dir, fmt=opts.dataset)  # decoded once: the split reads it again from memory
         # Every station's ClientApp of a round shares this machine's cores: a round of N
         # stations takes about N times one station's, so a station is only called lost after
         # that, and the Train phase leaves room for every round to wait that long.
@@ -143,6 +149,7 @@ class Localnet:
         self._log_pos: dict[str, int] = {}
         self.peak_total_kb = 0  # the most resident memory all its processes held at once (sampled)
         self.plan: dict[str, dict[str, Any]] = {}
+        self.data: Any = None  # hfl.local_data.LocalnetSplit, once the data folders are written
         self.t0 = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -224,19 +231,18 @@ class Localnet:
 
         o = self.opts
         t = time.monotonic()
-        stations, owners = split_for_localnet(self.dataset, o.stations, o.owners, seed=o.seed, alpha=o.alpha,
-                                              data_dir=o.data_dir)
-        for p, (x, y) in zip(self.stations, stations):
-            write_data_folder(p.home / "data", x, y, self.dataset)
-        for p, (x, y) in zip(self.owners, owners):
-            write_data_folder(p.home / "data", x, y, self.dataset)
-        self.say(f"data: {self.dataset}, each station its own non-IID share of the training split "
-                 f"({', '.join(str(len(y)) for _, y in stations)} images), each owner its own held-out set "
-                 f"({', '.join(str(len(y)) for _, y in owners)} images) in {time.monotonic() - t:.1f} s")
+        split = split_for_localnet(o.dataset, o.stations, o.owners, seed=o.seed, alpha=o.alpha, data_dir=o.data_dir)
+        for p, (x, y) in zip(self.stations + self.owners, split.stations + split.owners):
+            write_data_folder(p.home / "data", x, y, split.dataset, classes=split.classes)
+        self.data = split
+        self.say(f"data: {split.dataset} ({len(split.classes)} classes, {'x'.join(map(str, split.shape))} images), "
+                 f"each station its own non-IID share of the training split "
+                 f"({', '.join(str(len(y)) for _, y in split.stations)} images), each owner its own held-out set "
+                 f"({', '.join(str(len(y)) for _, y in split.owners)} images) in {time.monotonic() - t:.1f} s")
 
     @property
     def dataset(self) -> str:
-        return "cifar10" if self.opts.data_dir else self.opts.dataset
+        return str(self.data.dataset)
 
     @property
     def owners(self) -> list[Party]:
@@ -248,18 +254,20 @@ class Localnet:
 
     def _draw_plan(self, rng: random.Random) -> None:
         """Every participant's valuation and the proposals, after the paper's section V-C."""
-        from hcfl_cli.agent_train import param_count, train_config
-        from hcfl_cli.documents import Description
+        from hfl.proposals import MAX_LABELS, describe_job
 
         o = self.opts
-        core = rng.sample(range(N_LABELS), 2)
-        rest = [lab for lab in range(N_LABELS) if lab not in core]
-        targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3)))) for p in self.owners}
-        model = "resnet18" if self.dataset == "cifar10" else "cnn"
-        probe = Description(model, self.dataset, (0,), 0, o.global_rounds, 0, dict(o.train))
-        params = param_count(train_config(probe, 1))
+        n_labels = min(len(self.data.classes), MAX_LABELS)  # what the contract's label bitmask holds
+        held = sorted({int(lab) for _, y in self.data.stations for lab in set(y.tolist())} & set(range(n_labels)))
+        core = rng.sample(held, 2)  # targets among the labels some station holds
+        rest = [lab for lab in held if lab not in core]
+        targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3) if len(rest) >= 3
+                                                                else rng.randint(0, len(rest)))))
+                   for p in self.owners}
+        model = o.model or ("resnet18" if self.dataset == "cifar10" else "cnn")
+        params = describe_job(model, self.owners[0].home / "data", dataset=self.dataset).param_count
         for p in self.owners:
-            values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(N_LABELS)]
+            values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(n_labels)]
             self.plan[p.name] = {"valuation": {"value_per_label": values}}
         # A station's whole cost (over the rounds) is drawn on the scale of what an owner values
         # one label at the promised accuracy, so that some proposal is worth training whatever
