@@ -135,9 +135,10 @@ class LoadResult(Measures):
 
     sent: int
     confirmed: int
-    gas_by_fn: dict[str, float]
+    gas_by_fn: dict[str, float]  # mean gasUsed of the successful calls of each function
     gas_per_block_mean: float
     flows_done: int
+    gas_max_by_fn: dict[str, int] = field(default_factory=dict)  # their largest gasUsed
     skipped: int = 0
     kicks: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
@@ -699,6 +700,7 @@ class Engine:
             sent=sum(1 for p in txs if p.sent is not None),
             confirmed=sum(1 for p in txs if p.status == 1),
             gas_by_fn={fn: sum(v) / len(v) for fn, v in sorted(gas.items())},
+            gas_max_by_fn={fn: max(v) for fn, v in sorted(gas.items())},
             gas_per_block_mean=(sum(self.block_gas[n] for n in in_window) / len(in_window)
                                 if in_window else 0.0),
             flows_done=sum(1 for f in flows if f.done and not f.skipped and all(

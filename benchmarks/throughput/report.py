@@ -40,6 +40,7 @@ class Row(Measures):
     confirmed: int = 0
     kicks: int = 0
     gas_by_fn: dict[str, float] = field(default_factory=dict)
+    gas_max_by_fn: dict[str, int] = field(default_factory=dict)
     gas_per_block_mean: float = 0.0
     gas_limit: int = 0
     errors: tuple[str, ...] = ()
