@@ -16,7 +16,7 @@ from eth_account import Account
 from benchmarks.throughput import cli, report
 from benchmarks.throughput.runner import gas_limit_for
 from contracts import nodes
-from benchmarks._load import percentile
+from benchmarks._load_flows import percentile
 from benchmarks._load_rounds import RoundPlanner, RoundShape, create_address, shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
 

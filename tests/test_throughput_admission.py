@@ -1,4 +1,4 @@
-"""benchmarks._load.admits: the admission control of new rounds, with no node.
+"""benchmarks._load_admission.admits: the admission control of new rounds, with no node.
 
 Bins are 0.1 s; a node that confirms 1,000 tx/s drains 100 a bin, and with 0.8 s of queue
 allowed (the benchmark's horizon at automine) holds at most 800 waiting."""
@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 
-from benchmarks._load import Flow, Ledger, PTx, Stage, admits, stage_load, time_bin
+from benchmarks._load_admission import Ledger, admits, stage_load, time_bin
+from benchmarks._load_flows import Flow, PTx, Stage
 from benchmarks._load_rounds import RoundPlanner, create_address, shape_for_rate
 from benchmarks.throughput.plan import Settings, plan_rounds, stage_times
 

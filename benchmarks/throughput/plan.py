@@ -3,7 +3,7 @@
 Pure arithmetic on the rate, the round's shape and the node's block time; nothing here talks
 to a node, so the plan is unit-tested on its own (``tests/test_throughput_plan.py``). The
 runner (``benchmarks.throughput.runner``) deploys and signs to this plan, and the load
-engine's admission control (``benchmarks._load.admits``) reads the stage times it gives.
+engine's admission control (``benchmarks._load_admission.admits``) reads the stage times it gives.
 
 A round (``benchmarks._load_rounds.RoundPlanner.round``) is a list of stages; rounds start one
 after another, ``spacing_s`` apart, so that their transactions add up to the target rate.
@@ -142,7 +142,7 @@ def plan_rounds(rate: float, shape: RoundShape, block_time: float | None, settin
 
 
 class StageLike(Protocol):
-    """What the stage times depend on (``benchmarks._load.Stage`` has it)."""
+    """What the stage times depend on (``benchmarks._load_flows.Stage`` has it)."""
 
     txs: Sequence[object]
     spread: float

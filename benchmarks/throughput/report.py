@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks._load import Measures
+from benchmarks._load_flows import Measures
 from benchmarks.throughput.chain import node_label
 
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not with the module

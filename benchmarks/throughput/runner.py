@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, Measures, PTx, Window, \
-    fixed_schedule, wall_to_mono
+from benchmarks._load import CAP_MEMORY_S, Engine
+from benchmarks._load_flows import LoadResult, Measures, PTx, Window, fixed_schedule, \
+    wall_to_mono
 from benchmarks._load_rounds import MAX_FEE, TIP, RoundPlanner, RoundShape, create_address, \
     shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
@@ -59,7 +60,7 @@ def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
             admission: bool = False) -> Engine:
     """``min_cap``: the least cap on unmined new work (else 64, and the cap grows with the
     confirmations only by the horizon per block time). ``admission``: count the later
-    stages of the rounds started (see ``benchmarks._load.admits``)."""
+    stages of the rounds started (see ``benchmarks._load_admission.admits``)."""
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
