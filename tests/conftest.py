@@ -1,4 +1,5 @@
-"""Test-suite wide settings: the long hypothesis profile, and tests that need anvil.
+"""Test-suite wide settings: the long hypothesis profile, tests that need anvil, and the order
+in which pytest-xdist's workers get the test files.
 
 ``--hypothesis-profile=long`` and ``HCFL_HYPOTHESIS_PROFILE=long`` mean the same thing: the
 property and stateful tests that CI keeps short (the contract's differential and stateful
@@ -25,11 +26,43 @@ settings.register_profile("long", deadline=None)
 
 REQUIRE_ANVIL = "HCFL_REQUIRE_ANVIL"
 
+# The test files that take longest, longest first (seconds per file, summed from --junitxml of a
+# parallel run on the shared 2-core machine at load ~7). pytest-xdist (scripts/test.sh: --dist
+# loadfile --no-loadscope-reorder) hands whole files to its workers in collection order, so these
+# go first: a long file started last would leave the other worker idle while it runs.
+SLOWEST_FILES_FIRST = (
+    "test_flower.py",  # 186: the deployment engine's processes
+    "test_participant_restart.py",  # 184: commands killed and restarted
+    "test_localnet.py",  # 158: one round among six agent processes on Flower
+    "test_contract_differential.py",  # 117
+    "test_mechanism_properties.py",  # 113
+    "test_hfl_train.py",  # 108
+    "test_mechanism_bonus.py",  # 78
+    "test_throughput.py",  # 55: the benchmark's smoke
+    "test_verification_mutants.py",  # 47
+    "test_contract_round.py",
+    "test_chain.py",
+    "test_contract_gas.py",
+    "test_contract_stateful.py",
+    "test_contract_bonus.py",
+    "test_flower_secure.py",
+    "test_verification.py",
+    "test_round.py",
+    "test_cli_experiments.py",  # 24; the other files take less
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Test modules read the environment variable when they are imported, which is after this.
     if config.getoption("hypothesis_profile", default=None) == "long":
         os.environ["HCFL_HYPOTHESIS_PROFILE"] = "long"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # only in an xdist worker: a serial run keeps its order
+        return
+    rank = {name: k for k, name in enumerate(SLOWEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep theirs
 
 
 def anvil_required() -> bool:
