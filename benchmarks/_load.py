@@ -57,7 +57,7 @@ class Engine:
                  cap_horizon: float | None = None, kick_after: float | None = None,
                  mine_on_demand: bool = False, mine_interval: float = 0.0,
                  cap_memory: int = CAP_MEMORY_S, admission: bool = False,
-                 block_time: float | None = None) -> None:
+                 block_time: float | None = None, behind_s: float | None = None) -> None:
         """``max_outstanding``: fixed cap on sent-but-unmined transactions for new work;
         ``cap_horizon``: or an adaptive one, this many seconds of the confirmation rate
         (the best whole second of the last ``cap_memory``; at least 64, and at least
@@ -71,7 +71,9 @@ class Engine:
         ``planned``); the capacity is measured where it can be: on a node our miner drives
         (``mine_on_demand``) from its block-building time and the confirmations, on one
         with ``block_time`` from the gas limit and the mean gas of our transactions;
-        elsewhere, and until the first measure, only the cap applies."""
+        elsewhere, and until the first measure, only the cap applies. ``behind_s``: also
+        refuse a skippable flow while one of our transactions has waited longer than this
+        unmined (the node is behind whatever its measured capacity says)."""
         if admission and cap_horizon is None:
             raise ValueError("cap_horizon: admission needs the seconds of queue it may allow")
         self.rpc = JsonRpc(url, timeout=60.0)
@@ -89,6 +91,7 @@ class Engine:
         self.mine_interval = mine_interval
         self.admission = admission
         self.block_time = block_time
+        self.behind_s = behind_s
         self.gas_limit = 0  # of the last block seen
         # chain state seen so far
         self.block_seen: dict[int, float] = {}

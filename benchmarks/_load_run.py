@@ -52,6 +52,7 @@ class Run:
         self.queue: list[tuple[float, int, PTx, bool]] = []  # (due, seq, tx, is new work)
         self.seq = itertools.count()
         self.outstanding = 0  # sent, not seen mined
+        self.in_flight: deque[PTx] = deque()  # sent, in send order (the mined ones drop out)
         # flows whose next stage waits for a deadline, by the wall-clock time it opens: a
         # heap, as a scan of every waiting flow on every tick cost this loop more CPU than all
         # its sending and polling at ~2,000 round tx/s (cProfile: 12 million gate checks a run)
@@ -134,7 +135,8 @@ class Run:
                and self.starts[self.start_i][0] <= now + self.engine.tick):
             flow = self.flows[self.starts[self.start_i][1]]
             self.start_i += 1
-            if flow.skippable and (self.outstanding >= self.cap() or not self.admit(flow, now)):
+            if flow.skippable and (self.outstanding >= self.cap() or self.behind(now)
+                                   or not self.admit(flow, now)):
                 flow.skipped = True
                 self.finish(flow)
                 continue
@@ -173,6 +175,7 @@ class Run:
                         e.errors.append(f"{ptx.fn}: {msg}")
                         continue
                 self.outstanding += 1
+                self.in_flight.append(ptx)
         return due
 
     def request_block(self, now: float, due: list[PTx]) -> None:
@@ -323,6 +326,25 @@ class Run:
             if ntx and gas:
                 return CAPACITY_SHARE * e.gas_limit / (gas / ntx) / e.block_time
         return None
+
+    def oldest_wait(self, now: float) -> float:
+        """Seconds the oldest of our transactions still unmined has waited (0: none waits)."""
+        while self.in_flight and self.in_flight[0].block is not None:
+            self.in_flight.popleft()
+        oldest = self.in_flight[0].sent if self.in_flight else None
+        return now - oldest if oldest is not None else 0.0
+
+    def behind(self, now: float) -> bool:
+        """Is the node behind: has a transaction waited longer than ``behind_s`` unmined?
+
+        Why, beside the admission control: that control trusts the capacity it measured, and
+        on a machine whose cores other jobs take the node's pace falls below it, the queue
+        grows past what the phases allow, and the rounds already started miss their
+        deadlines (seen at load average 8 to 10 on 2 cores: 129 of a run's transactions
+        reverted at 6,000 offered). The wait of the oldest transaction shows it whatever the
+        cause, and no new round then adds to the queue."""
+        limit = self.engine.behind_s
+        return limit is not None and self.oldest_wait(now) > limit
 
     def admit(self, flow: Flow, now: float) -> bool:
         """Start a skippable flow? (The cap on unmined transactions has passed it.)"""

@@ -57,22 +57,23 @@ Progress = Callable[[Row], None]
 
 def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
             mine_interval: float, min_cap: int | None = None,
-            admission: bool = False) -> Engine:
+            admission: bool = False, behind_s: float | None = None) -> Engine:
     """``min_cap``: the least cap on unmined new work (else 64, and the cap grows with the
     confirmations only by the horizon per block time). ``admission``: count the later
-    stages of the rounds started (see ``benchmarks._load_admission.admits``)."""
+    stages of the rounds started (see ``benchmarks._load_admission.admits``). ``behind_s``:
+    no new round while a transaction has waited this long unmined."""
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
                       cap_horizon=cap_horizon, mine_on_demand=True,
                       mine_interval=mine_interval, max_outstanding=min_cap,
-                      admission=admission)
+                      admission=admission, behind_s=behind_s)
     # with interval mining every second has its block: the last one is the capacity, and the
     # best of several (the fullest block) would let a queue of more than a block build up
     return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL, cap_horizon=cap_horizon,
                   kick_after=0.25 if automine else None,
                   cap_memory=CAP_MEMORY_S if automine else 1, max_outstanding=min_cap,
-                  admission=admission, block_time=node.block_time)
+                  admission=admission, block_time=node.block_time, behind_s=behind_s)
 
 
 class RoundRunner:
@@ -164,7 +165,8 @@ class RoundRunner:
         win = Window(t0 + plan.warmup_s, t0 + plan.warmup_s + plan.window_s)
         engine = _engine(self.node, timeout=plan.engine_timeout_s,
                          mine_interval=self.settings.mine_interval,
-                         cap_horizon=plan.queue_horizon_s, admission=True)
+                         cap_horizon=plan.queue_horizon_s, admission=True,
+                         behind_s=plan.margin_s + plan.slack_s)
         try:
             res = engine.run(live, win)
         finally:
