@@ -50,6 +50,29 @@ def test_a_test_marked_anvil_is_skipped_where_anvil_is_missing_and_not_required(
     result.stdout.fnmatch_lines(["*anvil not found*scripts/setup.sh*"])
 
 
+SKIPS_ITSELF = """
+import pytest
+from contracts import nodes
+
+def test_skips_itself_the_old_way():
+    try:
+        nodes.anvil_path()
+    except nodes.NodeUnavailable as exc:
+        pytest.skip(str(exc))
+"""
+
+
+def test_a_test_that_skips_itself_on_a_missing_anvil_fails_too_where_anvil_is_required(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, no_anvil: None) -> None:
+    pytester.makepyfile(SKIPS_ITSELF)
+    monkeypatch.setenv("HCFL_REQUIRE_ANVIL", "1")
+    result = pytester.runpytest_inprocess("-p", "tests.conftest", "-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*skipped for a missing anvil where HCFL_REQUIRE_ANVIL=1*"])
+    monkeypatch.delenv("HCFL_REQUIRE_ANVIL")
+    pytester.runpytest_inprocess("-p", "tests.conftest", "-q").assert_outcomes(skipped=1)
+
+
 @pytest.mark.anvil
 def test_where_anvil_is_installed_a_required_test_runs(pytester: pytest.Pytester,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
