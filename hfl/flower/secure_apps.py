@@ -81,7 +81,7 @@ def run_own_station(msg: Message, context: Context) -> Message:
     folder = context.node_config.get(DATA_DIR_KEY)
     if not folder:
         raise ConfigError("data_dir", "this SuperNode has no data folder: start it with "
-                                      "--node-config 'data-dir=\"/path/to/folder\"'")
+                                      f"--node-config '{DATA_DIR_KEY}=\"/path/to/folder\"'")
     cfg = config_from_json(str(config[CONFIG_KEY]))
     station = int(config[STATION_KEY])  # told by the ServerApp, which knows this node's key
     round_idx = int(config["server-round"]) - 1
