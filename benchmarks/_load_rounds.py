@@ -28,7 +28,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types
 
-from benchmarks._load import Flow, PTx, Stage
+from benchmarks._load_flows import Flow, PTx, Stage
 from benchmarks._load_sign import Signer, TxFields
 from contracts.constants import MAX_M, ROLE_OWNER, ROLE_STATION
 

@@ -106,6 +106,8 @@ class Agent:
         self.next_from: int | None = None  # a block before the next round's first log
         self._ticket_said: set[str] = set()
         self._stop_said = False
+        self._jobs: dict[str, Any] = {}  # a proposal (its repr) -> its description being made (a Future)
+        self._describer: Any = None
         self.work = cfg.work
         self.work.mkdir(parents=True, exist_ok=True)
 
@@ -192,6 +194,7 @@ class Agent:
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
         """Serve round after round until stopped or ``rounds`` are done."""
+        self.describe(self.cfg.proposals)
         s = self.connect()
         if s is None:
             self.say("stopped before attaching")
@@ -238,6 +241,8 @@ class Agent:
                 self.round.stop()
             if self.server is not None:
                 self.server.stop()
+            if self._describer is not None:
+                self._describer.shutdown(wait=False, cancel_futures=True)
             self.write_results()
         self.say(f"done: took part in {len(self.taken_part)} rounds" if not self.stopping else
                  f"stopped: nothing of mine is left open (took part in {len(self.taken_part)} rounds)")
@@ -385,6 +390,28 @@ class Agent:
         return self.round.move(v, "start_round", send=lambda: pt.start_round(s, after=r))
 
     # -- what the parts share ---------------------------------------------------------------
+    def describe(self, plans: Any) -> None:
+        """Describe each proposal's model and data from this owner's own folder (its classes,
+        input, plugin, parameter count) in a thread, ahead of the Propose phase: a torchvision
+        model's description loads torch, seconds a Propose phase lacks. Once per proposal."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from hcfl_cli import agent_train
+
+        for p in plans:
+            if repr(p) in self._jobs:
+                continue
+            if self._describer is None:
+                self._describer = ThreadPoolExecutor(1, thread_name_prefix="hcfl-describe")
+            self._jobs[repr(p)] = self._describer.submit(agent_train.describe_job_fields, p.model, p.dataset,
+                                                         p.labels, self.cfg.data, p.param_count)
+
+    def job(self, plan: Any) -> dict[str, Any]:
+        """Proposal ``plan``'s description (``describe``), waited for."""
+        self.describe([plan])
+        return self._jobs[repr(plan)].result()
+
+
     def publish(self, path: Path) -> str:
         """The URI of a file in the agent's public folder."""
         if self.server is not None:

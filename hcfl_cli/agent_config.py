@@ -12,6 +12,12 @@ paper's section V-C) turns a proposal's description document into a claim, in we
 - or either side: ``claims_program``, run as ``PROGRAM ROLE DOC...`` with one description
   document per proposal; it prints the claims (a JSON list or comma-separated wei).
 
+A proposal the participant cannot train or judge (its document does not fetch or parse, its
+model is not buildable here, e.g. a plugin this participant has not installed, or its data does
+not fit the participant's own folder) is valued so that it is not chosen for the participant:
+a station claims its whole deposit, an owner 0 (``hcfl_cli.bidding.bid``); the agent says why in
+one line.
+
 A claim is cut to what the deposit covers (SPEC section 5 step 4), so that a reveal is never
 refused; the agent says so when it cuts.
 
@@ -37,13 +43,13 @@ Format::
     proposals_dir = "proposals"  # an owner: more proposals, one TOML file each, read every round
     [[proposals]]              # an owner's proposals, in the order it wants them (or one [proposal])
     name = "digits-core"       # default proposalK; a folder file's name is its stem
-    labels = [0, 1, 4]
+    labels = [0, 1, 4]         # by index or by class name ("cat"), of its own data's classes
     accuracy_bps = 8000
     budget = 1000              # wei
     bond = 100                 # wei
     global_rounds = 2
-    model = "cnn"
-    dataset = "digits"
+    model = "cnn"              # a torchvision model's name, or an installed hcfl.models plugin's entry point
+    # dataset = "cifar10"      # default: what its own data folder holds (else digits)
     param_count = 0            # 0: counted from the model
     [proposals.train]          # further hfl.TrainConfig fields of the job
     clients_per_station = 2
@@ -76,13 +82,13 @@ class ProposalPlan:
     """One proposal an owner wants trained: proposed each round until it wins and is trained
     (``hcfl_cli.agent_proposals``)."""
 
-    labels: tuple[int, ...]
+    labels: tuple[int | str, ...]  # indices or class names of the owner's data
     accuracy_bps: int
     budget: int
     bond: int
     global_rounds: int = 2
     model: str = "cnn"
-    dataset: str = "digits"
+    dataset: str | None = None  # None: what the owner's data folder holds (digits without one)
     param_count: int = 0
     train: dict[str, Any] = field(default_factory=dict)
     name: str = "proposal"
@@ -222,17 +228,20 @@ def proposal_from_dict(p: Any, where: str, name: str) -> ProposalPlan:
     if not name or not set(name) <= NAME_CHARS:
         raise ValueError(f"{where}name: letters, digits, '-', '_' and '.' only, got {name!r}")
     labels = p.get("labels")
-    if not isinstance(labels, list) or not labels or any(not isinstance(x, int) or not 0 <= x < 10 for x in labels):
-        raise ValueError(f"{where}labels: expected labels 0..9, got {labels!r}")
+    if not isinstance(labels, list) or not labels or any(
+            not (isinstance(x, str) and x) and (isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < 256)
+            for x in labels):
+        raise ValueError(f"{where}labels: expected labels 0..255 or class names, got {labels!r}")
     acc = _int(p, "accuracy_bps", where)
     if acc > 10_000:
         raise ValueError(f"{where}accuracy_bps: at most 10000, got {acc}")
     train = p.get("train", {})
     if not isinstance(train, Mapping):
         raise ValueError(f"{where}train: expected a table of hfl.TrainConfig fields")
-    return ProposalPlan(tuple(sorted(set(labels))), acc, _int(p, "budget", where, lo=1), _int(p, "bond", where, lo=1),
-                        _int(p, "global_rounds", where, 2, lo=1), str(p.get("model", "cnn")),
-                        str(p.get("dataset", "digits")), _int(p, "param_count", where, 0), dict(train), name)
+    return ProposalPlan(tuple(dict.fromkeys(labels)), acc, _int(p, "budget", where, lo=1),
+                        _int(p, "bond", where, lo=1), _int(p, "global_rounds", where, 2, lo=1),
+                        str(p.get("model", "cnn")), str(p["dataset"]) if p.get("dataset") else None,
+                        _int(p, "param_count", where, 0), dict(train), name)
 
 
 def _proposals(data: Mapping[str, Any], role: str) -> tuple[ProposalPlan, ...]:

@@ -89,6 +89,8 @@ class RoundAgent:
             if v.phase == "Register":
                 if not me.role and not v.over and not self.refused and self.a.will_register():
                     return self.register(v)
+                if me.role:
+                    self.describe_ahead()
                 return self.move(v)
             if not me.role:
                 if not self.refused:  # a refused ticket was said already
@@ -264,14 +266,22 @@ class RoundAgent:
             acted = self.step(lambda plan=plan: self.propose(plan)) or acted
         return acted
 
+    def describe_ahead(self) -> None:
+        """Describe what this owner still wants (the folder read now) while the round registers."""
+        from hcfl_cli.agent_proposals import wanted
+
+        if self.cfg.role == "owner":
+            self.a.describe(wanted(self.cfg.proposals, self.cfg.proposals_dir, self.a.trained, self.say_once))
+
     def propose(self, plan: Any) -> pt.StepResult:
         from hcfl_cli.agent_train import describe_proposal
 
         s = self.s
-        doc, path = describe_proposal(self.cfg, plan, s.round_id, s.address, self.publish)
-        self.a.say(f"propose {plan.name}: labels {list(plan.labels)}, promised accuracy {plan.accuracy_bps / 100:.2f}%, "
-                   f"budget {plan.budget} wei, bond {plan.bond} wei, {doc.param_count} parameters, "
-                   f"{plan.global_rounds} global rounds, SuperLink {doc.superlink['fleet_address']}")
+        doc, path = describe_proposal(self.cfg, plan, s.round_id, s.address, self.publish, self.a.job(plan))
+        self.a.say(f"propose {plan.name}: {doc.model} on {doc.dataset}, labels {list(doc.target_labels)}, promised "
+                   f"accuracy {plan.accuracy_bps / 100:.2f}%, budget {plan.budget} wei, bond {plan.bond} wei, "
+                   f"{doc.param_count} parameters, {plan.global_rounds} global rounds, "
+                   f"SuperLink {doc.superlink['fleet_address']}")
         return pt.propose(s, budget=plan.budget, bond=plan.bond, document=path, uri=self.publish(path),
                           accuracy_bps=plan.accuracy_bps, training_rounds=plan.global_rounds,
                           label_mask=doc.label_mask, param_count=doc.param_count)
@@ -290,17 +300,28 @@ class RoundAgent:
         s = self.s
         if SecretStore(s.key).load(s.file.chain_id, s.file.address, s.round_id) is not None:
             return pt.commit(s, None)  # stored before a crash, maybe never sent: commit sends it
+        from hcfl_cli.agent_train import cannot_use
+
         docs: list[Description | None] = []
         paths: list[Path | None] = []
+        refused: dict[int, str] = {}
+        verb = "train" if self.cfg.role == "station" else "judge"
         for i in range(len(v.proposals)):
             try:
                 d, path = self.document(v, i)
             except DocumentError as e:
-                self.a.say(f"{e}: it is valued as nothing I would pay for or train")
+                self.a.say(f"{e}: valued as one I cannot {verb}")
                 d, path = None, None
+            else:
+                why = cannot_use(d, self.cfg.data, self.cfg.role)  # a model or data it cannot use, likewise
+                if why is not None:
+                    refused[i] = f"proposal {i}: {why}"
+                    d, path = None, None
             docs.append(d)
             paths.append(path)
         b = bid(self.cfg, v, docs, paths, value=self.a.value, bonus_bps=self.a.bonus_bps)
+        for i, why in refused.items():
+            self.a.say(f"{why}: valued as one I cannot {verb} (claim {b.claims[i]} wei)")
         if v.subsidy and self.cfg.role == "owner" and v.me is not None:
             plain, now = owner_shares(v, v.me.index, 0), owner_shares(v, v.me.index)
             self.a.say(f"round {v.round_id}: the pool's subsidy of {v.subsidy} wei lowers my cost share of each "

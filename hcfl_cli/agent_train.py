@@ -39,14 +39,57 @@ class Trained:
     rounds_accuracy: tuple[float, ...] = field(default=())
 
 
-def train_config(doc: Description, n_stations: int, *, data_dir: str | None = None) -> Any:
-    """The ``hfl.TrainConfig`` of a description document's job with ``n_stations`` stations."""
-    from hfl.config import TrainConfig
+MODEL_AND_DATA = ("n_stations", "target_labels", "model", "model_plugin", "dataset", "classes", "image_shape",
+                  "data_dir")
 
-    fields = {k: v for k, v in doc.train.items() if k not in ("n_stations", "target_labels", "model", "dataset")}
-    extra = {"data_dir": data_dir} if data_dir and doc.dataset == "cifar10" else {}
-    return TrainConfig(model=doc.model, dataset=doc.dataset, target_labels=tuple(doc.target_labels),
-                       global_rounds=doc.global_rounds, n_stations=n_stations, **{**fields, **extra})
+
+def train_config(doc: Description, n_stations: int, *, data_dir: str | None = None) -> Any:
+    """The ``hfl.TrainConfig`` of a description document's job with ``n_stations`` stations: its
+    model (and plugin), its data's name, classes and image shape, its other training fields."""
+    from hfl.config import TrainConfig, data_fields
+    from hfl.proposals import plugin_requirement
+
+    fields = {k: v for k, v in doc.train.items() if k not in MODEL_AND_DATA}
+    data = {"dataset": doc.dataset}
+    if doc.classes and doc.input:
+        shape = (int(doc.input["channels"]), int(doc.input["height"]), int(doc.input["width"]))
+        data = data_fields(doc.dataset, doc.classes, shape)
+    extra = {"data_dir": data_dir} if data_dir else {}
+    return TrainConfig(model=doc.model, model_plugin=plugin_requirement(doc.plugin), **data,
+                       target_labels=tuple(doc.target_labels), global_rounds=doc.global_rounds, n_stations=n_stations,
+                       **{**fields, **extra})
+
+
+def describe_job_fields(model: str, dataset: str | None, labels: tuple[int | str, ...],
+                 data_folder: Path | None, param_count: int = 0) -> dict[str, Any]:
+    """What an owner's description document says of the model and data it proposes, from its own
+    held-out folder: the data's name, classes and input, the plugin, the parameter count (counted
+    unless given) and the target labels (given by class name or index) as indices. Imports no
+    torch for the small CNN with a given parameter count."""
+    from hfl.config import resolve_labels
+    from hfl.proposals import MAX_LABELS, describe_job
+
+    spec = describe_job(model, data_folder, dataset=dataset, param_count=param_count or None)
+    targets = tuple(sorted(set(resolve_labels(list(labels), spec.classes))))
+    if max(targets) >= MAX_LABELS:
+        raise ValueError(f"proposal.labels: the contract's label set holds labels 0..{MAX_LABELS - 1}")
+    return {"dataset": spec.dataset, "classes": spec.classes, "input": spec.input, "plugin": spec.plugin_fields(),
+            "param_count": spec.param_count, "labels": targets}
+
+
+def cannot_use(doc: Description, data_folder: Path | None, role: str) -> str | None:
+    """Why this participant cannot train (a station) or judge (an owner) the proposal ``doc`` with its
+    own data folder: a model it cannot build (an unknown name, a plugin it did not install, in
+    that version), data that does not fit; None when it can. Imports no torch for the small CNN or
+    a plugin (``hfl.proposals``)."""
+    from hfl.config import ConfigError
+    from hfl.proposals import cannot_take_part
+
+    try:
+        cfg = train_config(doc, 1)
+    except ConfigError as e:
+        return e.message
+    return cannot_take_part(cfg, data_folder, "train" if role == "station" else "test")
 
 
 def prepare_superlink(folder: Path, host: str) -> dict[str, str]:
@@ -163,30 +206,30 @@ def param_count(cfg: Any) -> int:
     return int(sum(t.numel() for t in init_state(cfg, "cpu").values() if t.is_floating_point()))
 
 
-def describe_proposal(cfg: Any, plan: Any, round_id: int, proposer: str,
-                      publish: Callable[[Path], str]) -> tuple[Description, Path]:
+def describe_proposal(cfg: Any, plan: Any, round_id: int, proposer: str, publish: Callable[[Path], str],
+                      job: dict[str, Any] | None = None) -> tuple[Description, Path]:
     """An owner's description document of its proposal ``plan`` (an
     ``agent_config.ProposalPlan``) for round ``round_id``, written once into its public folder
-    (``agent_proposals.document_path``): the model, data and job, the parameter count
-    (counted from the model when the plan does not give it) and its SuperLink (fleet address
-    and the sha256 and URI, by ``publish``, of its TLS CA certificate). A restart writes
-    nothing new, so ``propose`` finds the same hash on chain."""
+    (``agent_proposals.document_path``): the model, data and job (``job``, from
+    ``describe_job_fields``, which the agent runs in a thread ahead of the Propose phase;
+    described here when not given), the parameter count and its SuperLink (fleet address and
+    the sha256 and URI, by ``publish``, of its TLS CA certificate). A restart writes nothing
+    new, so ``propose`` finds the same hash on chain."""
     from hcfl_cli.agent_proposals import document_path
 
     path = document_path(cfg.work, round_id, plan.name)
-    if path.exists():
+    if path.exists():  # a restart proposes the same document (propose checks its hash on chain)
         return Description.from_bytes(path.read_bytes(), f"proposal {plan.name}'s document"), path
-    from hfl.config import TrainConfig
-
     p = plan
+    if job is None:
+        job = describe_job_fields(p.model, p.dataset, p.labels, cfg.data, p.param_count)
     info = prepare_superlink(cfg.flower / "tls", cfg.fleet_host)
     ca = cfg.work / "public" / "ca.pem"
     ca.parent.mkdir(parents=True, exist_ok=True)
     ca.write_bytes(Path(info["ca_cert"]).read_bytes())
     superlink = {"fleet_address": info["fleet_address"], "ca_sha256": info["ca_sha256"], "ca_uri": publish(ca)}
-    params = p.param_count or param_count(TrainConfig(model=p.model, dataset=p.dataset))
-    doc = Description(p.model, p.dataset, p.labels, p.accuracy_bps, p.global_rounds, params, dict(p.train),
-                      superlink, proposer)
+    doc = Description(p.model, job["dataset"], job["labels"], p.accuracy_bps, p.global_rounds, job["param_count"],
+                      dict(p.train), superlink, proposer, job["classes"], job["input"], job["plugin"])
     path.write_bytes(doc.to_bytes())
     return doc, path
 

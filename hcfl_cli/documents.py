@@ -9,7 +9,9 @@ over HTTP (``http.server`` in a thread) so that the others can fetch what it pub
 The description document is JSON (``Description``): model, dataset, target labels, the
 training job's ``hfl.TrainConfig`` fields, the promised accuracy, the parameter count, and
 the proposer's Flower SuperLink (fleet address, the sha256 of its TLS CA certificate and
-where that certificate can be fetched).
+where that certificate can be fetched); the data's class names and image shape and how the
+model is fed them (``input``); for a model from a plugin, its ``hcfl.models`` entry point and
+the distribution and version that provide it (``plugin``, see ``hfl.plugins``).
 """
 
 from __future__ import annotations
@@ -133,12 +135,17 @@ class Description:
     train: dict[str, Any] = field(default_factory=dict)  # further hfl.TrainConfig fields
     superlink: dict[str, str] = field(default_factory=dict)  # fleet_address, ca_sha256, ca_uri
     proposer: str = ""
+    classes: tuple[str, ...] = ()  # the data's class names: target label l is classes[l]
+    # channels, height, width (the data's), model_height, model_width (what the model is fed), adaptation
+    input: dict[str, Any] = field(default_factory=dict)
+    plugin: dict[str, str] = field(default_factory=dict)  # group, entry_point, distribution, version
 
     def to_bytes(self) -> bytes:
         data = {"format": DESCRIPTION_FORMAT, "model": self.model, "dataset": self.dataset,
                 "target_labels": list(self.target_labels), "accuracy_bps": self.accuracy_bps,
                 "global_rounds": self.global_rounds, "param_count": self.param_count, "train": self.train,
-                "superlink": self.superlink, "proposer": self.proposer}
+                "superlink": self.superlink, "proposer": self.proposer, "classes": list(self.classes),
+                "input": self.input, "plugin": self.plugin}
         return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
     @property
@@ -154,6 +161,7 @@ class Description:
             return cls(str(data["model"]), str(data["dataset"]), tuple(int(x) for x in data["target_labels"]),
                        int(data["accuracy_bps"]), int(data["global_rounds"]), int(data["param_count"]),
                        dict(data.get("train", {})), {k: str(v) for k, v in dict(data.get("superlink", {})).items()},
-                       str(data.get("proposer", "")))
+                       str(data.get("proposer", "")), tuple(str(c) for c in data.get("classes", ())),
+                       dict(data.get("input", {})), {k: str(v) for k, v in dict(data.get("plugin", {})).items()})
         except (ValueError, KeyError, TypeError) as e:
             raise DocumentError(f"{where}: not a description document ({e})") from None

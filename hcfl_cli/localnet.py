@@ -5,7 +5,8 @@ anvil (a block a second, so deadlines pass without any time control), makes one 
 keystore per participant, funds them, deploys the contract, signs every participant's
 admission ticket (a station's with the hash of its Flower node key), writes every
 participant's own data folder (each station its own Dirichlet label-skewed share of the
-training data, each owner its own held-out set), its valuation and its config, then starts
+training data, each owner its own held-out set, as ``.npz`` folders split from digits or from
+any data folder ``hfl.folders`` reads), its valuation and its config, then starts
 ``hcfl agent`` for every participant as an OS process of its own, with its own HCFL_HOME
 and ``--rounds``: the rounds it takes part in. The agents do the rounds, one after the other
 (whoever comes first starts the next); this process only shows their lines and the round's
@@ -76,6 +77,10 @@ class Localnet:
                              f"got {opts.leave_after}")
         if opts.leave_after and opts.stations < 2:
             raise ValueError("--leave-after: a station leaves, so at least 2 stations are needed")
+        if opts.data_dir is not None:  # a bad folder is said before any node or key is made
+            from hfl.data import load_folder
+
+            load_folder(opts.data_dir, fmt=opts.dataset)  # decoded once: the split reads it again from memory
         # Every station's ClientApp of a round shares this machine's cores: a round of N
         # stations takes about N times one station's, so a station is only called lost after
         # that, and the Train phase leaves room for every round to wait that long.
@@ -102,6 +107,7 @@ class Localnet:
         self.added: set[tuple[str, int]] = set()  # (proposer, round) of the proposals dropped in its folder
         self.plan: dict[str, dict[str, Any]] = {}
         self.later: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.data: Any = None  # hfl.local_data.LocalnetSplit, once the data folders are written
         self.t0 = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -187,19 +193,19 @@ class Localnet:
 
         o = self.opts
         t = time.monotonic()
-        stations, owners = split_for_localnet(self.dataset, o.stations, len(self.owners), seed=o.seed, alpha=o.alpha,
-                                              data_dir=o.data_dir)
-        for p, (x, y) in zip(self.stations, stations):
-            write_data_folder(p.home / "data", x, y, self.dataset)
-        for p, (x, y) in zip(self.owners, owners):
-            write_data_folder(p.home / "data", x, y, self.dataset)
-        self.say(f"data: {self.dataset}, each station its own non-IID share of the training split "
-                 f"({', '.join(str(len(y)) for _, y in stations)} images), each owner its own held-out set "
-                 f"({', '.join(str(len(y)) for _, y in owners)} images) in {time.monotonic() - t:.1f} s")
+        split = split_for_localnet(o.dataset, o.stations, len(self.owners), seed=o.seed, alpha=o.alpha,
+                                   data_dir=o.data_dir)
+        for p, (x, y) in zip(self.stations + self.owners, split.stations + split.owners):
+            write_data_folder(p.home / "data", x, y, split.dataset, classes=split.classes)
+        self.data = split
+        self.say(f"data: {split.dataset} ({len(split.classes)} classes, {'x'.join(map(str, split.shape))} images), "
+                 f"each station its own non-IID share of the training split "
+                 f"({', '.join(str(len(y)) for _, y in split.stations)} images), each owner its own held-out set "
+                 f"({', '.join(str(len(y)) for _, y in split.owners)} images) in {time.monotonic() - t:.1f} s")
 
     @property
     def dataset(self) -> str:
-        return "cifar10" if self.opts.data_dir else self.opts.dataset
+        return str(self.data.dataset)
 
     @property
     def owners(self) -> list[Party]:
@@ -218,20 +224,21 @@ class Localnet:
         return next((p for p in self.parties if p.last < self.opts.rounds), None)
 
     def _draw_plan(self, rng: random.Random) -> None:
-        """Every participant's valuation, proposals and deposit (``hcfl_cli.localnet_plan``)."""
-        from hcfl_cli.agent_train import param_count, train_config
-        from hcfl_cli.documents import Description
+        """Every participant's valuation, proposals and deposit (``hcfl_cli.localnet_plan``), the
+        targets among the labels some station holds (at most what the contract's label set holds)."""
         from hcfl_cli.localnet_plan import draw_plan
+        from hfl.proposals import MAX_LABELS, describe_job
 
         o = self.opts
-        model = "resnet18" if self.dataset == "cifar10" else "cnn"
-        probe = Description(model, self.dataset, (0,), 0, o.global_rounds, 0, dict(o.train))
+        n_labels = min(len(self.data.classes), MAX_LABELS)
+        held = sorted({int(lab) for _, y in self.data.stations for lab in set(y.tolist())} & set(range(n_labels)))
+        model = o.model or ("resnet18" if self.dataset == "cifar10" else "cnn")
+        params = describe_job(model, self.owners[0].home / "data", dataset=self.dataset).param_count
         plan = draw_plan(rng, owners=self.owners, stations=self.stations,
                          first_owners=[p for p in self.owners if p.first == 1], proposers=o.proposals,
-                         rounds=o.rounds, dataset=self.dataset, model=model,
-                         params=param_count(train_config(probe, 1)), global_rounds=o.global_rounds,
-                         promised_bps=o.promised_bps, train=dict(o.train), min_bond=o.deploy.min_bond,
-                         bonus_bps=self.bonus_bps)
+                         rounds=o.rounds, labels=held, n_labels=n_labels, dataset=self.dataset, model=model,
+                         params=params, global_rounds=o.global_rounds, promised_bps=o.promised_bps,
+                         train=dict(o.train), min_bond=o.deploy.min_bond, bonus_bps=self.bonus_bps)
         self.plan, self.later, self.deposit_per_weight = plan.parties, plan.later, plan.deposit_per_weight
 
     def _organizer_key(self) -> Any:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hcfl_cli.scenario import GWEI, N_LABELS
+from hcfl_cli.scenario import GWEI
 from mechanism import least_deposit_per_weight, station_bonus_hold
 
 DEFAULT_TRAIN: dict[str, Any] = {"clients_per_station": 2, "kappa1": 20, "kappa1_unit": "steps", "kappa2": 2,
@@ -47,8 +47,9 @@ class LocalnetOptions:
     owners: int = 4
     stations: int = 4
     proposals: int = 2
-    dataset: str = "digits"
-    data_dir: Path | None = None  # CIFAR-10's folder (then dataset cifar10)
+    dataset: str | None = None  # digits without data_dir; with it, its format when the layout is ambiguous
+    data_dir: Path | None = None  # a data folder in any format of hfl.folders, split among the participants
+    model: str | None = None  # any model `hcfl models` lists; default resnet18 on CIFAR-10, else the small CNN
     seed: int = 0
     alpha: float = 0.5
     phases: tuple[int, ...] | None = None  # default: DEFAULT_PHASES, Train long enough for the rounds' timeouts
@@ -111,17 +112,20 @@ DRAWS = 64
 
 
 def draw_plan(rng: random.Random, *, owners: Sequence[Any], stations: Sequence[Any], first_owners: Sequence[Any],
-              proposers: int, rounds: int, dataset: str, model: str, params: int, global_rounds: int,
-              promised_bps: int, train: dict[str, Any], min_bond: int, bonus_bps: int) -> Plan:
+              proposers: int, rounds: int, labels: Sequence[int], n_labels: int, dataset: str, model: str,
+              params: int, global_rounds: int, promised_bps: int, train: dict[str, Any], min_bond: int,
+              bonus_bps: int) -> Plan:
     """The plan for ``owners`` and ``stations`` (``localnet.Party``: name, weight);
-    ``first_owners``: those registered in round 1 (the budgets fit their weights).
+    ``first_owners``: those registered in round 1 (the budgets fit their weights); ``labels``:
+    those the targets are drawn from (some station holds each), ``n_labels``: how many an
+    owner values (its ``value_per_label``).
 
     The valuations are drawn again (up to ``DRAWS`` times, deterministically in ``rng``) until
     the first round, settled by ``mechanism.settle`` on the true values, has a pivotal
     participant: its tax, recycled, is the second round's subsidy, which is what a deployment
     of several rounds is there to show."""
     kw = dict(owners=owners, stations=stations, first_owners=first_owners, proposers=proposers, rounds=rounds,
-              dataset=dataset, model=model, params=params, global_rounds=global_rounds, promised_bps=promised_bps,
+              labels=labels, n_labels=n_labels, dataset=dataset, model=model, params=params, global_rounds=global_rounds, promised_bps=promised_bps,
               train=train, min_bond=min_bond, bonus_bps=bonus_bps)
     plan = _draw(rng, **kw)
     for _ in range(DRAWS - 1):
@@ -156,15 +160,19 @@ def first_round_tax(plan: Plan, first_owners: Sequence[Any], stations: Sequence[
 
 
 def _draw(rng: random.Random, *, owners: Sequence[Any], stations: Sequence[Any], first_owners: Sequence[Any],
-          proposers: int, rounds: int, dataset: str, model: str, params: int, global_rounds: int,
-          promised_bps: int, train: dict[str, Any], min_bond: int, bonus_bps: int) -> Plan:
+          proposers: int, rounds: int, labels: Sequence[int], n_labels: int, dataset: str, model: str, params: int,
+          global_rounds: int, promised_bps: int, train: dict[str, Any], min_bond: int, bonus_bps: int) -> Plan:
     """One draw of the plan (see ``draw_plan``)."""
-    core = rng.sample(range(N_LABELS), 2)
-    rest = [lab for lab in range(N_LABELS) if lab not in core]
-    targets = {p.name: tuple(sorted(core + rng.sample(rest, rng.randint(1, 3)))) for p in owners}
+    core = rng.sample(list(labels), 2)
+    rest = [lab for lab in labels if lab not in core]
+
+    def more() -> list[int]:
+        return rng.sample(rest, rng.randint(1, 3) if len(rest) >= 3 else rng.randint(0, len(rest)))
+
+    targets = {p.name: tuple(sorted(core + more())) for p in owners}
     parties: dict[str, dict[str, Any]] = {}
     for p in owners:
-        values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(N_LABELS)]
+        values = [rng.randint(5, 20) * GWEI if lab in targets[p.name] else 0 for lab in range(n_labels)]
         parties[p.name] = {"valuation": {"value_per_label": values}}
     # A station's whole cost (over the global rounds) is drawn on the scale of what an owner
     # values one label at the promised accuracy, so that some proposal is worth training
@@ -191,8 +199,7 @@ def _draw(rng: random.Random, *, owners: Sequence[Any], stations: Sequence[Any],
     for p in distinct[:proposers]:
         parties[p.name]["proposals"] = [proposal("p1", targets[p.name])]
         for r in range(2, rounds + 1):  # another model it wants, from round r on: the core and new labels
-            labels = sorted(set(core) | set(rng.sample(rest, rng.randint(1, 3))))
-            later.setdefault(p.name, []).append((r, proposal(f"p{r}", labels)))
+            later.setdefault(p.name, []).append((r, proposal(f"p{r}", sorted(set(core) | set(more())))))
     d = least_deposit_per_weight([budget], [p.weight for p in first_owners])
     for p in owners:
         parties[p.name]["deposit"] = p.weight * d + sum(parties[p.name]["valuation"]["value_per_label"]) + GWEI

@@ -1,8 +1,10 @@
 """`python -m hfl`: train one proposal's model by hierarchical FedAvg and write its result.
 
 With no options it trains the small CNN on scikit-learn's digits on the CPU (a few seconds on a
-laptop) and writes `out/hfl/result.json` and `out/hfl/accuracy.png`. A bad option ends with one
-line naming it and exit status 2.
+laptop) and writes `out/hfl/result.json` and `out/hfl/accuracy.png`. `--data-dir DIR` trains on a
+data folder in any format of `hfl.folders` (ImageFolder, CIFAR-10/100, MNIST, Fashion-MNIST, SVHN,
+.npz), detected from its layout; `--model` takes any model `hcfl models` lists. A bad option (or a
+bad data folder) ends with one line naming it and exit status 2.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from hfl.config import (CIFAR10_ENV, CONTRIBUTION_METHODS, DATASETS, DEVICES, KAPPA1_UNITS, MODELS, ConfigError,
-                        TrainConfig, labels_from_bitmask)
+from hfl.catalog import KNOWN
+from hfl.config import (CIFAR10_ENV, CONTRIBUTION_METHODS, DEVICES, KAPPA1_UNITS, ConfigError, TrainConfig,
+                        data_fields, labels_from_bitmask, resolve_labels)
+from hfl.folders import FORMATS
 
 # Config field -> the option that sets it, so that errors name what the user typed.
 OPTION_OF = {
@@ -24,6 +28,9 @@ OPTION_OF = {
     "global_rounds": "--rounds",
     "target_labels": "--labels/--target-mask",
     "shuffled_label_stations": "--shuffled-stations",
+    "classes": "--data-dir",
+    "image_shape": "--data-dir",
+    "model_plugin": "--model",
 }
 
 
@@ -45,6 +52,14 @@ def _labels(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated label indices, got {text!r}") from None
 
 
+def _label_tokens(text: str) -> tuple[str, ...]:
+    """Class names or indices, resolved once the data's classes are known."""
+    tokens = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tokens:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class names or indices, got {text!r}")
+    return tokens
+
+
 def _int_auto_base(text: str) -> int:
     try:
         return int(text, 0)
@@ -61,19 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", default=d.model, help=f"one of {', '.join(MODELS)}")
+    g.add_argument("--model", default=d.model,
+                   help="cnn (a small CNN), any torchvision classification model (resnet18, mobilenet_v3_small, "
+                        "...) or an installed plugin's hcfl.models entry point: `hcfl models` lists them")
     g.add_argument("--dataset", default=None,
-                   help=f"one of {', '.join(DATASETS)}; default digits, or cifar10 when --data-dir is given")
+                   help=f"digits (scikit-learn's, the default without --data-dir), or the format of --data-dir when "
+                        f"its layout is ambiguous: one of {', '.join(FORMATS)} (default: detected)")
     g.add_argument("--data-dir", default=None,
-                   help=f"folder holding cifar-10-batches-py (else ${CIFAR10_ENV}); nothing is downloaded")
-    g.add_argument("--labels", type=_labels, default=None, help="target labels, e.g. 0,1,7 (default: all)")
+                   help="the data folder: an ImageFolder (train/<class>/*.png, test/<class>/...), CIFAR-10 or "
+                        "CIFAR-100 python format, MNIST or Fashion-MNIST raw files, SVHN .mat files, or a "
+                        f"participant's .npz folder; cifar10 also from ${CIFAR10_ENV}. Nothing is downloaded")
+    g.add_argument("--labels", type=_label_tokens, default=None,
+                   help="target labels by class name or index, e.g. cat,dog or 0,1,7 (default: all)")
     g.add_argument("--target-mask", type=_int_auto_base, default=None,
                    help="target labels as the proposal's bitmask (bit l = label l), e.g. 0x3f")
-    g.add_argument("--eval-labels", type=_labels, default=None,
+    g.add_argument("--eval-labels", type=_label_tokens, default=None,
                    help="labels the accuracy is reported on, e.g. the owners' common targets (default: --labels)")
     g.add_argument("--max-train-samples", type=int, default=None, help="cap on training images (after --labels)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop + flip on the device (default: on for cifar10 only)")
+                   help="random crop + flip on the device (default: on for cifar10 and cifar100 only)")
     f = p.add_argument_group("federation")
     f.add_argument("--stations", type=int, default=d.n_stations, help="number of base stations")
     f.add_argument("--clients-per-station", type=int, default=d.clients_per_station)
@@ -111,23 +132,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def data_options(data_dir: str | None, dataset: str | None) -> dict[str, object]:
+    """The config's data fields from `--data-dir` and `--dataset` (see `hfl.config.data_fields`)."""
+    if not data_dir:
+        name = dataset or "digits"
+        if name not in KNOWN:
+            raise ConfigError("dataset", f"{name!r} needs --data-dir (only digits ships with the code)")
+        return {"dataset": name}
+    from hfl.folders import describe_folder
+
+    info = describe_folder(data_dir, fmt="npz" if dataset == "digits" else dataset)  # digits on disk: an .npz folder
+    return {**data_fields(info.dataset, info.classes, info.shape), "data_dir": data_dir}
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Raises ConfigError naming the field (see `option_name`)."""
+    from hfl.models import resolve_plugin
+
     if args.labels is not None and args.target_mask is not None:
         raise ConfigError("target_labels", "give --labels or --target-mask, not both")
-    dataset = args.dataset or ("cifar10" if args.data_dir else "digits")
-    target = args.labels
+    data = data_options(args.data_dir, args.dataset)
+    classes = data.get("classes") or KNOWN[str(data["dataset"])].classes
+    target = resolve_labels(args.labels, classes) if args.labels is not None else None
     if args.target_mask is not None:
-        target = labels_from_bitmask(args.target_mask)
+        target = labels_from_bitmask(args.target_mask, len(classes))
+    evals = resolve_labels(args.eval_labels, classes, "eval_labels") if args.eval_labels is not None else None
     return TrainConfig(
-        seed=args.seed, model=args.model, dataset=dataset, data_dir=args.data_dir, n_stations=args.stations,
+        seed=args.seed, model=args.model, model_plugin=resolve_plugin(args.model), n_stations=args.stations,
         clients_per_station=args.clients_per_station, iid=args.iid, alpha=args.alpha, kappa1=args.kappa1,
         kappa1_unit=args.kappa1_unit, kappa2=args.kappa2, global_rounds=args.rounds, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size, target_labels=target,
-        eval_labels=args.eval_labels, max_train_samples=args.max_train_samples, augment=args.augment,
+        eval_labels=evals, max_train_samples=args.max_train_samples, augment=args.augment,
         device=args.device, amp=args.amp,
         vectorize=args.vectorize, contribution=args.contribution, max_evals=args.max_evals,
-        shuffled_label_stations=tuple(args.shuffled_stations),
+        shuffled_label_stations=tuple(args.shuffled_stations), **data,  # type: ignore[arg-type]
     )
 
 
@@ -168,6 +206,19 @@ def run_on_flower(cfg: TrainConfig, *, engine: str, out: str, quiet: bool, threa
     return 0
 
 
+def labels_text(cfg: TrainConfig) -> str:
+    """The scored labels as a person reads them: indices and class names, or how many of how many."""
+    scored = cfg.scored_labels
+    if len(scored) == cfg.num_classes:
+        return f"all {cfg.num_classes} classes"
+    if len(scored) > 12:
+        return f"{len(scored)} of its {cfg.num_classes} classes"
+    names = cfg.class_names
+    if all(names[label] == str(label) for label in scored):
+        return f"labels {list(scored)}"
+    return "labels " + ", ".join(f"{label} ({names[label]})" for label in scored)
+
+
 def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     import torch
     from rich.console import Console
@@ -195,7 +246,7 @@ def run(cfg: TrainConfig, *, out: str, quiet: bool, threads: int | None) -> int:
     result = dataclasses.replace(result, wall_s=time.perf_counter() - t0)  # data loading included
     path = write_result(result, out)
     console.print(contribution_table(result))
-    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on labels {list(cfg.scored_labels)}; "
+    console.print(f"final accuracy {100 * result.final_accuracy:.2f}% on {labels_text(cfg)}; "
                   f"wall {result.wall_s:.1f} s; {result.images_per_s:,.0f} training images/s; wrote {path} and "
                   f"{path.parent / 'accuracy.png'}")
     return 0

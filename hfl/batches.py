@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hfl.config import TrainConfig
-from hfl.data import DATASET_INFO, DatasetInfo, derive_seed
+from hfl.data import DatasetInfo, derive_seed
 
 
 def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device: torch.device) -> torch.Generator:
@@ -33,19 +33,17 @@ def station_generator(cfg: TrainConfig, round_idx: int, station_idx: int, device
 
 
 @functools.lru_cache(maxsize=16)
-def _norm_constants(dataset: str, device: str) -> tuple[Tensor, Tensor]:
+def _norm_constants(mean: tuple[float, ...], std: tuple[float, ...], device: str) -> tuple[Tensor, Tensor]:
     # Made once per device: a fresh host-to-device copy each step would stall a GPU's stream.
-    info = DATASET_INFO[dataset]
-    c = info.in_channels
-    return (torch.tensor(info.mean, device=device).view(1, c, 1, 1),
-            torch.tensor(info.std, device=device).view(1, c, 1, 1))
+    c = len(mean)
+    return (torch.tensor(mean, device=device).view(1, c, 1, 1), torch.tensor(std, device=device).view(1, c, 1, 1))
 
 
 def prepare_batch(x: Tensor, info: DatasetInfo, *, augment: bool, gen: torch.Generator | None) -> Tensor:
     """uint8 [B, C, H, W] -> normalised float [B, C, H, W]; with `augment`, a random crop after
     zero-padding by H/8 pixels and a random horizontal flip, all on the tensor's device."""
     b, c, h, w = x.shape
-    mean, std = _norm_constants(info.name, str(x.device))
+    mean, std = _norm_constants(info.mean, info.std, str(x.device))
     xf = (x.float().div_(255.0) - mean) / std
     if augment:
         pad = max(1, h // 8)
@@ -116,10 +114,13 @@ def make_schedule(sizes: Sequence[int], cfg: TrainConfig, gen: torch.Generator, 
     return _schedule(torch.cat(parts, 0), np.tile(valid_epoch, (cfg.kappa1, 1)), bsz)
 
 
+AUGMENTED = ("cifar10", "cifar100")  # photographs of things; flips would change digits, letters, house numbers
+
+
 def augments(cfg: TrainConfig) -> bool:
-    """Whether training batches are augmented: `cfg.augment`, by default on for CIFAR-10 only
-    (horizontal flips change what a digit means)."""
-    return cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    """Whether training batches are augmented: `cfg.augment`, by default on for CIFAR-10 and CIFAR-100
+    only (horizontal flips change what a digit means; an unknown set is left as it is)."""
+    return cfg.augment if cfg.augment is not None else cfg.dataset in AUGMENTED
 
 
 __all__ = ["Schedule", "augments", "make_schedule", "prepare_batch", "station_generator"]

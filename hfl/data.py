@@ -1,14 +1,17 @@
 """Data for the trainer: decoded once into uint8 tensors on the device, then split into a federation.
 
-Two image sets, neither downloaded at run time:
+Where the images come from, nothing ever downloaded:
 - scikit-learn's digits (shipped inside the package: 1797 real 8x8 grey images, 10 classes), the
   default, so that any machine learns something real in seconds. Pixels 0..16 are scaled to
   0..255 and kept at their native 8x8 (the models take any size; native size keeps the CPU fast).
-- CIFAR-10 in its standard python format (`cifar-10-batches-py`), read by
-  `torchvision.datasets.CIFAR10(root, download=False)` from `--data-dir` or `$HCFL_CIFAR10_DIR`.
-  torchvision's md5 check is replaced by a structural one (files present, each batch decodes to
-  uint8 images and labels 0..9), so that the small folders written by `write_fake_cifar10` for
-  tests load through the same code as the real set.
+- a data folder (`cfg.data_dir`) in any format of `hfl.folders`: an ImageFolder, CIFAR-10/100's
+  python format, MNIST and Fashion-MNIST raw files, SVHN's .mat files, or a participant's .npz
+  folder (one set of samples: the trainer holds out a fixed stratified 20% of it as the test
+  split, as for digits). CIFAR-10 may also come from `$HCFL_CIFAR10_DIR`.
+
+A job's classes and image shape are its config's (`cfg.class_names`, `cfg.data_shape`); a folder
+is fitted to them by class name (`fit_to_job`): a folder may hold a subset of the job's classes, in
+any order, and its samples of other classes are left out. Its images must have the job's shape.
 
 A federation is `n_stations x clients_per_station` clients, each holding `(x, y)`: x a uint8
 tensor [n, C, H, W] and y an int64 tensor [n] on the training device. The training set is first
@@ -29,40 +32,49 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hfl.catalog import CIFAR10_CLASSES, KNOWN, normalisation
 from hfl.config import CIFAR10_ENV, ConfigError, TrainConfig
+from hfl.folders import (CIFAR10_FILES, CIFAR10_FOLDER, DataError, describe_folder, read_split,
+                         signature)
 
 Client = tuple[Tensor, Tensor]  # (x uint8 [n, C, H, W], y int64 [n])
 
-CIFAR10_FOLDER = "cifar-10-batches-py"
-CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
-                 "batches.meta")
-CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-
-
-class DataError(ConfigError):
-    """The data folder is missing or corrupt (field `data_dir`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("data_dir", message)
+CIFAR10_LABELS = CIFAR10_CLASSES
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Shape and normalisation of a dataset (per-channel mean/std of pixels scaled to [0, 1])."""
+    """Shape, classes and normalisation of a job's data (per-channel mean/std of pixels scaled to [0, 1])."""
 
     name: str
     in_channels: int
-    image_size: int
+    image_size: tuple[int, int]  # (H, W)
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    classes: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, *self.image_size)
 
 
-DATASET_INFO = {
-    # digits: pixel mean/std over the whole set (0..16 scaled to [0, 1]).
-    "digits": DatasetInfo("digits", 1, 8, 10, (0.3053,), (0.3760,)),
-    "cifar10": DatasetInfo("cifar10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-}
+def make_info(name: str, classes: tuple[str, ...], shape: tuple[int, int, int]) -> DatasetInfo:
+    mean, std = normalisation(name, shape[0])
+    return DatasetInfo(name, shape[0], (shape[1], shape[2]), len(classes), mean, std, tuple(classes))
+
+
+DATASET_INFO = {name: make_info(name, s.classes, s.shape) for name, s in KNOWN.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _info(name: str, classes: tuple[str, ...], shape: tuple[int, int, int]) -> DatasetInfo:
+    return make_info(name, classes, shape)
+
+
+def info_for(cfg: TrainConfig) -> DatasetInfo:
+    """The job's data: its dataset's name (normalisation), classes and image shape."""
+    return _info(cfg.dataset, cfg.class_names, cfg.data_shape)
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,18 @@ class Federation:
 # Loading ------------------------------------------------------------------------------------
 
 
+def _held_out(n: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed 80/20 split of `n` samples (stratified when every class has two), independent of any seed."""
+    from sklearn.model_selection import train_test_split
+
+    if n < 2:
+        raise DataError(f"{n} sample(s): too few to hold out a test split")
+    counts = np.bincount(y)
+    strat = y if (counts[counts > 0] >= 2).all() and len(counts[counts > 0]) <= n // 5 else None
+    tr, te = train_test_split(np.arange(n), test_size=0.2, random_state=0, stratify=strat)
+    return np.sort(tr), np.sort(te)
+
+
 @functools.lru_cache(maxsize=1)
 def _digits_cpu() -> ImageSet:
     from sklearn.datasets import load_digits
@@ -120,74 +144,87 @@ def load_digits_set(device: torch.device | str = "cpu") -> ImageSet:
     return _digits_cpu().to(device)
 
 
-def _cifar_dataset_class() -> type:
-    from torchvision.datasets import CIFAR10
-
-    class LocalCIFAR10(CIFAR10):
-        """torchvision's CIFAR10 with the md5 check replaced by a presence check (see module doc)."""
-
-        def _check_integrity(self) -> bool:
-            base = os.path.join(self.root, self.base_folder)
-            return all(os.path.isfile(os.path.join(base, name)) for name, _ in self.train_list + self.test_list)
-
-        def _load_meta(self) -> None:
-            path = os.path.join(self.root, self.base_folder, self.meta["filename"])
-            with open(path, "rb") as infile:
-                data = pickle.load(infile, encoding="latin1")
-            self.classes = data[self.meta["key"]]
-            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-
-    return LocalCIFAR10
+@functools.lru_cache(maxsize=4)
+def _folder_cpu(root: str, fmt: str | None, hint: str | None, sig: tuple) -> ImageSet:
+    info = describe_folder(root, fmt=fmt, hint=hint)
+    dinfo = make_info(info.dataset, info.classes, info.shape)
+    if info.fmt == "npz":  # one set of samples: hold out a fixed share as the test split
+        one = read_split(root, "train", fmt=info.fmt)
+        tr, te = _held_out(len(one), one.y.numpy())
+        return ImageSet(dinfo, one.x[tr], one.y[tr], one.x[te], one.y[te])
+    train = read_split(root, "train", fmt=info.fmt)
+    test = read_split(root, "test", fmt=info.fmt)
+    return ImageSet(dinfo, train.x, train.y, test.x, test.y)
 
 
-def _expected(root: Path) -> str:
-    return f"expected {root / CIFAR10_FOLDER}/{{{','.join(CIFAR10_FILES)}}} in the CIFAR-10 python format"
-
-
-@functools.lru_cache(maxsize=2)
-def _cifar10_cpu(root: str) -> ImageSet:
-    path = Path(root)
+def load_folder(root: str | os.PathLike[str], *, fmt: str | None = None, hint: str | None = None,
+                device: torch.device | str = "cpu") -> ImageSet:
+    """Both splits of a data folder in any format of `hfl.folders` (detected, or `fmt`), decoded once per
+    process while its files are unchanged. `DataError` naming the folder when it is missing or bad."""
+    path = Path(root).expanduser()
     if not path.is_dir():
-        raise DataError(f"CIFAR-10 folder {path} does not exist; {_expected(path)}")
-    missing = [f for f in CIFAR10_FILES if not (path / CIFAR10_FOLDER / f).is_file()]
-    if missing:
-        raise DataError(f"CIFAR-10 folder {path} lacks {', '.join(missing)}; {_expected(path)}")
-    cls = _cifar_dataset_class()
-    parts = []
-    for train in (True, False):
-        try:
-            ds = cls(str(path), train=train, download=False)
-            x = np.asarray(ds.data)
-            y = np.asarray(ds.targets, dtype=np.int64)
-        except Exception as exc:  # pickle, EOF, shape and key errors all mean the same to the user
-            raise DataError(f"CIFAR-10 folder {path} is corrupt ({type(exc).__name__}: {exc}); {_expected(path)}") \
-                from exc
-        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3) or len(y) != len(x) or len(x) == 0:
-            raise DataError(f"CIFAR-10 folder {path} is corrupt (images of shape {x.shape} {x.dtype}, "
-                            f"{len(y)} labels); {_expected(path)}")
-        if y.min() < 0 or y.max() > 9:
-            raise DataError(f"CIFAR-10 folder {path} is corrupt (labels outside 0..9); {_expected(path)}")
-        # HWC -> CHW once, here, so that the hot path never permutes.
-        parts.append((torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))), torch.from_numpy(y)))
-    (x_tr, y_tr), (x_te, y_te) = parts
-    return ImageSet(DATASET_INFO["cifar10"], x_tr, y_tr, x_te, y_te)
+        describe_folder(path)  # the one-line "does not exist" error
+    path = path.resolve()
+    return _folder_cpu(str(path), fmt, hint, signature(path)).to(device)
 
 
 def load_cifar10(root: str | os.PathLike[str] | None, device: torch.device | str = "cpu") -> ImageSet:
-    """CIFAR-10 from `root` (the folder holding `cifar-10-batches-py`), decoded once per process.
+    """CIFAR-10 from `root` (the folder holding `cifar-10-batches-py`, or that folder), decoded once per process.
 
     Raises `DataError` naming the folder and the expected files when it is missing or corrupt.
     """
     if root is None or str(root) == "":
         raise DataError(f"no CIFAR-10 folder given: pass --data-dir or set ${CIFAR10_ENV} to the folder holding "
                         f"{CIFAR10_FOLDER}/")
-    return _cifar10_cpu(str(Path(root).expanduser().resolve())).to(device)
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(f"CIFAR-10 folder {path} does not exist; expected {path / CIFAR10_FOLDER}/"
+                        f"{{{','.join(CIFAR10_FILES)}}} in the CIFAR-10 python format")
+    return load_folder(path, fmt="cifar10", device=device)
+
+
+def class_map(have: tuple[str, ...], want: tuple[str, ...]) -> np.ndarray:
+    """For each class of `have`, its index in `want` (-1 when the job has no such class)."""
+    index = {name: i for i, name in enumerate(want)}
+    return np.array([index.get(name, -1) for name in have], dtype=np.int64)
+
+
+def fit_to_job(x: Tensor, y: Tensor, have: tuple[str, ...], shape: tuple[int, ...], cfg: TrainConfig,
+               where: str) -> tuple[Tensor, Tensor]:
+    """Samples of a folder (classes `have`, images of `shape`) relabelled to the job's classes by name;
+    samples of classes the job does not have are left out. `ConfigError` (field `dataset`) when the
+    images are not the job's shape or the folder shares no class with the job."""
+    want = cfg.class_names
+    if tuple(shape) != tuple(cfg.data_shape):
+        raise ConfigError("dataset", f"the job trains on {cfg.dataset} images of {'x'.join(map(str, cfg.data_shape))} "
+                                     f"(channels x height x width) but {where} holds "
+                                     f"{'x'.join(map(str, shape))} images")
+    if tuple(have) == tuple(want):
+        return x, y
+    mapping = class_map(tuple(have), want)
+    if (mapping < 0).all():
+        raise ConfigError("dataset", f"{where} shares no class with the job's {cfg.dataset} ({', '.join(want[:6])}"
+                                     f"{', ...' if len(want) > 6 else ''}); it holds {', '.join(have[:6])}"
+                                     f"{', ...' if len(have) > 6 else ''}")
+    new = torch.from_numpy(mapping)[y]
+    keep = new >= 0
+    return x[keep], new[keep]
 
 
 def load_dataset(cfg: TrainConfig, device: torch.device | str = "cpu") -> ImageSet:
-    if cfg.dataset == "digits":
+    """The job's whole data set: digits, or its data folder fitted to its classes and shape."""
+    if cfg.dataset == "digits" and not cfg.data_dir:
         return load_digits_set(device)
-    return load_cifar10(cfg.resolved_data_dir(), device)
+    root = cfg.resolved_data_dir()
+    if cfg.dataset == "cifar10" and not root:
+        load_cifar10(None)  # the one-line error naming --data-dir and the environment variable
+    if not root:
+        raise DataError(f"no data folder given for {cfg.dataset}: pass --data-dir")
+    data = load_folder(root, hint=cfg.dataset)
+    where = f"data folder {root}"
+    x_tr, y_tr = fit_to_job(data.x_train, data.y_train, data.info.classes, data.info.shape, cfg, where)
+    x_te, y_te = fit_to_job(data.x_test, data.y_test, data.info.classes, data.info.shape, cfg, where)
+    return ImageSet(info_for(cfg), x_tr, y_tr, x_te, y_te).to(device)
 
 
 def write_fake_cifar10(root: str | os.PathLike[str], *, n_train: int = 500, n_test: int = 100, seed: int = 0) -> Path:
@@ -326,11 +363,15 @@ __all__ = [
     "Federation",
     "ImageSet",
     "build_federation",
+    "class_map",
     "derive_seed",
+    "fit_to_job",
+    "info_for",
     "label_skew",
     "load_cifar10",
     "load_dataset",
     "load_digits_set",
+    "load_folder",
     "partition",
     "write_fake_cifar10",
 ]

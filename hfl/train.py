@@ -37,7 +37,7 @@ from hfl.aggregate import cloud_aggregate, weighted_average, weighted_average_st
 from hfl.batches import Schedule, augments, make_schedule, prepare_batch, station_generator
 from hfl.config import ConfigError, TrainConfig
 from hfl.contribution import station_contributions
-from hfl.data import DATASET_INFO, Client, Federation, build_federation
+from hfl.data import Client, Federation, build_federation, derive_seed, info_for
 from hfl.models import build_model, has_buffers
 from hfl.result import TrainResult
 
@@ -85,26 +85,38 @@ def _channels_last(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
+ModelKey = tuple[str, str | None, tuple[int, int, int], int]  # name, plugin, data shape, classes
+
+
+def model_key(cfg: TrainConfig) -> ModelKey:
+    """What the model's architecture depends on: its name (and plugin) and the data's shape and classes."""
+    return cfg.model, cfg.model_plugin, cfg.data_shape, cfg.num_classes
+
+
+def build(key: ModelKey) -> nn.Module:
+    """A fresh model of the job (torch's global RNG draws its initial weights)."""
+    name, plugin, (c, h, w), classes = key
+    return build_model(name, c, classes, (h, w), plugin=plugin)
+
+
 @functools.lru_cache(maxsize=8)
-def _template(model: str, dataset: str, device: str) -> nn.Module:
+def _template(key: ModelKey, device: str) -> nn.Module:
     """One model object per (architecture, device), reused by loading states into it."""
-    info = DATASET_INFO[dataset]
-    m = build_model(model, info.in_channels, info.num_classes).to(device)
+    m = build(key).to(device)
     if _channels_last(torch.device(device)):
         m = m.to(memory_format=torch.channels_last)
     return m
 
 
 def model_for(cfg: TrainConfig, device: torch.device | str) -> nn.Module:
-    return _template(cfg.model, cfg.dataset, str(torch.device(device)))
+    return _template(model_key(cfg), str(torch.device(device)))
 
 
 def init_state(cfg: TrainConfig, device: torch.device | str = "cpu") -> State:
     """The initial global model, a function of `cfg.seed` only (the global RNG is left untouched)."""
-    info = DATASET_INFO[cfg.dataset]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model, info.in_channels, info.num_classes)
+        model = build(model_key(cfg))
     return {k: v.detach().to(device) for k, v in model.state_dict().items()}
 
 
@@ -167,7 +179,7 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
                              sched: Schedule, cfg: TrainConfig, gen: torch.Generator,
                              device: torch.device) -> dict[str, Tensor]:
     """All K clients of a station at once; returns their parameters stacked: each tensor [K, ...]."""
-    info = DATASET_INFO[cfg.dataset]
+    info = info_for(cfg)
     augment = augments(cfg)
     n_steps, k, bsz = sched.idx.shape
     params = {n: start[n].detach().unsqueeze(0).repeat(k, *([1] * start[n].dim())) for n, _ in
@@ -196,10 +208,13 @@ def train_clients_vectorized(model: nn.Module, start: Mapping[str, Tensor], x: T
 def train_clients_loop(model: nn.Module, start: Mapping[str, Tensor], x: Tensor, y: Tensor, sched: Schedule,
                        cfg: TrainConfig, gen: torch.Generator, device: torch.device) -> list[State]:
     """Client by client, each with its own SGD momentum (any model, batch norm included)."""
-    info = DATASET_INFO[cfg.dataset]
+    info = info_for(cfg)
     augment = augments(cfg)
     cl = _channels_last(device)
     n_steps, k, _ = sched.idx.shape
+    # Batch norm cannot normalise a batch of one image once the maps are 1x1 (torch refuses it):
+    # with batch norm, a client's last batch holding a single image is left out.
+    least = 2 if has_buffers(model) else 1
     states = []
     model.train()
     for c in range(k):
@@ -208,7 +223,7 @@ def train_clients_loop(model: nn.Module, start: Mapping[str, Tensor], x: Tensor,
         bufs = [torch.zeros_like(p) for p in params]
         for s in range(n_steps):
             nv = int(sched.valid[s, c])
-            if nv == 0:
+            if nv < least:
                 continue
             idx = sched.idx[s, c, :nv]
             xb = prepare_batch(x[idx], info, augment=augment, gen=gen)
@@ -248,13 +263,17 @@ def station_update(global_state: Mapping[str, Tensor], station_clients: Sequence
     model = model_for(cfg, device)
     vectorize = _vectorize(cfg, model, device)
     gen = station_generator(cfg, round_idx, station_idx, device)
-    for _ in range(cfg.kappa2):
-        sched = make_schedule(sizes, cfg, gen, device)
-        if vectorize:
-            stacked = train_clients_vectorized(model, state, x, y, sched, cfg, gen, device)
-            state = weighted_average_stacked(stacked, sizes)
-        else:
-            state = weighted_average(train_clients_loop(model, state, x, y, sched, cfg, gen, device), sizes)
+    # Dropout and stochastic depth (many torchvision models) draw from torch's global RNG: seeded
+    # here by (seed, round, station) too, so that another process reproduces the station's model.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(derive_seed(cfg.seed, 2000 + round_idx, station_idx))
+        for _ in range(cfg.kappa2):
+            sched = make_schedule(sizes, cfg, gen, device)
+            if vectorize:
+                stacked = train_clients_vectorized(model, state, x, y, sched, cfg, gen, device)
+                state = weighted_average_stacked(stacked, sizes)
+            else:
+                state = weighted_average(train_clients_loop(model, state, x, y, sched, cfg, gen, device), sizes)
     return state, n_samples
 
 
@@ -278,7 +297,7 @@ def evaluate(state_or_model: Mapping[str, Tensor] | nn.Module, test: Client, cfg
     trained on counts as a miss (what an owner interested in it would see).
     """
     device = resolve_device(cfg)
-    info = DATASET_INFO[cfg.dataset]
+    info = info_for(cfg)
     if isinstance(state_or_model, nn.Module):
         model = state_or_model
     else:

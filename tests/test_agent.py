@@ -48,7 +48,7 @@ def test_a_claims_program_gets_the_documents_and_prints_the_claims(tmp_path: Pat
     ({"role": "miner"}, "role"),
     ({"deposit": -1}, "deposit"),
     ({"valuation": {}}, "valuation.value_per_label"),
-    ({"proposal": {"labels": [11], "accuracy_bps": 1, "budget": 1, "bond": 1}}, "proposal.labels"),
+    ({"proposal": {"labels": [256], "accuracy_bps": 1, "budget": 1, "bond": 1}}, "proposal.labels"),
     ({"proposal": {"labels": [1], "accuracy_bps": 10_001, "budget": 1, "bond": 1}}, "proposal.accuracy_bps"),
     ({"publish": "ftp"}, "publish"),
     ({"testing": {"over_report_bps": 20_000}}, "testing.over_report_bps"),

@@ -16,19 +16,12 @@ import tomli_w
 from eth_account import Account
 
 from contracts.keys import KeyOptions
-from contracts.nodes import NodeUnavailable, anvil_path, dev_accounts, fund_addresses, start_node
+from contracts.nodes import dev_accounts, fund_addresses, start_node
 from hcfl_cli.agent import Agent
 from hcfl_cli.agent_config import read_config
 from hcfl_cli.agent_train import ensure_node_keys
 
 PHASES = (4, 2, 2, 2, 30, 2)
-
-
-def _need_anvil() -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
 
 
 class Runner:
@@ -75,7 +68,6 @@ def _agent(tmp: Path, name: str, role: str, rpc: str, dep: Path, org: KeyOptions
 @pytest.mark.anvil
 def test_agents_serve_rounds_one_after_the_other_and_stop_without_leaving_anything(tmp_path: Path,
                                                                                   monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    _need_anvil()
     from contracts.chain import connect
     from contracts.client import DeploymentClient
     from contracts.deployment_file import DeploymentFile

@@ -7,16 +7,8 @@ import pytest
 
 from contracts import Deployment, Reverted, RoundPlan, run_auction
 from contracts.chain import GAS_MARGIN_FIXED, gas_limit
-from contracts.nodes import NodeUnavailable, anvil_path, start_node
+from contracts.nodes import start_node
 from mechanism import settle
-
-try:
-    anvil_path()
-    HAVE_ANVIL = True
-except NodeUnavailable:
-    HAVE_ANVIL = False
-
-needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 
 PROFILE = dict(budgets=[100, 80], owner_weights=[1, 2], station_weights=[1, 1, 3],
                owner_values=[[90, 10], [60, 70]], station_costs=[[20, 30], [25, 5], [1, 1]])
@@ -46,7 +38,7 @@ def test_decoded_events_read_as_typed_records() -> None:
     assert d.participant(a).weight == 3 and d.participant(a).held == 50
 
 
-@needs_anvil
+@pytest.mark.anvil
 def test_a_revert_on_a_node_carries_the_same_reason_and_sends_nothing() -> None:
     with start_node("anvil") as node:
         d = Deployment.deploy(node.url)
@@ -57,7 +49,7 @@ def test_a_revert_on_a_node_carries_the_same_reason_and_sends_nothing() -> None:
         assert d.chain.transaction_count(a) == before
 
 
-@needs_anvil
+@pytest.mark.anvil
 def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() -> None:
     # 1 s blocks: every participant's settlement is estimated before any is mined, so the
     # last one in the block also runs the dust sweep that its estimate did not include.
@@ -73,7 +65,7 @@ def test_settlements_sent_at_once_land_in_one_block_and_the_dust_sweep_fits() ->
     assert auction.dust == ref.dust
 
 
-@needs_anvil
+@pytest.mark.anvil
 @pytest.mark.slow  # CI plays a whole round through the same proxy in test_localnet
 def test_a_whole_round_runs_through_a_node_that_refuses_dev_methods() -> None:
     from contracts.chain import connect

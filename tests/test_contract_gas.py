@@ -1,6 +1,6 @@
 """Gas on a real chain (anvil's receipts): issue 3's targets at M = 10 for every participant,
 no growth with N, and one profile settled over JSON-RPC agreeing with the reference.
-Skipped where anvil is not installed (``scripts/setup.sh`` installs it)."""
+Needs anvil (``scripts/setup.sh`` installs it): the ``anvil`` marker of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from benchmarks.gas import PER_PARTICIPANT_TARGET, TARGETS, per_participant, run_baseline, run_round
-from contracts.nodes import NodeUnavailable, start_node
+from contracts.nodes import start_node
 from contracts import settle_on_chain
 from mechanism import settle
 
@@ -18,11 +18,8 @@ pytestmark = pytest.mark.anvil
 
 @pytest.fixture(scope="module")
 def anvil_url():
-    try:
-        with start_node("anvil") as node:
-            yield node.url
-    except NodeUnavailable as exc:
-        pytest.skip(str(exc))
+    with start_node("anvil") as node:
+        yield node.url
 
 
 @pytest.fixture(scope="module")

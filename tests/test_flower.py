@@ -14,6 +14,7 @@ import re
 import signal
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,36 @@ def live_children() -> list[int]:
     return found
 
 
+# Every process a test starts inherits this test's mark through its environment (the launcher
+# passes os.environ on): the census counts those only, not the Flower processes of the tests on
+# the other pytest-xdist workers, or of anyone else on the machine.
+OWNER_ENV = "HCFL_TEST_OWNER"
+
+
+@pytest.fixture(autouse=True)
+def _mark_own_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(OWNER_ENV, uuid.uuid4().hex)
+
+
+def own_flower_pids() -> list[int]:
+    """Live Flower processes (tagged by `hfl.flower.procs`) that this test started."""
+    mark = f"{OWNER_ENV}={os.environ[OWNER_ENV]}".encode()
+    own = []
+    for pid in tagged_pids(None):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if mark in env:
+            own.append(pid)
+    return own
+
+
 def assert_no_flower_process_left() -> None:
     deadline = time.monotonic() + 5
-    while tagged_pids(None) and time.monotonic() < deadline:
+    while own_flower_pids() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert tagged_pids(None) == []
+    assert own_flower_pids() == []
 
 
 @needs_ray
@@ -185,7 +211,7 @@ def test_interrupting_the_command_stops_every_flower_process(tmp_path: Path, sig
                             stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal)
     try:
         wait_for_line(tmp_path / "flower-logs" / "supernode-1.log", "Starting Flower SuperNode", 90)
-        assert tagged_pids(None)  # the federation is up
+        assert own_flower_pids()  # the federation is up
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from hfl.config import TrainConfig
 from hfl.flower.procs import ProcessGroup, tagged_pids
-from hfl.flower.secure import (SecureSuperLink, _claim_tag, _node_id_from_log, file_sha256, make_node_keys, make_tls,
+from hfl.flower.secure import (SecureSuperLink, claim_tag, file_sha256, make_node_keys, make_tls, node_id_from_log,
                                parse_node_public_key, pick_port, start_supernode)
 from hfl.local_data import split_for_localnet, write_data_folder
 
@@ -106,17 +106,17 @@ def test_a_superlink_refuses_bad_station_keys_naming_stations(tmp_path):
 def test_the_node_id_is_read_from_the_register_commands_json(tmp_path):
     log = tmp_path / "r.log"
     log.write_text('INFO ...\n{\n  "success": true,\n  "node-id": 17894194415818988692\n}\n')
-    assert _node_id_from_log(log) == 17894194415818988692
+    assert node_id_from_log(log) == 17894194415818988692
     log.write_text('{"success": false, "error-message": "Public key already in use"}\n')
-    assert _node_id_from_log(log) is None
+    assert node_id_from_log(log) is None
 
 
 def test_a_restarted_agent_stops_what_its_previous_incarnation_left_running(tmp_path):
-    tag = _claim_tag(tmp_path, "supernode")
+    tag = claim_tag(tmp_path, "supernode")
     group = ProcessGroup(tag=tag)
     group.spawn("left over", ["sleep", "300"], tmp_path / "sleep.log")
     assert tagged_pids(tag)
-    new = _claim_tag(tmp_path, "supernode")  # what start_supernode does first, with the same work_dir
+    new = claim_tag(tmp_path, "supernode")  # what start_supernode does first, with the same work_dir
     assert new != tag and tagged_pids(tag) == []
     group.stop()
 

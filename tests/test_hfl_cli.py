@@ -41,7 +41,7 @@ def test_a_data_dir_selects_cifar10(tmp_path):
 
 
 @pytest.mark.parametrize("argv, option", [
-    (["--model", "vgg11"], "--model"),
+    (["--model", "no_such_net"], "--model"),
     (["--alpha", "0"], "--alpha"),
     (["--alpha", "-2"], "--alpha"),
     (["--clients-per-station", "400"], "--clients-per-station"),

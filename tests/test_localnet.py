@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from contracts.nodes import NodeUnavailable, anvil_path, start_node
+from contracts.nodes import start_node
 from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions, LocalnetOutcome, LocalnetRun, leftover_processes
 
 PHASES = (8, 4, 5, 5, 300, 8)
@@ -26,17 +26,9 @@ two shared cores; ended by the report), Vote (each owner has loaded torch during
 QUICK_TRAIN = {"clients_per_station": 2, "kappa1": 1, "kappa2": 1}
 
 
-def _need_anvil() -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
-
-
 @pytest.fixture()
 def public_node() -> Iterator[str]:
     """anvil (a block a second) behind the strict proxy: the URL every process uses."""
-    _need_anvil()
     from tests.strict_rpc import strict_proxy
 
     with start_node("anvil", block_time=1) as node, strict_proxy(node.url) as url:

@@ -16,19 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from contracts.nodes import JsonRpc, NodeUnavailable, anvil_path, dev_accounts, fund_addresses, start_node
+from contracts.nodes import JsonRpc, dev_accounts, fund_addresses, start_node
 from hcfl_cli.main import main
 from tests.test_participant_cli import ETH, home, make_person, run_as
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.anvil  # every test here talks to a node
+
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[str]:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
     with start_node("anvil") as n:
         yield n.url
 

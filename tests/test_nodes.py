@@ -14,13 +14,6 @@ import pytest
 from contracts import nodes
 from contracts.nodes import JsonRpc, NodeUnavailable, start_node
 
-try:
-    nodes.anvil_path()
-    HAVE_ANVIL = True
-except NodeUnavailable:
-    HAVE_ANVIL = False
-
-
 def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -52,7 +45,6 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_anvil_starts_on_loopback_answers_and_leaves_no_process_behind() -> None:
     with start_node("anvil") as node:
         assert node.kind == "anvil" and node.block_time is None
@@ -67,7 +59,6 @@ def test_anvil_starts_on_loopback_answers_and_leaves_no_process_behind() -> None
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_failing_body_still_stops_the_node_and_the_error_propagates() -> None:
     pid = None
     with pytest.raises(RuntimeError, match="benchmark failed"):
@@ -79,7 +70,6 @@ def test_a_failing_body_still_stops_the_node_and_the_error_propagates() -> None:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_keyboard_interrupt_still_stops_the_node() -> None:
     pid = None
     with pytest.raises(KeyboardInterrupt):
@@ -90,7 +80,6 @@ def test_a_keyboard_interrupt_still_stops_the_node() -> None:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_a_killed_python_process_takes_its_node_with_it() -> None:
     # SIGKILL skips every finally and atexit handler: only the kernel's parent-death signal
     # can stop the node then.
@@ -117,7 +106,6 @@ def test_a_killed_python_process_takes_its_node_with_it() -> None:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_interval_mining_makes_blocks_without_transactions() -> None:
     with start_node("anvil", block_time=0.5) as node:
         assert node.block_time == 0.5
@@ -127,7 +115,6 @@ def test_interval_mining_makes_blocks_without_transactions() -> None:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_an_outside_rpc_node_is_used_but_never_stopped() -> None:
     with start_node("anvil") as outer:
         with start_node(rpc=outer.url) as attached:
@@ -139,7 +126,6 @@ def test_an_outside_rpc_node_is_used_but_never_stopped() -> None:
 
 
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_funded_accounts_hold_the_requested_balance_and_dev_accounts_are_anvils() -> None:
     with start_node("anvil") as node:
         keys = nodes.funded_accounts(node, 3, wei=5 * nodes.ETHER)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from contracts.nodes import JsonRpc, NodeUnavailable, anvil_path, dev_accounts, fund_addresses, start_node
+from contracts.nodes import JsonRpc, dev_accounts, fund_addresses, start_node
 from hcfl_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +25,7 @@ PASSWORD = "correct horse"
 ETH = 10**18
 
 
-def _need_anvil() -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
+pytestmark = pytest.mark.anvil  # every command here talks to a node
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,6 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """anvil (a block per transaction) behind the strict proxy, one deployment and one
     funded, admitted owner who has not registered."""
-    _need_anvil()
     from tests.strict_rpc import strict_proxy
 
     tmp = tmp_path_factory.mktemp("small")
@@ -230,7 +225,6 @@ def test_every_command_refuses_a_deployment_file_of_another_deployment_in_one_li
 def test_a_commit_stored_but_never_broadcast_is_sent_by_a_rerun_and_a_changed_one_recommitted(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The node's own URL (not the strict proxy) only to skip the phases' waiting time.
-    _need_anvil()
     from contracts.chain import connect
     from contracts.driver import Deployment
     from contracts.keys import load_key
@@ -277,7 +271,6 @@ def test_a_commit_stored_but_never_broadcast_is_sent_by_a_rerun_and_a_changed_on
 
 def test_a_ticket_counts_its_expiry_from_the_chains_clock_when_given_the_node(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _need_anvil()
     from contracts.nodes import JsonRpc
 
     with start_node("anvil") as node:
@@ -302,7 +295,6 @@ def test_a_ticket_counts_its_expiry_from_the_chains_clock_when_given_the_node(
 
 
 def test_a_transaction_not_mined_in_time_is_resent_at_the_same_nonce_with_a_higher_fee() -> None:
-    _need_anvil()
     import threading
 
     from contracts.chain import connect
@@ -356,9 +348,7 @@ def _wait_for_deadline(chain, d, node_url: str) -> None:  # type: ignore[no-unty
 # ~100 s of about 60 command processes: CI keeps the agents' round across processes
 # (tests/test_localnet.py) and each command's own tests here; this runs with -m slow
 @pytest.mark.slow
-@pytest.mark.anvil
 def test_three_owners_and_three_stations_play_a_round_with_the_commands_alone(tmp_path: Path) -> None:
-    _need_anvil()
     from contracts.chain import connect
     from contracts.driver import Deployment
     from mechanism import settle

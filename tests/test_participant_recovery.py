@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from contracts.nodes import JsonRpc, NodeUnavailable, anvil_path, fund_addresses, start_node
+from contracts.nodes import JsonRpc, fund_addresses, start_node
 from tests.test_participant_cli import ETH, home, make_person, run_as
+
+pytestmark = pytest.mark.anvil  # every test here talks to a node
 
 
 def test_a_command_waits_for_the_transaction_an_earlier_run_left_in_flight_and_sends_nothing_twice(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
     from contracts.keys import KeyOptions
     from contracts.tickets import Ticket
     from hcfl_cli.participant import Session

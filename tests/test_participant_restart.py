@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from contracts.nodes import JsonRpc, NodeUnavailable, anvil_path, fund_addresses, start_node
+from contracts.nodes import JsonRpc, fund_addresses, start_node
 from hcfl_cli.main import main
 from tests.test_participant_cli import ROOT, Person, home, make_person, run_as
 
@@ -35,12 +35,7 @@ PHASE = 100
 """Seconds of every phase; the test moves the node's clock past each deadline."""
 
 
-@pytest.fixture(autouse=True)
-def _need_anvil() -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
+pytestmark = pytest.mark.anvil  # every participant here talks to a node
 
 
 @dataclass

@@ -9,20 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from contracts.nodes import NodeUnavailable, anvil_path, dev_accounts, fund_addresses, start_node
+from contracts.nodes import dev_accounts, fund_addresses, start_node
 from hcfl_cli.main import main
 from tests.strict_rpc import strict_proxy
 from tests.test_participant_cli import ETH, Person, home, make_person, run_as
+
+pytestmark = pytest.mark.anvil  # every test here talks to a node
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """anvil, and a deployment made through a proof-of-authority proxy (blocks with a 97-byte
     ``extraData``, no development methods) by a funded organizer."""
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
     tmp = tmp_path_factory.mktemp("providers")
     with start_node("anvil") as node, strict_proxy(node.url, extra_data=97) as poa:
         org = make_person(tmp, "organizer")

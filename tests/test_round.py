@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.nodes import NodeUnavailable, anvil_path, start_node
+from contracts.nodes import start_node
 from contracts.chain import Event
 from hcfl_cli.audit import audit_events, fetch_events, rebuild
 from hcfl_cli.main import main
@@ -100,10 +100,6 @@ def test_a_bad_scenario_file_ends_with_one_line_naming_the_field(tmp_path: Path,
 
 @pytest.mark.anvil
 def test_a_round_against_anvil_started_by_the_test_reconciles_and_audits_from_its_logs() -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
     with start_node("anvil") as node:
         rec = play_round(sample_scenario(2, owners=3, stations=2, proposals=2), rpc=node.url,
                          train_overrides=SMALL_TRAINING)
@@ -200,10 +196,6 @@ def test_the_auditor_compares_the_reported_contributions(small_round: RoundRecor
 @pytest.mark.anvil
 def test_hcfl_audit_checks_the_contributions_against_the_hash_stored_on_chain(
         capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        anvil_path()
-    except NodeUnavailable as e:
-        pytest.skip(str(e))
     with start_node("anvil") as node:
         rec = play_round(sample_scenario(3, owners=3, stations=2, proposals=2), rpc=node.url,
                          train_overrides=SMALL_TRAINING)

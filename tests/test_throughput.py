@@ -6,21 +6,21 @@ import csv
 import json
 import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from benchmarks.throughput import cli, report
+from benchmarks.throughput.runner import gas_limit_for
 from contracts import nodes
-from benchmarks._load import percentile
+from benchmarks._load_flows import percentile
 from benchmarks._load_rounds import RoundPlanner, RoundShape, create_address, shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
 
-try:
-    nodes.anvil_path()
-    HAVE_ANVIL = True
-except nodes.NodeUnavailable:
-    HAVE_ANVIL = False
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def alive(pid: int) -> bool:
@@ -34,7 +34,6 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow  # ~50 s of load on anvil; the planning and admission logic have quick tests of their own
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
 def test_the_quick_run_confirms_rounds_and_transfers_with_no_failed_transaction(
         tmp_path, capsys) -> None:
     assert cli.main(["--quick", "--no-boa", "--out", str(tmp_path)]) == 0
@@ -60,8 +59,37 @@ def test_the_quick_run_confirms_rounds_and_transfers_with_no_failed_transaction(
     assert all(r["empty_block_ms"] > 0 for r in saved["rows"]), "timed on the on-demand node"
 
 
+SMOKE = ["--rates", "100", "--transfer-rates", "400", "--block-time", "0", "--window", "2",
+         "--warmup", "0", "--no-scale", "--no-boa"]
+
+
 @pytest.mark.anvil
-@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (scripts/setup.sh)")
+def test_the_command_calibrates_its_gas_then_completes_whole_rounds_with_no_failed_transaction(
+        tmp_path) -> None:
+    # CI's smoke of the full run's path (~45 s, mostly waiting out phase deadlines): the
+    # calibration round on its own node, then rounds signed with the calibrated gas limits
+    # (limits from the mean gasUsed ran every round's first proposal out of gas), then
+    # transfers; one rate, a 2 s window, no warm-up
+    done = subprocess.run([sys.executable, "-m", "benchmarks.throughput", *SMOKE, "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    saved = json.loads((tmp_path / "throughput.json").read_text())
+    assert set(saved["calibration_gas"]["anvil on-demand"]) >= {
+        "register", "propose", "commit", "reveal", "advance", "close", "settle", "withdraw"}
+    rounds, transfers = saved["rows"]
+    assert rounds["workload"] == "rounds" and transfers["workload"] == "transfers"
+    assert rounds["failed"] == 0 and transfers["failed"] == 0, (rounds["errors"],
+                                                                transfers["errors"])
+    assert rounds["rounds_done"] >= 1
+    assert rounds["rounds_done"] == rounds["rounds"] - rounds["rounds_skipped"]
+    assert rounds["confirmed"] == rounds["sent"] and transfers["confirmed"] == transfers["sent"]
+    with open(tmp_path / "throughput.csv") as f:
+        assert [r["failed"] for r in csv.DictReader(f)] == ["0"]
+    assert "HCFL contract throughput" in done.stdout
+
+
+@pytest.mark.anvil
 def test_a_failing_benchmark_leaves_no_node_behind(tmp_path, monkeypatch) -> None:
     started: list[int] = []
     real_start = nodes.start_node
@@ -102,6 +130,12 @@ def test_the_fast_signer_produces_eth_accounts_exact_bytes() -> None:
     assert mine.raw == "0x" + ref.raw_transaction.hex()
     assert mine.hash == "0x" + ref.hash.hex()
     assert Signer(key).address == Account.from_key(key).address
+
+
+def test_a_calibrated_gas_limit_covers_the_gas_before_the_largest_refund_eip_3529_allows() -> None:
+    for used in (21_000, 141_829, 218_343, 1_000_003):
+        # the refund is at most a fifth of the gas before it: that gas is at most used * 5/4
+        assert gas_limit_for(used) >= used * 5 / 4 + 2_300
 
 
 def test_create_addresses_follow_the_deployers_nonce() -> None:

@@ -1,4 +1,4 @@
-"""benchmarks._load.admits: the admission control of new rounds, with no node.
+"""benchmarks._load_admission.admits: the admission control of new rounds, with no node.
 
 Bins are 0.1 s; a node that confirms 1,000 tx/s drains 100 a bin, and with 0.8 s of queue
 allowed (the benchmark's horizon at automine) holds at most 800 waiting."""
@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 
-from benchmarks._load import Flow, Ledger, PTx, Stage, admits, stage_load, time_bin
+from benchmarks._load_admission import Ledger, admits, stage_load, time_bin
+from benchmarks._load_flows import Flow, PTx, Stage
 from benchmarks._load_rounds import RoundPlanner, create_address, shape_for_rate
 from benchmarks.throughput.plan import Settings, plan_rounds, stage_times
 
@@ -134,3 +135,20 @@ def test_the_ledger_holds_a_flows_later_stages_until_each_is_scheduled() -> None
     c = flow(1.0)
     assert not ledger.admit(c, capacity_tps=1.0, backlog=100, now=0.0, max_delay_s=0.8)
     assert ledger.bins == Counter({50: 1, 90: 2}) and not c.counted
+
+
+def test_no_new_round_starts_while_a_transaction_has_waited_longer_than_the_node_may_lag() -> None:
+    from types import SimpleNamespace
+
+    from benchmarks._load_run import Run
+
+    run = Run(SimpleNamespace(mine_on_demand=False, behind_s=1.8), [])  # type: ignore[arg-type]
+    first, second = PTx(raw="0x", hash="0x1", fn="commit"), PTx(raw="0x", hash="0x2", fn="commit")
+    first.sent, second.sent = 100.0, 101.0
+    run.in_flight.extend([first, second])
+    assert run.oldest_wait(101.5) == 1.5 and not run.behind(101.5)
+    assert run.behind(102.0)  # the first has waited 2 s
+    first.block = 7  # mined: the second is the oldest now
+    assert run.oldest_wait(102.0) == 1.0 and not run.behind(102.0)
+    second.block = 7
+    assert run.oldest_wait(200.0) == 0.0 and not run.behind(200.0)

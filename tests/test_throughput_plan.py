@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -52,6 +53,15 @@ def test_register_deadlines_are_whole_seconds_a_spacing_apart_after_the_window()
     assert deadlines[0] == 103  # ceil(100 + 2.3)
     for c, d in enumerate(deadlines):
         assert d >= 100.0 + c * plan.spacing_s + plan.register_window_s > d - 1
+
+
+def test_a_warm_up_asked_for_replaces_the_round_length_and_sets_the_round_count() -> None:
+    settings = Settings(window_s=2.0, min_window_txs=10, warmup_s=0.0)
+    plan = plan_rounds(100.0, shape_for_rate(100), None, settings)
+    assert plan.warmup_s == 0.0
+    assert plan.rounds == math.ceil(2.0 / plan.spacing_s)
+    with pytest.raises(ValueError, match="warmup_s"):
+        plan_rounds(100.0, shape_for_rate(100), None, Settings(warmup_s=-1.0))
 
 
 @pytest.mark.parametrize("field, kwargs", [

@@ -26,7 +26,9 @@ Also: the same rounds on titanoboa's embedded EVM (in-process baseline), and the
 single round (participants, proposals) against the block gas limit.
 
     python -m benchmarks.throughput                  # full sweep, anvil automine and 1 s blocks
-    python -m benchmarks.throughput --quick --out out  # CI: a few rates, short windows
+    python -m benchmarks.throughput --quick --out out  # one rate, short windows, no calibration
+    python -m benchmarks.throughput --rates 100 --transfer-rates 400 --block-time 0 \
+        --window 2 --warmup 0 --no-scale --no-boa   # CI smoke: calibration, then whole rounds
     python -m benchmarks.throughput --rpc http://127.0.0.1:8545 --block-time 1
 
 Writes ``DIR/throughput.csv`` (SPEC section 6: one row per rate of round transactions),

@@ -1,7 +1,7 @@
 """The node a run talks to: which kind it is, and the two things asked of it outside a run.
 
 ``ON_DEMAND_KIND`` marks anvil started with ``--no-mining``, whose blocks the load engine
-requests itself (``benchmarks._load.Miner``); every module that treats that node apart
+requests itself (``benchmarks._load_miner.Miner``); every module that treats that node apart
 reads it from here.
 """
 

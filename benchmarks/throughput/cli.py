@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated plain-transfer rates (default: 500 .. 8000)")
     p.add_argument("--window", type=float, default=None,
                    help="seconds of steady state measured per rate (default 6, quick 3)")
+    p.add_argument("--warmup", type=float, default=None, metavar="SECONDS",
+                   help="seconds of rounds before the window opens, for the pipeline of "
+                        "overlapping rounds to fill (default: one round's length, at most 20; "
+                        "0 for a smoke run that only checks that rounds complete)")
     p.add_argument("--anvil-automine", action="store_true",
                    help="with block time 0, use anvil's own automine instead of on-demand "
                         "mining (anvil 1.7.1's automine leaves ready transactions unmined and "
@@ -93,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--mine-interval: expected seconds in [0, 1], got {args.mine_interval}")
     if args.window is not None and not args.window > 0:
         parser.error(f"--window: expected seconds > 0, got {args.window}")
+    if args.warmup is not None and not args.warmup >= 0:
+        parser.error(f"--warmup: expected seconds >= 0, got {args.warmup}")
     block_times = args.block_times or ([0.0] if args.quick or args.rpc else [0.0, 1.0])
     if any(b < 0 for b in block_times):
         parser.error("--block-time: expected seconds >= 0")
@@ -101,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates = args.rates or (QUICK_RATES if args.quick else FULL_RATES)
     t_rates = args.transfer_rates or (QUICK_TRANSFER_RATES if args.quick else TRANSFER_RATES)
     settings = Settings(window_s=args.window or (3.0 if args.quick else 6.0),
+                        warmup_s=args.warmup,
                         min_window_txs=10 if args.quick else 30, quick=args.quick,
                         mine_interval=args.mine_interval)
     try:

@@ -3,7 +3,7 @@
 Pure arithmetic on the rate, the round's shape and the node's block time; nothing here talks
 to a node, so the plan is unit-tested on its own (``tests/test_throughput_plan.py``). The
 runner (``benchmarks.throughput.runner``) deploys and signs to this plan, and the load
-engine's admission control (``benchmarks._load.admits``) reads the stage times it gives.
+engine's admission control (``benchmarks._load_admission.admits``) reads the stage times it gives.
 
 A round (``benchmarks._load_rounds.RoundPlanner.round``) is a list of stages; rounds start one
 after another, ``spacing_s`` apart, so that their transactions add up to the target rate.
@@ -38,6 +38,7 @@ class Settings:
     """How long and how hard each run is."""
 
     window_s: float = 6.0  # steady-state measuring window
+    warmup_s: float | None = None  # before the window; None: one round's length, at most 20 s
     min_window_txs: int = 30  # at low rates the window grows to hold this many transactions
     max_window_s: float = 30.0
     quick: bool = False
@@ -123,7 +124,14 @@ def plan_rounds(rate: float, shape: RoundShape, block_time: float | None, settin
     duration = round_seconds(phase, spread, margin)
     spacing = shape.txs / rate
     window = min(settings.max_window_s, max(settings.window_s, settings.min_window_txs / rate))
-    warmup = min(duration, 20.0) if measure else 0.0
+    if not measure:
+        warmup = 0.0
+    elif settings.warmup_s is not None:
+        if settings.warmup_s < 0:
+            raise ValueError(f"warmup_s: expected seconds >= 0, got {settings.warmup_s}")
+        warmup = settings.warmup_s
+    else:
+        warmup = min(duration, 20.0)
     if rounds is None:
         rounds = max(1, ceil_int((warmup + window) / spacing))
     elif rounds < 1:
@@ -134,7 +142,7 @@ def plan_rounds(rate: float, shape: RoundShape, block_time: float | None, settin
 
 
 class StageLike(Protocol):
-    """What the stage times depend on (``benchmarks._load.Stage`` has it)."""
+    """What the stage times depend on (``benchmarks._load_flows.Stage`` has it)."""
 
     txs: Sequence[object]
     spread: float

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks._load import Measures
+from benchmarks._load_flows import Measures
 from benchmarks.throughput.chain import node_label
 
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not with the module
@@ -40,6 +40,7 @@ class Row(Measures):
     confirmed: int = 0
     kicks: int = 0
     gas_by_fn: dict[str, float] = field(default_factory=dict)
+    gas_max_by_fn: dict[str, int] = field(default_factory=dict)
     gas_per_block_mean: float = 0.0
     gas_limit: int = 0
     errors: tuple[str, ...] = ()

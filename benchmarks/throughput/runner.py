@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from benchmarks._load import CAP_MEMORY_S, Engine, LoadResult, Measures, PTx, Window, \
-    fixed_schedule, wall_to_mono
+from benchmarks._load import CAP_MEMORY_S, Engine
+from benchmarks._load_flows import LoadResult, Measures, PTx, Window, fixed_schedule, \
+    wall_to_mono
 from benchmarks._load_rounds import MAX_FEE, TIP, RoundPlanner, RoundShape, create_address, \
     shape_for_rate
 from benchmarks._load_sign import Signer, TxFields
@@ -30,28 +31,49 @@ from contracts import nodes
 FUND = 10**24  # wei per key: deposits plus gas at MAX_FEE
 SEND_INTERVAL = 0.05  # seconds between send batches: on automine a batch tends to become a block
 
+# EIP-3529: the refund a transaction gets back is at most a fifth of the gas it used
+REFUND_CAP = 5
+
+
+def gas_limit_for(gas_used: int) -> int:
+    """The gas limit to sign a call with, from the largest gasUsed of its function seen in
+    the calibration round.
+
+    Why the largest, not the mean: calls of one function differ in cost by where they land
+    in the round's storage (the first proposal of a round opens the round's proposal
+    counters and its pair of welfare and budget slots: 218,343 gas; the second shares that
+    pair: 141,829), and a limit from the mean (1.2 x 170,790 + 5,000) ran every round's
+    first proposal out of gas. Why a quarter more: a receipt's gasUsed is net of the
+    storage refund, which comes back only after the call ran, and that refund is at most a
+    fifth of the gas before it (EIP-3529), so the call needed at most ``gas_used * 5 / 4``.
+    The 5,000 cover calldata of other lengths and EIP-2200's 2,300-gas floor for a store."""
+    before_refund = -(-gas_used * REFUND_CAP // (REFUND_CAP - 1))
+    return before_refund + 5_000
+
+
 NodeFactory = Callable[[], AbstractContextManager[nodes.Node]]
 Progress = Callable[[Row], None]
 
 
 def _engine(node: nodes.Node, *, timeout: float, cap_horizon: float | None,
             mine_interval: float, min_cap: int | None = None,
-            admission: bool = False) -> Engine:
+            admission: bool = False, behind_s: float | None = None) -> Engine:
     """``min_cap``: the least cap on unmined new work (else 64, and the cap grows with the
     confirmations only by the horizon per block time). ``admission``: count the later
-    stages of the rounds started (see ``benchmarks._load.admits``)."""
+    stages of the rounds started (see ``benchmarks._load_admission.admits``). ``behind_s``:
+    no new round while a transaction has waited this long unmined."""
     automine = node.block_time is None and node.kind == "anvil"
     if node.kind == ON_DEMAND_KIND:
         return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL,
                       cap_horizon=cap_horizon, mine_on_demand=True,
                       mine_interval=mine_interval, max_outstanding=min_cap,
-                      admission=admission)
+                      admission=admission, behind_s=behind_s)
     # with interval mining every second has its block: the last one is the capacity, and the
     # best of several (the fullest block) would let a queue of more than a block build up
     return Engine(node.url, timeout=timeout, send_interval=SEND_INTERVAL, cap_horizon=cap_horizon,
                   kick_after=0.25 if automine else None,
                   cap_memory=CAP_MEMORY_S if automine else 1, max_outstanding=min_cap,
-                  admission=admission, block_time=node.block_time)
+                  admission=admission, block_time=node.block_time, behind_s=behind_s)
 
 
 class RoundRunner:
@@ -82,13 +104,14 @@ class RoundRunner:
 
     def calibrate(self, proposals: int = 4) -> dict[str, float]:
         """One round (1 owner, 1 station, ``proposals``) with generous gas limits; later
-        runs use 1.2x what each call used (gas grows with the proposals, never with the
-        participants, so this covers every round of up to ``proposals``)."""
+        runs sign each function with ``gas_limit_for`` its largest gasUsed (gas grows with
+        the proposals, never with the participants, so this covers every round of up to
+        ``proposals``). Returns the mean gasUsed of each function."""
         shape = RoundShape(owners=1, stations=1, proposals=proposals)
         row = self.run(rate=max(10.0, 2.0 * shape.txs), shape=shape, rounds=1, measure=False)
         if row.failed:
             raise RuntimeError(f"calibration round failed: {row.errors}")
-        self.gas = {fn: int(g * 1.2) + 5_000 for fn, g in row.gas_by_fn.items()}
+        self.gas = {fn: gas_limit_for(g) for fn, g in row.gas_max_by_fn.items()}
         return row.gas_by_fn
 
     def _deploy_gas(self) -> int:
@@ -142,7 +165,8 @@ class RoundRunner:
         win = Window(t0 + plan.warmup_s, t0 + plan.warmup_s + plan.window_s)
         engine = _engine(self.node, timeout=plan.engine_timeout_s,
                          mine_interval=self.settings.mine_interval,
-                         cap_horizon=plan.queue_horizon_s, admission=True)
+                         cap_horizon=plan.queue_horizon_s, admission=True,
+                         behind_s=plan.margin_s + plan.slack_s)
         try:
             res = engine.run(live, win)
         finally:
@@ -164,6 +188,7 @@ def _row(node: nodes.Node, workload: str, rate: float, res: LoadResult, gas_limi
         proposals=shape.proposals if shape else 0, rounds=rounds,
         rounds_done=res.flows_done if shape else 0, rounds_skipped=skipped + res.skipped,
         sent=res.sent, confirmed=res.confirmed, kicks=res.kicks, gas_by_fn=res.gas_by_fn,
+        gas_max_by_fn=res.gas_max_by_fn,
         gas_per_block_mean=res.gas_per_block_mean, gas_limit=gas_limit, errors=res.errors,
         empty_block_ms=empty_block_ms)
 

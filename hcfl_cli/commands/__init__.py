@@ -10,7 +10,6 @@ COMMANDS: tuple[str, ...] = (
     "demo", "round", "audit", "web", "account", "experiment",
     "deploy", "admit", "fund", "node_key", "status",
     "register", "propose", "commit", "reveal", "settle", "report", "vote", "withdraw", "advance", "close", "finalize",
-    "start_round",
-    "agent", "localnet",
+    "start_round", "models", "agent", "localnet",
 )
 """Module names under ``hcfl_cli.commands`` (``node_key`` is the command ``hcfl node-key``)."""

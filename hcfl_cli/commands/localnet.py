@@ -31,7 +31,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--owners", type=int, default=4, help="model owners from round 1 (default 4)")
     p.add_argument("--stations", type=int, default=4, help="base stations (default 4)")
     p.add_argument("--proposals", type=int, default=2, help="owners that propose, one model a round (default 2)")
-    p.add_argument("--data-dir", type=Path, help="train on CIFAR-10 from this folder (default: scikit-learn's digits)")
+    p.add_argument("--data-dir", type=Path, help="split this data folder among the participants: any format python "
+                   "-m hfl reads (ImageFolder, CIFAR-10/100, MNIST, Fashion-MNIST, SVHN, .npz; default: digits)")
+    p.add_argument("--dataset", help="the data folder's format when its layout is ambiguous")
+    p.add_argument("--model", help="the proposals' model: any that `hcfl models` lists (default resnet18 on "
+                   "CIFAR-10, else cnn)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario and the data split (default 0)")
     p.add_argument("--phases", help="seconds of Register,Propose,Commit,Reveal,Train,Vote "
                    "(default 10,5,6,6,T,10, T at least 300 and long enough for every global round's station "
@@ -62,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     join_at = (2 if several else 0) if args.join_at is None else args.join_at
     leave_after = (1 if several else 0) if args.leave_after is None else args.leave_after
     opts = LocalnetOptions(owners=args.owners, stations=args.stations, proposals=args.proposals,
-                           data_dir=args.data_dir, seed=args.seed, phases=phases, global_rounds=args.global_rounds,
+                           data_dir=args.data_dir, dataset=args.dataset, model=args.model, seed=args.seed,
+                           phases=phases, global_rounds=args.global_rounds,
                            promised_bps=args.promised_bps, rpc=args.rpc, out=args.out, rounds=args.rounds,
                            join_at=join_at, leave_after=leave_after,
                            deploy=DeployOptions(extra={"bonus_bps": args.bonus_bps} if args.bonus_bps else {}))

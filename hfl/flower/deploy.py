@@ -38,7 +38,7 @@ class FlowerRunError(RuntimeError):
     """The Flower run did not produce a result; the message says which component failed and why."""
 
 
-def _bin(name: str) -> str:
+def flower_bin(name: str) -> str:
     """A console script of this environment (flwr's commands live beside the running Python)."""
     path = Path(sys.executable).parent / name
     return str(path) if path.exists() else name
@@ -140,14 +140,14 @@ class LocalDeployment(GroupOwner):
         c = self.certificates
         tls = ["--insecure"] if c is None else ["--ssl-ca-certfile", str(c.ca), "--ssl-certfile", str(c.cert),
                                                  "--ssl-keyfile", str(c.key)]
-        return [_bin("flower-superlink"), *tls, "--host", LOOPBACK, "--port", str(self.ports.superlink),
+        return [flower_bin("flower-superlink"), *tls, "--host", LOOPBACK, "--port", str(self.ports.superlink),
                 "--disable-runtime-dependency-installation"]
 
     def supernode_argv(self, station: int) -> list[str]:
         pairs = {"station": str(station), **self.node_config.get(station, {})}
         node_config = " ".join(f'{k}="{v}"' for k, v in pairs.items())
         tls = ["--insecure"] if self.certificates is None else ["--root-certificates", str(self.certificates.ca)]
-        return [_bin("flower-supernode"), *tls, "--superlink", self.superlink_address,
+        return [flower_bin("flower-supernode"), *tls, "--superlink", self.superlink_address,
                 "--host", LOOPBACK, "--port", str(self.ports.supernodes[station]), "--node-config", node_config]
 
     # Life cycle ---------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class LocalDeployment(GroupOwner):
 
 def submit(group: ProcessGroup, app_dir: Path, work_dir: Path, log_dir: Path) -> Managed:
     """Start `flwr run <app_dir> <connection> --stream` (it ends when the run ends)."""
-    argv = [_bin("flwr"), "run", str(app_dir), CONNECTION, "--stream"]
+    argv = [flower_bin("flwr"), "run", str(app_dir), CONNECTION, "--stream"]
     return group.spawn("flwr run", argv, log_dir / "run.log", cwd=work_dir)
 
 

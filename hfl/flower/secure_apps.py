@@ -1,9 +1,11 @@
 """The Flower apps of the authenticated deployment (`hfl.flower.secure`): stations on their own data.
 
 - The `ClientApp` (`client_app`) is a station: it trains on its OWN data folder, named by its
-  node config (`flower-supernode --node-config 'data-dir="/path"'`, a folder of
-  `hfl.local_data`), split among its clients by `hfl.local_data.station_clients`; nothing is
-  rebuilt from the job's seed. Which station it is comes in each train message, from the
+  node config (`flower-supernode --node-config 'data-dir="/path"'`, a folder in any format of
+  `hfl.folders`), fitted to the job's classes and split among its clients by
+  `hfl.local_data.station_clients`; nothing is rebuilt from the job's seed. It builds the job's
+  model from the registry (`hfl.models`: the small CNN, a torchvision model, or a plugin the
+  station installed itself). Which station it is comes in each train message, from the
   ServerApp, which knows it from the public key it registered for that node.
 - The `ServerApp` (`server_app`) runs HierFAVG over the node ids in its run config
   (node id -> station, made by `SecureSuperLink` from the keys it registered) and no others: a
@@ -51,7 +53,7 @@ from hfl.flower.protocol import (CONFIG_KEY, DATA_DIR_KEY, DEVICE_KEY, EVAL_DIR_
                                  NODE_STATIONS_KEY, OWN_DATA_KEY, PROGRESS_PATH_KEY, RESULT_PATH_KEY,
                                  ROUND_TIMEOUT_KEY, RUN_CONFIG_KEY, SAMPLES_KEY, STATION_KEY, THREADS_KEY,
                                  config_from_json, config_to_json)
-from hfl.local_data import check_state, read_data_folder, station_clients
+from hfl.local_data import check_state, fitted, read_data_folder, station_clients
 from hfl.result import TrainResult
 from hfl.train import default_threads, evaluate, init_state, resolve_device, station_update
 
@@ -79,7 +81,7 @@ def run_own_station(msg: Message, context: Context) -> Message:
     folder = context.node_config.get(DATA_DIR_KEY)
     if not folder:
         raise ConfigError("data_dir", "this SuperNode has no data folder: start it with "
-                                      "--node-config 'data-dir=\"/path/to/folder\"'")
+                                      f"--node-config '{DATA_DIR_KEY}=\"/path/to/folder\"'")
     cfg = config_from_json(str(config[CONFIG_KEY]))
     station = int(config[STATION_KEY])  # told by the ServerApp, which knows this node's key
     round_idx = int(config["server-round"]) - 1
@@ -174,11 +176,12 @@ def train_round(grid: Grid, state: State, cfg: TrainConfig, targets: Mapping[int
 
 
 def _test_set(cfg: TrainConfig, eval_dir: str, device: torch.device) -> Client:
-    if eval_dir:
-        data = read_data_folder(Path(eval_dir), split="test")
-        if data.dataset != cfg.dataset:
-            raise ConfigError("eval_folder", f"the job trains on {cfg.dataset} but {eval_dir} holds {data.dataset}")
-        return data.x.to(device), data.y.to(device)
+    if eval_dir:  # the winner's own held-out set, in any format, fitted to the job's classes by name
+        try:
+            x, y = fitted(read_data_folder(Path(eval_dir), split="test", hint=cfg.dataset), cfg)
+        except ConfigError as exc:
+            raise ConfigError("eval_folder", exc.message) from exc
+        return x.to(device), y.to(device)
     data = load_dataset(cfg, "cpu")
     return data.x_test.to(device), data.y_test.to(device)
 

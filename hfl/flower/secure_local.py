@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hfl.config import ConfigError, TrainConfig
-from hfl.flower.secure import (NodeKeys, SecureSuperLink, SuperNodeHandle, make_node_keys, make_tls, pick_port,
-                               start_supernode)
+from hfl.flower.secure_identity import NodeKeys, make_node_keys, make_tls
+from hfl.flower.secure_procs import pick_port
+from hfl.flower.secure_superlink import SecureSuperLink
+from hfl.flower.secure_supernode import SuperNodeHandle, start_supernode
 from hfl.local_data import split_for_localnet, write_data_folder
 
 
