@@ -163,9 +163,11 @@ def test_two_rounds_on_flower_with_a_newcomer_and_a_leaver_pay_every_round_as_th
         d = DeploymentClient.attach(DeploymentFile.read(net.deployment).address, chain=connect(public_node),
                                     sender=leaver)
         assert d.participant(leaver, 1).withdrawn and not d.participant(leaver, 2).role  # nothing of its own left
-        # round 1's taxes, dust and slashed bond are round 2's subsidy, which lowered its owners' shares
+        # round 1's taxes, dust and slashed bond are round 2's subsidy (all but a station's bonus
+        # rounding, which its last credit may add after round 2 started), which lowered its owners' shares
         views = fold_rounds(d.load_events())
-        assert second.subsidy == first.pool == views[2].subsidy > 0 and second.subsidy_used > 0
+        assert second.subsidy == views[2].subsidy > 0 and first.pool - second.subsidy in (0, 1, 2)
+        assert second.subsidy_used > 0
         assert second.reference.owner_pays != reference_of(replace(views[2], started=None), 2500,
                                                            views[2].contributions).owner_pays
         assert run.reconciliation.ok and run.ok  # every wei of both rounds accounted for, the pool's flows too
@@ -270,4 +272,98 @@ def test_a_model_file_that_is_not_the_reported_one_is_refused(public_node: str, 
                               for r in voters)
         assert out.slashed is True
         _assert_paid_as_the_reference(out)
+        _assert_nothing_left(net)
+
+
+def _records(run: LocalnetRun, name: str, key: str) -> list[int]:
+    """One figure of an agent's own record at the end of each round it served, in round order."""
+    recs = run.agents[name]
+    return [int(recs[r][key]) for r in sorted(recs) if recs[r].get("ended")]
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_ten_rounds_grow_no_agents_memory_files_or_threads_and_a_stopped_agent_finishes_its_round(
+        public_node: str, tmp_path: Path) -> None:
+    import signal
+
+    opts = _options(public_node, tmp_path, owners=2, stations=3, rounds=10, promised_bps=100,
+                    phases=(6, 3, 4, 4, 300, 6))
+    lines: list[str] = []
+    with Localnet(opts, say=lines.append) as net:
+        net.setup()
+        # station2 is asked to stop (SIGTERM) while it is registered in round 5: it finishes the round
+        assert net.wait(lambda: net.look()[:2] == (5, "Commit"), timeout=2400), "\n".join(lines[-40:])
+        proc = net.procs["station2"]
+        proc.send_signal(signal.SIGTERM)
+        run = _play_all(net, lines)
+        assert proc.returncode == 0
+        log = net.log_text("station2")
+        assert "stopping: finishing round 5, where I am registered, then exiting" in log
+        assert "stopped: nothing of mine is left open (took part in 5 rounds)" in log
+        assert [o.round_id for o in run.rounds if o.row("station2") is not None] == [1, 2, 3, 4, 5]
+        for out in run.rounds:
+            _assert_paid_as_the_reference(out)
+        assert run.ok
+        table = []
+        for p in net.parties:
+            rss, fds, threads = (_records(run, p.name, k) for k in ("rss_kb", "open_fds", "threads"))
+            table.append(f"{p.name}: RSS MiB {[r // 1024 for r in rss]}, open files {fds}, threads {threads}")
+            assert len(rss) == (5 if p.name == "station2" else 10)
+            assert _records(run, p.name, "children") == [0] * len(rss)  # no Flower process outlives its round
+            # torch and Flower are loaded once, in the first rounds; after that nothing grows
+            assert max(fds[2:]) <= max(fds[:2]) and max(threads[2:]) <= max(threads[:2]), table[-1]
+            assert rss[-1] <= max(rss[1:3]) * 1.05 + 8 * 1024, table[-1]
+        peaks = [run.peak_by_round[r] for r in sorted(run.peak_by_round)]
+        assert max(peaks[5:]) <= max(peaks[:5]) * 1.1, peaks  # the agents together: no growth either
+        print("\n".join(table))
+        print("agents' peak memory together per round (MiB):", [p // 1024 for p in peaks])
+        _assert_nothing_left(net)
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_an_agent_killed_between_two_rounds_carries_on_with_the_same_command_and_loses_nothing(
+        public_node: str, tmp_path: Path) -> None:
+    # round 1's winner is killed once round 1 is over for it, and started again with the same command
+    opts = _options(public_node, tmp_path, rounds=2, promised_bps=100, phases=(20, *PHASES[1:]))
+    lines: list[str] = []
+    with Localnet(opts, say=lines.append) as net:
+        net.setup()
+        winner = _winner_name(net)
+        assert net.wait(lambda: "round 1 is over for me" in net.log_text(winner), timeout=600)
+        net.kill(winner)
+        net.launch([winner])
+        run = _play_all(net, lines)
+        first, second = run.rounds
+        assert first.row(winner) is not None and second.row(winner) is not None  # it took part in both rounds
+        mine = [plan for p, plan in zip(second.proposals, second.plans) if p["proposer"] == net.party(winner).address]
+        assert mine == ["p2"]  # what it trained in round 1 it did not propose again
+        assert net.log_text(winner).count("attached to") == 2
+        for out in run.rounds:
+            _assert_paid_as_the_reference(out)
+        assert run.ok and all(w == e for out in run.rounds for w, e in out.bonds.values())
+        _assert_nothing_left(net)
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+def test_an_agent_killed_in_the_middle_of_round_two_carries_on_with_the_same_command_and_loses_nothing(
+        public_node: str, tmp_path: Path) -> None:
+    opts = _options(public_node, tmp_path, rounds=2, promised_bps=100, phases=(*PHASES[:3], 20, *PHASES[4:]))
+    lines: list[str] = []
+    with Localnet(opts, say=lines.append) as net:
+        net.setup()
+        # owner2 is killed once its round-2 commit is mined, and started again while round 2 reveals
+        assert net.wait(lambda: net.log_text("owner2").count("commit: mined") == 2, timeout=600)
+        net.kill("owner2")
+        assert net.wait(lambda: net.look()[:2] == (2, "Reveal"), timeout=60)
+        net.launch(["owner2"])
+        run = _play_all(net, lines)
+        row = run.rounds[1].row("owner2")
+        assert row is not None and row.revealed == row.true_claims  # revealed from its secret store
+        assert net.log_text("owner2").count("attached to") == 2
+        for out in run.rounds:
+            _assert_paid_as_the_reference(out)
+        assert run.ok
         _assert_nothing_left(net)
