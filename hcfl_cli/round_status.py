@@ -59,6 +59,9 @@ def status(s: Any) -> StatusResult:
                         ROLE_NAMES.get(me.role), flags, me.amount, next_action(s.address, v, props, winner))
 
 
+NEXT_ROUND = "nothing left in this round: hcfl start-round opens the next one"
+
+
 def next_action(address: str, v: RoundView, props: Sequence[ProposalView], winner: int | None) -> str:
     """The next command participant ``address`` should run in round ``v`` (read live)."""
     phase, me = v.phase, v.me
@@ -68,7 +71,7 @@ def next_action(address: str, v: RoundView, props: Sequence[ProposalView], winne
     if phase == "Register":
         return "hcfl register --ticket FILE --deposit WEI" if not me.role else moving
     if not me.role:
-        return "not registered in this round: nothing to do"
+        return NEXT_ROUND if phase == "Finalized" else "not registered in this round: nothing to do"
     if phase == "Propose":
         return "hcfl propose (an owner may) or " + moving if me.role == ROLE_OWNER else moving
     if phase == "Commit":
@@ -86,4 +89,4 @@ def next_action(address: str, v: RoundView, props: Sequence[ProposalView], winne
         return "hcfl withdraw"
     if phase == "Finalized" and any(p.bond_state == BOND_RELEASED for p in mine):
         return "hcfl withdraw --bond"
-    return "nothing to do" if phase == "Finalized" else moving
+    return NEXT_ROUND if phase == "Finalized" else moving

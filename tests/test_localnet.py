@@ -202,7 +202,9 @@ def test_an_honest_round_keeps_the_winners_bond_and_pays_everyone_as_the_referen
 @pytest.mark.slow
 def test_an_owner_killed_between_commit_and_reveal_reveals_once_restarted(public_node: str, tmp_path: Path) -> None:
     lines: list[str] = []
-    with Localnet(_options(public_node, tmp_path), say=lines.append) as net:
+    # a Reveal phase long enough for a restart on a loaded machine (a Python start and a key to decrypt)
+    opts = _options(public_node, tmp_path, phases=(*PHASES[:3], 20, *PHASES[4:]))
+    with Localnet(opts, say=lines.append) as net:
         net.setup()
         assert net.wait(lambda: "commit: mined" in net.log_text("owner2"), timeout=120)
         net.kill("owner2")

@@ -203,7 +203,7 @@ COMMANDS = {
     "status": [], "register": ["--deposit", "100"], "propose": ["--budget", "1", "--bond", "1", "--document", "DOC"],
     "commit": ["--claims", "1"], "reveal": [], "settle": ["--all"], "vote": ["--punish", "no"], "withdraw": [],
     "report": ["--model", "DOC", "--accuracy-bps", "1", "--contributions", "1"], "advance": [], "close": [],
-    "finalize": [],
+    "finalize": [], "start-round": ["--after", "1"],
 }
 
 
@@ -450,4 +450,8 @@ def test_three_owners_and_three_stations_play_a_round_with_the_commands_alone(tm
         audit = subprocess.run([sys.executable, "-m", "hcfl_cli.main", "audit", "--rpc", url, "--address", d.address],
                                cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert audit.returncode == 0, audit.stdout + audit.stderr
+        # the next round: whoever comes first opens it, the second is told it is open
+        assert "start_round: mined" in ok(hcfl(owners[0], "start-round", *d_args))
+        assert "already done: round 2 is open" in ok(hcfl(owners[1], "start-round", *d_args, "--after", "1"))
+        assert d.views.current_round() == 2 and d.views.phase(2) == "Register"
     print(f"round played by 7 processes in {time.monotonic() - t0:.1f} s")
