@@ -204,11 +204,14 @@ class Agent:
         if self.cfg.publish == "http":
             self.server = FolderServer(self.work / "public", self.cfg.http_host, self.cfg.http_port).start()
         interval = self.cfg.poll_s
+        surveyed = False
         try:
-            self.survey()
             while True:
                 v: View | None = None
                 try:
+                    if not surveyed:  # in the loop: a node that fails here is retried like any other read
+                        self.survey()
+                        surveyed = True
                     v = self.poll()
                     if v.me is not None and v.me.role:
                         self.registered_in.add(v.round_id)
