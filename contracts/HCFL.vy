@@ -1096,8 +1096,10 @@ def settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], sa
          commitment); one that did not passes no claims, counts as all zeros and
          forfeits the no-show penalty. Owner: pays `c[x*] + tax`. Station: receives
          `r[x*] - tax`; with a bonus its weight part `(C - B) * u // U` in place of
-         `r[x*]` (the tax still counts `r`), the bonus coming by `credit_bonus`. Taxes
-         and penalties go to the pool; owner shares come into the round's float and
+         `r[x*]` (the tax still counts `r`), the bonus coming by `credit_bonus`; a
+         station that did not reveal is charged at most its weight part, so that it
+         stays settleable whatever its deposit (SPEC section 9). The tax charged and
+         the penalties go to the pool; owner shares come into the round's float and
          station rewards leave it; the last settlement sweeps the float (the rounding
          dust) into the pool.
     @param round_id A closed (or cancelled) round.
@@ -1281,7 +1283,8 @@ def credit_bonus(round_id: uint256, who: address):
             payout, which it pulls with `withdraw`, whether or not it withdrew its
             settlement. Anyone may call it, once per station.
     @dev O(1): `bonus_pool * c_j // sum c` from the stored report, or
-         `bonus_pool * u_j // U` when the report is missing or sums to 0. The bonus is
+         `bonus_pool * u_j // U` when the report is missing or sums to 0; 0 for a
+         station that did not reveal (it was charged at most its weight part). The bonus is
          added to the record's amount (the deposit if not yet settled, else the payout)
          and the withdrawn bit cleared, so that `withdraw` pays it. The credit of the
          round's last station moves what rounding left of the bonus pool to the
@@ -1298,6 +1301,9 @@ def credit_bonus(round_id: uint256, who: address):
     if self.reported[round_id] and self.contribution_total[round_id] > 0:
         part = self.contribution[round_id][index]
         whole = self.contribution_total[round_id]
+    if (info >> INFO_STATUS_SHIFT) & STATUS_REVEALED == 0:
+        # a station that never revealed takes no bonus: its slice stays for the pool
+        part = 0
     bonus: uint256 = self.bonus_pool[round_id] * part // whole
     self.participants[round_id][who].info = ((info | (STATUS_BONUS << INFO_STATUS_SHIFT)) & ~(STATUS_WITHDRAWN << INFO_STATUS_SHIFT)) + (
         bonus << INFO_AMOUNT_SHIFT
@@ -1589,6 +1595,11 @@ def _settle(round_id: uint256, who: address, claims: DynArray[uint256, MAX_M], s
         payout = unsafe_sub(amount, share + tax)
         acc += share << ACC_FLOAT_SHIFT
     else:
+        if not revealed:
+            # claiming zeros its tax is at most its nominal share, but with a bonus only the
+            # weight part is paid now: a station that never revealed is charged at most
+            # that, whatever its deposit (SPEC section 9), and takes no bonus
+            tax = min(tax, share)
         assert tax <= amount + share, "hcfl: station deposit short"
         payout = unsafe_sub(amount + share, tax)
         acc -= share << ACC_FLOAT_SHIFT

@@ -154,6 +154,7 @@ def audit_round(log: RoundLog, expected_contributions: Sequence[int] | None = No
         station_costs=[log.claims.get(s["address"], zeros) for s in stations],
         subsidy=log.subsidy,
         bonus_bps=bonus_bps,
+        no_show_stations=_no_shows(log, stations),
     )
     diffs = _choice_differences(log, ref)
     diffs += _settlement_differences(log, owners, stations, ref)
@@ -179,10 +180,16 @@ def _bonus_differences(log: RoundLog, owners: list[dict[str, Any]], stations: li
                  station_weights=[s["weight"] for s in stations],
                  owner_values=[log.claims.get(o["address"], zeros) for o in owners],
                  station_costs=[log.claims.get(s["address"], zeros) for s in stations],
-                 subsidy=log.subsidy, bonus_bps=bonus_bps, contributions=log.contributions)
+                 subsidy=log.subsidy, bonus_bps=bonus_bps, contributions=log.contributions,
+                 no_show_stations=_no_shows(log, stations))
     expected = ref.station_bonus or [0] * len(stations)
     return [f"station {j} bonus: chain {paid}, reference {expected[j]}"
             for j, paid in sorted(log.bonuses.items()) if j >= len(expected) or paid != expected[j]]
+
+
+def _no_shows(log: RoundLog, stations: list[dict[str, Any]]) -> list[int]:
+    """The stations that never revealed (settled as SPEC section 9 says for them)."""
+    return [j for j, s in enumerate(stations) if s["address"] not in log.claims]
 
 
 def _commitment_differences(log: RoundLog, address: str) -> list[str]:

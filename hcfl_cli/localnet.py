@@ -545,7 +545,8 @@ class Localnet:
             ref = settle([int(p["budget"]) for p in props], [int(a["weight"]) for a in owners],
                          [int(a["weight"]) for a in stations], [list(revealed.get(a["participant"], zeros)) for a in owners],
                          [list(revealed.get(a["participant"], zeros)) for a in stations],
-                         bonus_bps=self.bonus_bps, contributions=contributions)
+                         bonus_bps=self.bonus_bps, contributions=contributions,
+                         no_show_stations=[j for j, a in enumerate(stations) if a["participant"] not in revealed])
         rows = []
         results = {p.name: _read_json(p.home / "agent.json") for p in self.parties}
         penalty = self.opts.deploy.no_show_penalty
