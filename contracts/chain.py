@@ -12,6 +12,9 @@ the gas benchmark, the tests) goes through this surface:
   on a node also ``submit`` (send, do not wait) and ``wait`` (the receipt), so several
   participants' transactions can be in flight at once
 - ``call(fn, args)`` for views; ``chain_events(from_block)`` every event of the contract
+  and of the ``HCFLTraining`` contract it created, in one stream in chain order (block,
+  then log index); ``transact`` and ``call`` send a function that only HCFLTraining has
+  (the training report, the vote and their views) to that contract
 - on a node, ``on_sign``: called with every signed transaction (and every resend) before it
   is broadcast, so a caller can keep it on disk and, after a crash, wait for it (``wait``
   with ``earlier``) instead of sending a second one
@@ -175,6 +178,23 @@ def _boa_deployer() -> Any:
     return boa.load_partial(str(SOURCE_PATH))
 
 
+@functools.cache
+def _boa_training() -> Any:
+    import boa
+
+    from contracts.build import TRAINING_SOURCE_PATH
+
+    return boa.load_partial(str(TRAINING_SOURCE_PATH))
+
+
+def training_functions(art: Compiled) -> frozenset[str]:
+    """The functions that only the ``HCFLTraining`` contract has: the chain clients send
+    these to it, every other one to HCFL."""
+    assert art.training is not None
+    mine = {i["name"] for i in art.abi if i["type"] == "function"}
+    return frozenset(i["name"] for i in art.training.abi if i["type"] == "function" and i["name"] not in mine)
+
+
 class BoaChain:
     """titanoboa's embedded EVM (``boa.env``): fast, in process, gas approximate."""
 
@@ -187,6 +207,8 @@ class BoaChain:
         self.env = boa.env
         self.art: Compiled = compiled()
         self.contract: Any = None
+        self.training: Any = None  # the HCFLTraining contract HCFL created
+        self._routed = training_functions(self.art)
         self._n = 0
         self._log: list[Event] = []
 
@@ -221,20 +243,30 @@ class BoaChain:
     def deploy(self, args: list[Any], sender: str) -> str:
         with self.env.prank(sender):
             self.contract = _boa_deployer().deploy(*args)
+        self.training = _boa_training().at(self.contract.TRAINING())
         self._log = self._events()
         return to_checksum_address(str(self.contract.address))
 
     def attach(self, address: str) -> None:
         """Drive a contract already deployed at ``address`` in this ``boa.env``."""
         self.contract = _boa_deployer().at(address)
+        self.training = _boa_training().at(self.contract.TRAINING())
+
+    def _target(self, fn: str) -> Any:
+        return self.training if fn in self._routed else self.contract
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment: HCFL, then its HCFLTraining."""
+        return [to_checksum_address(str(c.address)) for c in (self.contract, self.training)]
 
     def _events(self, caller: Any = None) -> list[Event]:
-        """HCFL's events in the last call of ``caller`` (default the contract itself; another
-        contract that called HCFL, too), decoded by titanoboa."""
+        """HCFL's and HCFLTraining's events in the last call of ``caller`` (default the
+        contract itself; another contract that called HCFL, too), decoded by titanoboa."""
         out = []
-        mine = to_checksum_address(str(self.contract.address))
+        mine = {to_checksum_address(str(c.address)) for c in (self.contract, self.training)}
         for entry in (caller or self.contract).get_logs():
-            if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) == mine:
+            if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) in mine:
                 args = {k: _normal(v) for k, v in entry._asdict().items() if k != "address"}
                 out.append(Event(type(entry).__name__, args))
         return out
@@ -246,19 +278,20 @@ class BoaChain:
         return events
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
-        method = getattr(self.contract, fn)
+        target = self._target(fn)
+        method = getattr(target, fn)
         try:
             result = method(*args, sender=sender, value=value)
         except self.boa.BoaError as exc:
             raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
-        comp = self.contract._computation
-        events = self._events()
+        comp = target._computation
+        events = self._events(target)
         self._log.extend(events)
         return Tx(fn, comp.net_gas_used + intrinsic_gas(bytes(comp.msg.data)), events, result)
 
     def call(self, fn: str, args: list[Any]) -> Any:
         try:
-            out = getattr(self.contract, fn)(*args)
+            out = getattr(self._target(fn), fn)(*args)
         except self.boa.BoaError as exc:
             raise _boa_reverted()(fn, _revert_reason(exc), exc) from None
         return _normal(out)
@@ -325,8 +358,11 @@ class RpcChain:
         self.rpc = JsonRpc(url, timeout=timeout)
         self.chain_id = self.w3.eth.chain_id
         self.art = compiled()
-        self.decoder = EventDecoder(self.art.abi)
+        assert self.art.training is not None
+        self.decoder = EventDecoder(self.art.abi + [i for i in self.art.training.abi if i["type"] == "event"])
         self.contract: Any = None
+        self.training: Any = None  # the HCFLTraining contract HCFL created
+        self._routed = training_functions(self.art)
         self.keys: dict[str, Any] = {}
         self.nonces: dict[str, int] = {}
         self.funder = Account.from_key(funder) if funder is not None else None
@@ -425,8 +461,9 @@ class RpcChain:
     def estimate(self, sender: str, fn: str, args: list[Any], value: int = 0) -> dict[str, int]:
         """What ``submit`` would send, without sending: the node's gas estimate, the gas
         limit with its margin and the fee fields (``Reverted`` if the call would fail)."""
-        func = getattr(self.contract.functions, fn)(*args)
-        tx = {"from": sender, "to": self.contract.address, "data": func._encode_transaction_data(), "value": value}
+        target = self._target(fn)
+        func = getattr(target.functions, fn)(*args)
+        tx = {"from": sender, "to": target.address, "data": func._encode_transaction_data(), "value": value}
         try:  # the estimate runs the call: a revert comes back with its reason
             estimate = int(self.w3.eth.estimate_gas(tx))
         except Exception as exc:
@@ -453,8 +490,9 @@ class RpcChain:
         ``fast`` clients send with a fixed limit and no estimate."""
         if gas is None and not self.fast:
             gas = self.estimate(sender, fn, args, value)["gas"]
-        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
-        tx: dict[str, Any] = {"to": self.contract.address, "data": data, "value": value}
+        target = self._target(fn)
+        data = getattr(target.functions, fn)(*args)._encode_transaction_data()
+        tx: dict[str, Any] = {"to": target.address, "data": data, "value": value}
         if gas is not None:
             tx["gas"] = gas
         return self._sign_and_send(sender, tx, fn)
@@ -530,23 +568,40 @@ class RpcChain:
         return self.contract.address
 
     def attach(self, address: str) -> None:
-        """Drive a contract already deployed at ``address``."""
+        """Drive a contract already deployed at ``address`` (and the ``HCFLTraining`` it
+        created, whose address it keeps)."""
         address = to_checksum_address(address)
         if not self.w3.eth.get_code(address):
             raise ValueError(f"address: no contract at {address} on {self.url}")
         self.contract = self.w3.eth.contract(address=address, abi=self.art.abi)
+        try:
+            training = to_checksum_address(self.contract.functions.TRAINING().call())
+        except Exception:
+            raise ValueError(f"address: {address} on {self.url} is not an HCFL contract") from None
+        assert self.art.training is not None
+        self.training = self.w3.eth.contract(address=training, abi=self.art.training.abi)
+
+    def _target(self, fn: str) -> Any:
+        return self.training if fn in self._routed else self.contract
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment: HCFL, then its HCFLTraining."""
+        return [self.contract.address, self.training.address]
 
     def call(self, fn: str, args: list[Any]) -> Any:
         try:
-            return _normal(getattr(self.contract.functions, fn)(*args).call())
+            return _normal(getattr(self._target(fn).functions, fn)(*args).call())
         except Exception as exc:
             raise Reverted(fn, _revert_reason(exc)) from None
 
     def chain_events(self, from_block: int = 0) -> list[Event]:
-        """Every event of the contract in the node's logs (``eth_getLogs``): what an
-        auditor who sent none of the transactions rebuilds the rounds from."""
-        logs = self.rpc.call("eth_getLogs", [{"address": self.contract.address, "fromBlock": hex(from_block),
+        """Every event of both contracts in the node's logs (``eth_getLogs`` on both
+        addresses, which answers in chain order: block, then log index): what an auditor
+        who sent none of the transactions rebuilds the rounds from."""
+        logs = self.rpc.call("eth_getLogs", [{"address": self.addresses, "fromBlock": hex(from_block),
                                                "toBlock": "latest"}])
+        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         return [ev for ev in map(self.decoder.decode, logs) if ev is not None]
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -46,7 +47,7 @@ from eth_utils import keccak, to_checksum_address
 
 from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
 from contracts.constants import (DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS, PHASES,
-                                 REPORT_CHUNK, ROLES, STATUS_BONUS)
+                                 REPORT_CHUNK, ROLE_OWNER, ROLES, STATUS_BONUS, STATUS_VOTED)
 from contracts.tickets import Ticket, node_key_hash
 from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
 
@@ -455,9 +456,13 @@ class Deployment:
         return self.chain.balance(self.address)
 
     def participant(self, who: str, round_id: int | None = None) -> ParticipantRecord:
-        """The stored record: role, status, index, weight, amount (deposit, then payout), commitment."""
+        """The stored record: role, status, index, weight, amount (deposit, then payout),
+        commitment; an owner's vote (kept by HCFLTraining) is merged in as ``STATUS_VOTED``."""
         r = self.round_id if round_id is None else round_id
-        return view_record(ParticipantRecord, self.chain.call("participant", [r, who]))
+        rec = view_record(ParticipantRecord, self.chain.call("participant", [r, who]))
+        if rec.role == ROLE_OWNER and self.chain.call("has_voted", [r, rec.index]):
+            rec = replace(rec, status=rec.status | STATUS_VOTED)
+        return rec
 
     def proposal(self, index: int, round_id: int | None = None) -> ProposalRecord:
         """Proposal ``index``'s stored record: proposer, bond and its state, hash, accuracy."""

@@ -1,6 +1,6 @@
 """Typed records of what the contract logs and stores, instead of tuple positions.
 
-Every event of ``HCFL.vy`` has a frozen dataclass here with the event's argument names
+Every event of ``HCFL.vy`` and ``HCFLTraining.vy`` has a frozen dataclass here with the event's argument names
 (``tests/test_contract_records.py`` checks them against the compiled ABI), and
 ``record(event)`` turns a decoded ``contracts.chain.Event`` into one. ``ProposalRecord`` and
 ``ParticipantRecord`` are the ``proposals`` and ``participant`` views.

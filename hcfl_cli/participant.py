@@ -99,11 +99,14 @@ class DeploymentFile:
     transaction: str
     code_hash: bytes
     parameters: dict[str, Any] = field(default_factory=dict)
+    # every contract the deployment transaction created, by name: {"address", "code_hash"}
+    # (HCFL, which is ``address``, and the HCFLTraining it created)
+    contracts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": DEPLOYMENT_FORMAT, "chain_id": self.chain_id, "address": self.address,
                 "block": self.block, "transaction": self.transaction, "code_hash": "0x" + self.code_hash.hex(),
-                "parameters": self.parameters}
+                "parameters": self.parameters, "contracts": self.contracts}
 
     @classmethod
     def read(cls, path: Path) -> DeploymentFile:
@@ -116,7 +119,9 @@ class DeploymentFile:
         try:
             return cls(int(data["chain_id"]), to_checksum_address(data["address"]), int(data["block"]),
                        str(data["transaction"]), bytes.fromhex(str(data["code_hash"]).removeprefix("0x")),
-                       dict(data.get("parameters", {})))
+                       dict(data.get("parameters", {})),
+                       {str(k): {"address": to_checksum_address(v["address"]), "code_hash": str(v["code_hash"])}
+                        for k, v in dict(data.get("contracts", {})).items()})
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"--deployment: {path} is not a deployment file (field {e})") from None
 
@@ -382,11 +387,14 @@ def check_deployment(chain: Any, f: DeploymentFile) -> None:
     if chain.chain_id != f.chain_id:
         raise ValueError(f"--deployment: the file is for chain {f.chain_id}, but the node at {chain.url} "
                          f"is chain {chain.chain_id}")
-    got = code_hash(chain, f.address)
-    if got != f.code_hash:
-        what = "no code" if got == keccak(b"") else f"code with hash 0x{got.hex()}"
-        raise ValueError(f"--deployment: {f.address} on chain {f.chain_id} holds {what}, not the file's "
-                         f"0x{f.code_hash.hex()}")
+    expected = {f.address: f.code_hash}
+    expected.update({c["address"]: bytes.fromhex(c["code_hash"].removeprefix("0x")) for c in f.contracts.values()})
+    for address, want in expected.items():  # HCFL's own code pins its HCFLTraining's address
+        got = code_hash(chain, address)
+        if got != want:
+            what = "no code" if got == keccak(b"") else f"code with hash 0x{got.hex()}"
+            raise ValueError(f"--deployment: {address} on chain {f.chain_id} holds {what}, not the file's "
+                             f"0x{want.hex()}")
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -512,8 +520,10 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
         address = chain.deploy(args, sender)
         receipt = chain.deploy_receipt or {}
         notes = found.notes
+    contracts = {name: {"address": a, "code_hash": "0x" + code_hash(chain, a).hex()}
+                 for name, a in zip(("HCFL", "HCFLTraining"), chain.addresses)}
     f = DeploymentFile(chain.chain_id, address, int(receipt.get("blockNumber", "0x0"), 16),
-                       str(receipt.get("transactionHash", "")), code_hash(chain, address), params)
+                       str(receipt.get("transactionHash", "")), code_hash(chain, address), params, contracts)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(f.to_json(), indent=1) + "\n")
     if nonce is not None:  # only now: a run killed before the file was written finds its deployment again

@@ -8,7 +8,7 @@ import boa
 import pytest
 from boa.util.abi import Address
 
-from contracts.build import EIP170_LIMIT
+from contracts.build import EIP170_LIMIT, EIP170_ROOM, compiled
 from contracts.driver import Deployment
 from mechanism import settle
 from tests.contract_helpers import deploy, ledger
@@ -103,9 +103,14 @@ def test_a_bonus_credit_costs_the_same_gas_with_three_or_thirty_stations():
     assert many <= few * 1.01 and few < 60_000
 
 
-def test_the_deployed_code_with_its_immutables_fits_eip_170():
+def test_every_deployed_contract_with_its_immutables_leaves_two_kib_of_room_under_eip_170():
     d = deploy(bonus_bps=1, deposit_per_weight=1000)
-    assert len(boa.env.evm.get_code(Address(d.address))) <= EIP170_LIMIT
+    training = d.chain.call("TRAINING", [])
+    assert training != d.address and d.chain.call("HCFL", []) == d.address
+    for address in (d.address, training):
+        assert len(boa.env.evm.get_code(Address(address))) <= EIP170_LIMIT - EIP170_ROOM
+    # the contract HCFL created runs the shipped HCFLTraining code (its immutables appended)
+    assert bytes(boa.env.evm.get_code(Address(training))).startswith(compiled().training.bytecode_runtime)
 
 
 ETHER = 10**18

@@ -118,6 +118,18 @@ def test_the_benchmark_prints_its_table_the_baseline_and_the_code_size(tmp_path,
     shown = capsys.readouterr().out
     assert "HCFL gas per external function" in shown and "Baseline: a plain sealed-bid auction" in shown
     assert "per bidder" in shown
-    assert "deployed code:" in shown
+    assert "room under EIP-170" in shown and "HCFLTraining" in shown
     saved = json.loads(out.read_text())
-    assert saved["baseline"]["per_bidder"] > 0 and saved["rounds"][0]["code_bytes"] <= 24_576
+    stored = saved["rounds"][0]["code_bytes"]
+    assert saved["baseline"]["per_bidder"] > 0 and set(stored) == {"HCFL", "HCFLTraining"}
+    assert max(stored.values()) <= 24_576 - 2_048
+
+
+def test_every_contract_a_deployment_creates_keeps_two_kib_of_room_under_eip_170_on_a_node(rounds):
+    from benchmarks.gas import CONTRACTS
+    from contracts.build import EIP170_LIMIT, EIP170_ROOM
+
+    stored = rounds[20].code_bytes
+    assert stored is not None and set(stored) == set(CONTRACTS)
+    for name, size in stored.items():
+        assert 0 < size <= EIP170_LIMIT - EIP170_ROOM, name

@@ -167,8 +167,8 @@ def _c(name: str, old: str, new: str, quick: bool = False) -> Mutant:
 
 
 CONTRACT_MUTANTS: tuple[Mutant, ...] = (
-    # Exact text of contracts/HCFL.vy as of the wt-proof branch; when the contract changes,
-    # a missing pattern fails loudly ("pattern not found") and the row is re-targeted here.
+    # Exact text of contracts/HCFL.vy (and HCFLTraining.vy) of today; when the contracts
+    # change, a missing pattern fails loudly ("pattern not found") and the row is re-targeted here.
     _c("close: ties to the highest index",
        "        if s > best:\n            best = s\n            winner = m",
        "        if s > best or (found and s == best):\n            best = s\n            winner = m", quick=True),
@@ -199,8 +199,7 @@ CONTRACT_MUTANTS: tuple[Mutant, ...] = (
     _c("settle: a station paid its nominal share despite the bonus",
        "                share = (budget - budget * BONUS_BPS // MAX_BPS) * weight // total_w\n", "                pass\n"),
     _c("credit_bonus: the bonus by weight although contributions were reported",
-       "        part = self.contribution[round_id][index]\n        whole = self.contribution_total[round_id]\n",
-       "        pass\n"),
+       "    if whole == 0:\n        part = (info >> INFO_WEIGHT_SHIFT)", "    if True:\n        part = (info >> INFO_WEIGHT_SHIFT)"),
 )
 """Mistakes in the contract, kept apart: its text is about to change in main."""
 
