@@ -490,6 +490,11 @@ bonus_acc: HashMap[uint256, uint256]
 slashed: public(HashMap[uint256, bool])
 
 
+# @dev Participants whose admission the organizer revoked: none of them registers again,
+#      in any round (see `revoke`).
+revoked: public(HashMap[address, bool])
+
+
 # @dev Round -> address -> participant record (see `Participant`).
 participants: HashMap[uint256, HashMap[address, Participant]]
 
@@ -621,6 +626,13 @@ event BonusCredited:
     bonus: uint256
 
 
+# @dev The organizer revoked `participant`'s admission while `round_id` was the current
+#      round: it registers in no round any more.
+event Revoked:
+    round_id: indexed(uint256)
+    participant: indexed(address)
+
+
 # @dev A proposer pulled its bond.
 event BondWithdrawn:
     round_id: indexed(uint256)
@@ -732,6 +744,7 @@ def register(
         assert max_proposals <= MAX_M, "hcfl: proposal allowance out of range"
         assert block.timestamp <= expiry, "hcfl: ticket expired"
         assert ticket_round == 0 or ticket_round == round_id, "hcfl: ticket for another round"
+        assert not self.revoked[msg.sender], "hcfl: admission revoked"
         assert len(signature) == 65, "hcfl: ticket signature must be 65 bytes"
         digest: bytes32 = eip712_domain_separator._hash_typed_data_v4(
             keccak256(
@@ -786,6 +799,25 @@ def register(
         node_key=key,
         node_public_key=node_public_key,
     )
+
+
+@external
+def revoke(participant: address):
+    """
+    @notice The organizer revokes `participant`'s admission (a leaked key, a participant
+            that cheats): from now on it cannot register, in this round or any later
+            one, whatever ticket it holds.
+    @dev A participant already registered in the current round keeps every right there
+         (reveal, settle, vote, withdraw, its bonus): the revocation takes effect from
+         the next round on for it. One not yet registered cannot register even while the
+         current round still takes registrations. Only the organizer may call it; an
+         open deployment has none.
+    @param participant The address whose admission ends.
+    """
+    assert msg.sender == ORGANIZER, "hcfl: only the organizer"
+    assert not self.revoked[participant], "hcfl: admission already revoked"
+    self.revoked[participant] = True
+    log Revoked(round_id=self.current_round, participant=participant)
 
 
 @external

@@ -48,7 +48,7 @@ from eth_utils import keccak, to_checksum_address
 from contracts.chain import BoaChain, Event, Pending, RpcChain, Tx, connect
 from contracts.constants import (DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS, PHASES,
                                  REPORT_CHUNK, ROLE_OWNER, ROLES, STATUS_BONUS, STATUS_VOTED)
-from contracts.tickets import Ticket, node_key_hash
+from contracts.tickets import Ticket, is_revoked, node_key_hash, revoke
 from contracts.records import Closed, ParticipantRecord, ProposalRecord, Settled, view_record
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -232,6 +232,17 @@ class Deployment:
         return Ticket(self.chain_id(), self.address, to_checksum_address(who), role, weight, max_proposals,
                       node_key_hash(node_public_key), expiry if expiry is not None else self.chain.now() + 10**8,
                       round_id).signed_by(self.organizer_key)
+
+    def revoke(self, who: str) -> Tx:
+        """The organizer (whose key this driver holds; on a node, its address must hold gas
+        money) revokes ``who``'s admission: ``who`` registers in no round from now on."""
+        if self.organizer_key is None:
+            raise ValueError("organizer: this driver does not hold the organizer's key")
+        return self._record(revoke(self.chain, self.chain.add_account(self.organizer_key), who))
+
+    def revoked(self, who: str) -> bool:
+        """Whether ``who``'s admission was revoked."""
+        return is_revoked(self.chain, who)
 
     def register_args(self, role: str, ticket: Ticket | None, node_public_key: bytes = b"") -> list[Any]:
         """``register``'s arguments: the round, the role, the ticket's fields (an open

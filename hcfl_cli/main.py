@@ -307,11 +307,25 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 def _cmd_admit(args: argparse.Namespace) -> int:
     from hcfl_cli.participant import admit
 
+    if args.revoke:
+        return _cmd_revoke(args)
+    for option, given in (("--role", args.role), ("--out", args.out)):
+        if given is None:
+            raise ValueError(f"{option}: required to sign a ticket")
     r = admit(args.deployment, _key_options(args), args.out, participant=args.address, role=args.role,
               weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
               valid_for=args.valid_for, round_id=args.round, rpc=args.rpc)
     _say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
     return 0
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    """``hcfl admit --revoke``: the organizer revokes an address's admission on chain."""
+    from hcfl_cli.participant import revoke_admission
+
+    if args.rpc is None:
+        raise ValueError("--rpc: --revoke sends a transaction: name the node")
+    return _print_step(revoke_admission(_session(args), args.address))
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -527,7 +541,7 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
                          "is counted from the chain's latest block time, the clock the contract checks.")
     adm.add_argument("--deployment", required=True, type=Path, help="the deployment file")
     adm.add_argument("--address", required=True, help="the participant's address")
-    adm.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
+    adm.add_argument("--role", choices=["owner", "station"], help="its role (required to sign a ticket)")
     adm.add_argument("--weight", type=int, default=1, help="its weight (default 1)")
     adm.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
     adm.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file")
@@ -535,7 +549,11 @@ def _add_participant_commands(sub) -> None:  # type: ignore[no-untyped-def]
     adm.add_argument("--rpc", help="count --valid-for from this node's latest block time (default: this "
                      "machine's clock, offline)")
     adm.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
-    adm.add_argument("--out", type=Path, required=True, help="the ticket file to write")
+    adm.add_argument("--out", type=Path, help="the ticket file to write (required to sign a ticket)")
+    adm.add_argument("--revoke", action="store_true",
+                     help="revoke --address's admission on chain instead (needs --rpc): it cannot register from now "
+                          "on, in this round or later ones; registered in this round, it keeps its rights there")
+    adm.set_defaults(dry_run=False)
     _add_key_options(adm)
     adm.set_defaults(func=_cmd_admit)
 

@@ -590,6 +590,28 @@ def admit(deployment: Path, keys: KeyOptions, out: Path, *, participant: str, ro
     return AdmitResult(out, who, role, weight, expiry)
 
 
+# -- revoking an admission (hcfl admit --revoke) ---------------------------------------------
+def revoke_admission(s: Session, participant: str) -> StepResult:
+    """The organizer revokes ``participant``'s admission (SPEC section 5 step 0): from now on
+    it cannot register, in this round or any later one; if it registered in the current
+    round already, it keeps its rights there. Idempotent: an admission revoked already is
+    "already done"."""
+    from contracts.tickets import is_revoked
+
+    try:
+        who = to_checksum_address(participant)
+    except ValueError:
+        raise ValueError(f"--address: not an address: {participant!r}") from None
+    organizer = s.d.organizer()
+    if organizer is None:
+        raise ValueError("--deployment: an open deployment has no organizer and no admissions to revoke")
+    if organizer != s.address:
+        raise ValueError(f"--account: {s.address} is not the deployment's organizer {organizer}")
+    if is_revoked(s.chain, who):
+        return StepResult("revoke", already=(f"the admission of {who} is revoked",))
+    return s.send("revoke", [("revoke", [who], 0, {"participant": who})])
+
+
 # -- status -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProposalView:
