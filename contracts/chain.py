@@ -584,6 +584,12 @@ class RpcChain:
     def _target(self, fn: str) -> Any:
         return self.training if fn in self._routed else self.contract
 
+    def call_fields(self, fn: str, args: list[Any]) -> dict[str, str]:
+        """``to`` and ``data`` of a call of ``fn`` (to HCFL, or to HCFLTraining for its own
+        functions), for a caller that builds the transaction itself (a simulation)."""
+        target = self._target(fn)
+        return {"to": target.address, "data": getattr(target.functions, fn)(*args)._encode_transaction_data()}
+
     @property
     def addresses(self) -> list[str]:
         """Every contract of the deployment: HCFL, then its HCFLTraining."""

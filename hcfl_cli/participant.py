@@ -332,9 +332,7 @@ class Session:
         est = self.chain.estimate(self.address, fn, args, value)
         fee = est.get("maxFeePerGas", est.get("gasPrice"))
         planned = [Planned(fn, shown, value, est["estimate"], est["gas"], fee)]
-        txs = [{"from": self.address, "to": self.file.address, "value": hex(v),
-                "data": getattr(self.chain.contract.functions, f)(*a)._encode_transaction_data()}
-               for f, a, v, _ in calls]
+        txs = [{"from": self.address, "value": hex(v), **self.chain.call_fields(f, a)} for f, a, v, _ in calls]
         try:
             blocks = self.chain.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": txs}]}, "latest"])
             results = blocks[0]["calls"]
