@@ -76,3 +76,15 @@ def test_the_ci_subset_of_mutants_is_all_killed(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {r["status"] for r in json.loads(out.read_text())} == {"killed"}
+
+
+def test_every_check_is_a_pytest_or_module_command_line_with_its_marker_expression_after_dash_m() -> None:
+    for check in CHECKS.values():
+        argv = list(check.argv)
+        assert argv[:2] in (["-m", "pytest"], ["-m", "verification.check"]), check.name
+        if argv[1] == "pytest":
+            marker = argv[argv.index("-m", 2) + 1]
+            assert marker.startswith("not slow"), check.name
+            paths = [a for a in argv if a.startswith("tests/")]
+            assert paths and all((ROOT / a).is_file() for a in paths), check.name
+            assert argv[argv.index(paths[0]) - 1].startswith("--"), check.name  # options end before the paths

@@ -61,7 +61,7 @@ CHECKS: dict[str, Check] = {
         ),
         Check(
             "contract rule tests",
-            (*PYTEST[:4], "not slow and not anvil", *PYTEST[5:], "tests/test_contract_rules.py",
+            (*PYTEST[:5], "not slow and not anvil", *PYTEST[6:], "tests/test_contract_rules.py",
              "tests/test_contract_bonus.py", "tests/test_contract_revoke.py"),
             400.0,
         ),
