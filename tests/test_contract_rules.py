@@ -131,3 +131,17 @@ def test_a_station_deposit_of_exactly_mechanisms_hold_reveals_and_one_wei_less_d
     if hold >= 2:
         with boa.reverts("hcfl: claims exceed the deposit bound"):
             d.reveal(short)
+
+
+def test_only_hcfltraining_opens_a_vote_phase_and_it_trusts_only_its_creator():
+    d = deploy()
+    outsider = d.new_account(10**18)
+    with boa.reverts("hcfl: only the training contract"):
+        d.transact(outsider, "report_done", [1])
+    training = d.chain.call("TRAINING", [])
+    assert d.chain.call("HCFL", []) == d.address and training != d.address
+    # HCFLTraining's checks come from HCFL's state: nothing to report before a winner
+    with boa.reverts("hcfl: wrong phase"):
+        d.transact(outsider, "report_training", [1, b"\x01" * 32, "", 9000, []])
+    with boa.reverts("hcfl: wrong phase"):
+        d.transact(outsider, "vote", [1, True])
