@@ -68,6 +68,8 @@ def _vote_round(n_owners: int, punish: int) -> bool:
     for k, o in enumerate(owners[1:]):
         d.vote(o, k < punish)
         assert d.participant(o).voted
+        with boa.reverts("hcfl: already voted"):
+            d.vote(o, True)
     fin = d.finalize().first("Finalized")
     assert fin.punish_votes == punish
     assert d.chain.call("slashed", [1]) == fin.slashed

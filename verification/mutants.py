@@ -252,8 +252,8 @@ CONTRACT_MUTANTS: tuple[Mutant, ...] = (
        checks=RULE_CHECKS),
     _c("register: a revoked participant registers", '        assert not self.revoked[msg.sender], "hcfl: admission revoked"\n',
        "", checks=RULE_CHECKS),
-    _c("vote: an owner votes twice", '    assert bits & bit == 0, "hcfl: already voted"\n', "", checks=RULE_CHECKS,
-       path=TRAINING_SOURCE),
+    _c("vote: an owner votes twice", '    assert bits & bit == 0, "hcfl: already voted"\n', "",
+       checks=CONTRACT_CHECKS + RULE_CHECKS, path=TRAINING_SOURCE),
 )
 """Mistakes in the contract, kept apart: its text is about to change in main."""
 
