@@ -385,9 +385,9 @@ def check_deployment(chain: Any, f: DeploymentFile) -> None:
     if chain.chain_id != f.chain_id:
         raise ValueError(f"--deployment: the file is for chain {f.chain_id}, but the node at {chain.url} "
                          f"is chain {chain.chain_id}")
-    expected = {f.address: f.code_hash}
-    expected.update({c["address"]: bytes.fromhex(c["code_hash"].removeprefix("0x")) for c in f.contracts.values()})
-    for address, want in expected.items():  # HCFL's own code pins its HCFLTraining's address
+    expected = [(f.address, f.code_hash)]  # HCFL's own code pins its HCFLTraining's address
+    expected += [(c["address"], bytes.fromhex(c["code_hash"].removeprefix("0x"))) for c in f.contracts.values()]
+    for address, want in expected:
         got = code_hash(chain, address)
         if got != want:
             what = "no code" if got == keccak(b"") else f"code with hash 0x{got.hex()}"

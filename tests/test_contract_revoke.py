@@ -4,6 +4,7 @@ keeps every right there. On titanoboa, and ``hcfl admit --revoke`` on anvil."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boa
@@ -96,6 +97,16 @@ def test_hcfl_admit_revoke_revokes_once_and_the_revoked_cannot_register(tmp_path
         assert run_as(org, "admit", "--deployment", str(dep), "--address", station.address, "--role", "station",
                       "--out", str(tmp_path / "ticket.json")) == 0
         capsys.readouterr()
+        # the deployment file names both contracts, and a command checks each one's code
+        written = json.loads(dep.read_text())
+        contracts = written["contracts"]
+        assert set(contracts) == {"HCFL", "HCFLTraining"} and contracts["HCFL"]["address"] == written["address"]
+        forged = tmp_path / "forged.json"
+        forged.write_text(json.dumps({**written, "contracts": {**contracts, "HCFLTraining": {
+            **contracts["HCFLTraining"], "code_hash": "0x" + "11" * 32}}}))
+        assert run_as(org, "admit", "--revoke", "--rpc", url, "--deployment", str(forged), "--address",
+                      station.address) == 2
+        assert "not the file's" in capsys.readouterr().err
         revoke = ["admit", "--revoke", "--rpc", url, "--deployment", str(dep), "--address", station.address]
         assert run_as(other, *revoke) == 2  # not the organizer: refused before anything is sent
         assert "--account: " in capsys.readouterr().err  # ... is not the deployment's organizer
@@ -106,7 +117,7 @@ def test_hcfl_admit_revoke_revokes_once_and_the_revoked_cannot_register(tmp_path
         assert run_as(station, "register", "--rpc", url, "--deployment", str(dep), "--ticket",
                       str(tmp_path / "ticket.json"), "--deposit", "1000") == 1
         assert "hcfl: admission revoked" in "".join(capsys.readouterr())
-        d = Deployment.attach(__import__("json").loads(dep.read_text())["address"], url, sender=org.address)
+        d = Deployment.attach(written["address"], url, sender=org.address)
         assert d.revoked(station.address) and [e.name for e in d.chain_events()].count("Revoked") == 1
         with pytest.raises(Reverted, match="admission already revoked"):
             d.chain.estimate(org.address, "revoke", [station.address])
