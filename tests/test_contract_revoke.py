@@ -85,9 +85,8 @@ def test_only_the_organizer_revokes_and_only_once():
 @pytest.mark.anvil
 def test_hcfl_admit_revoke_revokes_once_and_the_revoked_cannot_register(tmp_path: Path, capsys):
     from contracts.nodes import dev_accounts, fund_addresses, start_node
-    from tests.test_participant_cli import ETH, _need_anvil, make_person, run_as
+    from tests.test_participant_cli import ETH, make_person, run_as
 
-    _need_anvil()
     with start_node("anvil") as node:
         url = node.url
         org, station, other = (make_person(tmp_path, n) for n in ("organizer", "station", "other"))
