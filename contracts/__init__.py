@@ -2,6 +2,8 @@
 
 - ``contracts/HCFL.vy``: the contract; several rounds per deployment, phases Register ->
   Propose -> Commit -> Reveal -> Train -> Vote -> Finalized on block-timestamp deadlines.
+  Its constructor creates ``contracts/HCFLTraining.vy`` (the training report and the vote:
+  what holds no money); the chain layer sends that contract's functions to it.
 - ``settle_on_chain(**settle_kwargs, rule="clarke", budget_policy="budget", rpc=None)``:
   one whole round on titanoboa (``rpc=None``) or a JSON-RPC node, returning
   ``mechanism.Outcome``'s SPEC fields read back from the chain plus ``gas``

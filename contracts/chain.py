@@ -12,6 +12,9 @@ the auditor, the gas benchmark, the tests) goes through this surface:
   on a node also ``submit`` (send, do not wait) and ``wait`` (the receipt), so several
   participants' transactions can be in flight at once
 - ``call(fn, args)`` for views; ``chain_events(from_block)`` every event of the contract
+  and of the ``HCFLTraining`` contract it created, in one stream in chain order (block,
+  then log index); ``transact`` and ``call`` send a function that only HCFLTraining has
+  (the training report, the vote and their views) to that contract
 - on a node, ``on_sign``: called with every signed transaction (and every resend) before it
   is broadcast, so a caller can keep it on disk and, after a crash, wait for it (``wait``
   with ``earlier``) instead of sending a second one
@@ -179,6 +182,23 @@ def _boa_deployer() -> Any:
     return boa.load_partial(str(SOURCE_PATH))
 
 
+@functools.cache
+def _boa_training() -> Any:
+    import boa
+
+    from contracts.build import TRAINING_SOURCE_PATH
+
+    return boa.load_partial(str(TRAINING_SOURCE_PATH))
+
+
+def training_functions(art: Compiled) -> frozenset[str]:
+    """The functions that only the ``HCFLTraining`` contract has: the chain clients send
+    these to it, every other one to HCFL."""
+    assert art.training is not None
+    mine = {i["name"] for i in art.abi if i["type"] == "function"}
+    return frozenset(i["name"] for i in art.training.abi if i["type"] == "function" and i["name"] not in mine)
+
+
 class BoaChain:
     """titanoboa's embedded EVM (``boa.env``): fast, in process, gas approximate."""
 
@@ -191,6 +211,8 @@ class BoaChain:
         self.env = boa.env
         self.art: Compiled = compiled()
         self.contract: Any = None
+        self.training: Any = None  # the HCFLTraining contract HCFL created
+        self._routed = training_functions(self.art)
         self._n = 0
         self._log: list[Event] = []
 
@@ -225,20 +247,30 @@ class BoaChain:
     def deploy(self, args: list[Any], sender: str) -> str:
         with self.env.prank(sender):
             self.contract = _boa_deployer().deploy(*args)
+        self.training = _boa_training().at(self.contract.TRAINING())
         self._log = self._events()
         return to_checksum_address(str(self.contract.address))
 
     def attach(self, address: str) -> None:
         """Drive a contract already deployed at ``address`` in this ``boa.env``."""
         self.contract = _boa_deployer().at(address)
+        self.training = _boa_training().at(self.contract.TRAINING())
+
+    def _target(self, fn: str) -> Any:
+        return self.training if fn in self._routed else self.contract
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment: HCFL, then its HCFLTraining."""
+        return [to_checksum_address(str(c.address)) for c in (self.contract, self.training)]
 
     def _events(self, caller: Any = None) -> list[Event]:
-        """HCFL's events in the last call of ``caller`` (default the contract itself; another
-        contract that called HCFL, too), decoded by titanoboa."""
+        """HCFL's and HCFLTraining's events in the last call of ``caller`` (default the
+        contract itself; another contract that called HCFL, too), decoded by titanoboa."""
         out = []
-        mine = to_checksum_address(str(self.contract.address))
+        mine = {to_checksum_address(str(c.address)) for c in (self.contract, self.training)}
         for entry in (caller or self.contract).get_logs():
-            if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) == mine:
+            if hasattr(entry, "_asdict") and to_checksum_address(str(entry.address)) in mine:
                 args = {k: normal(v) for k, v in entry._asdict().items() if k != "address"}
                 out.append(Event(type(entry).__name__, args))
         return out
@@ -250,19 +282,20 @@ class BoaChain:
         return events
 
     def transact(self, sender: str, fn: str, args: list[Any], value: int = 0) -> Tx:
-        method = getattr(self.contract, fn)
+        target = self._target(fn)
+        method = getattr(target, fn)
         try:
             result = method(*args, sender=sender, value=value)
         except self.boa.BoaError as exc:
             raise _boa_reverted()(fn, revert_reason(exc), exc) from None
-        comp = self.contract._computation
-        events = self._events()
+        comp = target._computation
+        events = self._events(target)
         self._log.extend(events)
         return Tx(fn, comp.net_gas_used + intrinsic_gas(bytes(comp.msg.data)), events, result)
 
     def call(self, fn: str, args: list[Any]) -> Any:
         try:
-            out = getattr(self.contract, fn)(*args)
+            out = getattr(self._target(fn), fn)(*args)
         except self.boa.BoaError as exc:
             raise _boa_reverted()(fn, revert_reason(exc), exc) from None
         return normal(out)

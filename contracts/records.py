@@ -1,6 +1,6 @@
 """Typed records of what the contract logs and stores, instead of tuple positions.
 
-Every event of ``HCFL.vy`` has a frozen dataclass here with the event's argument names
+Every event of ``HCFL.vy`` and ``HCFLTraining.vy`` has a frozen dataclass here with the event's argument names
 (``tests/test_contract_records.py`` checks them against the compiled ABI), and
 ``record(event)`` turns a decoded ``contracts.chain.Event`` into one. ``ProposalRecord`` and
 ``ParticipantRecord`` are the ``proposals`` and ``participant`` views.
@@ -156,6 +156,12 @@ class BonusCredited:
 
 
 @dataclass(frozen=True)
+class Revoked:
+    round_id: int  # the current round when the organizer revoked the admission
+    participant: str
+
+
+@dataclass(frozen=True)
 class BondWithdrawn:
     round_id: int
     index: int
@@ -167,7 +173,7 @@ EVENT_RECORDS: dict[str, type] = {
     cls.__name__: cls
     for cls in (RoundStarted, PhaseChanged, Registered, Proposed, Committed, Revealed, Closed, Settled,
                 DustSwept, TrainingReported, ContributionsReported, Voted, Finalized, PoolChanged,
-                Withdrawn, BonusCredited, BondWithdrawn)
+                Withdrawn, BonusCredited, Revoked, BondWithdrawn)
 }
 """Event name -> its record type."""
 

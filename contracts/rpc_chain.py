@@ -28,6 +28,7 @@ from typing import Any
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 
 from contracts.build import compiled
+from contracts.chain import training_functions
 from contracts.chain import (ERROR_SELECTOR, FAST_GAS_LIMIT, FEE_BUMP_DENOMINATOR, FEE_BUMP_NUMERATOR, FEE_REFRESH_S,
                              RECEIPT_TIMEOUT_S, Event, Pending, Reverted, Tx, gas_limit, normal, revert_reason)
 from contracts.transport import JsonRpc, NotMined, RpcError, node_error, wait_for_receipts
@@ -134,8 +135,11 @@ class RpcChain:
         self.Account = Account
         self.rpc = JsonRpc(url, timeout=timeout)
         self.art = compiled()
-        self.decoder = EventDecoder(self.art.abi)
+        assert self.art.training is not None
+        self.decoder = EventDecoder(self.art.abi + [i for i in self.art.training.abi if i["type"] == "event"])
         self.contract: Any = None
+        self.training: Any = None  # the HCFLTraining contract HCFL created
+        self._routed = training_functions(self.art)
         self.keys: dict[str, Any] = {}
         self.nonces: dict[str, int] = {}
         self.funder = Account.from_key(funder) if funder is not None else None
@@ -227,14 +231,22 @@ class RpcChain:
             cap = min(cap, self.max_fee)
         return {"maxFeePerGas": cap, "maxPriorityFeePerGas": min(tip, cap)}
 
+    def _target(self, fn: str) -> Any:
+        return self.training if fn in self._routed else self.contract
+
     def calldata(self, fn: str, args: list[Any]) -> str:
-        """The calldata of the contract's function ``fn`` with ``args``."""
-        return getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
+        """The calldata of the deployment's function ``fn`` with ``args``."""
+        return getattr(self._target(fn).functions, fn)(*args)._encode_transaction_data()
+
+    def call_fields(self, fn: str, args: list[Any]) -> dict[str, str]:
+        """``to`` and ``data`` of a call of ``fn`` (to HCFL, or to HCFLTraining for its own
+        functions), for a caller that builds the transaction itself (a simulation)."""
+        return {"to": self._target(fn).address, "data": self.calldata(fn, args)}
 
     def estimate(self, sender: str, fn: str, args: list[Any], value: int = 0) -> dict[str, int]:
         """What ``submit`` would send, without sending: the node's gas estimate, the gas
         limit with its margin and the fee fields (``Reverted`` if the call would fail)."""
-        tx = {"from": sender, "to": self.contract.address, "data": self.calldata(fn, args), "value": value}
+        tx = {"from": sender, **self.call_fields(fn, args), "value": value}
         try:  # the estimate runs the call: a revert comes back with its reason
             estimate = int(self.w3.eth.estimate_gas(tx))
         except Exception as exc:
@@ -257,8 +269,7 @@ class RpcChain:
         """The gas each of ``calls`` (function, arguments, value) uses when all run in order
         in one simulated block (``eth_simulateV1``), ``Reverted`` for one that fails; None
         where the node cannot simulate."""
-        txs = [{"from": sender, "to": self.contract.address, "value": hex(v), "data": self.calldata(f, a)}
-               for f, a, v in calls]
+        txs = [{"from": sender, "value": hex(v), **self.call_fields(f, a)} for f, a, v in calls]
         try:
             blocks = self.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": txs}]}, "latest"])
             results = blocks[0]["calls"]
@@ -319,7 +330,7 @@ class RpcChain:
         ``fast`` clients send with a fixed limit and no estimate."""
         if gas is None and not self.fast:
             gas = self.estimate(sender, fn, args, value)["gas"]
-        tx: dict[str, Any] = {"to": self.contract.address, "data": self.calldata(fn, args), "value": value}
+        tx: dict[str, Any] = {**self.call_fields(fn, args), "value": value}
         if gas is not None:
             tx["gas"] = gas
         return self._sign_and_send(sender, tx, fn)
@@ -424,23 +435,37 @@ class RpcChain:
         return self.wait_for_creation(self.send_creation(args, sender))
 
     def attach(self, address: str) -> None:
-        """Drive a contract already deployed at ``address``."""
+        """Drive a contract already deployed at ``address`` (and the ``HCFLTraining`` it
+        created, whose address it keeps)."""
         address = to_checksum_address(address)
         if not self.w3.eth.get_code(address):
             raise ValueError(f"address: no contract at {address} on {self.url}")
         self.contract = self.w3.eth.contract(address=address, abi=self.art.abi)
+        try:
+            training = to_checksum_address(self.contract.functions.TRAINING().call())
+        except Exception:
+            raise ValueError(f"address: {address} on {self.url} is not an HCFL contract") from None
+        assert self.art.training is not None
+        self.training = self.w3.eth.contract(address=training, abi=self.art.training.abi)
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment: HCFL, then its HCFLTraining."""
+        return [self.contract.address, self.training.address]
 
     def call(self, fn: str, args: list[Any]) -> Any:
         try:
-            return normal(getattr(self.contract.functions, fn)(*args).call())
+            return normal(getattr(self._target(fn).functions, fn)(*args).call())
         except Exception as exc:
             if not _refusal(exc):
                 raise
             raise Reverted(fn, revert_reason(exc)) from None
 
     def chain_events(self, from_block: int = 0) -> list[Event]:
-        """Every event of the contract in the node's logs (``eth_getLogs``): what an
-        auditor who sent none of the transactions rebuilds the rounds from."""
-        logs = self.rpc.call("eth_getLogs", [{"address": self.contract.address, "fromBlock": hex(from_block),
+        """Every event of both contracts in the node's logs (``eth_getLogs`` on both
+        addresses, put in chain order: block, then log index): what an auditor who sent
+        none of the transactions rebuilds the rounds from."""
+        logs = self.rpc.call("eth_getLogs", [{"address": self.addresses, "fromBlock": hex(from_block),
                                                "toBlock": "latest"}])
+        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         return [ev for ev in map(self.decoder.decode, logs) if ev is not None]

@@ -20,7 +20,7 @@ from contracts.chain import BoaChain, RpcChain, Tx, connect
 from contracts.client import DeploymentClient
 from contracts.constants import DEFAULT_DEPOSIT_PER_WEIGHT, DEFAULT_MAX_PROPOSALS, DEFAULT_PHASE_SECONDS
 from contracts.parameters import check_bonus_bps, check_phase_seconds
-from contracts.tickets import Ticket, node_key_hash
+from contracts.tickets import Ticket, node_key_hash, revoke
 from contracts.views import ZERO_ADDRESS
 
 DEPLOYER_FUNDS = 10**21
@@ -105,6 +105,17 @@ class Deployment(DeploymentClient):
         return Ticket(self.chain_id(), self.address, to_checksum_address(who), role, weight, max_proposals,
                       node_key_hash(node_public_key), expiry if expiry is not None else self.chain.now() + 10**8,
                       round_id).signed_by(self.organizer_key)
+
+    def revoke(self, who: str) -> Tx:
+        """The organizer (whose key this driver holds; on a node, its address must hold gas
+        money) revokes ``who``'s admission: ``who`` registers in no round from now on."""
+        if self.organizer_key is None:
+            raise ValueError("organizer: this driver does not hold the organizer's key")
+        return self._record(revoke(self.chain, self.chain.add_account(self.organizer_key), who))
+
+    def revoked(self, who: str) -> bool:
+        """Whether ``who``'s admission was revoked."""
+        return self.views.revoked(who)
 
     def register(self, who: str, role: str, *, deposit: int, weight: int = 1, ticket: Ticket | None = None,
                  node_public_key: bytes = b"", max_proposals: int | None = None) -> int:

@@ -9,11 +9,12 @@ strings of their own: a view renamed or moved in the contract changes here alone
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from eth_utils import to_checksum_address
 
-from contracts.constants import PHASES
+from contracts.constants import PHASES, ROLE_OWNER, STATUS_VOTED
 from contracts.records import ParticipantRecord, ProposalRecord, view_record
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -74,8 +75,16 @@ class ContractViews:
         return self._int("deadline", round_id)
 
     def participant(self, round_id: int, who: str) -> ParticipantRecord:
-        """The stored record: role, status, index, weight, amount (deposit, then payout), commitment."""
-        return view_record(ParticipantRecord, self.chain.call("participant", [round_id, who]))
+        """The stored record: role, status, index, weight, amount (deposit, then payout),
+        commitment; an owner's vote (kept by HCFLTraining) is merged in as ``STATUS_VOTED``."""
+        rec = view_record(ParticipantRecord, self.chain.call("participant", [round_id, who]))
+        if rec.role == ROLE_OWNER and self.chain.call("has_voted", [round_id, rec.index]):
+            rec = replace(rec, status=rec.status | STATUS_VOTED)
+        return rec
+
+    def revoked(self, who: str) -> bool:
+        """Whether the organizer revoked ``who``'s admission (it registers in no round from then on)."""
+        return bool(self.chain.call("revoked", [to_checksum_address(who)]))
 
     def proposal(self, round_id: int, index: int) -> ProposalRecord:
         """Proposal ``index``'s stored record: proposer, bond and its state, hash, accuracy."""

@@ -60,13 +60,15 @@ def _dense(side: Sequence[Member], what: str, round_id: int) -> list[Member]:
 
 def reference_of(view: RoundView, bonus_bps: int = 0, contributions: Sequence[int] | None = None) -> Outcome:
     """``mechanism.settle`` on what the logs of round ``view`` say was revealed (a member that
-    never revealed claims all zeros)."""
+    never revealed claims all zeros, and a station that never revealed is settled as SPEC
+    section 9 says of it)."""
     zeros = [0] * len(view.proposals)
     owners, stations = view.owners, view.stations
     return settle(budgets=view.budgets, owner_weights=[o.weight for o in owners],
                   station_weights=[s.weight for s in stations],
                   owner_values=[o.claims or zeros for o in owners], station_costs=[s.claims or zeros for s in stations],
-                  subsidy=view.subsidy, bonus_bps=bonus_bps, contributions=contributions)
+                  subsidy=view.subsidy, bonus_bps=bonus_bps, contributions=contributions,
+                  no_show_stations=[j for j, s in enumerate(stations) if s.claims is None])
 
 
 def audit_round(log: RoundView, expected_contributions: Sequence[int] | None = None,

@@ -20,7 +20,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from contracts.constants import ROLES
-from contracts.deployment_file import DeploymentFile, check_deployment
+from contracts.deployment_file import DeploymentFile, check_deployment, contracts_of
 from contracts.keys import KeyOptions
 from contracts.parameters import check_bonus_bps, check_phase_seconds
 from contracts.pipeline import Planned, Sent, env_resend_after
@@ -89,7 +89,7 @@ def deploy(rpc: str, keys: KeyOptions, out: Path, *, phase_seconds: Sequence[int
 
     def keep(done: Any) -> None:
         DeploymentFile(chain.chain_id, done.address, done.block, done.transaction, chain.code_hash(done.address),
-                       params).write(out)
+                       params, contracts_of(chain)).write(out)
 
     done = s.deploy(args, keep)
     return DeployResult(out, DeploymentFile.read(out), notes=done.notes)
@@ -215,3 +215,24 @@ def fund(rpc: str, keys: KeyOptions | None, addresses: Sequence[str], amount: in
         sent = s.transfer(who, amount - have)
         out.append(Funded(who, have, chain.balance(who), sent=sent))
     return tuple(out)
+
+
+def revoke_admission(s: Any, participant: str) -> Any:
+    """The organizer's session ``s`` (an ``hcfl_cli.participant.Session``) revokes
+    ``participant``'s admission (SPEC section 5 step 0): from now on it cannot register, in this
+    round or any later one; if it registered in the current round already, it keeps its rights
+    there. Idempotent: an admission revoked already is "already done"."""
+    from contracts.pipeline import StepResult
+
+    try:
+        who = to_checksum_address(participant)
+    except ValueError:
+        raise ValueError(f"--address: not an address: {participant!r}") from None
+    organizer = s.d.organizer()
+    if organizer is None:
+        raise ValueError("--deployment: an open deployment has no organizer and no admissions to revoke")
+    if organizer != s.address:
+        raise ValueError(f"--account: {s.address} is not the deployment's organizer {organizer}")
+    if s.d.views.revoked(who):
+        return StepResult("revoke", already=(f"the admission of {who} is revoked",))
+    return s.send("revoke", [("revoke", [who], 0, {"participant": who})])

@@ -43,6 +43,7 @@ class Outcome:
     bonus_pool: int = 0  # B = floor(C_x* * bonus_bps / 10000), 0 at none
     station_weight_part: list[int] | None = None  # floor((C_x* - B) * u_j / U); None: station_share
     station_bonus: list[int] | None = None  # floor(B * c_j / sum c) (by weight if sum c == 0); None: zeros
+    no_show_stations: tuple[int, ...] = ()  # stations that never revealed (see ``settle``)
 
     @property
     def station_paid(self) -> list[int]:
@@ -84,6 +85,7 @@ def settle(
     subsidy: int = 0,
     bonus_bps: int = 0,
     contributions: Sequence[int] | None = None,
+    no_show_stations: Sequence[int] = (),
 ) -> Outcome:
     """Settle one round of the crowdfunding auction (SPEC section 3).
 
@@ -107,6 +109,13 @@ def settle(
             payments use the nominal shares ``r`` unchanged; the rounding goes to the pool.
         contributions: the winner's reported contribution of every station (>= 0); ``None``
             (no report) or all zeros: the bonus is split by registered weight.
+        no_show_stations: the indices of the stations that registered but never revealed
+            (their ``station_costs`` rows must be all zeros: SPEC section 5 step 4 counts
+            them as claiming zeros). Such a station is charged at most its weight part as
+            tax (``station_tax`` is then ``min(Clarke tax, weight part)``), so that it never
+            owes more than it is paid, whatever its deposit, and it takes no bonus (its
+            slice of the pool stays with the contract). Without a bonus the cap never binds:
+            a station claiming zeros is taxed at most its share.
 
     Raises:
         ValueError: naming the field, for any input SPEC section 6 calls bad.
@@ -124,7 +133,8 @@ def settle(
     check_int("subsidy", subsidy, minimum=0)
     check_int("bonus_bps", bonus_bps, minimum=0, maximum=BPS)
     contrib = None if contributions is None else check_vector("contributions", contributions, minimum=0, length=len(sw))
-    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed, subsidy, bonus_bps, contrib)
+    silent = check_no_shows(no_show_stations, costs)
+    return settle_checked(bud, ow, sw, values, costs, rule, budget_policy, seed, subsidy, bonus_bps, contrib, silent)
 
 
 def settle_checked(
@@ -139,11 +149,15 @@ def settle_checked(
     subsidy: int = 0,
     bonus_bps: int = 0,
     contributions: Sequence[int] | None = None,
+    no_show_stations: Sequence[int] = (),
 ) -> Outcome:
     """``settle`` without the input checks (for callers that validated already)."""
     n_props = len(values[0])
     cb = effective_budgets(budget_policy, budgets, values, costs, n_props, seed)
-    core = settle_core(cb, ow, sw, values, costs, rule, subsidy, bonus_bps=bonus_bps, contributions=contributions)
+    silent = set(no_show_stations)
+    no_show = [j in silent for j in range(len(sw))] if silent else None
+    core = settle_core(cb, ow, sw, values, costs, rule, subsidy, bonus_bps=bonus_bps, contributions=contributions,
+                       no_show=no_show)
     return Outcome(
         winner=core.winner,
         welfare=core.welfare,
@@ -163,6 +177,7 @@ def settle_checked(
         bonus_pool=core.bonus_pool,
         station_weight_part=list(core.station_weight_part) if bonus_bps else None,
         station_bonus=list(core.station_bonus) if bonus_bps else None,
+        no_show_stations=tuple(sorted(silent)),
     )
 
 
@@ -204,9 +219,14 @@ def settle_core(
     *,
     bonus_bps: Any = 0,
     contributions: Sequence[Any] | None = None,
+    no_show: Sequence[Any] | None = None,
 ) -> Settlement:
     """SPEC section 3 from the budgets actually used: shares, choice, taxes, transfers;
     with SPEC section 9's bonus (``bonus_bps``, ``contributions``) the stations' pay.
+
+    ``no_show`` (one flag per station, a bool or a z3 Boolean; ``None``: every station
+    revealed): a station that never revealed (its costs are zeros) is charged
+    :func:`no_show_tax` and takes no bonus.
 
     Written once over ``ops`` (:mod:`mechanism.ops`): ``settle`` runs it on ints and the z3
     encoding on symbols, so that the proofs are about this function.
@@ -232,7 +252,10 @@ def settle_core(
     owner_share = ops.row_at(c_by_m, winner, len(ow))
     station_share = ops.row_at(r_by_m, winner, len(sw))
     pool_pays = ops.at([subsidy_used(C, subsidy, ops) for C in budgets], winner)
-    pool_b, weight_part, bonus, station_paid = station_pay(budgets, winner, sw, station_share, bonus_bps, contributions, ops)
+    pool_b, weight_part, bonus, station_paid = station_pay(budgets, winner, sw, station_share, bonus_bps, contributions, ops,
+                                                           no_show)
+    if no_show is not None:
+        station_tax = [no_show_tax(silent, t, w, ops) for silent, t, w in zip(no_show, station_tax, weight_part, strict=True)]
     # what owners bring in plus the subsidy the pool pays, minus what stations take: >= 0
     d = ops.total(owner_share) + pool_pays - ops.total(station_paid)
     owner_pays, station_receives, surplus = transfers(owner_share, owner_tax, station_paid, station_tax, d)
@@ -244,11 +267,12 @@ def settle_core(
 
 def station_pay(
     budgets: Sequence[Any], winner: Any, sw: Sequence[int], station_share: Sequence[Any], bonus_bps: Any,
-    contributions: Sequence[Any] | None, ops: Ops = INT,
+    contributions: Sequence[Any] | None, ops: Ops = INT, no_show: Sequence[Any] | None = None,
 ) -> tuple[Any, list[Any], list[Any], list[Any]]:
     """SPEC section 9: the bonus pool ``B`` of the winner's budget, every station's weight
     part and bonus, and what it is paid before its tax (their sum). The contributions are
-    the winner's report (``None``: none came, split by weight).
+    the winner's report (``None``: none came, split by weight). A station that never
+    revealed (``no_show``) takes no bonus: its slice stays in the pool's dust.
 
     Without a bonus (the literal 0) a station is paid its nominal share, as in SPEC
     section 3, and the encoding of the bonus-free mechanism stays as small as it was.
@@ -259,7 +283,33 @@ def station_pay(
     pool_b = bonus_pool(budget, bonus_bps, ops)
     weight_part = weight_parts(budget, pool_b, sw, ops)
     bonus = bonus_shares(pool_b, list(contributions) if contributions is not None else list(sw), sw, ops)
+    if no_show is not None:
+        bonus = [ops.select(silent, 0, b) for silent, b in zip(no_show, bonus, strict=True)]
     return pool_b, weight_part, bonus, [w + b for w, b in zip(weight_part, bonus, strict=True)]
+
+
+def no_show_tax(silent: Any, tax: Any, weight_part: Any, ops: Ops = INT) -> Any:
+    """The tax charged to a station: its Clarke tax, but at most its weight part when it
+    never revealed (``silent``), so that it never owes more than it is paid at settlement,
+    whatever its deposit (SPEC section 9). Claiming zeros, its Clarke tax is at most its
+    nominal share ``r``, and without a bonus the weight part is ``r``: the cap binds only
+    on the bonus part of ``r``, which the contract pays later, by contribution."""
+    return ops.select(silent, ops.minimum(tax, weight_part), tax)
+
+
+def check_no_shows(no_show_stations: object, costs: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """``no_show_stations`` as sorted distinct station indices, each a station whose cost
+    row is all zeros (a station that never revealed counts as claiming zeros)."""
+    if isinstance(no_show_stations, (str, bytes)) or not isinstance(no_show_stations, Sequence):
+        raise ValueError(f"no_show_stations: expected a list of station indices, got {type(no_show_stations).__name__}")
+    out = set()
+    for j in no_show_stations:
+        if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < len(costs):
+            raise ValueError(f"no_show_stations: {j!r} is not a station index (0..{len(costs) - 1})")
+        if any(costs[j]):
+            raise ValueError(f"no_show_stations: station {j} never revealed, so its station_costs row must be all zeros")
+        out.add(j)
+    return tuple(sorted(out))
 
 
 def owner_payment(share: Any, tax: Any) -> Any:

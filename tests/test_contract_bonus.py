@@ -8,7 +8,7 @@ import boa
 import pytest
 from boa.util.abi import Address
 
-from contracts.build import EIP170_LIMIT
+from contracts.build import EIP170_LIMIT, EIP170_ROOM, compiled
 from contracts.driver import Deployment
 from mechanism import settle
 from tests.contract_helpers import deploy, ledger
@@ -103,6 +103,80 @@ def test_a_bonus_credit_costs_the_same_gas_with_three_or_thirty_stations():
     assert many <= few * 1.01 and few < 60_000
 
 
-def test_the_deployed_code_with_its_immutables_fits_eip_170():
+def test_every_deployed_contract_with_its_immutables_leaves_two_kib_of_room_under_eip_170():
     d = deploy(bonus_bps=1, deposit_per_weight=1000)
-    assert len(boa.env.evm.get_code(Address(d.address))) <= EIP170_LIMIT
+    training = d.chain.call("TRAINING", [])
+    assert training != d.address and d.chain.call("HCFL", []) == d.address
+    for address in (d.address, training):
+        assert len(boa.env.evm.get_code(Address(address))) <= EIP170_LIMIT - EIP170_ROOM
+    # the contract HCFL created runs the shipped HCFLTraining code (its immutables appended)
+    assert bytes(boa.env.evm.get_code(Address(training))).startswith(compiled().training.bytecode_runtime)
+
+
+ETHER = 10**18
+
+
+def _no_show_round(penalty: int) -> tuple[Deployment, str, str, str]:
+    """Issue 23's witness: bonus 2,500 bps, deposit per weight 1 ETH, one owner and two
+    stations of weight 1, one proposal of budget 1 ETH that the owner values at 1 wei and
+    station S1 at cost 0; station S2 registers with a deposit of 1 wei and never commits.
+    Played up to finalize (the owner's and S1's settlements first)."""
+    d = deploy(bonus_bps=2500, deposit_per_weight=ETHER, no_show_penalty=penalty)
+    owner, s1, s2 = d.new_accounts([10 * ETHER] * 3)
+    d.register(owner, "owner", weight=1, deposit=2 * ETHER)
+    d.register(s1, "station", weight=1, deposit=ETHER)
+    d.register(s2, "station", weight=1, deposit=1)
+    d.next_phase()
+    d.propose(owner, budget=ETHER, bond=1)
+    d.next_phase()
+    d.commit(owner, [1])
+    d.commit(s1, [0])
+    d.next_phase()
+    d.reveal(owner)
+    d.reveal(s1)
+    d.close()
+    return d, owner, s1, s2
+
+
+def test_a_station_that_never_commits_with_a_one_wei_deposit_is_settled_and_the_round_completes():
+    d, owner, s1, s2 = _no_show_round(penalty=10**15)
+    ref = settle(budgets=[ETHER], owner_weights=[1], station_weights=[1, 1], owner_values=[[1]],
+                 station_costs=[[0], [0]], bonus_bps=2500, contributions=[1, 0], no_show_stations=[1])
+    assert d.winner() == 0
+    got = {a: d.settle(a) for a in (owner, s1, s2)}
+    assert ledger(d).balanced
+    # S2's Clarke tax against its nominal share is 0.5 ETH - 1; it is paid its weight part
+    # 0.375 ETH now, so it is charged at most that, and keeps its 1 wei less the penalty
+    assert (got[s2].share, got[s2].tax, got[s2].penalty, got[s2].payout) == (375 * 10**15, 375 * 10**15, 1, 0)
+    assert got[s2].tax == ref.station_tax[1] and 1 + ref.station_receives[1] - 1 == got[s2].payout
+    assert (got[s1].share, got[s1].tax) == (ref.station_weight_part[0], ref.station_tax[0]) == (375 * 10**15, ETHER // 2 - 1)
+    assert got[owner].payout == 2 * ETHER - ref.owner_pays[0] == ETHER
+    d.report_training(b"\x01" * 32, 9000, [1, 0])
+    d.next_phase()
+    assert d.phase() == "Finalized"
+    assert [d.credit_bonus(s) for s in (s1, s2)] == ref.station_bonus == [ETHER // 4, 0]
+    assert d.withdraw(s1) == ETHER + ref.station_receives[0] == ETHER + ETHER // 8 + 1
+    assert d.withdraw(s2) == 0
+    led = ledger(d)
+    assert led.balanced and led.held == 0
+    # every tax charged, the penalty and the dust are in the pool, to the wei
+    assert d.pool() == ref.surplus + 1 == 875 * 10**15
+    # and the auditor, from the logs alone, finds the reference's settlement
+    from hcfl_cli.audit import audit_events
+
+    (audit,) = audit_events(d.events(), address=d.address, bonus_bps=2500)
+    assert audit.ok and audit.reference.station_tax == ref.station_tax, audit.differences
+
+
+def test_a_station_that_never_revealed_takes_no_bonus_and_its_slice_goes_to_the_pool():
+    d, owner, s1, s2 = _no_show_round(penalty=0)
+    for a in (owner, s1, s2):
+        d.settle(a)
+    d.next_phase()  # no report: Train -> Vote
+    d.next_phase()  # finalize: the bond is slashed, the bonus goes by weight
+    ref = settle(budgets=[ETHER], owner_weights=[1], station_weights=[1, 1], owner_values=[[1]],
+                 station_costs=[[0], [0]], bonus_bps=2500, no_show_stations=[1])
+    pool = d.pool()
+    assert [d.credit_bonus(s) for s in (s1, s2)] == ref.station_bonus == [ETHER // 8, 0]
+    assert d.pool() == pool + ETHER // 8  # S2's slice of the bonus pool, with the last credit
+    assert ledger(d).balanced

@@ -115,6 +115,51 @@ def test_the_benchmark_prints_its_table_the_baseline_and_the_code_size(tmp_path,
     shown = capsys.readouterr().out
     assert "HCFL gas per external function" in shown and "Baseline: a plain sealed-bid auction" in shown
     assert "per bidder" in shown
-    assert "deployed code:" in shown
+    assert "room under EIP-170" in shown and "HCFLTraining" in shown
     saved = json.loads(out.read_text())
-    assert saved["baseline"]["per_bidder"] > 0 and saved["rounds"][0]["code_bytes"] <= 24_576
+    stored = saved["rounds"][0]["code_bytes"]
+    assert saved["baseline"]["per_bidder"] > 0 and set(stored) == {"HCFL", "HCFLTraining"}
+    assert max(stored.values()) <= 24_576 - 2_048
+
+
+def test_every_contract_a_deployment_creates_keeps_two_kib_of_room_under_eip_170_on_a_node(rounds):
+    from benchmarks.gas import CONTRACTS
+    from contracts.build import EIP170_LIMIT, EIP170_ROOM
+
+    stored = rounds[20].code_bytes
+    assert stored is not None and set(stored) == set(CONTRACTS)
+    for name, size in stored.items():
+        assert 0 < size <= EIP170_LIMIT - EIP170_ROOM, name
+
+
+def test_both_contracts_events_come_back_from_the_logs_in_chain_order(anvil_url):
+    """On a node: HCFLTraining's functions go to it, and ``chain_events`` (one ``eth_getLogs``
+    over both addresses) gives the same stream, in the same order, as the receipts did."""
+    from contracts import Deployment
+
+    d = Deployment.deploy(anvil_url, deposit_per_weight=100)
+    owners = d.new_accounts([10**19] * 2)
+    station = d.new_account(10**19)
+    for o in owners:
+        d.register(o, "owner", weight=1, deposit=1000)
+    d.register(station, "station", deposit=1000)
+    d.next_phase()
+    d.propose(owners[0], budget=100, bond=1)
+    d.next_phase()
+    for a, c in ((owners[0], 300), (owners[1], 200), (station, 10)):
+        d.commit(a, [c])
+    d.next_phase()
+    for a in (*owners, station):
+        d.reveal(a)
+    d.close()
+    fields = d.chain.call_fields("report_training", [1, b"\x01" * 32, "", 9000, [1]])
+    assert fields["to"] == d.chain.call("TRAINING", []) != d.address
+    assert d.chain.call_fields("close", [1])["to"] == d.address
+    d.report_training(b"\x01" * 32, 9000, [1])
+    d.vote(owners[1], True)
+    d.finalize()
+    logged = [e.name for e in d.chain_events()]
+    # the driver saw every transaction's receipt but the constructor's
+    assert logged == ["PhaseChanged", "RoundStarted", *[e.name for e in d.events()]]
+    i = logged.index("TrainingReported")
+    assert logged[i:i + 3] == ["TrainingReported", "PhaseChanged", "Voted"] and logged[-1] == "Finalized"

@@ -1,4 +1,5 @@
-"""contracts.records: one typed record per event of the compiled contract, field for field."""
+"""contracts.records: one typed record per event of the compiled contracts (HCFL and the
+HCFLTraining it creates, whose events come in one stream), field for field."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 from contracts import compiled
 from contracts.records import EVENT_RECORDS, make_record
 
-ABI_EVENTS = {i["name"]: [x["name"] for x in i["inputs"]] for i in compiled().abi if i["type"] == "event"}
+ABI_EVENTS = {i["name"]: [x["name"] for x in i["inputs"]] for i in compiled().abi + compiled().training.abi
+              if i["type"] == "event"}
+
+
+def test_no_event_name_is_in_both_contracts() -> None:
+    both = [{i["name"] for i in abi if i["type"] == "event"} for abi in (compiled().abi, compiled().training.abi)]
+    assert both[0] and both[1] and not both[0] & both[1]
 
 
 def test_every_event_of_the_abi_has_a_record_and_no_record_is_stale() -> None:

@@ -391,6 +391,8 @@ class HCFLMachine(RuleBasedStateMachine):
             # the tax counts the nominal share; the station is paid its weight part now
             share = (budget - m.bonus_pool) * m.reg[who][1] // m.weight_sum("station")
             assert share == exp.station_share[idx] or self.BONUS_BPS
+            if not revealed:  # charged at most what it is paid now, whatever its deposit
+                tax = min(tax, share)
             payout = dep + share - tax
             m.float_ -= share
         assert payout >= 0
@@ -466,7 +468,9 @@ class HCFLMachine(RuleBasedStateMachine):
         if reason is not None:
             return
         role, weight, dep, idx = m.reg[who]
-        if m.reported and sum(m.contributions) > 0:
+        if who not in m.revealed:  # a station that never revealed takes no bonus
+            bonus = 0
+        elif m.reported and sum(m.contributions) > 0:
             bonus = m.bonus_pool * m.contributions[idx] // sum(m.contributions)
         else:
             bonus = m.bonus_pool * weight // m.weight_sum("station")
@@ -542,3 +546,37 @@ class HCFLBonusMachine(HCFLMachine):
 
 HCFLBonusMachine.TestCase.settings = HCFLMachine.TestCase.settings
 test_the_contract_keeps_every_wei_with_a_station_bonus = HCFLBonusMachine.TestCase
+
+
+def test_the_bonus_machine_settles_a_station_that_never_commits_with_a_one_wei_deposit(monkeypatch):
+    """Issue 23's witness, scaled to the machine's amounts (bonus 3,000 bps, deposit per
+    weight 20): the owner (weight 2) values the proposal (budget 40) at 1, station 1
+    claims 0, and station 3 deposits 1 wei and never commits. Its Clarke tax is 20 - 1 = 19, its weight
+    part 14; it is settled all the same, and the model (every wei, after every step)
+    agrees with the contract throughout."""
+    monkeypatch.setattr(__import__(__name__), "event", lambda *_: None, raising=False)
+    monkeypatch.setitem(globals(), "event", lambda *_: None)  # hypothesis records events only inside its tests
+    machine = HCFLBonusMachine()
+    try:
+        steps = [
+            lambda: machine.register(0, "owner", 2, 100), lambda: machine.register(1, "station", 1, 200),
+            lambda: machine.register(3, "station", 1, 1), machine.next_phase,
+            lambda: machine.propose(0, 40, BOND), machine.next_phase,
+            lambda: machine.commit(0, [1], b"\x01" * 32), lambda: machine.commit(1, [0], b"\x02" * 32),
+            machine.next_phase, lambda: machine.reveal(0, False), lambda: machine.reveal(1, False),
+            machine.next_phase,
+            lambda: machine.settle(3, False, False), lambda: machine.settle(0, False, False),
+            lambda: machine.settle(1, False, False),
+            lambda: machine.report(0, 9000, [1, 0]), machine.next_phase,
+            lambda: machine.credit_bonus(3, False), lambda: machine.credit_bonus(1, False),
+            lambda: machine.withdraw(3, False), lambda: machine.withdraw(1, False),
+        ]
+        for step in steps:
+            step()
+            machine.the_balance_equation_holds_and_matches_the_model()
+        station = machine.actors[3]
+        assert machine.m.winner == 0 and list(machine.m.revealed) == [machine.actors[0], machine.actors[1]]
+        assert machine.m.settled.get(station) == 0 and station in machine.m.withdrawn
+        assert machine.m.phase == "Finalized" and len(machine.m.credited) == 2
+    finally:
+        machine.teardown()

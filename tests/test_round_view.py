@@ -62,7 +62,7 @@ def test_a_live_read_adds_the_phase_its_deadline_the_time_and_ones_own_record(tw
 
 def test_an_event_the_client_does_not_know_is_skipped_and_an_empty_round_is_empty() -> None:
     known = Event("RoundStarted", {"round_id": 7, "deadline": 100, "subsidy": 5})
-    unknown = Event("Revoked", {"participant": "0x" + "00" * 20, "from_round": 8})
+    unknown = Event("SomethingNew", {"participant": "0x" + "00" * 20, "from_round": 8})
     view = fold_round([unknown, known], 7)
     assert view.started is not None and view.subsidy == 5 and view.logged_phase == "Register"
     assert fold_round([known], 8).members == () and records_of([unknown, known], "RoundStarted", 7)[0].subsidy == 5

@@ -37,3 +37,21 @@ def test_the_bonus_rows_hold_on_the_whole_settlement():
                 bonus.check_accounting_with_bonus(Bounds(2), timeout_s=30),
                 bonus.check_solvency_with_bonus(Bounds(1), timeout_s=30)):
         assert row.verdict == PROVED, row
+
+
+def test_solvency_refutes_settling_a_silent_station_as_zeros_and_proves_the_codes_rule():
+    """Issue 23: with every participant free to reveal or not, the earlier contract's rule
+    (a station that never revealed settled as if it revealed zeros) lets a station with a
+    1 wei deposit owe more than it; the witness replays through ``mechanism.settle``, and
+    the code's rule (charged at most its weight part, no bonus) is proved."""
+    old = bonus.check_solvency_with_bonus(Bounds(1), no_show_rule="as zeros", timeout_s=30)
+    assert old.verdict == REFUTED and old.as_expected
+    w = old.witness
+    j = w["index"]
+    assert w["side"] == "station" and j in w["never_revealed"]["stations"] and w["owes"] > w["deposit"] >= 1
+    as_zeros = mechanism.settle(**w["profile"])
+    assert as_zeros.station_tax[j] - as_zeros.station_weight_part[j] == w["owes"]
+    capped = mechanism.settle(**w["profile"], no_show_stations=w["never_revealed"]["stations"])
+    assert capped.station_tax[j] <= capped.station_weight_part[j] and capped.station_receives[j] >= 0
+    new = bonus.check_solvency_with_bonus(Bounds(1), no_show_rule="capped", timeout_s=30)
+    assert new.verdict == PROVED and new.as_expected

@@ -18,17 +18,18 @@ def test_there_are_at_least_25_mutants_with_distinct_names_and_known_checks() ->
     assert len(ALL_MUTANTS) >= 25
     assert len({m.name for m in ALL_MUTANTS}) == len(ALL_MUTANTS)
     assert all(c in CHECKS for m in ALL_MUTANTS for c in m.checks)
-    assert {m.path for m in CONTRACT_MUTANTS} == {"contracts/HCFL.vy"}
+    assert {m.path for m in CONTRACT_MUTANTS} == {"contracts/HCFL.vy", "contracts/HCFLTraining.vy"}
     assert all(m.path.startswith("mechanism/") for m in MECHANISM_MUTANTS)
 
 
 @pytest.mark.parametrize("mutant", ALL_MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_pattern_occurs_exactly_once_in_todays_code(mutant: Mutant) -> None:
     # A contract change in main makes this fail loudly: re-target the row in CONTRACT_MUTANTS.
-    text = (ROOT / mutant.path).read_text()
-    mutated, problem = mutant.apply(text)
-    assert problem is None, f"{mutant.name}: {problem} in {mutant.path}"
-    assert mutated != text
+    for path, old, new in mutant.edits():
+        text = (ROOT / path).read_text()
+        mutated, problem = mutants._replace_once(text, old, new)
+        assert problem is None, f"{mutant.name}: {problem} in {path}"
+        assert mutated != text
 
 
 def test_a_missing_pattern_is_reported_not_found_and_runs_no_check() -> None:
@@ -75,3 +76,15 @@ def test_the_ci_subset_of_mutants_is_all_killed(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {r["status"] for r in json.loads(out.read_text())} == {"killed"}
+
+
+def test_every_check_is_a_pytest_or_module_command_line_with_its_marker_expression_after_dash_m() -> None:
+    for check in CHECKS.values():
+        argv = list(check.argv)
+        assert argv[:2] in (["-m", "pytest"], ["-m", "verification.check"]), check.name
+        if argv[1] == "pytest":
+            marker = argv[argv.index("-m", 2) + 1]
+            assert marker.startswith("not slow"), check.name
+            paths = [a for a in argv if a.startswith("tests/")]
+            assert paths and all((ROOT / a).is_file() for a in paths), check.name
+            assert argv[argv.index(paths[0]) - 1].startswith("--"), check.name  # options end before the paths

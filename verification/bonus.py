@@ -45,13 +45,13 @@ import z3
 
 import mechanism
 from mechanism.clarke import tax_formula
-from mechanism.settle import participant_utility, station_receipt
+from mechanism.settle import no_show_tax, participant_utility, station_receipt
 from mechanism.shares import bonus_pool, bonus_shares, reward_shares, station_bonus_hold, weight_parts
 from verification import encoder as enc
 from verification import replay
 from verification.checks import MAX_AMOUNT, SMALL_AMOUNT, Bounds, _domain, _read, _run, _Encoded, _single_check
 from verification.induction import _at, _combine, _function, _guarded, choice_invariant, max_invariant
-from verification.results import FAILS, HOLDS, CheckResult
+from verification.results import FAILS, HOLDS, CheckResult, EncodingError
 from verification.solver import Solved, consistency, solve
 from verification.z3ops import Z3
 
@@ -91,6 +91,7 @@ def lemmas(timeout_s: float) -> dict[str, Solved]:
         **_step("split: r - weight - f >= 0", dom, e >= 0, timeout_s, nia),
         **_step("split: r - weight - f <= 1", dom, e <= 1, timeout_s, nia),
         **_step("split: 0 <= f <= B", dom, z3.And(f >= 0, f <= B), timeout_s, nia),
+        **_step("share: 0 <= r", dom, nominal >= 0, timeout_s, nia),
         **_step("bonus in range: 0 <= bonus <= B", [pool_b >= 0, c >= 0, crest >= 0, u >= 1, rest >= 0],
                 z3.And(bonus >= 0, bonus <= pool_b), timeout_s, nia),
         **_step("pair, B2 <= B1: f2 <= f1", [B1 >= 0, B2 >= 0, B2 <= B1, u >= 1, rest >= 0], f2 <= f1, timeout_s, nia),
@@ -103,13 +104,19 @@ def lemmas(timeout_s: float) -> dict[str, Solved]:
 def gain_step(timeout_s: float) -> dict[str, Solved]:
     """The step: at a free ``M``, with the others' welfare ``A`` free (every ``N``), a lie
     gains a station at most ``max_m B_m + ROUNDING``, its transfer being the code's
-    ``station_receipt`` of its nominal share plus ``delta = bonus - f - e``."""
+    ``station_receipt`` of its nominal share plus ``delta = bonus - f - e``. The lie may
+    also be never to reveal (``silent``): the station then claims zeros, is paid its weight
+    part ``share - f - e`` with no bonus and charged the code's ``no_show_tax``."""
     others, share, true, lie = (_function(n) for n in ("A", "share", "true", "lie"))
     pool_b, bonus, f, e = (_function(n) for n in ("B", "bonus", "f", "e"))
     net = lambda claim, m: enc.net_value("station", claim(m), share(m))  # noqa: E731
     n = z3.Int("M")
     best_t, win_t, best_l, win_l, top, top_b = z3.Ints("best_t win_t best_l win_l top top_B")
     m = z3.Int("m_bonus")
+    silent = z3.Bool("silent")
+
+    def claimed(k: enc.Term) -> enc.Term:
+        return z3.If(silent, 0, lie(k))
 
     def delta(w: enc.Term) -> enc.Term:
         return _at(bonus, w) - _at(f, w) - _at(e, w)
@@ -118,19 +125,25 @@ def gain_step(timeout_s: float) -> dict[str, Solved]:
         paid = _at(share, w) + delta(w)
         return participant_utility("station", _at(true, w), station_receipt(paid, tax_formula(top, _at(others, w))))
 
+    def lie_utility(w: enc.Term) -> enc.Term:
+        weight = _at(share, w) - _at(f, w) - _at(e, w)
+        paid = z3.If(silent, weight, _at(share, w) + delta(w))
+        charged = no_show_tax(silent, tax_formula(top, _at(others, w)), weight, Z3)
+        return participant_utility("station", _at(true, w), station_receipt(paid, charged))
+
     facts = z3.ForAll([m], z3.Implies(z3.And(0 <= m, m < n), z3.And(
-        0 <= bonus(m), bonus(m) <= pool_b(m), 0 <= f(m), f(m) <= pool_b(m), 0 <= e(m), e(m) <= 1)))
+        0 <= bonus(m), bonus(m) <= pool_b(m), 0 <= f(m), f(m) <= pool_b(m), 0 <= e(m), e(m) <= 1, 0 <= share(m))))
     hyp = [
         n >= 0,
         choice_invariant(lambda k: others(k) + net(true, k), n, best_t, win_t),
-        choice_invariant(lambda k: others(k) + net(lie, k), n, best_l, win_l),
+        choice_invariant(lambda k: others(k) + net(claimed, k), n, best_l, win_l),
         max_invariant(others, n, top),
         max_invariant(pool_b, n, top_b),
         facts,
         # lemma *pair* at the two outcomes (at none every pool and share is 0)
         _at(pool_b, win_l) - _at(f, win_l) + _at(f, win_t) <= _max2(_at(pool_b, win_l), _at(pool_b, win_t)),
     ]
-    return _step("gain <= max B + 1, any M", hyp, utility(win_l) - utility(win_t) <= top_b + ROUNDING, timeout_s)
+    return _step("gain <= max B + 1, any M", hyp, lie_utility(win_l) - utility(win_t) <= top_b + ROUNDING, timeout_s)
 
 
 def check_bound_every_n_m(timeout_s: float = 60.0) -> CheckResult:
@@ -149,7 +162,9 @@ def _station_gain(bounds: Bounds, index: int, fixed: dict[str, Any] | None = Non
     if fixed:
         profile = replace(profile, **fixed)
     lie = enc.fresh_vector("lie", n)
-    lied = profile.with_claims("station", index, lie)
+    # the lie may also be never to reveal: claims of zeros, settled as SPEC section 9 says
+    silent = tuple(z3.Bool("silent") if j == index else z3.BoolVal(False) for j in range(len(bounds.station_weights)))
+    lied = replace(profile.with_claims("station", index, lie), no_show=silent)
     truth_row = profile.claims("station")[index]
     out_t, out_l = enc.encode_settle(profile), enc.encode_settle(lied)
     u_t = enc.utility(out_t, "station", index, truth_row)
@@ -163,7 +178,7 @@ def _gain_check(prop: str, bounds: Bounds, slack: int, expected: str, timeout_s:
     """``gain <= max_m B_m + slack`` for station ``index``, on the whole settlement (with a
     negative ``slack``, a pool of at least one wei, so that a model is a lie that gains)."""
     profile, lied, lie, (out_t, out_l), (u_t, u_l), top_b = _station_gain(bounds, index, fixed)
-    negated = u_l - u_t > top_b + slack
+    negated = z3.And(u_l - u_t > top_b + slack, *lied.no_show_domain())
     if slack < 0:  # a witness worth reading: a pool of half the small-amount cap at least
         negated = z3.And(negated, top_b >= SMALL_AMOUNT // 2)
 
@@ -180,6 +195,7 @@ def _gain_check(prop: str, bounds: Bounds, slack: int, expected: str, timeout_s:
 
     encoded = _Encoded(_domain(profile, lie, (out_t, out_l)), negated, decode, (*_read(profile, "budget"), *lie))
     free = "bps<=10000 and contributions free" if not fixed else ", ".join(f"{k}={v}" for k, v in fixed.items())
+    free += "; the lie may be never to reveal"
     return _run(prop, "clarke", "budget", "station", bounds, encoded, expected=expected, timeout_s=timeout_s,
                 bounds_text=bounds.describe() + f"; {free}", logic=LOGIC if not fixed else None)
 
@@ -217,31 +233,83 @@ def check_owners_unchanged(bounds: Bounds, *, timeout_s: float = 60.0) -> CheckR
                     bounds.describe() + "; subsidy, bps and contributions free", {"unchanged": answer})
 
 
-def check_solvency_with_bonus(bounds: Bounds, *, timeout_s: float = 60.0) -> CheckResult:
-    """Row: with the bonus, no station owes at settlement (weight part minus tax) more than
-    its deposit bound ``max k + mechanism.station_bonus_hold``, every owner as before."""
-    u_total = sum(bounds.station_weights)
+NO_SHOW_RULES = {
+    "capped": "a station that never revealed is charged at most its weight part and takes no bonus",
+    "as zeros": "a station that never revealed is settled as one that revealed zeros (the contract before issue 23)",
+}
+"""How a settlement treats a station that never revealed: the code's rule (``capped``,
+``mechanism.settle``'s ``no_show_stations``) and the earlier contract's (``as zeros``)."""
 
-    def negated(profile: enc.SymbolicProfile, out: enc.SymbolicOutcome) -> z3.BoolRef:
-        top_c = Z3.max_of(list(profile.budgets))
-        owner_deposit = [mechanism.owner_deposit_bound(row, crow, Z3.max_of) for row, crow in zip(profile.owner_values, out.cost_shares)]
-        station_deposit = [mechanism.station_deposit_bound(row, Z3.max_of, station_bonus_hold(top_c, profile.bonus_bps, u, u_total, Z3))
-                           for row, u in zip(profile.station_costs, profile.station_weights)]
-        return z3.Or(*[p > d for p, d in zip(out.owner_pays, owner_deposit)],
-                     *[t - w > d for w, t, d in zip(out.station_weight_part, out.station_tax, station_deposit)])
 
-    def violated(o: Any, p: dict[str, Any]) -> dict[str, Any] | None:
-        owners, deposits = mechanism.deposit_bounds(p["budgets"], p["owner_weights"], p["owner_values"], p["station_costs"],
-                                                    bonus_bps=p["bonus_bps"], station_weights=p["station_weights"])
-        for i, (x, d) in enumerate(zip(o.owner_pays, owners)):
-            if x > d:
-                return {"side": "owner", "index": i, "owes": x, "deposit": d}
-        for j, (w, t, d) in enumerate(zip(o.station_weight_part, o.station_tax, deposits)):
-            if t - w > d:
-                return {"side": "station", "index": j, "owes": t - w, "deposit": d}
-        return None
+def check_solvency_with_bonus(bounds: Bounds, *, no_show_rule: str = "capped", timeout_s: float = 60.0) -> CheckResult:
+    """Row: with the bonus, nobody owes at settlement more than its deposit, whether it
+    revealed or not (SPEC section 4's solvency, section 9's "settleable whatever its deposit").
 
-    return _bonus_single("bonus: solvency", bounds, negated, violated, timeout_s)
+    Every participant has a free Boolean: revealed or not. One that revealed deposited at
+    least its reveal bound (owner ``max b + max c``, station ``max k +
+    mechanism.station_bonus_hold``); one that did not claims zeros and deposited only what
+    registration asks of it: an owner ``w * d`` (``d`` the deposit per weight, every budget
+    at most ``W * d``), a station any amount of at least 1 wei. An owner owes its payment; a
+    station owes its tax less its weight part (its bonus comes later). Under ``no_show_rule``
+    ``as zeros`` (the earlier contract's) a station that never revealed is refuted; under
+    ``capped`` (the code's rule) the row is proved.
+    """
+    if no_show_rule not in NO_SHOW_RULES:
+        raise ValueError(f"no_show_rule: unknown value {no_show_rule!r}, expected one of {', '.join(NO_SHOW_RULES)}")
+    ow, sw = bounds.owner_weights, bounds.station_weights
+    profile = enc.fresh_profile(bounds.n_proposals, ow, sw, with_bonus=True)
+    owner_in = tuple(z3.Bool(f"revealed_owner_{i}") for i in range(len(ow)))
+    station_in = tuple(z3.Bool(f"revealed_station_{j}") for j in range(len(sw)))
+    silent = tuple(z3.Not(x) for x in station_in)
+    if no_show_rule == "capped":
+        profile = replace(profile, no_show=silent)
+    out = enc.encode_settle(profile)
+    dpw = z3.Int("deposit_per_weight")
+    owner_dep, station_dep = enc.fresh_vector("owner_deposit", len(ow)), enc.fresh_vector("station_deposit", len(sw))
+    top_c = Z3.max_of(list(profile.budgets))
+    facts = [dpw >= 1, *[c <= sum(ow) * dpw for c in profile.budgets]]
+    for i, (row, crow) in enumerate(zip(profile.owner_values, out.cost_shares)):
+        facts += [z3.Implies(z3.Not(owner_in[i]), z3.And(*[b == 0 for b in row])), owner_dep[i] >= ow[i] * dpw,
+                  z3.Implies(owner_in[i], owner_dep[i] >= mechanism.owner_deposit_bound(row, crow, Z3.max_of))]
+    for j, (row, u) in enumerate(zip(profile.station_costs, sw)):
+        bound = mechanism.station_deposit_bound(row, Z3.max_of, station_bonus_hold(top_c, profile.bonus_bps, u, sum(sw), Z3))
+        facts += [z3.Implies(silent[j], z3.And(*[k == 0 for k in row])), station_dep[j] >= 1,
+                  z3.Implies(station_in[j], station_dep[j] >= bound)]
+    negated = z3.Or(*[p > d for p, d in zip(out.owner_pays, owner_dep)],
+                    *[t - w > d for t, w, d in zip(out.station_tax, out.station_weight_part, station_dep)])
+    base = _domain(profile, [dpw], [out])
+
+    def decode(model: z3.ModelRef) -> dict[str, Any] | None:
+        kwargs = replay.profile_kwargs(model, profile, "clarke", "budget")
+        settled = mechanism.settle(**kwargs)
+        replay.confirm_outcome(model, out, settled, "counterexample")
+        never = {"owners": [i for i, x in enumerate(owner_in) if not z3.is_true(model.eval(x, model_completion=True))],
+                 "stations": [j for j, x in enumerate(station_in) if not z3.is_true(model.eval(x, model_completion=True))]}
+        deposits = {"owners": [enc.model_int(model, x) for x in owner_dep],
+                    "stations": [enc.model_int(model, x) for x in station_dep]}
+        details = _insolvent(settled, deposits)
+        if details is None:
+            raise EncodingError(f"counterexample: mechanism.settle is solvent on {kwargs} with deposits {deposits}")
+        return {"profile": kwargs, "rule": "clarke", "budget_policy": "budget", "no_show_rule": no_show_rule,
+                "never_revealed": never, "deposits": deposits, "deposit_per_weight": enc.model_int(model, dpw), **details}
+
+    encoded = _Encoded(lambda cap: [*base(cap), *facts], negated, decode, (*_read(profile, "budget"), dpw))
+    return _run(f"bonus: solvency, no-shows {no_show_rule}", "clarke", "budget", "all", bounds, encoded,
+                expected=HOLDS if no_show_rule == "capped" else FAILS, timeout_s=timeout_s,
+                bounds_text=bounds.describe() + "; bps<=10000, contributions, deposits and who revealed free", logic=LOGIC)
+
+
+def _insolvent(o: mechanism.Outcome, deposits: dict[str, list[int]]) -> dict[str, Any] | None:
+    """The first participant of ``o`` that owes more than its deposit at settlement: an owner
+    its payment, a station its tax less its weight part; ``None`` when nobody does."""
+    for i, (owes, dep) in enumerate(zip(o.owner_pays, deposits["owners"])):
+        if owes > dep:
+            return {"side": "owner", "index": i, "owes": owes, "deposit": dep}
+    weight = o.station_weight_part or o.station_share
+    for j, (t, w, dep) in enumerate(zip(o.station_tax, weight, deposits["stations"])):
+        if t - w > dep:
+            return {"side": "station", "index": j, "owes": t - w, "deposit": dep}
+    return None
 
 
 def _bonus_single(prop: str, bounds: Bounds, negated: Any, violated: Any, timeout_s: float) -> CheckResult:
@@ -292,6 +360,7 @@ def check_accounting_with_bonus(bounds: Bounds, *, timeout_s: float = 60.0) -> C
 
 
 __all__ = [
+    "NO_SHOW_RULES",
     "ROUNDING",
     "SMALL_AMOUNT",
     "check_accounting_with_bonus",

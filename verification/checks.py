@@ -144,7 +144,7 @@ def _run(
 
 def _domain(profile: enc.SymbolicProfile, extra: Sequence[enc.Term], outs: Sequence[enc.SymbolicOutcome]) -> Callable[[int], list[z3.BoolRef]]:
     def background(cap: int) -> list[z3.BoolRef]:
-        facts = enc.amount_domain([*profile.amounts(), *extra], cap) + profile.bonus_domain()
+        facts = enc.amount_domain([*profile.amounts(), *extra], cap) + profile.bonus_domain() + profile.no_show_domain()
         for out in outs:
             facts += list(out.constraints)
             if cap < MAX_AMOUNT:  # witness search only: never part of a proof

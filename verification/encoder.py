@@ -120,6 +120,7 @@ class SymbolicProfile:
     subsidy: Term | int = 0  # the recycled tax announced before the round (0: none)
     bonus_bps: Term | int = 0  # SPEC section 9's bonus fraction (0: none), in [0, 10000]
     contributions: Vec | None = None  # the winner's report, one per station (None: by weight)
+    no_show: tuple[z3.BoolRef, ...] | None = None  # per station: it never revealed (None: all did)
 
     @property
     def n_proposals(self) -> int:
@@ -150,6 +151,12 @@ class SymbolicProfile:
         """``0 <= bonus_bps <= 10000`` when the bonus fraction is a symbol."""
         b = self.bonus_bps
         return [z3.And(0 <= b, b <= mechanism.BPS)] if isinstance(b, z3.ExprRef) else []
+
+    def no_show_domain(self) -> list[z3.BoolRef]:
+        """A station that never revealed counts as claiming zeros (SPEC section 5 step 4)."""
+        if self.no_show is None:
+            return []
+        return [z3.Implies(silent, z3.And(*[k == 0 for k in row])) for silent, row in zip(self.no_show, self.station_costs)]
 
     def claim_amounts(self) -> list[Term]:
         """Every symbolic claim (what the settlement reads under ``midpoint``/``uniform``)."""
@@ -262,6 +269,7 @@ def encode_settle(
     core = settle_core(
         budgets, profile.owner_weights, profile.station_weights, profile.owner_values, profile.station_costs,
         rule, profile.subsidy, Z3, bonus_bps=profile.bonus_bps, contributions=profile.contributions,
+        no_show=profile.no_show,
     )
     n = profile.n_proposals
     c = tuple(tuple(_as_term(core.cost_shares[m][i]) for m in range(n)) for i in range(len(profile.owner_weights)))

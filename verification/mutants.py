@@ -1,7 +1,8 @@
 """Mutation testing of the proofs and the tests: ``python -m verification.mutants``.
 
 Each mutant is one plausible mistake, written as an exact text replacement in one file of
-``mechanism/`` or ``contracts/HCFL.vy``. It is applied to a temporary copy of the whole
+``mechanism/`` or of the contracts (``contracts/HCFL.vy``, ``contracts/HCFLTraining.vy``), or a
+coordinated one in two files (a rule changed in the contract and in its Python twin alike). It is applied to a temporary copy of the whole
 repository tree (so the copy's ``contracts/build.py`` compiles the copy's mutated contract and
 ``import mechanism`` finds the copy's mutated code: nothing in the real tree is touched), then
 the checks named for it run in that copy, in order, until one fails. A failing check
@@ -58,12 +59,21 @@ CHECKS: dict[str, Check] = {
              "tests/test_contract_round.py"),
             400.0,
         ),
+        Check(
+            "contract rule tests",
+            (*PYTEST[:5], "not slow and not anvil", *PYTEST[6:], "tests/test_contract_rules.py",
+             "tests/test_contract_bonus.py", "tests/test_contract_revoke.py"),
+            400.0,
+        ),
     )
 }
 
 MECHANISM_CHECKS = ("verification --quick", "mechanism tests")
 FAST_PATH_CHECKS = ("mechanism tests",)  # settle_fast is not the proved core: the differential tests cover it
 CONTRACT_CHECKS = ("contract tests",)
+RULE_CHECKS = ("contract rule tests",)  # the rules tests/test_contract_rules.py, _bonus.py and _revoke.py pin
+TRAINING_SOURCE = "contracts/HCFLTraining.vy"
+"""A mutant of this file is compiled into HCFL's creation code: the copy is rebuilt first."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +86,24 @@ class Mutant:
     new: str
     checks: tuple[str, ...]
     quick: bool = False  # part of the CI subset (``--quick``)
+    also: tuple[tuple[str, str, str], ...] = ()  # the same mistake made in other files: (path, old, new)
 
     def apply(self, text: str) -> tuple[str, str | None]:
         """The mutated text, or the original and why the pattern does not apply."""
-        count = text.count(self.old)
-        if count == 0:
-            return text, NOT_FOUND
-        if count > 1:
-            return text, AMBIGUOUS
-        return text.replace(self.old, self.new), None
+        return _replace_once(text, self.old, self.new)
+
+    def edits(self) -> tuple[tuple[str, str, str], ...]:
+        """Every (path, old, new) replacement of this mutant, its own first."""
+        return ((self.path, self.old, self.new), *self.also)
+
+
+def _replace_once(text: str, old: str, new: str) -> tuple[str, str | None]:
+    count = text.count(old)
+    if count == 0:
+        return text, NOT_FOUND
+    if count > 1:
+        return text, AMBIGUOUS
+    return text.replace(old, new), None
 
 
 def _m(name: str, path: str, old: str, new: str, checks: tuple[str, ...] = MECHANISM_CHECKS, quick: bool = False) -> Mutant:
@@ -158,17 +177,27 @@ MECHANISM_MUTANTS: tuple[Mutant, ...] = (
     _m("bonus: no fallback to weights when nothing is reported", "mechanism/shares.py",
        "ops.floor_div(pool * ops.select(none_reported, u, c), ops.select(none_reported, by_weight, reported))",
        "ops.floor_div(pool * c, ops.select(none_reported, by_weight, reported))"),
+    _m("bonus: the rounding remainder goes to the first station", "mechanism/settle.py",
+       "    bonus = bonus_shares(pool_b, list(contributions) if contributions is not None else list(sw), sw, ops)\n",
+       "    bonus = bonus_shares(pool_b, list(contributions) if contributions is not None else list(sw), sw, ops)\n"
+       "    bonus[0] = bonus[0] + pool_b - ops.total(bonus)\n"),
+    _m("bonus: the station hold rounds down", "mechanism/shares.py",
+       "return -ops.floor_div(-(bonus_pool(max_budget, bonus_bps, ops) * weight), total_weight)",
+       "return ops.floor_div(bonus_pool(max_budget, bonus_bps, ops) * weight, total_weight)"),
+    _m("no-show: a station that never revealed is charged its whole tax", "mechanism/settle.py",
+       "return ops.select(silent, ops.minimum(tax, weight_part), tax)", "return tax"),
 )
 """Mistakes in the reference (the proved core and its vectorized twin)."""
 
 
-def _c(name: str, old: str, new: str, quick: bool = False) -> Mutant:
-    return Mutant(name, "contracts/HCFL.vy", old, new, CONTRACT_CHECKS, quick)
+def _c(name: str, old: str, new: str, quick: bool = False, checks: tuple[str, ...] = CONTRACT_CHECKS,
+       path: str = "contracts/HCFL.vy", also: tuple[tuple[str, str, str], ...] = ()) -> Mutant:
+    return Mutant(name, path, old, new, checks, quick, also)
 
 
 CONTRACT_MUTANTS: tuple[Mutant, ...] = (
-    # Exact text of contracts/HCFL.vy as of the wt-proof branch; when the contract changes,
-    # a missing pattern fails loudly ("pattern not found") and the row is re-targeted here.
+    # Exact text of contracts/HCFL.vy (and HCFLTraining.vy) of today; when the contracts
+    # change, a missing pattern fails loudly ("pattern not found") and the row is re-targeted here.
     _c("close: ties to the highest index",
        "        if s > best:\n            best = s\n            winner = m",
        "        if s > best or (found and s == best):\n            best = s\n            winner = m", quick=True),
@@ -199,8 +228,32 @@ CONTRACT_MUTANTS: tuple[Mutant, ...] = (
     _c("settle: a station paid its nominal share despite the bonus",
        "                share = (budget - budget * BONUS_BPS // MAX_BPS) * weight // total_w\n", "                pass\n"),
     _c("credit_bonus: the bonus by weight although contributions were reported",
-       "        part = self.contribution[round_id][index]\n        whole = self.contribution_total[round_id]\n",
-       "        pass\n"),
+       "    if whole == 0:\n        part = (info >> INFO_WEIGHT_SHIFT)", "    if True:\n        part = (info >> INFO_WEIGHT_SHIFT)"),
+    # issue 23: rules no test pinned (tests/test_contract_rules.py, _bonus.py, _revoke.py)
+    _c("commitment: the contract and its Python twin both forget the deployment",
+       "    return keccak256(abi_encode(self, round_id, who, claims, salt))",
+       "    return keccak256(abi_encode(round_id, who, claims, salt))", checks=RULE_CHECKS,
+       also=(("contracts/commitments.py",
+              '["address", "uint256", "address", "uint256[]", "bytes32"],\n'
+              "        [to_checksum_address(contract), round_id,",
+              '["uint256", "address", "uint256[]", "bytes32"],\n        [round_id,'),)),
+    _c("finalize: the majority counts the winner",
+       "cut: bool = (not reported) or 2 * votes > others", "cut: bool = (not reported) or 2 * votes > others + 1",
+       checks=RULE_CHECKS),
+    _c("finalize: half of the others slash",
+       "cut: bool = (not reported) or 2 * votes > others", "cut: bool = (not reported) or 2 * votes >= others",
+       checks=RULE_CHECKS),
+    _c("register: a ticket is expired at its expiry second",
+       'assert block.timestamp <= expiry, "hcfl: ticket expired"', 'assert block.timestamp < expiry, "hcfl: ticket expired"',
+       checks=RULE_CHECKS),
+    _c("settle: a station that never revealed is charged its whole tax", "            tax = min(tax, share)\n", "",
+       checks=RULE_CHECKS),
+    _c("credit_bonus: a station that never revealed takes its bonus", "        part = 0\n", "        pass\n",
+       checks=RULE_CHECKS),
+    _c("register: a revoked participant registers", '        assert not self.revoked[msg.sender], "hcfl: admission revoked"\n',
+       "", checks=RULE_CHECKS),
+    _c("vote: an owner votes twice", '    assert bits & bit == 0, "hcfl: already voted"\n', "",
+       checks=CONTRACT_CHECKS + RULE_CHECKS, path=TRAINING_SOURCE),
 )
 """Mistakes in the contract, kept apart: its text is about to change in main."""
 
@@ -260,11 +313,15 @@ def run_mutant(mutant: Mutant, *, all_checks: bool = False, runner: Runner = run
     with tempfile.TemporaryDirectory(prefix="hcfl-mutant-") as tmp:
         tree = Path(tmp)
         _copy_tree(tree)
-        target = tree / mutant.path
-        mutated, problem = mutant.apply(target.read_text())
-        if problem is not None:
-            return MutantResult(mutant.name, mutant.path, problem, (), time.perf_counter() - start)
-        target.write_text(mutated)
+        for path, old, new in mutant.edits():
+            target = tree / path
+            mutated, problem = _replace_once(target.read_text(), old, new)
+            if problem is not None:
+                return MutantResult(mutant.name, mutant.path, problem, (), time.perf_counter() - start)
+            target.write_text(mutated)
+        if any(path == TRAINING_SOURCE for path, _, _ in mutant.edits()):
+            # HCFL's creation code embeds HCFLTraining's: rebuild the copy's generated module
+            subprocess.run([sys.executable, "-m", "contracts.build"], cwd=tree, capture_output=True, check=True)
         killers: list[str] = []
         for name in mutant.checks:
             if not runner(CHECKS[name], tree):

@@ -49,6 +49,8 @@ def profile_kwargs(model: z3.ModelRef, profile: enc.SymbolicProfile, rule: str, 
         kwargs["bonus_bps"] = enc.model_int(model, profile.bonus_bps) if isinstance(profile.bonus_bps, z3.ExprRef) else profile.bonus_bps
     if profile.contributions is not None:
         kwargs["contributions"] = [c if isinstance(c, int) else enc.model_int(model, c) for c in profile.contributions]
+    if profile.no_show is not None:
+        kwargs["no_show_stations"] = [j for j, silent in enumerate(profile.no_show) if z3.is_true(model.eval(silent, model_completion=True))]
     return kwargs
 
 
@@ -152,6 +154,8 @@ def truthfulness_witness(
     key = "owner_values" if side == "owner" else "station_costs"
     true_row = truth_kw[key][index]
     lie_kw = {**truth_kw, key: [lie if n == index else row for n, row in enumerate(truth_kw[key])]}
+    if lied.no_show is not None:  # the lie may be never to reveal (SPEC section 9's no-show)
+        lie_kw["no_show_stations"] = profile_kwargs(model, lied, rule, policy)["no_show_stations"]
     settled_t = settle_as_encoded(model, out_truth, truth_kw)
     settled_l = settle_as_encoded(model, out_lie, lie_kw)
     confirm_outcome(model, out_truth, settled_t, "truthful run")
@@ -164,7 +168,7 @@ def truthfulness_witness(
         raise EncodingError(f"truthfulness: the lie does not beat the truth in mechanism.settle on {truth_kw}")
 
     def witness(kw: dict[str, Any], truthful: int, lying: int) -> dict[str, Any]:
-        return {
+        out = {
             "profile": kw,
             "rule": rule,
             "side": side,
@@ -173,6 +177,9 @@ def truthfulness_witness(
             "truthful_utility": truthful,
             "lie_utility": lying,
         }
+        if index in lie_kw.get("no_show_stations", ()):
+            out["never_revealed"] = True  # the "lie" is not to reveal at all (claims count as zeros)
+        return out
 
     if policy != "uniform":
         return witness(truth_kw, u_t, u_l)
@@ -195,6 +202,8 @@ def replay_truthfulness(witness: dict[str, Any]) -> tuple[int, int]:
     key = "owner_values" if witness["side"] == "owner" else "station_costs"
     true_row = profile[key][witness["index"]]
     lied = {**profile, key: [witness["lie"] if n == witness["index"] else row for n, row in enumerate(profile[key])]}
+    if witness.get("never_revealed"):
+        lied["no_show_stations"] = [witness["index"]]
     t = mechanism.settle(**profile)
     lie_out = mechanism.settle(**lied)
     return (

@@ -127,7 +127,11 @@ def plan(quick: bool, timeout_s: float) -> list[Check]:
     out.append(Check("bonus: the bound is nearly reached", lambda: bonus.check_bound_tight(timeout_s=t)))
     out.append(Check("bonus: budget balance", lambda: bonus.check_budget_balance_with_bonus(Bounds(1 if quick else 2), timeout_s=t)))
     out.append(Check("bonus: accounting", lambda: bonus.check_accounting_with_bonus(Bounds(3), timeout_s=t)))
-    out.append(Check("bonus: solvency", lambda: bonus.check_solvency_with_bonus(Bounds(1 if quick else 2), timeout_s=t)))
+    # a participant that never revealed: the earlier contract's rule is refuted, the code's proved
+    for no_show in bonus.NO_SHOW_RULES:
+        out.append(Check(f"bonus: solvency, no-shows {no_show}",
+                         lambda no_show=no_show: bonus.check_solvency_with_bonus(Bounds(1 if quick else 2), no_show_rule=no_show,
+                                                                                 timeout_s=t)))
     for side in SIDES:
         out.append(
             Check(f"ex-post IR {side}", lambda side=side: checks.check_individual_rationality("clarke", "budget", side, tiny, expected=FAILS, timeout_s=t))

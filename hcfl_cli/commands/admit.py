@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hcfl_cli.commands.common import add_key_options, key_options, say
+from hcfl_cli.commands.common import add_key_options, key_options, open_session, print_step, say, wei
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
                        "is counted from the chain's latest block time, the clock the contract checks.")
     p.add_argument("--deployment", required=True, type=Path, help="the deployment file")
     p.add_argument("--address", required=True, help="the participant's address")
-    p.add_argument("--role", required=True, choices=["owner", "station"], help="its role")
+    p.add_argument("--role", choices=["owner", "station"], help="its role (required to sign a ticket)")
     p.add_argument("--weight", type=int, default=1, help="its weight (default 1)")
     p.add_argument("--max-proposals", type=int, help="an owner's proposal allowance (default: the deployment's)")
     p.add_argument("--node-public-key", type=Path, help="a station's Flower node public key file (hcfl node-key)")
@@ -24,7 +24,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rpc", help="count --valid-for from this node's latest block time (default: this "
                    "machine's clock, offline)")
     p.add_argument("--round", type=int, default=0, help="admit to this round only (default 0: every round)")
-    p.add_argument("--out", type=Path, required=True, help="the ticket file to write")
+    p.add_argument("--out", type=Path, help="the ticket file to write (required to sign a ticket)")
+    p.add_argument("--revoke", action="store_true",
+                   help="revoke --address's admission on chain instead (needs --rpc): it cannot register from now "
+                        "on, in this round or later ones; registered in this round, it keeps its rights there")
+    p.add_argument("--max-fee", type=wei, help="--revoke: the highest fee per gas a resend may offer, wei "
+                   "(default: twice the first send's)")
+    p.set_defaults(dry_run=False)
     add_key_options(p)
     p.set_defaults(func=run)
 
@@ -32,8 +38,22 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from hcfl_cli.organizer import admit
 
+    if args.revoke:
+        return revoke(args)
+    for option, given in (("--role", args.role), ("--out", args.out)):
+        if given is None:
+            raise ValueError(f"{option}: required to sign a ticket")
     r = admit(args.deployment, key_options(args), args.out, participant=args.address, role=args.role,
               weight=args.weight, max_proposals=args.max_proposals, node_public_key_file=args.node_public_key,
               valid_for=args.valid_for, round_id=args.round, rpc=args.rpc)
     say(f"admitted {r.participant} as {r.role} of weight {r.weight} until {r.expiry}; wrote {r.path}")
     return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    """``hcfl admit --revoke``: the organizer revokes an address's admission on chain."""
+    from hcfl_cli.organizer import revoke_admission
+
+    if args.rpc is None:
+        raise ValueError("--rpc: --revoke sends a transaction: name the node")
+    return print_step(revoke_admission(open_session(args), args.address))
