@@ -19,8 +19,9 @@ import pytest
 from contracts.nodes import start_node
 from hcfl_cli.localnet import DeployOptions, Localnet, LocalnetOptions, LocalnetOutcome, LocalnetRun, leftover_processes
 
-PHASES = (8, 4, 5, 5, 300, 8)
-"""Register (the agents are up and waiting before the deployment), Propose, Commit, Reveal,
+PHASES = (8, 8, 5, 5, 300, 8)
+"""Register (the agents are up and waiting before the deployment), Propose (long enough for the
+winner of the round before, still collecting, on a loaded CI machine), Commit, Reveal,
 Train (the winner's SuperLink, the stations' SuperNodes and the global rounds on Flower, on
 two shared cores; ended by the report), Vote (each owner has loaded torch during Train)."""
 QUICK_TRAIN = {"clients_per_station": 2, "kappa1": 1, "kappa2": 1}
