@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from contracts.chain import Event
+from contracts.deployment_file import DeploymentFile, contracts_of
 from hcfl_cli.audit import RoundAudit, audit_round, rebuild, stored_contribution_hashes
 from hcfl_cli.web.chain_reader import ChainReader, Head, Live, NodeError, Parameters, WrongNode
 from hcfl_cli.web.descriptions import DescriptionCache, DescriptionStatus
@@ -39,10 +40,18 @@ its progress), so the first look is not a blank wait."""
 
 @dataclass(frozen=True)
 class Expected:
-    """What a deployment file says the node must hold (``--deployment``)."""
+    """What a deployment file says the node must hold (``--deployment``): its chain, and
+    the keccak of each contract's code by name (``HCFL``, ``HCFLTraining``: the names of
+    ``contracts.deployment_file.contracts_of``)."""
 
     chain_id: int
-    code_hash: bytes
+    code_hashes: dict[str, bytes]
+
+    @classmethod
+    def of(cls, f: DeploymentFile) -> Expected:
+        """What the deployment file ``f`` pins (a file without ``contracts``: HCFL's code only)."""
+        named = {name: bytes.fromhex(c["code_hash"].removeprefix("0x")) for name, c in f.contracts.items()}
+        return cls(f.chain_id, {**named, "HCFL": f.code_hash})
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,25 @@ class PageState:
 
 
 def check_node(r: ChainReader, expected: Expected | None) -> None:
-    """``WrongNode`` unless the node holds the deployment (its file's chain and code, when
-    ``expected``); ``NodeError`` when it does not answer."""
+    """``WrongNode`` unless the node holds the deployment: HCFL at its address, the
+    HCFLTraining it names (``TRAINING()``) with code, and, when ``expected``, the file's
+    chain and both contracts' code; ``NodeError`` when it does not answer."""
     if expected is not None and r.chain_id != expected.chain_id:
         raise WrongNode(f"The node at {r.url} is chain {r.chain_id}, but the deployment file is for chain "
                         f"{expected.chain_id}")
     if not r.has_code():
         raise WrongNode(f"There is no contract at {r.address} on the node at {r.url} (chain {r.chain_id})")
-    if expected is not None and r.code_hash() != expected.code_hash:
-        raise WrongNode(f"The contract at {r.address} is not the deployment file's: its code differs")
+    if not r.has_code(r.training):
+        raise WrongNode(f"The contract at {r.address} names its training contract at {r.training}, "
+                        f"but there is no contract there")
+    if expected is None:
+        return
+    found = contracts_of(r)  # HCFL at its address, HCFLTraining at TRAINING()
+    for name, want in expected.code_hashes.items():
+        got = found.get(name)
+        if got is None or bytes.fromhex(got["code_hash"].removeprefix("0x")) != want:
+            where = got["address"] if got is not None else r.address
+            raise WrongNode(f"The contract {name} at {where} is not the deployment file's: its code differs")
 
 
 class Renderer(Protocol):
