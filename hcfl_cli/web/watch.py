@@ -1,7 +1,8 @@
 """The watcher: one background thread that follows the chain and keeps the page rendered.
 
 Each tick asks the node for its head block; only when there is a new one does it read the
-contract's logs of the new blocks (incrementally: a deployment's history is read once),
+deployment's logs of the new blocks (HCFL's and its HCFLTraining's, incrementally: a
+deployment's history is read once),
 the current round's views and, for the rounds whose events changed, the audit (the same
 ``hcfl_cli.audit.audit_round`` as ``hcfl audit``). It then renders the page's two parts
 (the live round, and the history with the plots) into a ``Snapshot``: a request only
@@ -24,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts.chain import Event
 from contracts.deployment_file import DeploymentFile, contracts_of
-from hcfl_cli.audit import RoundAudit, audit_round, rebuild, stored_contribution_hashes
+from hcfl_cli.audit import RoundAudit, audit_round, stored_contribution_hashes
 from hcfl_cli.web.chain_reader import ChainReader, Head, Live, NodeError, Parameters, WrongNode
 from hcfl_cli.web.descriptions import DescriptionCache, DescriptionStatus
 from hcfl_cli.web.model import DeploymentModel, RoundState
@@ -162,11 +162,9 @@ class Watcher:
             docs.on_change = self.wake
             self.state.docs = docs.get
         self.docs = docs
-        self._events: list[Event] = []
         self._cursor = reader.from_block  # the next block whose logs are to be read
         self._last: Head | None = None  # the last block read completely
         self._checked = False  # node identity checked since it last failed
-        self._audit_keys: dict[int, int] = {}
         self._dirty = True
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -237,8 +235,7 @@ class Watcher:
     # -- reading the chain --------------------------------------------------------------------
     def _reset(self) -> None:
         """Forget everything read: the node's history is not the one read before."""
-        self._events, self._cursor, self._last = [], self.reader.from_block, None
-        self._audit_keys.clear()
+        self._cursor, self._last = self.reader.from_block, None
         self.state.model, self.state.audits, self.state.params, self.state.live = DeploymentModel(), {}, None, None
 
     def _poll(self) -> bool:
@@ -259,7 +256,6 @@ class Watcher:
         new = r.events(self._cursor, last) if last >= self._cursor else []
         live = r.live(head.number) if last == head.number else None
         self._cursor = last + 1
-        self._events += new
         changed = s.model.apply(new)
         if live is None:
             s.loading = (last, head.number)
@@ -270,22 +266,19 @@ class Watcher:
         return fresh or bool(new) or (s.live, s.loading) != before
 
     def _audit(self, changed: set[int]) -> None:
-        """Audit again every round whose events changed, with the auditor's own code."""
+        """Audit again every round whose events changed, with the auditor's own code (on the
+        model's round: the same fold of the same logs as ``hcfl audit``'s)."""
         s = self.state
-        if not changed or s.params is None:
+        if s.params is None:
             return
-        for log in rebuild(self._events):
-            rid = log.round_id
-            key = s.model.rounds[rid].events if rid in s.model.rounds else 0
-            if self._audit_keys.get(rid) == key:
-                continue
+        for rid in sorted(changed):
+            log = s.model.rounds[rid]
             try:
                 stored = stored_contribution_hashes(self.reader, [rid]).get(rid) if log.report is not None else None
                 s.audits[rid] = audit_round(log, None, stored, s.params.address, s.params.bonus_bps)
             except ValueError as exc:  # logs the auditor cannot rebuild a round from
                 s.audits[rid] = RoundAudit(rid, [], None, len(log.owners) + len(log.stations), len(log.budgets),
                                            unauditable=str(exc))
-            self._audit_keys[rid] = key
 
     # -- rendering ----------------------------------------------------------------------------
     def _render_snapshot(self, old: Snapshot | None) -> Snapshot:
