@@ -288,3 +288,25 @@ def test_a_cancelled_round_and_a_round_nobody_won_say_so_without_a_vote_table():
     history = Renderer().parts(state)[1]
     assert "Cancelled: too few participants" in history and "no proposal had positive welfare" in history
     assert "Owners' votes" not in history
+
+
+def test_the_pool_shown_across_rounds_is_the_contracts_though_taxes_enter_it_without_an_event():
+    from hcfl_cli.web.chain_reader import Live
+    from hcfl_cli.web.plots import plot_data
+
+    plan = RoundPlan.from_profile(**_profile(), bond=1)
+    d = plan.deploy()
+    carried = []  # the pool() view at the end of each round
+    for k in range(2):
+        if k:
+            d.start_round()
+        finish_round(d, run_auction(d, plan), plan, punish=lambda owner: False,
+                     report=Report(b"\x05" * 32, 8800, [3, 4], "http://127.0.0.1:9/m.pt"))
+        carried.append(d.pool())
+    assert carried[0] > 0 and carried[1] > 0  # the taxes, which no PoolChanged logs
+    state = PageState("http://127.0.0.1:1", d.address, 1.0)
+    state.model.apply(d.events())
+    assert state.model.rounds[2].subsidy == carried[0]
+    assert plot_data(state.model.ordered, d.pool()).pool == tuple(carried)
+    state.live = Live(2, 64, 0, d.pool())  # what the watcher reads at the head: the pool() view
+    assert f"pool now: {carried[1]:,}" in Renderer().parts(state)[0]
