@@ -27,7 +27,7 @@ from typing import Any
 
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 
-from contracts.build import compiled
+from contracts.build import Compiled, compiled
 from contracts.chain import training_functions
 from contracts.chain import (ERROR_SELECTOR, FAST_GAS_LIMIT, FEE_BUMP_DENOMINATOR, FEE_BUMP_NUMERATOR, FEE_REFRESH_S,
                              RECEIPT_TIMEOUT_S, Event, Pending, Reverted, Tx, gas_limit, normal, revert_reason)
@@ -88,6 +88,12 @@ class EventDecoder:
         data = event.process_log(log)
         return Event(data["event"], {k: normal(v) for k, v in data["args"].items()})
 
+    @classmethod
+    def of_deployment(cls, art: Compiled) -> EventDecoder:
+        """The decoder of a deployment's logs: HCFL's events and its HCFLTraining's."""
+        assert art.training is not None
+        return cls(art.abi + [i for i in art.training.abi if i["type"] == "event"])
+
 
 def _refusal(exc: BaseException) -> bool:
     """Whether a failed estimate or call is the contract's refusal (a revert), not the node's."""
@@ -136,7 +142,7 @@ class RpcChain:
         self.rpc = JsonRpc(url, timeout=timeout)
         self.art = compiled()
         assert self.art.training is not None
-        self.decoder = EventDecoder(self.art.abi + [i for i in self.art.training.abi if i["type"] == "event"])
+        self.decoder = EventDecoder.of_deployment(self.art)
         self.contract: Any = None
         self.training: Any = None  # the HCFLTraining contract HCFL created
         self._routed = training_functions(self.art)

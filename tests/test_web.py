@@ -19,7 +19,7 @@ from hcfl_cli.documents import Description, FolderServer
 from hcfl_cli.main import main
 from hcfl_cli.web.chain_reader import ChainReader
 from hcfl_cli.web.descriptions import MAX_DESCRIPTION_BYTES, DescriptionCache, DescriptionStatus, http_uri
-from hcfl_cli.web.model import DeploymentModel
+from hcfl_cli.web.model import DeploymentModel, payment, progress
 from hcfl_cli.web.page import Renderer
 from hcfl_cli.web.watch import PageState, Watcher
 from mechanism import settle
@@ -52,15 +52,15 @@ def test_the_model_folds_a_round_into_progress_outcome_report_and_votes_equal_to
     assert r.winner == ref.winner and r.closed.welfare == ref.welfare
     assert [m.address for m in r.owners] == auction.owners and [m.address for m in r.stations] == auction.stations
     for i, m in enumerate(r.owners):
-        assert (m.settled.share, m.settled.tax, m.payment) == (ref.owner_share[i], ref.owner_tax[i], ref.owner_pays[i])
+        assert (m.settled.share, m.settled.tax, payment(m)) == (ref.owner_share[i], ref.owner_tax[i], ref.owner_pays[i])
     for j, m in enumerate(r.stations):
-        assert (m.settled.share, m.settled.tax, m.payment) == (ref.station_share[j], ref.station_tax[j],
+        assert (m.settled.share, m.settled.tax, payment(m)) == (ref.station_share[j], ref.station_tax[j],
                                                                ref.station_receives[j])
-    assert all(dict(m.progress) == dict.fromkeys(("registered", "committed", "revealed", "settled", "withdrawn"), True)
-               for m in r.members.values())
+    steps = ("registered", "committed", "revealed", "settled", "withdrawn")
+    assert all(dict(progress(m)) == dict.fromkeys(steps, True) for m in r.members)
     assert r.taxes == sum(ref.owner_tax) + sum(ref.station_tax)
     assert r.contributions == [3, 4] and r.report.accuracy_bps == 8800
-    assert [(m.index, v) for m, v in r.votes] == done.votes
+    assert [(m.index, v) for m, v in r.owner_votes] == done.votes
     assert r.finalized is not None and r.phase_name == "Finalized"
 
 
@@ -71,8 +71,9 @@ def test_events_the_model_does_not_know_are_skipped_and_counted_and_the_rest_sti
                  Event("Registered", {"round_id": 1}),  # one that does not decode into its record
                  Event("Voted", {"round_id": 1, "owner": ADDRESS, "punish": True})]  # a voter never registered
     model.apply(strangers[:2] + d.events() + strangers[2:])
-    assert model.skipped == 3
-    assert len(model.rounds[1].members) == 4 and model.rounds[1].finalized is not None
+    assert model.skipped == 2  # the stranger's vote is a known event: folded, and it changes nobody's
+    r = model.rounds[1]
+    assert len(r.members) == 4 and r.member(ADDRESS) is None and ADDRESS not in r.votes and r.finalized is not None
 
 
 @pytest.mark.parametrize("uri, link", [
@@ -287,3 +288,25 @@ def test_a_cancelled_round_and_a_round_nobody_won_say_so_without_a_vote_table():
     history = Renderer().parts(state)[1]
     assert "Cancelled: too few participants" in history and "no proposal had positive welfare" in history
     assert "Owners' votes" not in history
+
+
+def test_the_pool_shown_across_rounds_is_the_contracts_though_taxes_enter_it_without_an_event():
+    from hcfl_cli.web.chain_reader import Live
+    from hcfl_cli.web.plots import plot_data
+
+    plan = RoundPlan.from_profile(**_profile(), bond=1)
+    d = plan.deploy()
+    carried = []  # the pool() view at the end of each round
+    for k in range(2):
+        if k:
+            d.start_round()
+        finish_round(d, run_auction(d, plan), plan, punish=lambda owner: False,
+                     report=Report(b"\x05" * 32, 8800, [3, 4], "http://127.0.0.1:9/m.pt"))
+        carried.append(d.pool())
+    assert carried[0] > 0 and carried[1] > 0  # the taxes, which no PoolChanged logs
+    state = PageState("http://127.0.0.1:1", d.address, 1.0)
+    state.model.apply(d.events())
+    assert state.model.rounds[2].subsidy == carried[0]
+    assert plot_data(state.model.ordered, d.pool()).pool == tuple(carried)
+    state.live = Live(2, 64, 0, d.pool())  # what the watcher reads at the head: the pool() view
+    assert f"pool now: {carried[1]:,}" in Renderer().parts(state)[0]

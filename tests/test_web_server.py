@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from contracts.driver import Deployment
+from hcfl_cli.commands.web import source
 from hcfl_cli.main import main
+from contracts.deployment_file import contracts_of
 from hcfl_cli.participant import DeploymentFile, code_hash
 from tests.web_helpers import anvil_node
 
@@ -37,10 +39,14 @@ def deployment(anvil):
     return d
 
 
-def _deployment_file(d: Deployment, path: Path, chain_id: int | None = None) -> Path:
+def _deployment_file(d: Deployment, path: Path, chain_id: int | None = None, training_code: str | None = None) -> Path:
+    """What ``hcfl deploy`` writes (``training_code``: another code hash for HCFLTraining)."""
     receipt_block = 0
+    contracts = contracts_of(d.chain)
+    if training_code is not None:
+        contracts["HCFLTraining"]["code_hash"] = training_code
     f = DeploymentFile(chain_id or d.chain_id(), d.address, receipt_block, "0x" + "00" * 32,
-                       code_hash(d.chain, d.address))
+                       code_hash(d.chain, d.address), contracts=contracts)
     path.write_text(json.dumps(f.to_json()))
     return path
 
@@ -48,11 +54,12 @@ def _deployment_file(d: Deployment, path: Path, chain_id: int | None = None) -> 
 def _deploy_code(url: str, creation: bytes) -> str:
     """Another contract on the node (sent from its first unlocked development account)."""
     from contracts.nodes import JsonRpc
+    from contracts.transport import wait_for_receipts
 
     rpc = JsonRpc(url)
     sender = rpc.call("eth_accounts")[0]
     tx = rpc.call("eth_sendTransaction", [{"from": sender, "data": "0x" + creation.hex()}])
-    return rpc.call("eth_getTransactionReceipt", [tx])["contractAddress"]
+    return wait_for_receipts(rpc, [tx])[0]["contractAddress"]  # mined a moment after the answer, at times
 
 
 def _get(url: str) -> str:
@@ -88,6 +95,11 @@ def test_hcfl_web_refuses_a_node_without_the_contract_or_on_another_chain(anvil,
     wrong = _deployment_file(deployment, tmp_path / "other-chain.json", chain_id=5)
     assert main(["web", "--rpc", anvil, "--deployment", str(wrong)]) == 2
     assert "is chain 31337, but the deployment file is for chain 5" in capsys.readouterr().err
+    training = deployment.chain.addresses[1]
+    other_training = _deployment_file(deployment, tmp_path / "other-training.json", training_code="0x" + "11" * 32)
+    with pytest.raises(ValueError, match=f"--deployment: The contract HCFLTraining at {training} is not the "
+                       "deployment file's: its code differs"):  # source(), not main(): a wrong check would serve
+        source(anvil, deployment=other_training)
 
 
 def test_the_localnet_page_serves_the_deployment_file_it_is_given(anvil, deployment, tmp_path):

@@ -32,7 +32,7 @@ def source(rpc: str, *, deployment: Path | None = None, address: str | None = No
         raise ValueError(f"--poll: at least 0.1 seconds, got {poll_s}")
     if deployment is not None:
         f = DeploymentFile.read(deployment)
-        src = Source(rpc, f.address, f.block, Expected(f.chain_id, f.code_hash), poll_s, allow_file_documents)
+        src = Source(rpc, f.address, f.block, Expected.of(f), poll_s, allow_file_documents)
         option = "--deployment"
     else:
         if address is None or not is_address(address):

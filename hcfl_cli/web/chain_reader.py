@@ -1,5 +1,9 @@
-"""What the web page reads from a node: the head block, the contract's logs between two
-blocks, a few views and the deployment's immutable parameters. Read-only: it holds no key
+"""What the web page reads from a node: the head block, the deployment's logs between two
+blocks, a few views and the deployment's immutable parameters. A deployment is two
+contracts: HCFL and the HCFLTraining it created (``HCFL.TRAINING()``), which keeps the
+training report and the owners' votes and logs their events; the reader asks for both
+contracts' logs in one filter and sends each view to the contract that has it, by the
+same rule as the chain clients (``contracts.chain.training_functions``). Read-only: it holds no key
 and sends no transaction, so anyone can run it against any node.
 
 Every request has a short timeout (a slow node must not freeze the page) and no retries
@@ -16,7 +20,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from contracts.build import compiled
-from contracts.chain import Event, EventDecoder
+from contracts.chain import Event, EventDecoder, training_functions
 from contracts.nodes import RpcError
 
 REQUEST_TIMEOUT_S = 5.0
@@ -73,14 +77,19 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 240 else text[:237] + "..."
 
 
+def _outputs(abi: list[dict]) -> dict[str, list[str]]:
+    return {f["name"]: [o["type"] for o in f["outputs"]] for f in abi if f["type"] == "function"}
+
+
 class ChainReader:
-    """A read-only client of one contract on one JSON-RPC node (``url``, ``address``).
+    """A read-only client of one deployment on one JSON-RPC node (``url``, and ``address``
+    HCFL's; its HCFLTraining's address is read from it at the first look, ``training``).
 
     Plain JSON-RPC over one kept-alive connection (``contracts.nodes.JsonRpc``); the views
     of one look are sent as one batch, encoded and decoded by web3.py's and eth-abi's
-    codecs from the contract's ABI, and the logs are decoded by ``EventDecoder``.
-    ``url``, ``chain_id`` and ``call`` mean what they mean on ``contracts.chain.RpcChain``,
-    so the auditor's helpers take it.
+    codecs from the contracts' ABIs, and the logs are decoded by ``EventDecoder``.
+    ``url``, ``chain_id``, ``addresses``, ``code_hash`` and ``call`` mean what they mean on
+    ``contracts.chain.RpcChain``, so the auditor's and the deployment file's helpers take it.
     """
 
     def __init__(self, url: str, address: str, *, from_block: int = 0, timeout: float = REQUEST_TIMEOUT_S) -> None:
@@ -94,11 +103,16 @@ class ChainReader:
         self.address = to_checksum_address(address)
         self.from_block = from_block
         self.rpc = JsonRpc(url, timeout=timeout)  # no retry with back-off: the watcher polls again anyway
-        abi = compiled().abi
-        self.contract = Web3().eth.contract(address=self.address, abi=abi)  # no provider: encoding only
-        self.outputs = {f["name"]: [o["type"] for o in f["outputs"]] for f in abi if f["type"] == "function"}
-        self.decoder = EventDecoder(abi)
+        art = compiled()
+        assert art.training is not None
+        # no provider and no address: encoding only (the routing picks the address)
+        self.contract = Web3().eth.contract(abi=art.abi)
+        self.training_contract = Web3().eth.contract(abi=art.training.abi)
+        self._routed = training_functions(art)
+        self.outputs = {**_outputs(art.training.abi), **_outputs(art.abi)}
+        self.decoder = EventDecoder.of_deployment(art)
         self._chain_id: int | None = None
+        self._training: str | None = None
 
     def _request(self, method: str, params: list[Any]) -> Any:
         try:
@@ -114,8 +128,21 @@ class ChainReader:
         return self._chain_id
 
     def forget_chain(self) -> None:
-        """After the node went away: it may come back as another chain."""
+        """After the node went away: it may come back as another chain (or deployment)."""
         self._chain_id = None
+        self._training = None
+
+    @property
+    def training(self) -> str:
+        """The address of the HCFLTraining contract that HCFL created (read once per chain)."""
+        if self._training is None:
+            self._training = to_checksum_address(self.call("TRAINING", []))
+        return self._training
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment: HCFL, then its HCFLTraining."""
+        return [self.address, self.training]
 
     def _block(self, which: int | str) -> dict[str, Any] | None:
         return self._request("eth_getBlockByNumber", [which if isinstance(which, str) else hex(which), False])
@@ -130,22 +157,26 @@ class ChainReader:
         b = self._block(number)
         return None if b is None else b["hash"]
 
-    def _code(self) -> bytes:
-        return bytes.fromhex(self._request("eth_getCode", [self.address, "latest"]).removeprefix("0x"))
+    def _code(self, address: str) -> bytes:
+        return bytes.fromhex(self._request("eth_getCode", [address, "latest"]).removeprefix("0x"))
 
-    def has_code(self) -> bool:
-        return bool(self._code())
+    def has_code(self, address: str | None = None) -> bool:
+        """Whether there is code at ``address`` (default HCFL's)."""
+        return bool(self._code(address or self.address))
 
-    def code_hash(self) -> bytes:
-        return keccak(self._code())
+    def code_hash(self, address: str | None = None) -> bytes:
+        """keccak of the runtime code at ``address`` (default HCFL's)."""
+        return keccak(self._code(address or self.address))
 
     def events(self, first: int, last: int) -> list[Event]:
-        """The contract's decoded events in blocks ``first..last`` (inclusive), in order; a
-        log of an event this ABI does not know is left out."""
+        """Both contracts' decoded events in blocks ``first..last`` (inclusive), in chain
+        order (block, then log index); a log of an event these ABIs do not know is left out."""
         out: list[Event] = []
         for lo in range(first, last + 1, LOG_CHUNK_BLOCKS):
             hi = min(last, lo + LOG_CHUNK_BLOCKS - 1)
-            logs = self._request("eth_getLogs", [{"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}])
+            logs = self._request("eth_getLogs", [{"address": self.addresses, "fromBlock": hex(lo),
+                                                  "toBlock": hex(hi)}])
+            logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
             out += [ev for ev in map(self._decode, logs) if ev is not None]
         return out
 
@@ -156,12 +187,12 @@ class ChainReader:
             return None
 
     def calls(self, block: int | str, views: list[tuple[str, list[Any]]]) -> list[Any]:
-        """Several views of the contract at ``block``, in one JSON-RPC batch."""
+        """Several views of the deployment at ``block``, in one JSON-RPC batch; a view that
+        only HCFLTraining has is sent to it."""
         from eth_abi import decode
 
         tag = block if isinstance(block, str) else hex(block)
-        batch = [("eth_call", [{"to": self.address, "data": self.contract.encode_abi(fn, args)}, tag])
-                 for fn, args in views]
+        batch = [("eth_call", [self._call_fields(fn, args), tag]) for fn, args in views]
         try:
             try:
                 answers = self.rpc.batch(batch)
@@ -177,10 +208,16 @@ class ChainReader:
                     raise ValueError(answer["error"].get("message", answer["error"]))
                 values = decode(self.outputs[fn], bytes.fromhex(str(answer["result"]).removeprefix("0x")))
             except Exception as exc:  # a revert, or nothing to decode: not the contract this page knows
-                raise WrongNode(f"The contract at {self.address} does not answer HCFL's view {fn} "
+                to = self.training if fn in self._routed else self.address
+                raise WrongNode(f"The contract at {to} does not answer HCFL's view {fn} "
                                 f"({_one_line(exc)}): is it an HCFL deployment of this version?") from None
             out.append(values[0] if len(values) == 1 else values)
         return out
+
+    def _call_fields(self, fn: str, args: list[Any]) -> dict[str, str]:
+        if fn in self._routed:
+            return {"to": self.training, "data": self.training_contract.encode_abi(fn, args)}
+        return {"to": self.address, "data": self.contract.encode_abi(fn, args)}
 
     def _answer(self, method: str, params: list[Any]) -> dict[str, Any]:
         try:
@@ -189,7 +226,7 @@ class ChainReader:
             return {"error": e.error}
 
     def call(self, fn: str, args: list[Any], block: int | str = "latest") -> Any:
-        """One view of the contract at ``block``."""
+        """One view of the deployment at ``block``."""
         return self.calls(block, [(fn, args)])[0]
 
     def live(self, block: int) -> Live:

@@ -1,11 +1,14 @@
-"""The web page's data model: a deployment's rounds folded from the contract's typed events.
+"""The web page's data model: a deployment's rounds as ``contracts.round_view`` folds them,
+with the sums the page shows.
 
-``DeploymentModel.apply(events)`` folds decoded events (``contracts.chain.Event``) into one
-``RoundState`` per round through their typed records (``contracts.records``), never through
-raw argument dictionaries, so this is the one module to swap for a shared round view. It
-is incremental: a watcher hands it only the events of the new blocks. An event it does not
-know (a newer contract's, or one whose record does not decode) is counted and skipped, so
-the page keeps working while the contract grows.
+``DeploymentModel.apply(events)`` files the decoded events of new blocks (HCFL's and its
+HCFLTraining's, in chain order) under their rounds and folds every round they touched again
+with ``contracts.round_view.fold_rounds``: the one fold of a round that the agent, ``hcfl
+status``, the auditor and this page all read, so the page cannot tell a round differently.
+It is incremental: a watcher hands it only the events of the new blocks, and only the rounds
+they belong to are folded again. An event the fold does not know (a newer contract's), or
+one whose record does not decode, is counted and skipped, so the page keeps working while
+the contract grows.
 
 Everything here comes from the chain and is untrusted: addresses, URIs and amounts are
 kept as they were logged and escaped by the templates, never interpreted.
@@ -14,100 +17,69 @@ kept as they were logged and escaped by the templates, never interpreted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from contracts.chain import Event
-from contracts.constants import PHASE_REGISTER, PHASES, ROLE_NAMES, ROLE_OWNER
-from contracts.records import (BonusCredited, BondWithdrawn, Closed, Committed, ContributionsReported, DustSwept,
-                               Finalized, PhaseChanged, PoolChanged, Proposed, Registered, Revealed, RoundStarted,
-                               Settled, TrainingReported, Voted, Withdrawn)
+from contracts.records import Proposed
+from contracts.round_view import FOLDS, Member, RoundView, fold_rounds
+
+VOTING_PHASES = ("Vote", "Finalized")
+"""Phases in which the owners' votes are shown (even before the first one)."""
 
 
-@dataclass
-class Member:
-    """One participant of one round, as its events tell it."""
-
-    address: str
-    role: str  # "owner" or "station"
-    index: int
-    weight: int
-    deposit: int
-    committed: bool = False
-    claims: list[int] | None = None  # revealed claims, one per proposal
-    settled: Settled | None = None
-    withdrawn: int = 0  # every amount it pulled in this round
-    has_withdrawn: bool = False  # a payout of 0 is withdrawn too
-    bonus: int | None = None  # a station's credited bonus (SPEC section 9)
-    vote: bool | None = None  # an owner's punishment vote
-
-    @property
-    def revealed(self) -> bool:
-        return self.claims is not None
-
-    @property
-    def payment(self) -> int | None:
-        """Once settled, what the settlement moved: an owner's payment (what it pays, its
-        share plus its tax), a station's receipt (its share less its tax); a no-show
-        penalty is shown apart. Read off the logged payout, so it is the chain's figure."""
-        s = self.settled
-        if s is None:
-            return None
-        if self.role == "owner":
-            return self.deposit - s.penalty - s.payout
-        return s.payout + s.penalty - self.deposit
-
-    @property
-    def progress(self) -> tuple[tuple[str, bool], ...]:
-        """The steps of a round and whether this participant has done each."""
-        return (("registered", True), ("committed", self.committed), ("revealed", self.revealed),
-                ("settled", self.settled is not None), ("withdrawn", self.has_withdrawn))
+def payment(m: Member) -> int | None:
+    """Once settled, what the settlement moved: an owner's payment (what it pays, its share
+    plus its tax), a station's receipt (its share less its tax); a no-show penalty is shown
+    apart. Read off the logged payout, so it is the chain's figure."""
+    s = m.settled
+    if s is None:
+        return None
+    if m.role == "owner":
+        return m.deposit - s.penalty - s.payout
+    return s.payout + s.penalty - m.deposit
 
 
-@dataclass
-class ProposalState:
-    """One proposal: its ``Proposed`` record, its welfare once closed, its bond's fate."""
+def progress(m: Member) -> tuple[tuple[str, bool], ...]:
+    """The steps of a round and whether participant ``m`` has done each (a payout of 0
+    withdrawn is withdrawn too)."""
+    return (("registered", True), ("committed", m.commitment is not None), ("revealed", m.revealed is not None),
+            ("settled", m.settled is not None), ("withdrawn", m.withdrawn is not None))
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    """One proposal as the page lists it: its ``Proposed`` record, its welfare once closed,
+    what of its bond was withdrawn."""
 
     record: Proposed
-    welfare: int | None = None
-    bond_withdrawn: int = 0
+    welfare: int | None
+    bond_withdrawn: int
 
 
-@dataclass
-class RoundState:
-    """One round folded from its events."""
+@dataclass(frozen=True)
+class RoundState(RoundView):
+    """One round: the ``RoundView`` folded from its logs, and what the page sums from it."""
 
-    round_id: int
-    subsidy: int = 0
-    phase: int = PHASE_REGISTER
-    deadline: int = 0
-    members: dict[str, Member] = field(default_factory=dict)  # lower-case address -> member
-    proposals: dict[int, ProposalState] = field(default_factory=dict)
-    closed: Closed | None = None
-    dust: int | None = None
-    report: TrainingReported | None = None
-    chunks: dict[int, list[int]] = field(default_factory=dict)  # first station -> contributions
-    finalized: Finalized | None = None
     events: int = 0  # how many of its events were folded (a cache key)
+
+    @classmethod
+    def of(cls, view: RoundView, events: int) -> RoundState:
+        return cls(**{f.name: getattr(view, f.name) for f in fields(RoundView)}, events=events)
 
     @property
     def phase_name(self) -> str:
-        return PHASES.get(self.phase, f"phase {self.phase}")
+        return self.logged_phase or "Register"
 
     @property
-    def owners(self) -> list[Member]:
-        return sorted((m for m in self.members.values() if m.role == "owner"), key=lambda m: m.index)
+    def voting(self) -> bool:
+        """The round is in its Vote phase or past it (by its logs)."""
+        return self.logged_phase in VOTING_PHASES
 
     @property
-    def stations(self) -> list[Member]:
-        return sorted((m for m in self.members.values() if m.role == "station"), key=lambda m: m.index)
-
-    @property
-    def ordered_proposals(self) -> list[ProposalState]:
-        return [self.proposals[k] for k in sorted(self.proposals)]
-
-    @property
-    def winner(self) -> int | None:
-        return self.closed.winner_index if self.closed is not None else None
+    def ordered_proposals(self) -> list[ProposalRow]:
+        welfare = self.closed.welfare if self.closed is not None else []
+        return [ProposalRow(p, welfare[p.index] if p.index < len(welfare) else None,
+                            self.bond_withdrawals.get(p.index, 0)) for p in self.proposals]
 
     @property
     def winning_welfare(self) -> int:
@@ -118,30 +90,29 @@ class RoundState:
     @property
     def taxes(self) -> int:
         """Every logged tax of the round, added up."""
-        return sum(m.settled.tax for m in self.members.values() if m.settled is not None)
-
-    @property
-    def contributions(self) -> list[int] | None:
-        """The winner's reported contributions, joined from their chunks; ``None`` until the
-        report lists every station."""
-        if self.report is None:
-            return None
-        out: list[int] = []
-        while len(out) in self.chunks and self.chunks[len(out)]:
-            out += self.chunks[len(out)]
-        return out if len(out) == self.report.stations else None
+        return sum(m.settled.tax for m in self.members if m.settled is not None)
 
     @property
     def bonus_paid(self) -> int:
-        return sum(m.bonus or 0 for m in self.members.values())
+        return sum(m.bonus or 0 for m in self.members)
 
     @property
-    def votes(self) -> list[tuple[Member, bool | None]]:
+    def owner_votes(self) -> list[tuple[Member, bool | None]]:
         """Every owner but the winning proposer, with its vote (``None``: none yet)."""
-        proposer = None
-        if self.winner is not None and self.winner in self.proposals:
-            proposer = self.proposals[self.winner].record.proposer.lower()
+        won = self.winning_proposal
+        proposer = won.proposer.lower() if won is not None else None
         return [(m, m.vote) for m in self.owners if m.address.lower() != proposer]
+
+
+def _round_of(ev: Event) -> int | None:
+    """The round of an event the fold knows; None for any other, or one that does not decode."""
+    if ev.name not in FOLDS:
+        return None
+    try:
+        round_id = getattr(ev.record, "round_id", None)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return round_id if isinstance(round_id, int) else None
 
 
 class DeploymentModel:
@@ -150,9 +121,7 @@ class DeploymentModel:
     def __init__(self) -> None:
         self.rounds: dict[int, RoundState] = {}
         self.skipped = 0  # events this model does not know (a newer contract's)
-
-    def round(self, round_id: int) -> RoundState:
-        return self.rounds.setdefault(round_id, RoundState(round_id))
+        self._events: dict[int, list[Event]] = {}  # round id -> its events, in chain order
 
     @property
     def ordered(self) -> list[RoundState]:
@@ -163,72 +132,13 @@ class DeploymentModel:
         the rounds they changed."""
         changed: set[int] = set()
         for ev in events:
-            try:
-                rec = ev.record
-            except (ValueError, KeyError, TypeError):
+            round_id = _round_of(ev)
+            if round_id is None:
                 self.skipped += 1
                 continue
-            round_id = getattr(rec, "round_id", None)
-            if not isinstance(round_id, int) or not self._fold(self.round(round_id), rec):
-                self.skipped += 1
-                continue
-            self.rounds[round_id].events += 1
+            self._events.setdefault(round_id, []).append(ev)
             changed.add(round_id)
+        for round_id in changed:
+            mine = self._events[round_id]
+            self.rounds[round_id] = RoundState.of(fold_rounds(mine)[round_id], len(mine))
         return changed
-
-    @staticmethod
-    def _fold(r: RoundState, rec: object) -> bool:
-        """One record into its round; False for a record this model has no place for."""
-        who = getattr(rec, "participant", None)
-        member = r.members.get(who.lower()) if isinstance(who, str) else None
-        match rec:
-            case RoundStarted():
-                r.subsidy, r.deadline, r.phase = rec.subsidy, rec.deadline, PHASE_REGISTER
-            case PhaseChanged():
-                r.phase, r.deadline = rec.phase, rec.deadline
-            case Registered():
-                r.members[rec.participant.lower()] = Member(
-                    rec.participant, "owner" if rec.role == ROLE_OWNER else ROLE_NAMES.get(rec.role, "station"),
-                    rec.index, rec.weight, rec.deposit)
-            case Proposed():
-                r.proposals[rec.index] = ProposalState(rec)
-            case Committed() if member is not None:
-                member.committed = True
-            case Revealed() if member is not None:
-                member.claims = list(rec.claims)
-            case Closed():
-                r.closed = rec
-                for k, w in enumerate(rec.welfare):
-                    if k in r.proposals:
-                        r.proposals[k].welfare = w
-            case Settled() if member is not None:
-                member.settled = rec
-            case DustSwept():
-                r.dust = rec.dust
-            case TrainingReported():
-                r.report = rec
-                r.chunks[0] = list(rec.contributions)
-            case ContributionsReported():
-                r.chunks[rec.first] = list(rec.contributions)
-            case Voted():
-                voter = r.members.get(rec.owner.lower())
-                if voter is None:
-                    return False
-                voter.vote = rec.punish
-            case Finalized():
-                r.finalized = rec
-            case PoolChanged():
-                pass  # taxes reach the pool unlogged; the next round's subsidy says what it carried
-            case Withdrawn() if member is not None:
-                member.withdrawn += rec.amount
-                member.has_withdrawn = True
-            case BonusCredited():
-                station = r.members.get(rec.station.lower())
-                if station is None:
-                    return False
-                station.bonus = rec.bonus
-            case BondWithdrawn() if rec.index in r.proposals:
-                r.proposals[rec.index].bond_withdrawn += rec.amount
-            case _:
-                return False
-        return True

@@ -17,6 +17,7 @@ import jinja2
 
 from contracts.constants import PHASE_FINALIZED, PHASES
 from hcfl_cli.web.descriptions import http_uri
+from hcfl_cli.web.model import payment, progress
 from hcfl_cli.web.plots import PLOTS
 from hcfl_cli.web.watch import PageState
 
@@ -69,7 +70,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(wei=wei, percent=percent, utc=utc, duration=duration, clip=clip, hexbytes=hexbytes,
-                       labels=labels)
+                       labels=labels, payment=payment, progress=progress)
     env.tests["http_uri"] = http_uri
     env.globals.update(PHASES=PHASES, PLOTS=PLOTS, FINALIZED=PHASE_FINALIZED)
     return env

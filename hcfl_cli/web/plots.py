@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hcfl_cli.web.model import RoundState
+from hcfl_cli.web.model import RoundState, payment
 
 PLOTS = ("pool", "welfare", "payments")
 MAX_LEGEND = 24
@@ -48,8 +48,9 @@ def plot_data(rounds: Sequence[RoundState], pool_now: int = 0) -> PlotData:
     for addr, label in people.items():
         row = []
         for r in closed:
-            m = r.members.get(addr)
-            pay = None if m is None or m.payment is None else (-m.payment if m.role == "owner" else m.payment)
+            m = r.member(addr)
+            paid = None if m is None else payment(m)
+            pay = None if paid is None or m is None else (-paid if m.role == "owner" else paid)
             row.append(pay if pay is None or m is None or m.bonus is None else pay + m.bonus)
         series.append((label, tuple(row)))
     return PlotData(

@@ -1,7 +1,8 @@
 """The watcher: one background thread that follows the chain and keeps the page rendered.
 
 Each tick asks the node for its head block; only when there is a new one does it read the
-contract's logs of the new blocks (incrementally: a deployment's history is read once),
+deployment's logs of the new blocks (HCFL's and its HCFLTraining's, incrementally: a
+deployment's history is read once),
 the current round's views and, for the rounds whose events changed, the audit (the same
 ``hcfl_cli.audit.audit_round`` as ``hcfl audit``). It then renders the page's two parts
 (the live round, and the history with the plots) into a ``Snapshot``: a request only
@@ -24,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts.chain import Event
-from hcfl_cli.audit import RoundAudit, audit_round, rebuild, stored_contribution_hashes
+from contracts.deployment_file import DeploymentFile, contracts_of
+from hcfl_cli.audit import RoundAudit, audit_round, stored_contribution_hashes
 from hcfl_cli.web.chain_reader import ChainReader, Head, Live, NodeError, Parameters, WrongNode
 from hcfl_cli.web.descriptions import DescriptionCache, DescriptionStatus
 from hcfl_cli.web.model import DeploymentModel, RoundState
@@ -39,10 +40,18 @@ its progress), so the first look is not a blank wait."""
 
 @dataclass(frozen=True)
 class Expected:
-    """What a deployment file says the node must hold (``--deployment``)."""
+    """What a deployment file says the node must hold (``--deployment``): its chain, and
+    the keccak of each contract's code by name (``HCFL``, ``HCFLTraining``: the names of
+    ``contracts.deployment_file.contracts_of``)."""
 
     chain_id: int
-    code_hash: bytes
+    code_hashes: dict[str, bytes]
+
+    @classmethod
+    def of(cls, f: DeploymentFile) -> Expected:
+        """What the deployment file ``f`` pins (a file without ``contracts``: HCFL's code only)."""
+        named = {name: bytes.fromhex(c["code_hash"].removeprefix("0x")) for name, c in f.contracts.items()}
+        return cls(f.chain_id, {**named, "HCFL": f.code_hash})
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,25 @@ class PageState:
 
 
 def check_node(r: ChainReader, expected: Expected | None) -> None:
-    """``WrongNode`` unless the node holds the deployment (its file's chain and code, when
-    ``expected``); ``NodeError`` when it does not answer."""
+    """``WrongNode`` unless the node holds the deployment: HCFL at its address, the
+    HCFLTraining it names (``TRAINING()``) with code, and, when ``expected``, the file's
+    chain and both contracts' code; ``NodeError`` when it does not answer."""
     if expected is not None and r.chain_id != expected.chain_id:
         raise WrongNode(f"The node at {r.url} is chain {r.chain_id}, but the deployment file is for chain "
                         f"{expected.chain_id}")
     if not r.has_code():
         raise WrongNode(f"There is no contract at {r.address} on the node at {r.url} (chain {r.chain_id})")
-    if expected is not None and r.code_hash() != expected.code_hash:
-        raise WrongNode(f"The contract at {r.address} is not the deployment file's: its code differs")
+    if not r.has_code(r.training):
+        raise WrongNode(f"The contract at {r.address} names its training contract at {r.training}, "
+                        f"but there is no contract there")
+    if expected is None:
+        return
+    found = contracts_of(r)  # HCFL at its address, HCFLTraining at TRAINING()
+    for name, want in expected.code_hashes.items():
+        got = found.get(name)
+        if got is None or bytes.fromhex(got["code_hash"].removeprefix("0x")) != want:
+            where = got["address"] if got is not None else r.address
+            raise WrongNode(f"The contract {name} at {where} is not the deployment file's: its code differs")
 
 
 class Renderer(Protocol):
@@ -143,11 +162,9 @@ class Watcher:
             docs.on_change = self.wake
             self.state.docs = docs.get
         self.docs = docs
-        self._events: list[Event] = []
         self._cursor = reader.from_block  # the next block whose logs are to be read
         self._last: Head | None = None  # the last block read completely
         self._checked = False  # node identity checked since it last failed
-        self._audit_keys: dict[int, int] = {}
         self._dirty = True
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -218,8 +235,7 @@ class Watcher:
     # -- reading the chain --------------------------------------------------------------------
     def _reset(self) -> None:
         """Forget everything read: the node's history is not the one read before."""
-        self._events, self._cursor, self._last = [], self.reader.from_block, None
-        self._audit_keys.clear()
+        self._cursor, self._last = self.reader.from_block, None
         self.state.model, self.state.audits, self.state.params, self.state.live = DeploymentModel(), {}, None, None
 
     def _poll(self) -> bool:
@@ -240,7 +256,6 @@ class Watcher:
         new = r.events(self._cursor, last) if last >= self._cursor else []
         live = r.live(head.number) if last == head.number else None
         self._cursor = last + 1
-        self._events += new
         changed = s.model.apply(new)
         if live is None:
             s.loading = (last, head.number)
@@ -251,22 +266,19 @@ class Watcher:
         return fresh or bool(new) or (s.live, s.loading) != before
 
     def _audit(self, changed: set[int]) -> None:
-        """Audit again every round whose events changed, with the auditor's own code."""
+        """Audit again every round whose events changed, with the auditor's own code (on the
+        model's round: the same fold of the same logs as ``hcfl audit``'s)."""
         s = self.state
-        if not changed or s.params is None:
+        if s.params is None:
             return
-        for log in rebuild(self._events):
-            rid = log.round_id
-            key = s.model.rounds[rid].events if rid in s.model.rounds else 0
-            if self._audit_keys.get(rid) == key:
-                continue
+        for rid in sorted(changed):
+            log = s.model.rounds[rid]
             try:
                 stored = stored_contribution_hashes(self.reader, [rid]).get(rid) if log.report is not None else None
                 s.audits[rid] = audit_round(log, None, stored, s.params.address, s.params.bonus_bps)
             except ValueError as exc:  # logs the auditor cannot rebuild a round from
                 s.audits[rid] = RoundAudit(rid, [], None, len(log.owners) + len(log.stations), len(log.budgets),
                                            unauditable=str(exc))
-            self._audit_keys[rid] = key
 
     # -- rendering ----------------------------------------------------------------------------
     def _render_snapshot(self, old: Snapshot | None) -> Snapshot:
