@@ -44,7 +44,7 @@ sha256_file = file_sha256
 """A file's sha256 as hex (``hfl.digest.file_sha256``, the one the trainer and Flower use)."""
 
 
-def _local_path(uri: str) -> Path | None:
+def local_path(uri: str) -> Path | None:
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme == "file":
         return Path(urllib.parse.unquote(parts.path))
@@ -66,7 +66,7 @@ def fetch(uri: str, expected_sha256: str, dest: Path, *, what: str = "document",
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
-    local = _local_path(uri)
+    local = local_path(uri)
     try:
         if local is not None:
             data = local.read_bytes()

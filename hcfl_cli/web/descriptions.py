@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from hcfl_cli.documents import Description, DocumentError, _local_path, fetch
+from hcfl_cli.documents import Description, DocumentError, local_path, fetch
 
 MAX_DESCRIPTION_BYTES = 1 << 20
 """A description document is a small JSON file; a larger one is refused unread."""
@@ -78,7 +78,7 @@ class DescriptionCache:
             return DescriptionStatus("unverified", reason="the proposal names no description document")
         if not uri:
             return DescriptionStatus("unverified", reason="the proposal gives no URI for its description document")
-        if not http_uri(uri) and not (self.allow_files and _local_path(uri) is not None):
+        if not http_uri(uri) and not (self.allow_files and local_path(uri) is not None):
             return DescriptionStatus("unverified", reason="not fetched: the page fetches http(s) URIs only")
         key = (uri, bytes(content_hash))
         with self._lock:
@@ -98,7 +98,7 @@ class DescriptionCache:
 
     def _read(self, uri: str, sha256: str) -> DescriptionStatus:
         try:
-            local = None if http_uri(uri) else _local_path(uri)
+            local = None if http_uri(uri) else local_path(uri)
             if local is not None and not (local.is_file() and local.stat().st_size <= MAX_DESCRIPTION_BYTES):
                 raise DocumentError(f"description: {uri} is not a regular file of at most "
                                     f"{MAX_DESCRIPTION_BYTES} bytes")
