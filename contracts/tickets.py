@@ -11,7 +11,7 @@ A ticket is typed data that any standard signer can make (eth-account's
 ``round`` 0 admits to every round until ``expiry`` (a timestamp); ``nodeKey`` is the sha256
 of a station's Flower node public key, zero for owners. ``Ticket.to_json``/``from_json`` is
 the file that ``hcfl admit`` will hand to a participant. The organizer revokes an admission
-on chain (``revoke``, ``is_revoked``; ``hcfl admit --revoke``).
+on chain (``revoke``; ``hcfl admit --revoke``).
 """
 
 from __future__ import annotations
@@ -133,12 +133,6 @@ class Ticket:
             return cls(**fields)
         except (KeyError, TypeError) as e:
             raise ValueError(f"ticket: not a ticket file ({e})") from None
-
-
-def is_revoked(chain: Any, participant: str) -> bool:
-    """Whether the organizer revoked ``participant``'s admission on the deployment ``chain``
-    is attached to (it then cannot register, with any ticket)."""
-    return bool(chain.call("revoked", [to_checksum_address(participant)]))
 
 
 def revoke(chain: Any, organizer: str, participant: str) -> Any:

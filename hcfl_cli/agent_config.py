@@ -136,11 +136,6 @@ class AgentConfig:
     round_timeout_s: float = 120.0
     testing: Testing = field(default_factory=Testing)
 
-    @property
-    def proposal(self) -> ProposalPlan | None:
-        """The first proposal of the config (the one an owner with a single ``[proposal]`` makes)."""
-        return self.proposals[0] if self.proposals else None
-
 
 def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None, lo: int = 0) -> int:
     if key not in obj:

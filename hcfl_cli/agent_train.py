@@ -12,7 +12,7 @@ torch and Flower are imported inside the functions, so an agent that only bids s
 - ``start_station``: a station's authenticated SuperNode on its own data folder.
 - ``measure``: an owner's accuracy of a published model on its own held-out set.
 - ``FlowerRole``: an agent's Flower processes across its round (SuperLink, training, SuperNode);
-  ``ensure_node_keys`` a station's node key pair, ``param_count`` a model's parameters.
+  ``ensure_node_keys`` a station's node key pair.
 """
 
 from __future__ import annotations
@@ -196,14 +196,6 @@ def measure(model: Path, data_folder: Path, labels: tuple[int, ...]) -> float:
     from hfl.local_data import evaluate_model_file
 
     return float(evaluate_model_file(model, data_folder, list(labels), device="cpu"))
-
-
-def param_count(cfg: Any) -> int:
-    """The number of trainable (floating-point) parameters of ``cfg``'s model (an
-    ``hfl.TrainConfig``; imports torch)."""
-    from hfl.train import init_state
-
-    return int(sum(t.numel() for t in init_state(cfg, "cpu").values() if t.is_floating_point()))
 
 
 def describe_proposal(cfg: Any, plan: Any, round_id: int, proposer: str, publish: Callable[[Path], str],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN
+from hcfl_cli.agent_record import RESULT_FILE
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def audit_lines(audits: Sequence[Any]) -> list[str]:
 
 def agent_records(home: Path) -> dict[int, dict[str, Any]]:
     """An agent's result file's records, by round."""
-    res = _read_json(home / "agent.json") or {}
+    res = _read_json(home / RESULT_FILE) or {}
     return {int(k): v for k, v in dict(res.get("rounds", {})).items()}
 
 

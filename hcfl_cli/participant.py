@@ -469,7 +469,6 @@ def move(s: Session, phase: str) -> StepResult:
 from hcfl_cli.organizer import AdmitResult, DeployResult, admit, deploy, fund  # noqa: E402
 from hcfl_cli.round_status import ProposalView, StatusResult, next_action, status  # noqa: E402
 
-_event_note = event_note
 __all__ = [
     "CLOSED_PHASES", "RESEND_AFTER_S", "ZERO32", "AdmitResult", "CaughtUp", "DeployResult", "DeploymentFile",
     "KeyOptions", "Planned", "ProposalView", "Sent", "Session", "StatusResult", "StepResult", "admit", "advance",

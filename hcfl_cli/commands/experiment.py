@@ -89,10 +89,3 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"{args.figure}: wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.1f} s")
     return 0
 
-
-# -- the participant's commands (hcfl_cli.participant) ---------------------------------------
-def _key_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from hcfl_cli.participant import KeyOptions
-
-    return KeyOptions(account=args.account, keystore=args.keystore, private_key=args.private_key,
-                      password_file=args.password_file)
