@@ -82,14 +82,14 @@ class DeploymentClient:
 
     def records(self, name: str, round_id: int | None = None) -> list[Any]:
         """The typed records of the remembered ``name`` events of a round (default: this one)."""
-        return records_of(self._events, name, self.round_id if round_id is None else round_id)
+        return records_of(self._events, name, self._r(round_id))
 
     def round(self, round_id: int | None = None, *, me: str | None = None, live: bool = True,
               reload: bool = False) -> RoundView:
         """Round ``round_id`` (default the current one) from the remembered events; ``live``:
         with the chain's phase, deadline and time now (and ``me``'s stored record);
         ``reload``: every event read again from the node's logs, after the chain's state."""
-        r = self.round_id if round_id is None else round_id
+        r = self._r(round_id)
         events = self.load_events if reload else (lambda: self._events)
         if live:
             return read_round(self.views, events, r, me=me)
@@ -200,7 +200,7 @@ class DeploymentClient:
     def settle_args(self, who: str, round_id: int | None = None) -> list[Any]:
         """The ``settle`` call's arguments for ``who``: its claims and salt if it revealed,
         from its ``Revealed`` log (anyone can settle anyone from the logs alone)."""
-        r = self.round_id if round_id is None else round_id
+        r = self._r(round_id)
         who = to_checksum_address(who)
         for rec in reversed(self.records("Revealed", r)):
             if rec.participant == who:
@@ -251,19 +251,19 @@ class DeploymentClient:
 
     def withdraw(self, who: str, round_id: int | None = None) -> int:
         """Pull ``who``'s settled payout; returns the amount."""
-        r = self.round_id if round_id is None else round_id
+        r = self._r(round_id)
         return self._tx(who, "withdraw", [r]).first("Withdrawn").amount
 
     def credit_bonus(self, who: str, sender: str | None = None, round_id: int | None = None) -> int:
         """Credit station ``who`` its bonus of a finalized round to its payout (sent by
         ``sender``, default the deployer; anyone may); returns the bonus. ``withdraw``
         then pays it, whether or not the settlement was withdrawn before."""
-        r = self.round_id if round_id is None else round_id
+        r = self._r(round_id)
         return self._tx(sender or self.deployer, "credit_bonus", [r, to_checksum_address(who)]).first("BonusCredited").bonus
 
     def withdraw_bond(self, who: str, index: int, round_id: int | None = None) -> int:
         """Pull the released bond of proposal ``index``; returns the amount."""
-        r = self.round_id if round_id is None else round_id
+        r = self._r(round_id)
         return self._tx(who, "withdraw_bond", [r, index]).first("BondWithdrawn").amount
 
     # -- views (contracts.views, for this deployment's current round by default) ---------------
