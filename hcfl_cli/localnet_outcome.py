@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN
 from hcfl_cli.agent_record import RESULT_FILE
 
 
@@ -139,7 +138,7 @@ def read_run(rpc: str, deployment: Path, parties: Sequence[Any], *, bonus_bps: i
     from contracts.deployment_file import DeploymentFile
     from contracts.round_view import fold_rounds, pool_ledger
     from hcfl_cli.audit import audit_deployment, reference_of
-    from hcfl_cli.reconcile import reconcile_rounds
+    from hcfl_cli.reconcile import reconcile_rounds, released_bonds
 
     dep = DeploymentFile.read(deployment)
     d = DeploymentClient.attach(dep.address, chain=connect(rpc), sender=parties[0].address)
@@ -147,8 +146,7 @@ def read_run(rpc: str, deployment: Path, parties: Sequence[Any], *, bonus_bps: i
     views = list(fold_rounds(events).values())
     refs = [reference_of(v, bonus_bps, v.contributions if bonus_bps and v.report is not None else None)
             if v.owners and v.stations and v.proposals else None for v in views]
-    released = [[d.proposal(k, v.round_id).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
-                 for k in range(len(v.proposals))] for v in views]
+    released = [released_bonds(d, v) for v in views]
     rec = reconcile_rounds(views, refs, penalty=d.no_show_penalty(), released=released,
                            ledger=pool_ledger(events), pool=d.pool(), balance=d.contract_balance())
     audits = {a.round_id: a for a in audit_deployment(d.chain, d.address, events)}

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN
 from contracts.round_view import Member, PoolLedger, RoundView
 from mechanism import Outcome
 
@@ -44,6 +45,13 @@ class Reconciliation:
     def ok(self) -> bool:
         return (self.withdrawals_match and self.pool == self.expected_pool
                 and self.contract_balance == self.expected_balance)
+
+
+def released_bonds(d: Any, view: RoundView) -> list[bool]:
+    """Whether each proposal's bond of round ``view`` was released (or withdrawn), read from
+    the deployment client ``d`` (a ``contracts.client.DeploymentClient``)."""
+    return [d.proposal(k, view.round_id).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
+            for k in range(len(view.proposals))]
 
 
 def expected_payout(m: Member, reference: Outcome | None, penalty: int) -> int:

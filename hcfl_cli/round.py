@@ -22,11 +22,10 @@ from typing import Any
 
 from contracts.auction import Auction, Bidder, Offer, Report, RoundPlan, finish_round, run_auction
 from contracts.chain import Event
-from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN
 from contracts.driver import Deployment
 from contracts.onchain import ChainOutcome, outcome_from_events
 from hcfl_cli.audit import RoundAudit, audit_events
-from hcfl_cli.reconcile import Reconciliation, reconcile
+from hcfl_cli.reconcile import Reconciliation, reconcile, released_bonds
 from hcfl_cli.scenario import LEAST_BOND, Scenario
 from mechanism import Outcome, deposit_bounds, settle
 
@@ -112,9 +111,8 @@ def scenario_plan(sc: Scenario) -> RoundPlan:
 def reconcile_round(d: Deployment, reference: Outcome) -> Reconciliation:
     """Every withdrawal of ``d``'s round (from its events) against the reference, and the
     pool and balance the contract holds after it (``hcfl_cli.reconcile``)."""
-    released = [d.proposal(k).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
-                for k in range(len(d.round(live=False).proposals))]
-    return reconcile(d.round(live=False), reference, penalty=d.no_show_penalty(), released=released, pool=d.pool(),
+    view = d.round(live=False)
+    return reconcile(view, reference, penalty=d.no_show_penalty(), released=released_bonds(d, view), pool=d.pool(),
                      balance=d.contract_balance())
 
 

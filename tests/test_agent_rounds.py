@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contracts.auction import Report, RoundPlan, finish_round, run_auction
-from contracts.constants import BOND_RELEASED, BOND_WITHDRAWN, ROLE_OWNER
+from contracts.constants import ROLE_OWNER
 from contracts.records import ParticipantRecord, Proposed, Registered, RoundStarted
 from contracts.round_view import Member, RoundView, fold_rounds, pool_ledger
 from hcfl_cli.agent_config import config_from_dict
@@ -20,7 +20,7 @@ from hcfl_cli.agent_proposals import document_path, plan_of, proposed_in, traine
 from hcfl_cli.agent_record import Results, RoundRecord, resources
 from hcfl_cli.audit import reference_of
 from hcfl_cli.bidding import claim_limit, owner_shares
-from hcfl_cli.reconcile import reconcile_rounds
+from hcfl_cli.reconcile import reconcile_rounds, released_bonds
 from mechanism import cost_shares
 
 ME = "0x" + "ab" * 20
@@ -122,8 +122,7 @@ def test_every_round_of_a_deployment_reconciles_to_the_wei_with_the_subsidy_the_
     refs = [reference_of(v) for v in views]
     forgetful = reference_of(replace(views[1], started=None))  # round 2 without its subsidy
     assert refs[1].owner_pays != forgetful.owner_pays
-    released = [[d.proposal(k, v.round_id).bond_state in (BOND_RELEASED, BOND_WITHDRAWN)
-                 for k in range(len(v.proposals))] for v in views]
+    released = [released_bonds(d, v) for v in views]
     ledger = pool_ledger(d.chain_events())
     rec = reconcile_rounds(views, refs, penalty=d.no_show_penalty(), released=released, ledger=ledger,
                            pool=d.pool(), balance=d.contract_balance())
