@@ -103,9 +103,10 @@ class Event:
     name: str
     args: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def record(self) -> Any:
-        """The typed record of this event (``contracts.records``)."""
+        """The typed record of this event (``contracts.records``), built once: the round view's
+        fold, its filter by round and the web page's incremental fold all read it."""
         return make_record(self.name, self.args)
 
 
