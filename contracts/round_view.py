@@ -21,6 +21,7 @@ not know are skipped, never guessed at.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -116,9 +117,14 @@ class RoundView:
     def stations(self) -> tuple[Member, ...]:
         return self.side(ROLE_STATION)
 
+    @functools.cached_property
+    def _by_address(self) -> dict[str, Member]:
+        return {m.address.lower(): m for m in self.members}
+
     def member(self, address: str) -> Member | None:
-        low = address.lower()
-        return next((m for m in self.members if m.address.lower() == low), None)
+        """The member at ``address`` (any case); one lookup, so that the page's plots over
+        every person and round stay linear."""
+        return self._by_address.get(address.lower())
 
     @property
     def votes(self) -> dict[str, bool]:

@@ -50,8 +50,11 @@ def plot_data(rounds: Sequence[RoundState], pool_now: int = 0) -> PlotData:
         for r in closed:
             m = r.member(addr)
             paid = None if m is None else payment(m)
-            pay = None if paid is None or m is None else (-paid if m.role == "owner" else paid)
-            row.append(pay if pay is None or m is None or m.bonus is None else pay + m.bonus)
+            if m is None or paid is None:
+                row.append(None)
+                continue
+            pay = -paid if m.role == "owner" else paid
+            row.append(pay if m.bonus is None else pay + m.bonus)
         series.append((label, tuple(row)))
     return PlotData(
         tuple(r.round_id for r in closed), tuple(r.subsidy for r in closed),
