@@ -114,12 +114,13 @@ def training_code_module(training: Compiled) -> str:
             f'INITCODE: constant(Bytes[{len(training.bytecode)}]) = x"{training.bytecode.hex()}"\n')
 
 
-def compile_source(src: str | None = None) -> Compiled:
-    """Compile both contracts with the pinned Vyper (0.4.3): a few seconds.
+def compile_source(src: str | None = None, training: Compiled | None = None) -> Compiled:
+    """Compile both contracts with the pinned Vyper (0.4.3): a few seconds (``training``:
+    HCFLTraining compiled already, by a caller that just wrote its module).
 
     HCFL is compiled against the generated module on disk (as titanoboa loads it); a
     module that is not HCFLTraining's current initcode is refused, naming the build."""
-    training = compile_training()
+    training = training or compile_training()
     if not TRAINING_CODE_PATH.exists() or TRAINING_CODE_PATH.read_text() != training_code_module(training):
         raise ValueError(f"{TRAINING_CODE_PATH.name}: not the initcode of the current HCFLTraining.vy; "
                          "run: python -m contracts.build")
@@ -177,8 +178,9 @@ def compiled() -> Compiled:
 def main() -> int:
     """``python -m contracts.build``: compile HCFLTraining, write its initcode module, compile
     HCFL and write ``contracts/HCFL.json``."""
-    TRAINING_CODE_PATH.write_text(training_code_module(compile_training()))
-    art = compile_source()
+    training = compile_training()
+    TRAINING_CODE_PATH.write_text(training_code_module(training))
+    art = compile_source(training=training)
     ARTIFACT_PATH.write_text(json.dumps(artifact_json(art), indent=1) + "\n")
     assert art.training is not None
     print(f"wrote {TRAINING_CODE_PATH} and {ARTIFACT_PATH} ({len(art.bytecode_runtime):,} bytes of HCFL runtime, "
