@@ -130,6 +130,10 @@ class Agent:
         self.wake.set()
 
     # -- attach -----------------------------------------------------------------------------
+    def node_failure(self, e: BaseException) -> bool:
+        """Whether ``e`` is the node's failure (retried), not this agent's own (raised)."""
+        return isinstance(e, NODE_ERRORS) or node_error(e, self.rpc) is not None
+
     def connect(self) -> pt.Session | None:
         """The session, once the deployment file is there and the node answers (the key is
         decrypted first, once); None when it was stopped while waiting."""
@@ -147,7 +151,7 @@ class Agent:
                 s = pt.Session(self.rpc, self.deployment, keys, resend_after=pt.env_resend_after())
                 break
             except Exception as e:  # noqa: BLE001 (only a node's failure is retried)
-                if not isinstance(e, NODE_ERRORS) and node_error(e, self.rpc) is None:
+                if not self.node_failure(e):
                     raise
                 if self.stopping:
                     return None
@@ -231,7 +235,7 @@ class Agent:
                     self.round.say_once(str(e))
                     acted = False
                 except Exception as e:  # noqa: BLE001 (only a node's failure is retried)
-                    if not isinstance(e, NODE_ERRORS) and node_error(e, self.rpc) is None:
+                    if not self.node_failure(e):
                         raise
                     line = f"node unreachable ({type(e).__name__}: {e}); retrying"
                     self.round.say_once(line) if self.round is not None else self.say(line)
