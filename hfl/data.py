@@ -34,7 +34,7 @@ from torch import Tensor
 
 from hfl.catalog import CIFAR10_CLASSES, KNOWN, normalisation
 from hfl.config import CIFAR10_ENV, ConfigError, TrainConfig
-from hfl.folders import (CIFAR10_FILES, CIFAR10_FOLDER, DataError, describe_folder, read_split,
+from hfl.folders import (CIFAR10_FILES, CIFAR10_FOLDER, DataError, describe_folder, read_described,
                          signature)
 
 Client = tuple[Tensor, Tensor]  # (x uint8 [n, C, H, W], y int64 [n])
@@ -149,11 +149,11 @@ def _folder_cpu(root: str, fmt: str | None, hint: str | None, sig: tuple) -> Ima
     info = describe_folder(root, fmt=fmt, hint=hint)
     dinfo = make_info(info.dataset, info.classes, info.shape)
     if info.fmt == "npz":  # one set of samples: hold out a fixed share as the test split
-        one = read_split(root, "train", fmt=info.fmt)
+        one = read_described(info, "train")
         tr, te = _held_out(len(one), one.y.numpy())
         return ImageSet(dinfo, one.x[tr], one.y[tr], one.x[te], one.y[te])
-    train = read_split(root, "train", fmt=info.fmt)
-    test = read_split(root, "test", fmt=info.fmt)
+    train = read_described(info, "train")
+    test = read_described(info, "test")
     return ImageSet(dinfo, train.x, train.y, test.x, test.y)
 
 

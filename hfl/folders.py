@@ -295,7 +295,12 @@ def read_split(folder: Path | str, split: str = "train", *, fmt: str | None = No
     """
     if split not in SPLITS:
         raise ConfigError("split", f"must be one of {', '.join(SPLITS)}, got {split!r}")
-    info = describe_folder(folder, fmt=fmt, hint=hint)
+    return read_described(describe_folder(folder, fmt=fmt, hint=hint), split)
+
+
+def read_described(info: FolderInfo, split: str) -> LabeledImages:
+    """`read_split` of a folder `describe_folder` described already (`info`): a caller that
+    reads both splits walks the folder once."""
     x, y = _READERS[info.fmt](info, split)
     import torch
 
