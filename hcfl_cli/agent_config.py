@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import subprocess
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,17 +272,26 @@ def read_config(path: Path) -> AgentConfig:
 
 
 # -- valuation ------------------------------------------------------------------------------
+def value_of(value_per_label: Sequence[int], labels: Iterable[int], accuracy_bps: int) -> int:
+    """An owner's value of a model: its value per target label, times the promised accuracy
+    (exact integers); a label past the owner's list is worth 0."""
+    return sum(value_per_label[lab] for lab in labels if lab < len(value_per_label)) * accuracy_bps // 10_000
+
+
+def cost_of(cost_per_round: int, cost_per_million_params: int, global_rounds: int, param_count: int) -> int:
+    """A station's cost of training: per global round, a fixed part and a part per million
+    parameters."""
+    return global_rounds * (cost_per_round + cost_per_million_params * param_count // 10**6)
+
+
 def owner_value(v: Valuation, doc: Description) -> int:
-    """What a model of ``doc`` is worth to the owner: its value per target label, times the
-    promised accuracy (exact integers)."""
-    total = sum(v.value_per_label[lab] for lab in doc.target_labels if lab < len(v.value_per_label))
-    return total * doc.accuracy_bps // 10_000
+    """What a model of ``doc`` is worth to the owner (``value_of``)."""
+    return value_of(v.value_per_label, doc.target_labels, doc.accuracy_bps)
 
 
 def station_cost(v: Valuation, doc: Description) -> int:
-    """What training ``doc`` costs the station: per global round, a fixed part and a part per
-    million parameters."""
-    return doc.global_rounds * (v.cost_per_round + v.cost_per_million_params * doc.param_count // 10**6)
+    """What training ``doc`` costs the station (``cost_of``)."""
+    return cost_of(v.cost_per_round, v.cost_per_million_params, doc.global_rounds, doc.param_count)
 
 
 def claims_for(cfg: AgentConfig, docs: Sequence[Description], doc_paths: Sequence[Path]) -> list[int]:

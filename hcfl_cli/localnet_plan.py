@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hcfl_cli.agent_config import cost_of, value_of
 from hcfl_cli.scenario import GWEI
 from mechanism import least_deposit_per_weight, station_bonus_hold
 
@@ -145,12 +146,11 @@ def first_round_tax(plan: Plan, first_owners: Sequence[Any], stations: Sequence[
         return 0
 
     def owner_value(name: str, prop: dict[str, Any]) -> int:
-        values = plan.parties[name]["valuation"]["value_per_label"]
-        return sum(values[lab] for lab in prop["labels"]) * prop["accuracy_bps"] // 10_000
+        return value_of(plan.parties[name]["valuation"]["value_per_label"], prop["labels"], prop["accuracy_bps"])
 
     def station_cost(name: str, prop: dict[str, Any]) -> int:
         v = plan.parties[name]["valuation"]
-        return prop["global_rounds"] * (v["cost_per_round"] + v["cost_per_million_params"] * prop["param_count"] // 10**6)
+        return cost_of(v["cost_per_round"], v["cost_per_million_params"], prop["global_rounds"], prop["param_count"])
 
     out = settle(budgets=[prop["budget"] for _, prop in proposals],
                  owner_weights=[p.weight for p in first_owners], station_weights=[s.weight for s in stations],
@@ -184,7 +184,7 @@ def _draw(rng: random.Random, *, owners: Sequence[Any], stations: Sequence[Any],
 
     def cost(name: str) -> int:
         v = parties[name]["valuation"]
-        return global_rounds * (v["cost_per_round"] + v["cost_per_million_params"] * params // 10**6)
+        return cost_of(v["cost_per_round"], v["cost_per_million_params"], global_rounds, params)
 
     budget = sum(cost(p.name) for p in stations) * 6 // 5 + 1
 
