@@ -242,6 +242,10 @@ class BoaChain:
     def now(self) -> int:
         return self.env.evm.patch.timestamp
 
+    def head_block(self) -> int:
+        """0: titanoboa keeps no log index, so there is no block to read logs from."""
+        return 0
+
     def time_travel(self, seconds: int) -> None:
         self.env.time_travel(seconds=seconds)
 

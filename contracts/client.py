@@ -69,7 +69,7 @@ class DeploymentClient:
 
     def head_block(self) -> int:
         """The number of the node's latest block (0 on titanoboa, which keeps no log index)."""
-        return int(self.chain.w3.eth.block_number) if isinstance(self.chain, RpcChain) else 0
+        return self.chain.head_block()
 
     def chain_events(self) -> list[Event]:
         """Every event of the contract read back from the node's logs (on titanoboa,

@@ -200,6 +200,10 @@ class RpcChain:
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
 
+    def head_block(self) -> int:
+        """The number of the node's latest block."""
+        return int(self.w3.eth.block_number)
+
     def time_travel(self, seconds: int) -> None:
         """Let ``seconds`` pass: instantly where the node has ``evm_increaseTime``, else for
         real, until a block at least that much later is mined."""
