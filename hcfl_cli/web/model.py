@@ -60,11 +60,9 @@ class ProposalRow:
 class RoundState(RoundView):
     """One round: the ``RoundView`` folded from its logs, and what the page sums from it."""
 
-    events: int = 0  # how many of its events were folded (a cache key)
-
     @classmethod
-    def of(cls, view: RoundView, events: int) -> RoundState:
-        return cls(**{f.name: getattr(view, f.name) for f in fields(RoundView)}, events=events)
+    def of(cls, view: RoundView) -> RoundState:
+        return cls(**{f.name: getattr(view, f.name) for f in fields(RoundView)})
 
     @property
     def phase_name(self) -> str:
@@ -140,5 +138,5 @@ class DeploymentModel:
             changed.add(round_id)
         for round_id in changed:
             mine = self._events[round_id]
-            self.rounds[round_id] = RoundState.of(fold_rounds(mine)[round_id], len(mine))
+            self.rounds[round_id] = RoundState.of(fold_rounds(mine)[round_id])
         return changed
